@@ -1,0 +1,137 @@
+// npm run bench:reconcile — 1,000 ConfidentialAgents with the `local` provider against a real
+// kube-apiserver + etcd. Prints: time until all are Provisioned (and Ready), reconciles/s, the operator's
+// peak RSS (VmHWM) and idle CPU over 30 s once settled, next to the raw API-server rate for the same
+// number of status patches measured in this run. The operator runs as its own process.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { GROUP, VERSION } from '../src/api/common.ts';
+import { startLocalCloud } from '../src/cloud/local/cloud-server.ts';
+import { workloadGuestLauncher } from '../src/cloud/local/guest-launcher.ts';
+import { startControlPlane } from '../src/devenv/control-plane.ts';
+import { freePort } from '../src/devenv/ports.ts';
+import { spawnOperator } from '../test/support/operator.ts';
+
+const N = Number(process.env.BENCH_AGENTS ?? 1000);
+const CONCURRENCY = 16;
+const IDLE_WINDOW_MS = Number(process.env.BENCH_IDLE_MS ?? 30_000);
+const REPO = join(import.meta.dirname, '..', '..');
+
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  }));
+}
+
+function procStat(pid: number): { cpuTicks: number; peakRssKiB: number; rssKiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuTicks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(/(\d+) kB/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '')?.[1] ?? 0);
+  return { cpuTicks, peakRssKiB: kib('VmHWM'), rssKiB: kib('VmRSS') };
+}
+
+const agentBody = (name: string) => ({
+  apiVersion: `${GROUP}/${VERSION}`,
+  kind: 'ConfidentialAgent',
+  metadata: { name },
+  spec: { instance: { local: { bootDelaySeconds: 0 } }, attestationPolicyRef: { name: 'bench' } },
+});
+
+async function main(): Promise<void> {
+  const cp = await startControlPlane({ crdDir: join(REPO, 'crds') });
+  const cloud = await startLocalCloud({ launchGuest: workloadGuestLauncher(), pendingMs: 1 });
+  let operator: ReturnType<typeof spawnOperator> | undefined;
+  try {
+    const kc = cp.kubeConfig();
+    const core = kc.makeApiClient(CoreV1Api);
+    const crd = kc.makeApiClient(CustomObjectsApi);
+    for (const name of ['bench-raw', 'bench']) await core.createNamespace({ body: { metadata: { name } } });
+    const names = Array.from({ length: N }, (_, i) => `agent-${i}`);
+
+    // Reference: the raw API-server rate for N status patches, same concurrency, same objects.
+    await pool(names, CONCURRENCY, (name) => crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'bench-raw', plural: 'confidentialagents', body: agentBody(name) }).then(() => undefined));
+    const rawStart = performance.now();
+    await pool(names, CONCURRENCY, async (name) => {
+      await crd.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, namespace: 'bench-raw', plural: 'confidentialagents', name, body: { status: { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'False', reason: 'Bench', message: 'raw', lastTransitionTime: new Date().toISOString() }] } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    });
+    const rawPatchesPerSec = N / ((performance.now() - rawStart) / 1000);
+
+    await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'bench', plural: 'attestationpolicies', body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'AttestationPolicy', metadata: { name: 'bench' }, spec: { allowSampleTee: true, minimumStatus: 'warning', reattestIntervalSeconds: 86400 } } });
+    const httpPort = await freePort();
+    operator = spawnOperator(cp.kubeconfigPath, ['--namespace', 'bench', '--local-cloud-url', cloud.url, '--http-port', String(httpPort), '--workers', '8', '--log-level', 'warn', '--gc-interval', '3600']);
+    const pid = operator.proc.pid ?? 0;
+    await waitMetrics(httpPort);
+
+    const start = performance.now();
+    await pool(names, CONCURRENCY, (name) => crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'bench', plural: 'confidentialagents', body: agentBody(name) }).then(() => undefined));
+    const createdMs = performance.now() - start;
+    let provisionedMs = 0;
+    let readyMs = 0;
+    for (;;) {
+      const list = (await crd.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'bench', plural: 'confidentialagents' })) as { items: Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }> };
+      const count = (type: string) => list.items.filter((a) => a.status?.conditions?.some((c) => c.type === type && c.status === 'True')).length;
+      if (!provisionedMs && count('Provisioned') === N) provisionedMs = performance.now() - start;
+      const settledType = process.env.BENCH_SETTLE_ON ?? 'Ready';
+      if (count(settledType) === N || (settledType === 'Ready' && provisionedMs && performance.now() - start > 180_000)) {
+        readyMs = count('Ready') === N ? performance.now() - start : NaN;
+        break;
+      }
+      if (performance.now() - start > 300_000) throw new Error(`timed out: ${count('Provisioned')}/${N} provisioned\n${operator.output().slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const settledMs = performance.now() - start;
+    const reconciles = await reconcileTotal(httpPort);
+    const busy = procStat(pid);
+    await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
+    const idle = procStat(pid);
+    const ticksPerSec = 100;
+    const idleCpuPct = ((idle.cpuTicks - busy.cpuTicks) / ticksPerSec / (IDLE_WINDOW_MS / 1000)) * 100;
+    const reconcilesPerSec = reconciles / (settledMs / 1000);
+
+    const rows: Array<[string, string, string]> = [
+      ['agents', String(N), ''],
+      ['created (client side)', `${(createdMs / 1000).toFixed(1)} s`, ''],
+      ['all Provisioned', `${(provisionedMs / 1000).toFixed(1)} s`, 'target < 60 s'],
+      ['all Ready (attested + released)', Number.isNaN(readyMs) ? 'not reached' : `${(readyMs / 1000).toFixed(1)} s`, ''],
+      ['reconciles', String(reconciles), ''],
+      ['reconciles/s', reconcilesPerSec.toFixed(0), `target >= ${(rawPatchesPerSec / 2).toFixed(0)} (half the raw rate)`],
+      ['raw status patches/s (reference)', rawPatchesPerSec.toFixed(0), `${N} merge patches on /status, concurrency ${CONCURRENCY}`],
+      ['operator peak RSS', `${(idle.peakRssKiB / 1024).toFixed(0)} MiB`, 'target < 200 MiB'],
+      ['operator idle CPU', `${idleCpuPct.toFixed(2)} %`, `over ${IDLE_WINDOW_MS / 1000} s once settled; target < 1 %`],
+    ];
+    console.log('\nbench:reconcile');
+    for (const [k, v, note] of rows) console.log(`  ${k.padEnd(34)} ${v.padStart(12)}  ${note}`);
+  } finally {
+    await operator?.kill('SIGTERM');
+    await cloud.close();
+    await cp.stop();
+  }
+}
+
+async function waitMetrics(port: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('operator did not become ready');
+}
+
+async function reconcileTotal(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('controller_runtime_reconcile_total{') && l.includes('controller="confidentialagent"'))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+await main();

@@ -1,0 +1,126 @@
+// Operator configuration from flags and environment (flags win). Parsed once, validated, typed.
+import { parseArgs } from 'node:util';
+
+export interface OperatorConfig {
+  kubeconfig?: string;
+  /** Namespace to watch; all namespaces when undefined. */
+  watchNamespace?: string;
+  /** Namespace holding the operator's own state: sealing keys, EAR signing key, leader Lease. */
+  operatorNamespace: string;
+  clusterId?: string;
+  providers: Array<'local' | 'alibaba'>;
+  localCloudUrl?: string;
+  alibabaEndpoint?: string;
+  alibabaProtocol: 'http' | 'https';
+  alibabaRequestsPerSecond: number;
+  workers: number;
+  httpHost: string;
+  httpPort: number;
+  kbsHost: string;
+  kbsPort: number;
+  /** URL guests use to reach the KBS (what the bootstrap config carries). */
+  kbsPublicUrl?: string;
+  leaderElect: boolean;
+  leaseName: string;
+  identity?: string;
+  logLevel: string;
+  gcIntervalSeconds: number;
+  /** Orphans younger than this are left alone (informer caches may lag their creation). */
+  gcMinAgeSeconds: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const OPTIONS = {
+  kubeconfig: { type: 'string' },
+  namespace: { type: 'string' },
+  'operator-namespace': { type: 'string' },
+  'cluster-id': { type: 'string' },
+  providers: { type: 'string' },
+  'local-cloud-url': { type: 'string' },
+  'alibaba-endpoint': { type: 'string' },
+  'alibaba-protocol': { type: 'string' },
+  'alibaba-rps': { type: 'string' },
+  workers: { type: 'string' },
+  'http-host': { type: 'string' },
+  'http-port': { type: 'string' },
+  'kbs-host': { type: 'string' },
+  'kbs-port': { type: 'string' },
+  'kbs-public-url': { type: 'string' },
+  'leader-elect': { type: 'string' },
+  'lease-name': { type: 'string' },
+  identity: { type: 'string' },
+  'log-level': { type: 'string' },
+  'gc-interval': { type: 'string' },
+  'gc-min-age': { type: 'string' },
+} as const;
+
+export const OPERATOR_USAGE = `Usage: cai operator [options]
+  --kubeconfig FILE          kubeconfig (default: $KUBECONFIG, else in-cluster)
+  --namespace NS             watch only this namespace (default: all)
+  --operator-namespace NS    namespace for sealing keys, EAR key and leader Lease (default: $POD_NAMESPACE or confidential-agent-system)
+  --cluster-id ID            ownership tag value (default: UID of the kube-system namespace)
+  --providers LIST           comma list of local,alibaba (default: local)
+  --local-cloud-url URL      local cloud API (default: an embedded local cloud)
+  --alibaba-endpoint HOST    ECS endpoint override (e.g. 127.0.0.1:PORT for the simulator)
+  --alibaba-protocol P       http|https (default https)
+  --alibaba-rps N            ECS API requests per second budget (default 5)
+  --workers N                reconcile workers per controller (default 4)
+  --http-host H --http-port P   /metrics, /healthz, /readyz (default 0.0.0.0:8080)
+  --kbs-host H --kbs-port P     KBS 0.4.0 server (default 0.0.0.0:8081)
+  --kbs-public-url URL       KBS URL guests are told to use (default http://<kbs-host>:<kbs-port>)
+  --leader-elect true|false  Lease-based leader election (default true)
+  --lease-name NAME          Lease name (default confidential-agent-operator)
+  --identity ID              leader-election identity (default hostname + random suffix)
+  --log-level LEVEL          pino level (default info)
+  --gc-interval SECONDS      orphan garbage-collection interval (default 60)
+  --gc-min-age SECONDS       leave orphans younger than this alone (default 30)`;
+
+function int(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${name} must be an integer between ${min} and ${max}, got '${value}'`);
+  return n;
+}
+
+export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): OperatorConfig {
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
+  const providers = (values.providers ?? env.CAI_PROVIDERS ?? 'local').split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of providers) if (p !== 'local' && p !== 'alibaba') throw new ConfigError(`--providers: unknown provider '${p}' (expected local, alibaba)`);
+  const protocol = values['alibaba-protocol'] ?? 'https';
+  if (protocol !== 'http' && protocol !== 'https') throw new ConfigError(`--alibaba-protocol must be http or https, got '${protocol}'`);
+  const leader = values['leader-elect'] ?? 'true';
+  if (leader !== 'true' && leader !== 'false') throw new ConfigError(`--leader-elect must be true or false, got '${leader}'`);
+  const kbsHost = values['kbs-host'] ?? '0.0.0.0';
+  const kbsPort = int('kbs-port', values['kbs-port'], 8081, 0, 65535);
+  return {
+    kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
+    watchNamespace: values.namespace,
+    operatorNamespace: values['operator-namespace'] ?? env.POD_NAMESPACE ?? 'confidential-agent-system',
+    clusterId: values['cluster-id'],
+    providers: providers as OperatorConfig['providers'],
+    localCloudUrl: values['local-cloud-url'],
+    alibabaEndpoint: values['alibaba-endpoint'],
+    alibabaProtocol: protocol,
+    alibabaRequestsPerSecond: int('alibaba-rps', values['alibaba-rps'], 5, 1, 1000),
+    workers: int('workers', values.workers, 4, 1, 64),
+    httpHost: values['http-host'] ?? '0.0.0.0',
+    httpPort: int('http-port', values['http-port'], 8080, 0, 65535),
+    kbsHost,
+    kbsPort,
+    kbsPublicUrl: values['kbs-public-url'],
+    leaderElect: leader === 'true',
+    leaseName: values['lease-name'] ?? 'confidential-agent-operator',
+    identity: values.identity,
+    logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
+    gcIntervalSeconds: int('gc-interval', values['gc-interval'], 60, 1, 86400),
+    gcMinAgeSeconds: int('gc-min-age', values['gc-min-age'], 30, 0, 86400),
+  };
+}

@@ -1,0 +1,160 @@
+// Composition root: builds the runtime Manager, providers, informers, reconcilers, garbage collector
+// and release services from an OperatorConfig, and starts them. Nothing here decides anything.
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { AttestationPolicy } from '../api/attestation-policy.ts';
+import type { ConfidentialAgent } from '../api/confidential-agent.ts';
+import type { SealedCredential } from '../api/sealed-credential.ts';
+import { startLocalCloud, type LocalCloud } from '../cloud/local/cloud-server.ts';
+import { workloadGuestLauncher } from '../cloud/local/guest-launcher.ts';
+import { createLocalProvider } from '../cloud/local/provider.ts';
+import type { InstanceProvider } from '../cloud/provider.ts';
+import { agentReconciler } from '../controllers/agent/controller.ts';
+import type { ProviderSet } from '../controllers/agent/providers.ts';
+import { policyReconciler } from '../controllers/attestation-policy.ts';
+import { startGarbageCollector } from '../controllers/garbage-collector.ts';
+import { AGENTS, CREDENTIALS, POLICIES, scoped } from '../controllers/resources.ts';
+import { credentialReconciler } from '../controllers/sealed-credential.ts';
+import { Manager, type ObjectKey, type SharedInformer } from '../runtime/manager.ts';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { OperatorConfig } from './config.ts';
+import { buildServices } from './services.ts';
+
+export interface OperatorHandle {
+  manager: Manager;
+  clusterId: string;
+  localCloud?: LocalCloud;
+  providers: ProviderSet;
+  /** Runs one garbage-collection sweep now (leader only); returns how many orphans it deleted. */
+  sweepOrphans(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  kubeConfig?: KubeConfig;
+}
+
+export async function startOperator(config: OperatorConfig, opts: StartOptions): Promise<OperatorHandle> {
+  const { logger } = opts;
+  const kubeConfig = opts.kubeConfig ?? loadKubeConfig(config.kubeconfig);
+  const clusterId = config.clusterId ?? (await readClusterId(kubeConfig));
+
+  const closers: Array<() => Promise<void>> = [];
+  const providers: ProviderSet = {};
+  let localCloud: LocalCloud | undefined;
+  if (config.providers.includes('local')) {
+    let url = config.localCloudUrl;
+    if (!url) {
+      localCloud = await startLocalCloud({ launchGuest: workloadGuestLauncher(), logger: logger.child({ component: 'local-cloud' }) });
+      closers.push(() => localCloud!.close());
+      url = localCloud.url;
+    }
+    providers.local = createLocalProvider({ url }) as InstanceProvider;
+  }
+  if (config.providers.includes('alibaba')) {
+    const { createAlibabaProvider } = await import('../cloud/alibaba/index.ts');
+    providers.alibaba = createAlibabaProvider({
+      clusterId,
+      ...(config.alibabaEndpoint ? { endpoint: config.alibabaEndpoint } : {}),
+      protocol: config.alibabaProtocol,
+      requestsPerSecond: config.alibabaRequestsPerSecond,
+      logger: logger.child({ component: 'alibaba' }),
+    }) as InstanceProvider;
+  }
+  for (const p of Object.values(providers)) closers.push(() => p!.close());
+
+  const manager = new Manager({
+    kubeConfig,
+    logger,
+    httpHost: config.httpHost,
+    httpPort: config.httpPort,
+    ...(config.identity ? { identity: config.identity } : {}),
+    leaderElection: config.leaderElect ? { namespace: config.operatorNamespace, name: config.leaseName } : false,
+  });
+  const agents = manager.informer<ConfidentialAgent & KubernetesObject>(scoped(AGENTS, config.watchNamespace)) as unknown as SharedInformer<ConfidentialAgent>;
+  const policies = manager.informer<AttestationPolicy & KubernetesObject>(scoped(POLICIES, config.watchNamespace)) as unknown as SharedInformer<AttestationPolicy>;
+  const credentials = manager.informer<SealedCredential & KubernetesObject>(scoped(CREDENTIALS, config.watchNamespace)) as unknown as SharedInformer<SealedCredential>;
+
+  const services = await buildServices({ config, manager, agents, policies, credentials, logger });
+  closers.push(() => services.close());
+
+  const agentsReferencing = (predicate: (a: ConfidentialAgent) => boolean) => (namespace: string | undefined): ObjectKey[] =>
+    agents.list(namespace).filter(predicate).map((a) => ({ namespace: a.metadata.namespace, name: a.metadata.name }));
+
+  manager.addController({
+    name: 'confidentialagent',
+    for: agents as unknown as SharedInformer<KubernetesObject>,
+    workers: config.workers,
+    watches: [
+      {
+        informer: credentials as unknown as SharedInformer<KubernetesObject>,
+        map: (o) => agentsReferencing((a) => a.spec.credentials.some((c) => c.name === o.metadata?.name))(o.metadata?.namespace),
+      },
+      {
+        informer: policies as unknown as SharedInformer<KubernetesObject>,
+        map: (o) => agentsReferencing((a) => a.spec.attestationPolicyRef.name === o.metadata?.name)(o.metadata?.namespace),
+      },
+    ],
+    reconcile: agentReconciler({
+      agents,
+      credentials,
+      providers,
+      clusterId,
+      clients: manager.client,
+      events: manager.events,
+      ...(services.release ? { release: services.release } : {}),
+    }),
+  });
+  manager.addController({
+    name: 'attestationpolicy',
+    for: policies as unknown as SharedInformer<KubernetesObject>,
+    workers: Math.max(1, Math.floor(config.workers / 2)),
+    reconcile: policyReconciler({ policies, clients: manager.client, events: manager.events, resolveReferenceValues: services.resolveReferenceValues }),
+  });
+  manager.addController({
+    name: 'sealedcredential',
+    for: credentials as unknown as SharedInformer<KubernetesObject>,
+    workers: Math.max(1, Math.floor(config.workers / 2)),
+    reconcile: credentialReconciler({ credentials, clients: manager.client, events: manager.events, checkSealed: services.checkSealed }),
+  });
+
+  const gc = startGarbageCollector({
+    agents,
+    providers,
+    clusterId,
+    logger: logger.child({ component: 'garbage-collector' }),
+    isLeader: () => manager.isLeader(),
+    intervalMs: config.gcIntervalSeconds * 1000,
+    minAgeMs: config.gcMinAgeSeconds * 1000,
+  });
+
+  await manager.start();
+  logger.info({ clusterId, providers: Object.keys(providers), namespace: config.watchNamespace ?? '*' }, 'operator started');
+  return {
+    manager,
+    clusterId,
+    providers,
+    ...(localCloud ? { localCloud } : {}),
+    sweepOrphans: () => gc.sweep(),
+    async stop() {
+      gc.stop();
+      await manager.stop();
+      for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err: String(err) }, 'close failed'));
+    },
+  };
+}
+
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+/** The cluster's identity for ownership tags: the UID of kube-system, stable for the cluster's life. */
+async function readClusterId(kc: KubeConfig): Promise<string> {
+  const ns = await kc.makeApiClient(CoreV1Api).readNamespace({ name: 'kube-system' });
+  if (!ns.metadata?.uid) throw new Error('kube-system namespace has no UID; pass --cluster-id');
+  return ns.metadata.uid;
+}

@@ -1,0 +1,113 @@
+// `cai dev` (`make dev`): a local control plane (real etcd + kube-apiserver), the operator with the
+// `local` provider, and the example agent from examples/local, whose conditions are printed as they
+// change. Keeps running (so kubectl can be pointed at it) until Ctrl-C, or exits once Ready with
+// --exit-when-ready.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import pino from 'pino';
+import { parseAllDocuments } from 'yaml';
+import { parseOperatorConfig } from '../../app/config.ts';
+import { startOperator } from '../../app/operator.ts';
+import { startControlPlane } from '../../devenv/control-plane.ts';
+import type { CliCommand, CliIO } from '../command.ts';
+import { prepareExampleCredentials } from '../dev-credentials.ts';
+
+const REPO = join(import.meta.dirname, '..', '..', '..', '..');
+
+export const command: CliCommand = {
+  path: ['dev'],
+  summary: 'local control plane + operator (local provider) + example agent',
+  usage: `Usage: cai dev [--example DIR] [--exit-when-ready] [--timeout SECONDS] [--log-level LEVEL]
+  --example DIR       directory of example manifests (default examples/local)
+  --exit-when-ready   stop everything once the example agent is Ready (exit 0), or on timeout (exit 1)
+  --timeout SECONDS   how long to wait for Ready (default 300)`,
+  async run(args, io) {
+    let values: { example?: string; 'exit-when-ready'?: boolean; timeout?: string; 'log-level'?: string };
+    try {
+      values = parseArgs({
+        args,
+        options: { example: { type: 'string' }, 'exit-when-ready': { type: 'boolean' }, timeout: { type: 'string' }, 'log-level': { type: 'string' } },
+        strict: true,
+      }).values;
+    } catch (err) {
+      io.stderr(`cai dev: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 2;
+    }
+    const timeoutMs = Number(values.timeout ?? '300') * 1000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      io.stderr('cai dev: --timeout must be a positive number of seconds\n');
+      return 2;
+    }
+    const exampleDir = values.example ?? join(REPO, 'examples', 'local');
+    const logger = pino({ level: values['log-level'] ?? 'warn' }, pino.destination(2));
+    io.stdout('starting control plane (etcd + kube-apiserver)...\n');
+    const cp = await startControlPlane({ crdDir: join(REPO, 'crds') });
+    let stopOperator: (() => Promise<void>) | undefined;
+    try {
+      io.stdout(`control plane ready: ${cp.server}\n  export KUBECONFIG=${cp.kubeconfigPath}\n`);
+      const kc = cp.kubeConfig();
+      const config = parseOperatorConfig(['--http-host', '127.0.0.1', '--http-port', '0', '--kbs-host', '127.0.0.1', '--kbs-port', '0', '--operator-namespace', 'default'], {});
+      const operator = await startOperator(config, { kubeConfig: kc, logger });
+      stopOperator = () => operator.stop();
+      const http = await operator.manager.httpAddress;
+      io.stdout(`operator running (metrics: http://${http.host}:${http.port}/metrics)\n`);
+
+      const objects = await loadExamples(exampleDir, kc, io);
+      const api = KubernetesObjectApi.makeApiClient(kc);
+      for (const obj of objects) {
+        await api.create(obj);
+        io.stdout(`applied ${obj.kind}/${obj.metadata?.name ?? ''}\n`);
+      }
+      const agent = objects.find((o) => o.kind === 'ConfidentialAgent');
+      if (!agent) {
+        io.stdout('no ConfidentialAgent in the example; nothing to watch\n');
+        return 0;
+      }
+      const ready = await watchAgent(api, agent, timeoutMs, io);
+      if (values['exit-when-ready']) return ready ? 0 : 1;
+      io.stdout('\nrunning; try: kubectl get cagent,attpol,sealedcred -A   (Ctrl-C to stop)\n');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      return 0;
+    } finally {
+      await stopOperator?.();
+      await cp.stop();
+    }
+  },
+};
+
+async function loadExamples(dir: string, kc: import('@kubernetes/client-node').KubeConfig, io: CliIO): Promise<KubernetesObject[]> {
+  const files = ['attestation-policy.yaml', 'confidential-agent.yaml'];
+  const objects = files.flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as KubernetesObject));
+  const credentials = await prepareExampleCredentials(dir, kc, io);
+  // Policy and credentials first, then the agent that uses them.
+  return [...objects.filter((o) => o.kind !== 'ConfidentialAgent'), ...credentials, ...objects.filter((o) => o.kind === 'ConfidentialAgent')];
+}
+
+async function watchAgent(api: KubernetesObjectApi, agent: KubernetesObject, timeoutMs: number, io: CliIO): Promise<boolean> {
+  const seen = new Map<string, string>();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const current = (await api.read({ apiVersion: agent.apiVersion, kind: agent.kind, metadata: { name: agent.metadata?.name ?? '', namespace: agent.metadata?.namespace ?? 'default' } })) as KubernetesObject & {
+      status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }>; instance?: { id: string; address?: string } };
+    };
+    for (const c of current.status?.conditions ?? []) {
+      const line = `${c.status} ${c.reason}: ${c.message}`;
+      if (seen.get(c.type) !== line) {
+        seen.set(c.type, line);
+        io.stdout(`  ${new Date().toISOString().slice(11, 19)}  ${c.type.padEnd(20)} ${line}\n`);
+      }
+    }
+    if (current.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) {
+      io.stdout(`agent ${current.metadata?.name ?? ''} is Ready (instance ${current.status.instance?.id ?? '?'} at ${current.status.instance?.address ?? '?'})\n`);
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  io.stdout('timed out before the agent became Ready\n');
+  return false;
+}

@@ -1,0 +1,105 @@
+// The `local` InstanceProvider: talks HTTP to the local cloud (cloud-server.ts) exactly as a cloud
+// provider talks to its API, including idempotent create by token and ownership-scoped listing.
+import type { LocalInstanceSpec } from '../../api/confidential-agent.ts';
+import {
+  ProviderError,
+  type CreateInstanceRequest,
+  type InstanceInfo,
+  type InstanceOwner,
+  type InstanceProvider,
+} from '../provider.ts';
+import type { CreateLocalInstanceBody, LocalInstanceRecord } from './types.ts';
+
+/** What the agent controller passes for a local instance: the spec block plus what the guest serves. */
+export interface LocalCreateSpec extends LocalInstanceSpec {
+  workload: { model: string; port: number };
+  manifest: string[];
+}
+
+export interface LocalProviderOptions {
+  /** Base URL of the local cloud API, e.g. http://127.0.0.1:7400 */
+  url: string;
+  timeoutMs?: number;
+}
+
+export function createLocalProvider(opts: LocalProviderOptions): InstanceProvider<LocalCreateSpec> {
+  const base = opts.url.replace(/\/$/, '');
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+
+  async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? null : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (cause) {
+      throw new ProviderError('Retryable', 'LocalCloudUnreachable', `local cloud at ${base} unreachable: ${String(cause)}`, undefined, { cause });
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new ProviderError('Retryable', 'LocalCloudBadResponse', `local cloud answered ${res.status} with non-JSON`);
+    }
+    if (res.status >= 500) throw new ProviderError('Retryable', codeOf(json, 'InternalError'), messageOf(json, `HTTP ${res.status}`));
+    if (res.status === 400) throw new ProviderError('InvalidSpec', codeOf(json, 'InvalidParameter'), messageOf(json, 'invalid request'));
+    return { status: res.status, json: json as T };
+  }
+
+  const toInfo = (r: LocalInstanceRecord): InstanceInfo => ({
+    id: r.id,
+    state: r.state,
+    address: r.address,
+    ports: r.ports,
+    createdAt: r.createdAt,
+    owner: r.owner,
+    token: r.token,
+  });
+
+  return {
+    name: 'local',
+    async create(req: CreateInstanceRequest<LocalCreateSpec>): Promise<InstanceInfo> {
+      const body: CreateLocalInstanceBody = {
+        token: req.token,
+        owner: req.owner,
+        labels: req.labels,
+        bootDelaySeconds: req.spec.bootDelaySeconds,
+        workload: req.spec.workload,
+        manifest: req.spec.manifest,
+      };
+      const { json } = await call<LocalInstanceRecord>('POST', '/v1/instances', body);
+      return toInfo(json);
+    },
+    async describe(id: string): Promise<InstanceInfo | undefined> {
+      const { status, json } = await call<LocalInstanceRecord>('GET', `/v1/instances/${encodeURIComponent(id)}`);
+      return status === 404 ? undefined : toInfo(json);
+    },
+    async findByToken(token: string, owner: InstanceOwner): Promise<InstanceInfo | undefined> {
+      const q = new URLSearchParams({ cluster: owner.clusterId, token });
+      const { json } = await call<{ instances: LocalInstanceRecord[] }>('GET', `/v1/instances?${q}`);
+      const match = json.instances.find((r) => r.owner.uid === owner.uid);
+      return match ? toInfo(match) : undefined;
+    },
+    async delete(id: string): Promise<void> {
+      await call('DELETE', `/v1/instances/${encodeURIComponent(id)}`); // 404: already gone, which is success
+    },
+    async listOwned(clusterId: string): Promise<InstanceInfo[]> {
+      const { json } = await call<{ instances: LocalInstanceRecord[] }>('GET', `/v1/instances?${new URLSearchParams({ cluster: clusterId })}`);
+      return json.instances.map(toInfo);
+    },
+    async close(): Promise<void> {},
+  };
+}
+
+function codeOf(json: unknown, fallback: string): string {
+  const code = (json as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : fallback;
+}
+function messageOf(json: unknown, fallback: string): string {
+  const message = (json as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : fallback;
+}

@@ -1,0 +1,31 @@
+// Wire types of the local cloud API (a tiny stand-in for a cloud control plane, served on loopback).
+import type { InstanceOwner, InstanceState } from '../provider.ts';
+
+export interface LocalInstanceRecord {
+  id: string;
+  token: string;
+  owner: InstanceOwner;
+  labels: Record<string, string>;
+  state: InstanceState;
+  address: string;
+  /** guest port -> host port (8006 trustiflux API, workload port) once Running */
+  ports: Record<number, number>;
+  createdAt: string;
+  bootDelaySeconds: number;
+}
+
+export interface CreateLocalInstanceBody {
+  token: string;
+  owner: InstanceOwner;
+  labels: Record<string, string>;
+  bootDelaySeconds: number;
+  /** Workload the simulated guest serves (model name, gateway port). */
+  workload: { model: string; port: number };
+  /** Resource paths the guest "image" fetches from a KBS when told to (KBS delivery mode). */
+  manifest: string[];
+}
+
+export interface LocalCloudError {
+  code: string;
+  message: string;
+}

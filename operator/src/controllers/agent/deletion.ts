@@ -1,0 +1,38 @@
+// Deletion step: delete the agent's instance and confirm it is gone before the finalizer is removed,
+// so no paid instance outlives its object. The instance is found by status id and by token (it may
+// have been created by a reconcile that crashed before writing status).
+import type { ConfidentialAgent } from '../../api/confidential-agent.ts';
+import type { InstanceProvider, ProviderName } from '../../cloud/provider.ts';
+import { instanceToken } from './instance-token.ts';
+import { pollIntervalMs } from './providers.ts';
+
+export interface DeletionOutcome {
+  /** True once no instance remains: the finalizer may go. */
+  gone: boolean;
+  requeueAfterMs?: number;
+  deletedIds: string[];
+}
+
+export async function deleteInstance(
+  agent: ConfidentialAgent,
+  providerName: ProviderName,
+  provider: InstanceProvider,
+  clusterId: string,
+): Promise<DeletionOutcome> {
+  const uid = agent.metadata.uid ?? '';
+  const owner = { clusterId, namespace: agent.metadata.namespace ?? '', name: agent.metadata.name, uid };
+  const ids = new Set<string>();
+  if (agent.status?.instance?.id) ids.add(agent.status.instance.id);
+  const byToken = await provider.findByToken(instanceToken(uid, agent.spec.instance), owner);
+  if (byToken) ids.add(byToken.id);
+  const remaining: string[] = [];
+  for (const id of ids) {
+    const info = await provider.describe(id);
+    if (!info || info.state === 'Deleted') continue;
+    remaining.push(id);
+    if (info.state !== 'Stopping') await provider.delete(id);
+  }
+  return remaining.length === 0
+    ? { gone: true, deletedIds: [] }
+    : { gone: false, deletedIds: remaining, requeueAfterMs: pollIntervalMs(providerName) };
+}

@@ -1,0 +1,21 @@
+// Which provider serves an agent, and the provider-specific create spec derived from the agent.
+import type { ConfidentialAgent } from '../../api/confidential-agent.ts';
+import type { InstanceProvider, ProviderName } from '../../cloud/provider.ts';
+
+export type ProviderSet = Partial<Record<ProviderName, InstanceProvider>>;
+
+export function providerNameOf(agent: ConfidentialAgent): ProviderName {
+  return agent.spec.instance.alibaba ? 'alibaba' : 'local';
+}
+
+/** The spec object handed to provider.create (and hashed into the idempotency token). */
+export function createSpecOf(agent: ConfidentialAgent, manifest: string[]): unknown {
+  const { instance, workload } = agent.spec;
+  if (instance.alibaba) return instance.alibaba;
+  return { ...(instance.local ?? { bootDelaySeconds: 0 }), workload: { model: workload.model, port: workload.port }, manifest };
+}
+
+/** Poll interval while an instance boots: local instances boot in seconds, cloud ones in minutes. */
+export function pollIntervalMs(provider: ProviderName): number {
+  return provider === 'local' ? 500 : 5_000;
+}

@@ -1,0 +1,123 @@
+// AttestationPolicy reconciler: checks what the API server cannot (keys parse, referenced ConfigMaps
+// exist), resolves reference values (inline, Rekor or an offline bundle) and publishes them with the
+// verified log checkpoint in status. A policy whose values cannot be verified is Ready=False and the
+// agents using it are not released anything.
+import { createPublicKey } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AttestationPolicy, AttestationPolicyStatus } from '../api/attestation-policy.ts';
+import type { Condition } from '../api/common.ts';
+import { setCondition } from '../runtime/conditions.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import type { KubeClients, ObjectKey, ReconcileResult, SharedInformer } from '../runtime/manager.ts';
+import { patchStatus } from '../runtime/status.ts';
+import type { ConditionInput } from './agent/ready.ts';
+import { POLICIES } from './resources.ts';
+
+export interface ResolvedValues {
+  ok: true;
+  values: NonNullable<AttestationPolicyStatus['referenceValues']>;
+  checkpoint?: AttestationPolicyStatus['checkpoint'];
+}
+export interface ResolveFailure {
+  ok: false;
+  reason: string;
+  message: string;
+}
+
+/** Resolves spec.tdx.referenceValues (see attestation/refvalues). */
+export type ReferenceValueResolver = (
+  policy: AttestationPolicy,
+  previous: AttestationPolicyStatus['checkpoint'],
+  at: Date,
+) => Promise<ResolvedValues | ResolveFailure>;
+
+export interface PolicyControllerDeps {
+  policies: SharedInformer<AttestationPolicy>;
+  clients: KubeClients;
+  events: EventRecorder;
+  resolveReferenceValues: ReferenceValueResolver;
+  now?: () => Date;
+}
+
+export function policyReconciler(deps: PolicyControllerDeps) {
+  const now = deps.now ?? (() => new Date());
+  return async function reconcile(key: ObjectKey, ctx: { logger: Logger }): Promise<ReconcileResult | void> {
+    const policy = deps.policies.get(key.namespace, key.name);
+    if (!policy || policy.metadata.deletionTimestamp) return;
+    const at = now();
+    let conditions: Condition[] = policy.status?.conditions ?? [];
+    const set = (c: ConditionInput) => (conditions = setCondition(conditions, c, policy.metadata.generation, at));
+    const status: AttestationPolicyStatus = { ...policy.status };
+
+    if (policy.spec.allowSampleTee) {
+      set({ type: 'SampleTeeAllowed', status: 'True', reason: 'DevelopmentSetting', message: 'the sample TEE (no hardware protection) is accepted: development only' });
+      if (!policy.status?.conditions?.some((c) => c.type === 'SampleTeeAllowed' && c.status === 'True')) {
+        ctx.logger.warn({ policy: `${key.namespace}/${key.name}` }, 'policy accepts the sample TEE: no hardware protection, development only');
+        deps.events.emit(policy, 'Warning', 'SampleTeeAllowed', 'Validate', 'policy accepts the sample TEE: development only, no hardware protection');
+      }
+    } else if (conditions.some((c) => c.type === 'SampleTeeAllowed')) {
+      set({ type: 'SampleTeeAllowed', status: 'False', reason: 'HardwareTeeRequired', message: 'only hardware TEE evidence is accepted' });
+    }
+
+    const problem = validate(policy);
+    let requeueAfterMs: number | undefined;
+    if (problem) {
+      set({ type: 'ReferenceValuesResolved', status: 'False', reason: problem.reason, message: problem.message });
+      set({ type: 'Ready', status: 'False', reason: problem.reason, message: problem.message });
+    } else {
+      const resolved = await deps.resolveReferenceValues(policy, policy.status?.checkpoint, at);
+      if (resolved.ok) {
+        status.referenceValues = resolved.values;
+        if (resolved.checkpoint) status.checkpoint = resolved.checkpoint;
+        status.lastResolvedAt = at.toISOString();
+        const source = referenceSource(policy);
+        const msg = source === 'none' ? 'no TDX reference values configured' : `${resolved.values.length} reference values resolved from ${source}`;
+        set({ type: 'ReferenceValuesResolved', status: 'True', reason: source === 'none' ? 'NoReferenceValues' : 'Resolved', message: msg });
+        set({ type: 'Ready', status: 'True', reason: 'PolicyReady', message: msg });
+      } else {
+        // Stop using values that can no longer be verified (e.g. the log forked): clear them.
+        delete status.referenceValues;
+        set({ type: 'ReferenceValuesResolved', status: 'False', reason: resolved.reason, message: resolved.message });
+        set({ type: 'Ready', status: 'False', reason: resolved.reason, message: resolved.message });
+        deps.events.emit(policy, 'Warning', resolved.reason, 'ResolveReferenceValues', resolved.message);
+      }
+      const rekor = policy.spec.tdx?.referenceValues?.rekor;
+      requeueAfterMs = rekor ? rekor.refreshIntervalSeconds * 1000 : undefined;
+    }
+    status.conditions = conditions;
+    const next = { ...status, observedGeneration: policy.metadata.generation };
+    if (JSON.stringify(next) !== JSON.stringify(policy.status)) {
+      if (JSON.stringify({ ...next, lastResolvedAt: undefined }) === JSON.stringify({ ...policy.status, lastResolvedAt: undefined }) && !requeueAfterMs) {
+        return; // only the timestamp would change: no write
+      }
+      await patchStatus(deps.clients, POLICIES, policy, next);
+    }
+    return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+  };
+}
+
+export function referenceSource(policy: AttestationPolicy): 'inline' | 'rekor' | 'bundle' | 'none' {
+  const rv = policy.spec.tdx?.referenceValues;
+  return rv?.rekor ? 'rekor' : rv?.bundle ? 'bundle' : rv?.inline ? 'inline' : 'none';
+}
+
+/** Checks the API server's schema cannot express. */
+export function validate(policy: AttestationPolicy): { reason: string; message: string } | undefined {
+  const rv = policy.spec.tdx?.referenceValues;
+  const signed = rv?.rekor ?? rv?.bundle;
+  const field = rv?.rekor ? 'spec.tdx.referenceValues.rekor.publicKey' : 'spec.tdx.referenceValues.bundle.publicKey';
+  if (signed) {
+    try {
+      const key = createPublicKey(signed.publicKey);
+      if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+        return { reason: 'InvalidPublicKey', message: `${field} must be a P-256 public key, got ${key.asymmetricKeyType ?? 'unknown'} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim() };
+      }
+    } catch {
+      return { reason: 'InvalidPublicKey', message: `${field} is not a PEM public key` };
+    }
+  }
+  if (!policy.spec.allowSampleTee && !policy.spec.tdx) {
+    return { reason: 'NoTeeAccepted', message: 'spec.tdx is not set and the sample TEE is not allowed: no evidence could ever satisfy this policy' };
+  }
+  return undefined;
+}

@@ -1,0 +1,49 @@
+// SealedCredential reconciler: proves the operator can open the envelope for exactly the scope written
+// in spec (wrong key, tampering, or a scope that differs from the one sealed in → Ready=False with the
+// reason), and publishes which sealing key opens it and the envelope digest. The value is never kept.
+import type { Logger } from 'pino';
+import type { Condition } from '../api/common.ts';
+import type { SealedCredential, SealedCredentialStatus } from '../api/sealed-credential.ts';
+import { setCondition } from '../runtime/conditions.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import type { KubeClients, ObjectKey, ReconcileResult, SharedInformer } from '../runtime/manager.ts';
+import { patchStatus } from '../runtime/status.ts';
+import { CREDENTIALS } from './resources.ts';
+
+export type SealCheck =
+  | { ok: true; sealingKeyId: string; digest: string }
+  | { ok: false; code: string; message: string; digest: string };
+
+export interface CredentialControllerDeps {
+  credentials: SharedInformer<SealedCredential>;
+  clients: KubeClients;
+  events: EventRecorder;
+  /** Opens the envelope in memory (value discarded) and reports whether it is usable. */
+  checkSealed: (credential: SealedCredential) => Promise<SealCheck>;
+  now?: () => Date;
+}
+
+export function credentialReconciler(deps: CredentialControllerDeps) {
+  const now = deps.now ?? (() => new Date());
+  return async function reconcile(key: ObjectKey, _ctx: { logger: Logger }): Promise<ReconcileResult | void> {
+    const cred = deps.credentials.get(key.namespace, key.name);
+    if (!cred || cred.metadata.deletionTimestamp) return;
+    const result = await deps.checkSealed(cred);
+    let conditions: Condition[] = cred.status?.conditions ?? [];
+    const at = now();
+    const status: SealedCredentialStatus = { ...cred.status, digest: result.digest };
+    if (result.ok) {
+      status.sealingKeyId = result.sealingKeyId;
+      conditions = setCondition(conditions, { type: 'Ready', status: 'True', reason: 'Unsealable', message: `opens with sealing key ${result.sealingKeyId} for its scope` }, cred.metadata.generation, at);
+    } else {
+      delete status.sealingKeyId;
+      conditions = setCondition(conditions, { type: 'Ready', status: 'False', reason: result.code, message: result.message }, cred.metadata.generation, at);
+      if (cred.status?.conditions?.find((c) => c.type === 'Ready')?.reason !== result.code) {
+        deps.events.emit(cred, 'Warning', result.code, 'Unseal', result.message);
+      }
+    }
+    status.conditions = conditions;
+    const next = { ...status, observedGeneration: cred.metadata.generation };
+    if (JSON.stringify(next) !== JSON.stringify(cred.status)) await patchStatus(deps.clients, CREDENTIALS, cred, next);
+  };
+}

@@ -1,0 +1,96 @@
+// Helpers for integration tests that run the operator against the real control plane: in-process
+// (startOperator) or as a child process (for crash/restart tests), plus typed CR access.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import pino from 'pino';
+import { GROUP, VERSION } from '../../src/api/common.ts';
+import type { ConfidentialAgent } from '../../src/api/confidential-agent.ts';
+import { parseOperatorConfig, type OperatorConfig } from '../../src/app/config.ts';
+import { startOperator, type OperatorHandle } from '../../src/app/operator.ts';
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
+export const CLI = join(REPO_ROOT, 'operator', 'src', 'cli', 'main.ts');
+
+/** Test defaults: loopback, random ports, no leader election unless asked. */
+export function testConfig(extra: string[] = []): OperatorConfig {
+  return parseOperatorConfig(
+    ['--http-host', '127.0.0.1', '--http-port', '0', '--kbs-host', '127.0.0.1', '--kbs-port', '0', '--leader-elect', 'false', '--workers', '4', ...extra],
+    {},
+  );
+}
+
+export async function startTestOperator(kc: KubeConfig, extra: string[] = []): Promise<OperatorHandle> {
+  return startOperator(testConfig(extra), { kubeConfig: kc, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+}
+
+export interface SpawnedOperator {
+  proc: ChildProcess;
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Runs `cai operator` as its own process, so a test can SIGKILL it. */
+export function spawnOperator(kubeconfigPath: string, extra: string[]): SpawnedOperator {
+  const proc = spawn(process.execPath, [CLI, 'operator', '--kubeconfig', kubeconfigPath, ...testArgs(extra)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'debug' },
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  return {
+    proc,
+    output: () => out,
+    kill: (signal = 'SIGTERM') =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill(signal);
+      }),
+  };
+}
+
+function testArgs(extra: string[]): string[] {
+  const has = (flag: string) => extra.includes(flag);
+  return [
+    ...(has('--http-port') ? [] : ['--http-host', '127.0.0.1', '--http-port', '0']),
+    ...(has('--kbs-port') ? [] : ['--kbs-host', '127.0.0.1', '--kbs-port', '0']),
+    ...(has('--leader-elect') ? [] : ['--leader-elect', 'false']),
+    ...extra,
+  ];
+}
+
+export function customObjects(kc: KubeConfig): CustomObjectsApi {
+  return kc.makeApiClient(CustomObjectsApi);
+}
+
+export async function createCustom(kc: KubeConfig, plural: string, namespace: string, body: object): Promise<void> {
+  await customObjects(kc).createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, body });
+}
+
+export async function getAgent(kc: KubeConfig, namespace: string, name: string): Promise<ConfidentialAgent | undefined> {
+  try {
+    return (await customObjects(kc).getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'confidentialagents', name })) as ConfidentialAgent;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+export function conditionOf(agent: { status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } } | undefined, type: string) {
+  return agent?.status?.conditions?.find((c) => c.type === type);
+}
+
+export function samplePolicy(name: string) {
+  return { apiVersion: `${GROUP}/${VERSION}`, kind: 'AttestationPolicy', metadata: { name }, spec: { allowSampleTee: true, minimumStatus: 'warning' } };
+}
+
+export function localAgent(name: string, policy: string, extra: Record<string, unknown> = {}) {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'ConfidentialAgent',
+    metadata: { name },
+    spec: { instance: { local: { bootDelaySeconds: 0 } }, attestationPolicyRef: { name: policy }, ...extra },
+  };
+}
