@@ -3,6 +3,7 @@
 // windows of every item are returned so a cached result can be re-checked against any verification time.
 import { verify as cryptoVerify } from 'node:crypto';
 import { TdxError } from './errors.ts';
+import { bytesEqual } from './bytes.ts';
 import type { TdxErrorCode } from './errors.ts';
 import { checkChain, checkCrl, parseCrl, parsePemChain } from './x509.ts';
 import type { Cert, Crl, ValidityWindow } from './x509.ts';
@@ -62,6 +63,10 @@ function verifySignedJson(
 
 /** Verifies everything in the collateral that does not depend on the quote or on the time. */
 export function verifyCollateral(c: TdxCollateral, root: Cert): VerifiedCollateral {
+  const tcbSignerRoot = parsePemChain(c.tcbInfoIssuerChain, 'TCB Info issuer chain').at(-1);
+  if (!tcbSignerRoot || !bytesEqual(tcbSignerRoot.der, root.der)) {
+    throw new TdxError('RootCaMismatch', 'TCB Info issuer chain does not end in the pinned Intel SGX Root CA');
+  }
   const rootCaCrl = parseCrl(c.rootCaCrl, 'Root CA CRL');
   const windows: ValidityWindow[] = [checkCrl(rootCaCrl, root, 'Root CA CRL')];
   if (rootCaCrl.revokedSerials.has(root.serial)) throw new TdxError('CertificateRevoked', 'the Intel SGX Root CA is listed in its own CRL');

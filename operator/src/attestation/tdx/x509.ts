@@ -104,6 +104,7 @@ export function checkCrl(crl: Crl, issuer: Cert, what: string): ValidityWindow {
   if (alg !== ECDSA_SHA256 || crl.parsed.signature.algorithmId !== ECDSA_SHA256) {
     throw new TdxError('CrlSignatureInvalid', `${what} is not signed with ECDSA-SHA256`);
   }
+  if (crl.parsed.signatureValue.valueBlock.unusedBits !== 0) throw new TdxError('CrlSignatureInvalid', `${what} signature BIT STRING has unused bits`);
   if (!crl.parsed.issuer.isEqual(issuer.parsed.subject)) {
     throw new TdxError('CrlIssuerMismatch', `${what} issuer is not ${issuer.subjectCn}`);
   }
