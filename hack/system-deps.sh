@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use, when missing (CI runs as root on Debian).
+# The Authenticode tests (operator/src/attestation/pe) read these signed EFI binaries and FAIL without them.
 set -euo pipefail
 need=()
-# Signed EFI binaries (shim, grub) for the Authenticode cross-check in the reference-value tests.
+# Signed EFI binaries (shim, MokManager/fallback, GRUB) for the Authenticode cross-check, plus unsigned shim.
 [ -e /usr/lib/shim/shimx64.efi.signed ] || need+=(shim-signed)
+[ -e /usr/lib/shim/shimx64.efi ] || need+=(shim-unsigned)
+[ -e /usr/lib/shim/mmx64.efi.signed ] && [ -e /usr/lib/shim/fbx64.efi.signed ] || need+=(shim-helpers-amd64-signed)
 [ -e /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed ] || need+=(grub-efi-amd64-signed)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
