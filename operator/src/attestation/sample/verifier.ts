@@ -1,0 +1,87 @@
+// The `sample` and `sampledevice` TEEs (no hardware, no signature): evidence `{"svn","report_data"}` whose
+// base64-decoded report_data must equal the expected runtime-data hash byte for byte, as trustee's sample
+// verifiers check. They prove only that the sender knew the nonce and key; they are for development.
+import { createHash } from 'node:crypto';
+import type { EvidenceToVerify, JsonValue, TeeType, VerificationResult, Verifier } from '../verifier.ts';
+
+const STD_B64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+type Parsed = { ok: true; svn: string; reportData: Buffer; reportDataText: string } | { ok: false; code: string; message: string };
+
+function parseSampleEvidence(tee: TeeType, evidence: JsonValue): Parsed {
+  if (typeof evidence !== 'object' || evidence === null || Array.isArray(evidence)) {
+    return { ok: false, code: 'MalformedEvidence', message: `${tee} evidence must be a JSON object {"svn","report_data"}` };
+  }
+  const svn = evidence['svn'];
+  const rd = evidence['report_data'] ?? '';
+  if (typeof svn !== 'string' || svn.length === 0 || svn.length > 64) {
+    return { ok: false, code: 'MalformedEvidence', message: `${tee} evidence.svn must be a non-empty string of at most 64 characters` };
+  }
+  if (typeof rd !== 'string' || rd.length > 1024 || !STD_B64.test(rd) || rd.length % 4 === 1) {
+    return { ok: false, code: 'MalformedEvidence', message: `${tee} evidence.report_data must be standard base64` };
+  }
+  return { ok: true, svn, reportData: Buffer.from(rd, 'base64'), reportDataText: rd };
+}
+
+function checkBinding(tee: TeeType, parsed: Extract<Parsed, { ok: true }>, expected: Uint8Array): VerificationResult | undefined {
+  if (!Buffer.from(expected).equals(parsed.reportData)) {
+    return {
+      ok: false,
+      failure: { code: 'ReportDataMismatch', message: `${tee} report_data does not equal the SHA-384 of the runtime data (nonce and TEE key binding)` },
+    };
+  }
+  return undefined;
+}
+
+/** Verifier for the `sample` CPU TEE. Claims mirror trustee's sample verifier. */
+export class SampleVerifier implements Verifier {
+  readonly tee = 'sample' as const;
+  verify(input: EvidenceToVerify): Promise<VerificationResult> {
+    const parsed = parseSampleEvidence(this.tee, input.evidence);
+    if (!parsed.ok) return Promise.resolve({ ok: false, failure: { code: parsed.code, message: parsed.message } });
+    const mismatch = checkBinding(this.tee, parsed, input.expectedReportData);
+    if (mismatch) return Promise.resolve(mismatch);
+    const claims: Record<string, JsonValue> = {
+      svn: parsed.svn,
+      report_data: parsed.reportDataText,
+      launch_digest: 'abcde',
+      platform_version: { major: 1, minor: 4 },
+      debug: false,
+    };
+    if (input.initDataDigest) claims['init_data'] = Buffer.from(input.initDataDigest).toString('base64');
+    return Promise.resolve({
+      ok: true,
+      verified: { tee: this.tee, teeClass: 'cpu', claims, warnings: ['sample TEE evidence carries no hardware signature (development only)'] },
+    });
+  }
+}
+
+/** Verifier for the `sampledevice` additional (GPU-class) evidence. */
+export class SampleDeviceVerifier implements Verifier {
+  readonly tee = 'sampledevice' as const;
+  verify(input: EvidenceToVerify): Promise<VerificationResult> {
+    const parsed = parseSampleEvidence(this.tee, input.evidence);
+    if (!parsed.ok) return Promise.resolve({ ok: false, failure: { code: parsed.code, message: parsed.message } });
+    const mismatch = checkBinding(this.tee, parsed, input.expectedReportData);
+    if (mismatch) return Promise.resolve(mismatch);
+    return Promise.resolve({
+      ok: true,
+      verified: {
+        tee: this.tee,
+        teeClass: 'gpu',
+        claims: { svn: parsed.svn, report_data: parsed.reportDataText },
+        warnings: ['sampledevice evidence carries no hardware signature (development only)'],
+      },
+    });
+  }
+}
+
+/** What the sample attester produces for a report data: `{"svn","report_data": std_b64(raw bytes)}`. */
+export function sampleEvidence(reportData: Uint8Array, svn = '1'): { svn: string; report_data: string } {
+  return { svn, report_data: Buffer.from(reportData).toString('base64') };
+}
+
+/** SHA-256 of the evidence's canonical text, for replay detection without keeping evidence around. */
+export function evidenceDigest(evidence: JsonValue): string {
+  return createHash('sha256').update(JSON.stringify(evidence) ?? '').digest('hex');
+}
