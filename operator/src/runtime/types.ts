@@ -1,6 +1,6 @@
 // Kubernetes objects as they travel on the wire (JSON): timestamps are RFC 3339 strings, not Dates.
-// The informer caches exactly what the API server sent, so these types describe it honestly
-// (client-node's KubernetesObject types timestamps as Date, which is only true after its deserializer).
+// The informer caches exactly what the API server sent (timestamps are strings). The timestamp fields also
+// admit Date so that client-node's KubernetesObject (typed after its deserializer) stays assignable.
 
 export interface OwnerReference {
   apiVersion: string;
@@ -18,8 +18,8 @@ export interface ObjectMeta {
   uid?: string;
   resourceVersion?: string;
   generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
+  creationTimestamp?: string | Date;
+  deletionTimestamp?: string | Date;
   deletionGracePeriodSeconds?: number;
   finalizers?: string[];
   labels?: Record<string, string>;
