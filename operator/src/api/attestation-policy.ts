@@ -34,7 +34,7 @@ const SignedSourceFields = {
 
 export const RekorSourceSchema = z
   .object({
-    url: z.string().url().default('https://rekor.sigstore.dev').describe('Rekor v1 API base URL.'),
+    url: z.string().url().max(2048).default('https://rekor.sigstore.dev').describe('Rekor v1 API base URL.'),
     trustedRootRef: ConfigMapKeyReferenceSchema.optional().describe(
       'ConfigMap key holding a Sigstore trusted_root.json with the log key; the public-good root is used when omitted.',
     ),
@@ -72,6 +72,7 @@ export const TdxPolicySchema = z
     pccsUrl: z
       .string()
       .url()
+      .max(2048)
       .default('https://api.trustedservices.intel.com/tdx/certification/v4')
       .describe('PCCS/PCS v4 base URL for TCB info, QE identity and CRLs (Intel PCS, Alibaba regional PCCS, or private).'),
     requireEventLog: z.boolean().default(true).describe('Require a CC event log that replays to the quote RTMRs.'),
@@ -84,14 +85,15 @@ export const GpuPolicySchema = z
     rimServiceUrl: z
       .string()
       .url()
+      .max(2048)
       .default('https://rim.attestation.nvidia.com/v1/rim/')
       .describe('NVIDIA RIM service base URL.'),
     rimConfigMapRef: z
-      .object({ name: z.string().min(1).max(253) })
+      .object({ name: z.string().min(1).max(253).describe('Name of the ConfigMap in the same namespace.') })
       .optional()
       .describe('Offline RIMs: a ConfigMap whose keys are RIM ids and values are RIM XML.'),
     ocsp: z.enum(['Require', 'Prefer', 'Skip']).default('Prefer').describe('OCSP checking of the device and RIM chains.'),
-    ocspUrl: z.string().url().default('https://ocsp.ndis.nvidia.com/').describe('NVIDIA OCSP responder URL.'),
+    ocspUrl: z.string().url().max(2048).default('https://ocsp.ndis.nvidia.com/').describe('NVIDIA OCSP responder URL.'),
     allowedDriverVersions: z.array(z.string().max(64)).max(64).optional().describe('Accepted driver versions; any when omitted.'),
     allowedVbiosVersions: z.array(z.string().max(64)).max(64).optional().describe('Accepted VBIOS versions; any when omitted.'),
   })
@@ -125,9 +127,14 @@ export const CheckpointSchema = z.object({
   rootHash: z.string().describe('Base64 root hash of the last verified checkpoint.'),
 });
 
+export const ReferenceValuesSourceSchema = z.enum(['inline', 'rekor', 'bundle', 'none']);
+
 export const AttestationPolicyStatusSchema = z.object({
-  observedGeneration: z.int().optional(),
+  observedGeneration: z.int().optional().describe('Generation last processed by the operator.'),
   conditions: ConditionsSchema.optional(),
+  referenceValuesSource: ReferenceValuesSourceSchema.optional().describe(
+    'Which spec.tdx.referenceValues source the values in force came from (none: no TDX reference values configured).',
+  ),
   referenceValues: z.array(ResolvedReferenceValueSchema).max(256).optional().describe('Reference values in force.'),
   checkpoint: CheckpointSchema.optional().describe('Last verified transparency-log checkpoint (consistency is proven from it).'),
   lastResolvedAt: z.string().optional().describe('When reference values were last resolved (RFC 3339).'),

@@ -35,7 +35,7 @@ export const SealedCredentialSpecSchema = z.object({
 export type SealedCredentialSpec = z.infer<typeof SealedCredentialSpecSchema>;
 
 export const SealedCredentialStatusSchema = z.object({
-  observedGeneration: z.int().optional(),
+  observedGeneration: z.int().optional().describe('Generation last processed by the operator.'),
   conditions: ConditionsSchema.optional(),
   sealingKeyId: z.string().optional().describe('Fingerprint of the sealing key that opens the ciphertext.'),
   digest: z.string().optional().describe('SHA-256 of the sealed envelope.'),
