@@ -203,7 +203,7 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
     this.#stats.lists++;
     const items: T[] = [];
     let cont: string | undefined;
-    let rv = '';
+    let rv: string;
     do {
       const query: Record<string, string> = { limit: String(this.#o.listPageSize ?? 500) };
       if (cont) query['continue'] = cont;
