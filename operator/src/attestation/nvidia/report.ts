@@ -17,11 +17,14 @@ export interface ParsedGpuReport {
 }
 
 /** Structural parse of one evidence entry; every failure is a typed NvidiaError. */
-export function parseGpuReport(item: GpuEvidenceItem): ParsedGpuReport {
+export function parseGpuReport(
+  item: GpuEvidenceItem,
+  parseChain: (pem: string) => ParsedCert[] = (pem) => parsePemChain(pem, 'device certificate chain'),
+): ParsedGpuReport {
   try {
     const spdm = parseSpdmEvidence(item.report);
     const info = decodeOpaque(spdm.response.opaque);
-    const chain = parsePemChain(item.certChainPem, 'device certificate chain');
+    const chain = parseChain(item.certChainPem);
     return { item, spdm, info, chain };
   } catch (err) {
     throw asNvidiaError(err, 'SpdmMalformed', 'GPU report');

@@ -1,0 +1,90 @@
+// NVIDIA OCSP client: one POST per certificate (application/ocsp-request), fresh 32-byte nonce, verified
+// answers cached per CertID until their nextUpdate. Outages are reported as 'unavailable', never thrown,
+// so the verifier can apply the policy (Require / Prefer / Skip).
+import { randomBytes } from 'node:crypto';
+import { NvidiaError } from './errors.ts';
+import { LruCache } from './lru.ts';
+import { buildOcspRequest, certIdFor, certIdKey, verifyOcspResponse, type OcspVerdict } from './ocsp.ts';
+import type { ChainKind, ParsedCert } from './x509-chain.ts';
+
+export const DEFAULT_OCSP_URL = 'https://ocsp.ndis.nvidia.com/';
+
+export interface OcspQuery {
+  cert: ParsedCert;
+  issuer: ParsedCert;
+  /** Pinned root of the chain `cert` belongs to (the responder must chain to it or be the issuer). */
+  root: ParsedCert;
+  kind: ChainKind;
+  at: Date;
+  /** Responder URL from the policy; the client default otherwise. */
+  url?: string;
+}
+
+export type OcspCheck =
+  | { status: 'good' | 'revoked' | 'unknown'; verdict: OcspVerdict; cached: boolean }
+  | { status: 'unavailable'; reason: string }
+  | { status: 'invalid'; reason: string };
+
+export interface OcspClient {
+  check(query: OcspQuery): Promise<OcspCheck>;
+}
+
+export interface HttpOcspClientOptions {
+  url?: string;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  cacheSize?: number;
+  /** Nonce source (tests may pin it; production uses 32 random bytes per request). */
+  nonce?: () => Uint8Array;
+}
+
+export class HttpOcspClient implements OcspClient {
+  private readonly url: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number;
+  private readonly nonce: () => Uint8Array;
+  private readonly cache: LruCache<string, OcspVerdict>;
+
+  constructor(options: HttpOcspClientOptions = {}) {
+    this.url = options.url ?? DEFAULT_OCSP_URL;
+    this.fetchImpl = options.fetch ?? fetch;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.nonce = options.nonce ?? (() => new Uint8Array(randomBytes(32)));
+    this.cache = new LruCache(options.cacheSize ?? 1024);
+  }
+
+  async check(q: OcspQuery): Promise<OcspCheck> {
+    const id = certIdFor(q.cert, q.issuer);
+    const url = q.url ?? this.url;
+    const key = `${url} ${certIdKey(id)}`;
+    const hit = this.cache.get(key);
+    if (hit && hit.thisUpdate.getTime() <= q.at.getTime() + 300_000 && hit.validUntil >= q.at) {
+      return { status: hit.status, verdict: hit, cached: true };
+    }
+    const nonce = this.nonce();
+    let body: Uint8Array;
+    try {
+      const res = await this.fetchImpl(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
+        body: buildOcspRequest(id, nonce),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        return { status: 'unavailable', reason: `OCSP responder answered HTTP ${res.status}` };
+      }
+      body = new Uint8Array(await res.arrayBuffer());
+    } catch (err) {
+      const why = err instanceof Error && err.name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : 'connection failed';
+      return { status: 'unavailable', reason: `OCSP responder ${new URL(url).origin} unreachable: ${why}` };
+    }
+    try {
+      const verdict = verifyOcspResponse(body, { id, nonce, issuer: q.issuer, root: q.root, kind: q.kind, at: q.at });
+      this.cache.set(key, verdict);
+      return { status: verdict.status, verdict, cached: false };
+    } catch (err) {
+      return { status: 'invalid', reason: err instanceof NvidiaError ? err.message : 'OCSP response could not be verified' };
+    }
+  }
+}
