@@ -45,6 +45,7 @@ export type TdxErrorCode =
   // evidence binding and event log
   | 'EvidenceMalformed'
   | 'ReportDataMismatch'
+  | 'InitDataMismatch'
   | 'EventLogMalformed'
   | 'EventLogMissing'
   | 'RtmrMismatch'

@@ -1,0 +1,104 @@
+// The TDX Verifier (tee 'tdx') behind the shared Verifier interface. Evidence is the KBS wire form
+// {"cc_eventlog": "<std b64>"|null, "quote": "<std b64>"}; collateral comes from the injected source for the
+// policy's PCCS URL; verified collateral and PCK chains are memoized in this verifier's own memo.
+import type { EvidenceToVerify, VerificationResult, Verifier } from '../verifier.ts';
+import { TdxPolicySchema } from '../../api/attestation-policy.ts';
+import { TdxError } from './errors.ts';
+import { bytesEqual, toHex } from './bytes.ts';
+import { parseTdxQuote } from './quote.ts';
+import { verifyTdxQuote } from './verify-quote.ts';
+import { createTdxMemo } from './memo.ts';
+import type { TdxVerificationMemo } from './memo.ts';
+import { collateralRequestFor } from './collateral-source.ts';
+import type { TdxCollateralSource } from './collateral-source.ts';
+import { parseCcel } from './ccel.ts';
+import { checkReplayMatchesQuote, replayCcel } from './replay.ts';
+import type { Replay } from './replay.ts';
+import { tdxClaims } from './claims.ts';
+
+export interface TdxVerifierDeps {
+  collateralFor(pccsUrl: string): TdxCollateralSource;
+  /** Trust anchor override (tests with a private PKI); defaults to the pinned Intel SGX Root CA. */
+  intelRootCaPem?: string;
+  /** Memo for verified collateral and PCK chains; one per verifier when omitted. */
+  memo?: TdxVerificationMemo;
+}
+
+const STD_B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function decodeB64(value: unknown, field: string): Uint8Array {
+  if (typeof value !== 'string' || value.length === 0 || !STD_B64.test(value)) {
+    throw new TdxError('EvidenceMalformed', `TDX evidence field "${field}" is not standard base64`);
+  }
+  return new Uint8Array(Buffer.from(value, 'base64'));
+}
+
+function readEvidence(evidence: unknown): { quote: Uint8Array; eventLog?: Uint8Array } {
+  if (typeof evidence !== 'object' || evidence === null || Array.isArray(evidence)) {
+    throw new TdxError('EvidenceMalformed', 'TDX evidence must be a JSON object {"cc_eventlog", "quote"}');
+  }
+  const e = evidence as Record<string, unknown>;
+  const unknownKeys = Object.keys(e).filter((k) => k !== 'quote' && k !== 'cc_eventlog');
+  if (unknownKeys.length > 0) throw new TdxError('EvidenceMalformed', `TDX evidence has unexpected fields: ${unknownKeys.join(', ')}`);
+  const quote = decodeB64(e.quote, 'quote');
+  if (e.cc_eventlog === null || e.cc_eventlog === undefined) return { quote };
+  return { quote, eventLog: decodeB64(e.cc_eventlog, 'cc_eventlog') };
+}
+
+function fail(err: unknown): VerificationResult {
+  if (err instanceof TdxError) return { ok: false, failure: { code: err.code, message: err.message } };
+  return { ok: false, failure: { code: 'VerifierError', message: `TDX verification failed unexpectedly: ${err instanceof Error ? err.message : String(err)}` } };
+}
+
+export function createTdxVerifier(deps: TdxVerifierDeps): Verifier {
+  const memo = deps.memo ?? createTdxMemo();
+  return {
+    tee: 'tdx',
+    async verify(input: EvidenceToVerify): Promise<VerificationResult> {
+      try {
+        const policy = input.policy.tdx ?? TdxPolicySchema.parse({});
+        const { quote: quoteBytes, eventLog } = readEvidence(input.evidence);
+        const parsed = parseTdxQuote(quoteBytes);
+        let source: TdxCollateralSource;
+        let fetched;
+        try {
+          source = deps.collateralFor(policy.pccsUrl);
+          fetched = await source.get(collateralRequestFor(parsed, input.at));
+        } catch (err) {
+          if (err instanceof TdxError) throw err;
+          throw new TdxError('CollateralUnavailable', `collateral for this platform could not be obtained from ${policy.pccsUrl}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        const verdict = verifyTdxQuote({ quote: quoteBytes, collateral: fetched.collateral, at: input.at, memo, ...(deps.intelRootCaPem ? { rootCaPem: deps.intelRootCaPem } : {}) });
+        if (!verdict.ok) return { ok: false, failure: verdict.failure };
+        const body = verdict.report.quote.body;
+
+        if (input.expectedReportData.length !== 48) throw new TdxError('ReportDataMismatch', `expected report data must be 48 bytes (SHA-384), got ${input.expectedReportData.length}`);
+        const expected = new Uint8Array(64);
+        expected.set(input.expectedReportData);
+        if (!bytesEqual(body.reportData, expected)) {
+          throw new TdxError('ReportDataMismatch', 'quote REPORTDATA is not the runtime-data digest zero-padded to 64 bytes');
+        }
+        if (input.initDataDigest) {
+          const want = new Uint8Array(48);
+          if (input.initDataDigest.length > 48) throw new TdxError('InitDataMismatch', 'init-data digest is longer than MRCONFIGID (48 bytes)');
+          want.set(input.initDataDigest);
+          if (!bytesEqual(body.mrConfigId, want)) throw new TdxError('InitDataMismatch', `MRCONFIGID ${toHex(body.mrConfigId)} is not the init-data digest zero-padded to 48 bytes`);
+        }
+
+        const warnings = [...fetched.warnings, ...verdict.report.warnings];
+        let replay: Replay | undefined;
+        if (eventLog) {
+          replay = replayCcel(parseCcel(eventLog));
+          checkReplayMatchesQuote(replay, body.rtmrs);
+        } else if (policy.requireEventLog) {
+          throw new TdxError('EventLogMissing', 'the policy requires a CC event log but the evidence has none (cc_eventlog is null)');
+        } else {
+          warnings.push('no CC event log in the evidence: RTMR0-3 are reported but not explained by events');
+        }
+        return { ok: true, verified: { tee: 'tdx', teeClass: 'cpu', claims: tdxClaims(verdict.report, replay), warnings } };
+      } catch (err) {
+        return fail(err);
+      }
+    },
+  };
+}
