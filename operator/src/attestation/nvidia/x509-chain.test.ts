@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { H100_2023, H100_550, ROOT_PEMS } from '../../../test/fixtures/nvidia/support/fixtures.ts';
+import { makeCert, makeTestPki, makeDeviceLeaf } from '../../../test/fixtures/nvidia/support/test-pki.ts';
+import { toHex } from './bytes.ts';
+import { NvidiaError } from './errors.ts';
+import { leafFwids } from './fwid.ts';
+import { NVIDIA_DEVICE_IDENTITY_ROOT_PEM, NVIDIA_RIM_ROOT_PEM, loadTrustAnchors } from './roots.ts';
+import { parsePemChain, verifyChain, type ParsedCert } from './x509-chain.ts';
+
+const anchors = loadTrustAnchors();
+const at = H100_2023.pinnedTime;
+
+function failure(fn: () => unknown): NvidiaError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(NvidiaError);
+    return err as NvidiaError;
+  }
+  throw new Error('expected failure');
+}
+
+const chainOf = (...certs: { pem: string }[]): ParsedCert[] => parsePemChain(certs.map((c) => c.pem).join(''), 'test chain');
+
+describe('pinned roots', () => {
+  it('are byte-identical to the NVIDIA fixture roots', () => {
+    expect(NVIDIA_DEVICE_IDENTITY_ROOT_PEM.trim()).toBe(ROOT_PEMS.device.trim());
+    expect(NVIDIA_RIM_ROOT_PEM.trim()).toBe(ROOT_PEMS.rim.trim());
+    expect(anchors.deviceRoot.name).toBe('NVIDIA Device Identity CA');
+    expect(anchors.rimRoot.name).toBe('NVIDIA CoRIM signing Root CA');
+  });
+});
+
+describe('device certificate chains', () => {
+  it('verifies both captured 5-certificate H100 chains to the Device Identity CA', () => {
+    for (const pem of [H100_2023.chainPem, H100_550.chainPem]) {
+      const chain = parsePemChain(pem, 'device');
+      expect(chain).toHaveLength(5);
+      const w = verifyChain(chain, anchors.deviceRoot, at, 'device');
+      expect(w.notAfter.toISOString()).toBe('9999-12-31T23:59:59.000Z');
+    }
+  });
+
+  it('also verifies when the root is not appended', () => {
+    const chain = parsePemChain(H100_2023.chainPem, 'device').slice(0, 4);
+    expect(() => verifyChain(chain, anchors.deviceRoot, at, 'device')).not.toThrow();
+  });
+
+  it('rejects a chain to another root', () => {
+    const pki = makeTestPki();
+    const chain = chainOf(makeDeviceLeaf(pki), pki.deviceProvisioner, pki.deviceIdentity, pki.deviceRoot);
+    const err = failure(() => verifyChain(chain, anchors.deviceRoot, at, 'device'));
+    expect(err.code).toBe('DeviceChainUntrusted');
+    // and the NVIDIA chain does not verify to a test root
+    const test = parsePemChain(pki.deviceRoot.pem, 'root')[0] as ParsedCert;
+    expect(failure(() => verifyChain(parsePemChain(H100_2023.chainPem, 'd'), test, at, 'device')).code).toBe('DeviceChainUntrusted');
+  });
+
+  it('rejects expired or not-yet-valid certificates with the validity window in the message', () => {
+    const pki = makeTestPki();
+    const old = makeCert({ cn: 'Old ICA', issuer: pki.deviceRoot, ca: true, notAfter: new Date('2023-01-01T00:00:00Z') });
+    const leaf = makeCert({ cn: 'Leaf', issuer: old });
+    const root = parsePemChain(pki.deviceRoot.pem, 'root')[0] as ParsedCert;
+    const err = failure(() => verifyChain(chainOf(leaf, old), root, at, 'device'));
+    expect(err.code).toBe('DeviceCertExpired');
+    expect(err.message).toMatch(/'Old ICA' is not valid at 2024-06-01/);
+    expect(failure(() => verifyChain(parsePemChain(H100_2023.chainPem, 'd'), anchors.deviceRoot, new Date('2019-01-01'), 'device')).code).toBe(
+      'DeviceCertExpired',
+    );
+  });
+
+  it('enforces CA constraints: basicConstraints, keyUsage, pathLen, unknown critical extensions', () => {
+    const pki = makeTestPki();
+    const root = parsePemChain(pki.deviceRoot.pem, 'root')[0] as ParsedCert;
+    const notCa = makeCert({ cn: 'Not a CA', issuer: pki.deviceRoot, ca: false, keyUsage: 0x04 });
+    expect(failure(() => verifyChain(chainOf(makeCert({ cn: 'L', issuer: notCa }), notCa), root, at, 'device')).message).toMatch(/not a CA/);
+    const noSign = makeCert({ cn: 'No keyCertSign', issuer: pki.deviceRoot, ca: true, keyUsage: 0x80 });
+    expect(failure(() => verifyChain(chainOf(makeCert({ cn: 'L', issuer: noSign }), noSign), root, at, 'device')).message).toMatch(/keyCertSign/);
+    const zero = makeCert({ cn: 'PathLen0', issuer: pki.deviceRoot, ca: true, pathLen: 0 });
+    const mid = makeCert({ cn: 'Mid', issuer: zero, ca: true });
+    expect(failure(() => verifyChain(chainOf(makeCert({ cn: 'L', issuer: mid }), mid, zero), root, at, 'device')).message).toMatch(/pathLenConstraint 0/);
+  });
+
+  it('rejects a tampered certificate signature and garbage PEM', () => {
+    const der = Buffer.from(parsePemChain(H100_2023.chainPem, 'd')[1]?.der ?? []);
+    der[der.length - 5] ^= 0x01;
+    const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
+    const chain = parsePemChain(H100_2023.chainPem, 'd');
+    const tampered = [chain[0], ...parsePemChain(pem, 't'), ...chain.slice(2)] as ParsedCert[];
+    expect(failure(() => verifyChain(tampered, anchors.deviceRoot, at, 'device')).code).toBe('DeviceChainInvalid');
+    expect(failure(() => parsePemChain('hello', 'x')).code).toBe('CertificateMalformed');
+    expect(failure(() => parsePemChain('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', 'x')).code).toBe('CertificateMalformed');
+    expect(failure(() => verifyChain([], anchors.deviceRoot, at, 'device')).code).toBe('DeviceChainInvalid');
+  });
+});
+
+describe('FWID extension', () => {
+  it('reads the leaf FWID that the 550.90.07 report carries', () => {
+    const leaf = parsePemChain(H100_550.chainPem, 'd')[0] as ParsedCert;
+    expect(leafFwids(leaf)?.map(toHex)).toEqual([H100_550.trusteeClaims.config.fwid]);
+  });
+});
