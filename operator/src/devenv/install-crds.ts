@@ -3,8 +3,7 @@
 // controller-runtime envtest's CRDInstallOptions + WaitForCRDs.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiextensionsV1Api, CustomObjectsApi, type KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
+import { ApiextensionsV1Api, CustomObjectsApi, loadAllYaml, type KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { ControlPlaneError } from './process.ts';
 
 export function readCrdFiles(dir: string): V1CustomResourceDefinition[] {
@@ -16,11 +15,16 @@ export function readCrdFiles(dir: string): V1CustomResourceDefinition[] {
   }
   const crds: V1CustomResourceDefinition[] = [];
   for (const file of files) {
-    for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
-      if (doc.errors.length > 0) {
-        throw new ControlPlaneError('CrdFileInvalid', `${join(dir, file)}: ${doc.errors.map((e) => e.message).join('; ')}`);
-      }
-      const obj = doc.toJS() as V1CustomResourceDefinition | null;
+    // loadAllYaml deserializes into client-node's typed models. That matters: the typed API client
+    // serializes by model attribute (`_default`, `_enum`, `x_kubernetes_validations`), so a plain
+    // parsed object would silently lose defaults, enums and CEL rules on the way to the API server.
+    let docs: unknown[];
+    try {
+      docs = loadAllYaml(readFileSync(join(dir, file), 'utf8'));
+    } catch (err) {
+      throw new ControlPlaneError('CrdFileInvalid', `${join(dir, file)}: ${(err as Error).message}`, { cause: err });
+    }
+    for (const obj of docs as Array<V1CustomResourceDefinition | null>) {
       if (obj?.kind === 'CustomResourceDefinition') crds.push(obj);
     }
   }
