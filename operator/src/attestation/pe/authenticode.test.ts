@@ -42,13 +42,14 @@ describe('Authenticode digest of real signed EFI binaries', () => {
     const { sections, certTable } = parsePeLayout(pe);
     const s = sections[0]!;
     const tamperedSection = Buffer.from(pe);
-    tamperedSection[s.pointerToRawData + 10] ^= 0xff;
+    tamperedSection.writeUInt8(tamperedSection.readUInt8(s.pointerToRawData + 10) ^ 0xff, s.pointerToRawData + 10);
     expect(authenticodeDigest(tamperedSection, 'sha384')).not.toBe(before);
     const tamperedSig = Buffer.from(pe);
-    tamperedSig[certTable.offset + certTable.size - 1] ^= 0xff;
+    tamperedSig.writeUInt8(tamperedSig.readUInt8(certTable.offset + certTable.size - 1) ^ 0xff, certTable.offset + certTable.size - 1);
     expect(authenticodeDigest(tamperedSig, 'sha384')).toBe(before);
     const tamperedChecksum = Buffer.from(pe);
-    tamperedChecksum[pe.readUInt32LE(0x3c) + 24 + 64] ^= 0xff; // CheckSum is excluded
+    const ck = pe.readUInt32LE(0x3c) + 24 + 64; // CheckSum is excluded
+    tamperedChecksum.writeUInt8(tamperedChecksum.readUInt8(ck) ^ 0xff, ck);
     expect(authenticodeDigest(tamperedChecksum, 'sha384')).toBe(before);
   });
 

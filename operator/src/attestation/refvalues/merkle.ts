@@ -5,20 +5,20 @@
 import { createHash } from 'node:crypto';
 import { RefValuesError } from './errors.ts';
 
-export const leafHash = (data: Uint8Array): Buffer => createHash('sha256').update(Buffer.of(0)).update(data).digest();
-export const nodeHash = (left: Uint8Array, right: Uint8Array): Buffer =>
+export const leafHash = (data: Uint8Array): Buffer<ArrayBufferLike> => createHash('sha256').update(Buffer.of(0)).update(data).digest();
+export const nodeHash = (left: Uint8Array, right: Uint8Array): Buffer<ArrayBufferLike> =>
   createHash('sha256').update(Buffer.of(1)).update(left).update(right).digest();
 
 const odd = (x: bigint) => (x & 1n) === 1n;
 
 /** Root implied by an inclusion proof, or an error when the proof has the wrong shape. */
-export function rootFromInclusionProof(index: bigint, size: bigint, leaf: Uint8Array, proof: readonly Uint8Array[]): Buffer {
+export function rootFromInclusionProof(index: bigint, size: bigint, leaf: Uint8Array, proof: readonly Uint8Array[]): Buffer<ArrayBufferLike> {
   if (index < 0n || index >= size) {
     throw new RefValuesError('InclusionProofInvalid', `inclusion proof: leaf index ${index} is outside tree size ${size}`);
   }
   let fn = index;
   let sn = size - 1n;
-  let r = Buffer.from(leaf);
+  let r: Buffer<ArrayBufferLike> = Buffer.from(leaf);
   for (const p of proof) {
     if (p.length !== 32) throw new RefValuesError('InclusionProofInvalid', 'inclusion proof: a hash is not 32 bytes');
     if (sn === 0n) throw new RefValuesError('InclusionProofInvalid', 'inclusion proof: too many hashes for the tree size');
@@ -83,8 +83,8 @@ export function verifyConsistency(
     fn >>= 1n;
     sn >>= 1n;
   }
-  let fr = Buffer.from(path[0] as Uint8Array);
-  let sr = Buffer.from(path[0] as Uint8Array);
+  let fr: Buffer<ArrayBufferLike> = Buffer.from(path[0] as Uint8Array);
+  let sr: Buffer<ArrayBufferLike> = Buffer.from(path[0] as Uint8Array);
   for (const c of path.slice(1)) {
     if (sn === 0n) bad('too many proof hashes');
     if (odd(fn) || fn === sn) {

@@ -1,0 +1,162 @@
+// AttestationPolicy spec.tdx.referenceValues -> the values in force, for the policy reconciler.
+// inline: passed through. rekor: search the log index for sha256(id+version) of each allowed version,
+// verify every entry (log checks + policy key + statement), then prove that every checkpoint seen (the last
+// verified one from status, the entries' ones) is consistent with the newest signed tree head.
+// bundle: verify a Sigstore bundle from a ConfigMap (offline). Never throws: failures come back as
+// {ok:false, reason, message} with the stable reasons of errors.ts.
+import type { z } from 'zod';
+import type { ReferenceValuesSchema } from '../../api/attestation-policy.ts';
+import { checkpointFromStatus, checkpointToStatus, verifyCheckpoint, type Checkpoint } from './checkpoint.ts';
+import type { RekorClient } from './client.ts';
+import { RefValuesError, type RefValuesReason } from './errors.ts';
+import { verifyConsistency } from './merkle.ts';
+import { verifyReferenceBundle } from './reference-bundle.ts';
+import { loadPublicKey } from './signing-key.ts';
+import { artifactIndexHash, UKI_MEASUREMENT_NAME } from './statement.ts';
+import { parseTrustedRoot, publicGoodTrustedRoot, type TrustedRootMaterial } from './trust.ts';
+import { verifyRekorEntry, type EntryPolicy, type VerifiedReference } from './verify-entry.ts';
+
+export type ReferenceValuesSpec = z.infer<typeof ReferenceValuesSchema>;
+export interface ResolvedReferenceValue {
+  name: string;
+  digest: string;
+  version?: string;
+  logIndex?: number;
+}
+export interface CheckpointStatus {
+  origin: string;
+  treeSize: number;
+  rootHash: string;
+}
+export type ResolveResult =
+  | { ok: true; values: ResolvedReferenceValue[]; checkpoint?: CheckpointStatus }
+  | { ok: false; reason: RefValuesReason; message: string };
+
+export interface ResolveDeps {
+  /** A client for the log at `url` (RekorClient, or one with caching/metrics around it). */
+  rekorClient(url: string, trustedRoot: TrustedRootMaterial): RekorClient;
+  readConfigMap(name: string, key: string): Promise<string | undefined>;
+}
+
+/**
+ * Reasons an entry can fail for without the log misbehaving: somebody else's entry under the same index
+ * hash. Such entries are skipped (anyone can write to a public log); all other failures stop resolution.
+ */
+const FOREIGN: ReadonlySet<RefValuesReason> = new Set(['SignatureInvalid', 'SubjectMismatch', 'PredicateTypeMismatch', 'VersionNotAllowed', 'EntryMalformed']);
+
+const INLINE_NAMES = { mrtd: 'mrtd', rtmr0: 'rtmr0', rtmr1: 'rtmr1', rtmr2: 'rtmr2', rtmr3: 'rtmr3', ukiSha384: UKI_MEASUREMENT_NAME } as const;
+
+async function configMapText(deps: ResolveDeps, ref: { name: string; key: string }, what: string): Promise<string> {
+  const text = await deps.readConfigMap(ref.name, ref.key);
+  if (text === undefined) throw new RefValuesError('ConfigMapMissing', `${what}: ConfigMap ${ref.name} has no key ${ref.key}`);
+  return text;
+}
+
+async function loadTrust(deps: ResolveDeps, ref: { name: string; key: string } | undefined): Promise<TrustedRootMaterial> {
+  return ref ? parseTrustedRoot(await configMapText(deps, ref, 'trustedRootRef')) : publicGoodTrustedRoot();
+}
+
+const toValues = (refs: VerifiedReference[]): ResolvedReferenceValue[] => {
+  const seen = new Map<string, ResolvedReferenceValue>();
+  for (const r of [...refs].sort((a, b) => a.logIndex - b.logIndex)) {
+    const key = `${r.version}\u0000${r.sha384}`;
+    if (!seen.has(key)) seen.set(key, { name: UKI_MEASUREMENT_NAME, digest: r.sha384, version: r.version, logIndex: r.logIndex });
+  }
+  return [...seen.values()];
+};
+
+/** Proves every checkpoint in `seen` is a prefix of the newest checkpoint of its tree. Returns the newest per origin. */
+async function proveConsistent(client: RekorClient, seen: Checkpoint[], treeIds: Map<string, string>): Promise<Map<string, Checkpoint>> {
+  const newest = new Map<string, Checkpoint>();
+  for (const c of seen) {
+    const n = newest.get(c.origin);
+    if (!n || c.treeSize > n.treeSize) newest.set(c.origin, c);
+  }
+  const proofs = new Map<string, Buffer[]>();
+  for (const c of seen) {
+    const n = newest.get(c.origin) as Checkpoint;
+    if (c.treeSize === n.treeSize || c.treeSize === 0n) {
+      verifyConsistency(c.treeSize, n.treeSize, [], c.rootHash, c.treeSize === 0n ? c.rootHash : n.rootHash);
+      continue;
+    }
+    const key = `${c.origin}\u0000${c.treeSize}`;
+    let proof = proofs.get(key);
+    if (!proof) {
+      const answer = await client.getConsistencyProof(Number(c.treeSize), Number(n.treeSize), treeIds.get(c.origin));
+      proof = answer.hashes.map((h) => Buffer.from(h, 'hex'));
+      proofs.set(key, proof);
+    }
+    verifyConsistency(c.treeSize, n.treeSize, proof, c.rootHash, n.rootHash);
+  }
+  return newest;
+}
+
+async function resolveRekor(spec: NonNullable<ReferenceValuesSpec['rekor']>, deps: ResolveDeps, previous: CheckpointStatus | undefined, at: Date): Promise<ResolveResult> {
+  const trust = await loadTrust(deps, spec.trustedRootRef);
+  const policy: EntryPolicy = { publicKey: loadPublicKey(spec.publicKey), artifactId: spec.artifactId, allowedVersions: spec.allowedVersions };
+  const client = deps.rekorClient(spec.url, trust);
+  const verified: VerifiedReference[] = [];
+  const skipped: RefValuesError[] = [];
+  for (const version of spec.allowedVersions) {
+    const uuids = await client.searchIndexByHash(artifactIndexHash(spec.artifactId, version));
+    if (uuids.length === 0) continue;
+    for (const entry of await client.retrieveEntries(uuids.slice(0, 50))) {
+      try {
+        verified.push(verifyRekorEntry(entry, trust, policy, at));
+      } catch (e) {
+        if (e instanceof RefValuesError && FOREIGN.has(e.reason)) skipped.push(e);
+        else throw e;
+      }
+    }
+  }
+  // The newest tree head, signed by a trusted log key, and the tree IDs of all shards.
+  const info = await client.getLogInfo();
+  const head = verifyCheckpoint(info.signedTreeHead, trust.tlogs);
+  const shards = [head, ...info.inactiveShards.map((s) => verifyCheckpoint(s.signedTreeHead, trust.tlogs))];
+  const treeIds = new Map<string, string>(info.inactiveShards.map((s, i) => [shards[i + 1]?.origin ?? '', s.treeID]));
+  const seen = [...shards, ...verified.map((v) => v.checkpoint)];
+  if (previous) {
+    const prev = checkpointFromStatus(previous);
+    if (!shards.some((s) => s.origin === prev.origin)) {
+      throw new RefValuesError('LogInconsistent', `the log no longer serves the tree of the last verified checkpoint (origin '${prev.origin}')`);
+    }
+    seen.push(prev);
+  }
+  const newest = await proveConsistent(client, seen, treeIds);
+  for (const v of verified) {
+    if (!shards.some((s) => s.origin === v.checkpoint.origin)) {
+      throw new RefValuesError('LogInconsistent', `entry ${v.uuid} is proven against tree '${v.checkpoint.origin}', which the log does not list`);
+    }
+  }
+  const values = toValues(verified);
+  if (values.length === 0) {
+    const first = skipped[0];
+    return first
+      ? { ok: false, reason: first.reason, message: `no acceptable entry for ${spec.artifactId} (${skipped.length} rejected; first: ${first.message})` }
+      : { ok: false, reason: 'NoReferenceValues', message: `the log has no entry for ${spec.artifactId} at versions ${spec.allowedVersions.join(', ')}` };
+  }
+  return { ok: true, values, checkpoint: checkpointToStatus(newest.get(head.origin) as Checkpoint) };
+}
+
+async function resolveBundle(spec: NonNullable<ReferenceValuesSpec['bundle']>, deps: ResolveDeps, at: Date): Promise<ResolveResult> {
+  const trust = await loadTrust(deps, spec.trustedRootRef);
+  const policy: EntryPolicy = { publicKey: loadPublicKey(spec.publicKey), artifactId: spec.artifactId, allowedVersions: spec.allowedVersions };
+  const text = await configMapText(deps, spec.configMapRef, 'configMapRef');
+  // Offline: no consistency proof is possible, so no checkpoint is reported.
+  return { ok: true, values: toValues([verifyReferenceBundle(text, trust, policy, at)]) };
+}
+
+export async function resolveReferenceValues(source: ReferenceValuesSpec, deps: ResolveDeps, previous: CheckpointStatus | undefined, at: Date): Promise<ResolveResult> {
+  try {
+    if (source.rekor) return await resolveRekor(source.rekor, deps, previous, at);
+    if (source.bundle) return await resolveBundle(source.bundle, deps, at);
+    const values: ResolvedReferenceValue[] = [];
+    for (const [field, name] of Object.entries(INLINE_NAMES)) {
+      for (const digest of source.inline?.[field as keyof typeof INLINE_NAMES] ?? []) values.push({ name, digest: digest.toLowerCase() });
+    }
+    return { ok: true, values };
+  } catch (e) {
+    if (e instanceof RefValuesError) return { ok: false, reason: e.reason, message: e.message };
+    return { ok: false, reason: 'LogUnavailable', message: `unexpected error: ${(e as Error).message}` };
+  }
+}
