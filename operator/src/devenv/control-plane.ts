@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { resolveAssets, type ControlPlaneAssets } from './assets.ts';
@@ -43,6 +43,8 @@ export interface ControlPlane {
   readonly etcdUrl: string;
   readonly workDir: string;
   readonly assets: ControlPlaneAssets;
+  /** How long startControlPlane took, CRD installation included (ms). */
+  readonly startedInMs: number;
   /** A fresh @kubernetes/client-node KubeConfig for the admin user. */
   kubeConfig(): KubeConfig;
   /** Pids of the running children (undefined when that child is not running). */
@@ -55,7 +57,8 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-const WATCHDOG = join(import.meta.dirname, 'watchdog.ts');
+// Sibling module run as its own process (.ts from source, .js from a compiled build).
+const WATCHDOG = join(import.meta.dirname, `watchdog${extname(import.meta.filename)}`);
 
 function defaultStartTimeout(): number {
   const raw = process.env['KUBEBUILDER_CONTROLPLANE_START_TIMEOUT'];
@@ -208,7 +211,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       await installCrds(kubeConfig(), crds, startTimeout);
       log.debug({ crds: crds.map((c) => c.metadata?.name), ms: Math.round(performance.now() - began) }, 'CRDs established');
     }
-    log.info({ server, kubeconfigPath, ms: Math.round(performance.now() - began) }, 'control plane ready');
+    const startedInMs = Math.round(performance.now() - began);
+    log.info({ server, kubeconfigPath, ms: startedInMs }, 'control plane ready');
 
     return {
       kubeconfigPath,
@@ -216,6 +220,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       etcdUrl,
       workDir,
       assets,
+      startedInMs,
       kubeConfig,
       pids: () => ({
         etcd: etcd?.isRunning() ? etcd.pid : undefined,
