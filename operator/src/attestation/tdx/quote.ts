@@ -6,7 +6,6 @@ import { TdxError, asTdxError } from './errors.ts';
 export const TEE_TYPE_TDX = 0x81;
 export const ATT_KEY_TYPE_ECDSA_P256 = 2;
 export const INTEL_QE_VENDOR_ID = '939a7233f79c4ca9940a0db3957f0607';
-const HEADER_SIZE = 48;
 const TD_REPORT_10_SIZE = 584;
 const TD_REPORT_15_SIZE = 648;
 const ENCLAVE_REPORT_SIZE = 384;

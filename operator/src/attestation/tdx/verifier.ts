@@ -6,15 +6,11 @@ import { TdxPolicySchema } from '../../api/attestation-policy.ts';
 import { TdxError } from './errors.ts';
 import { bytesEqual, toHex } from './bytes.ts';
 import { parseTdxQuote } from './quote.ts';
-import { verifyTdxQuote } from './verify-quote.ts';
+import { verifyTdxEvidence } from './evidence.ts';
 import { createTdxMemo } from './memo.ts';
 import type { TdxVerificationMemo } from './memo.ts';
 import { collateralRequestFor } from './collateral-source.ts';
 import type { TdxCollateralSource } from './collateral-source.ts';
-import { parseCcel } from './ccel.ts';
-import { checkReplayMatchesQuote, replayCcel } from './replay.ts';
-import type { Replay } from './replay.ts';
-import { tdxClaims } from './claims.ts';
 
 export interface TdxVerifierDeps {
   collateralFor(pccsUrl: string): TdxCollateralSource;
@@ -68,11 +64,18 @@ export function createTdxVerifier(deps: TdxVerifierDeps): Verifier {
           if (err instanceof TdxError) throw err;
           throw new TdxError('CollateralUnavailable', `collateral for this platform could not be obtained from ${policy.pccsUrl}: ${err instanceof Error ? err.message : String(err)}`);
         }
-        const verdict = verifyTdxQuote({ quote: quoteBytes, collateral: fetched.collateral, at: input.at, memo, ...(deps.intelRootCaPem ? { rootCaPem: deps.intelRootCaPem } : {}) });
+        if (input.expectedReportData.length !== 48) throw new TdxError('ReportDataMismatch', `expected report data must be 48 bytes (SHA-384), got ${input.expectedReportData.length}`);
+        const verdict = verifyTdxEvidence({
+          quote: quoteBytes,
+          ...(eventLog ? { eventLog } : {}),
+          collateral: fetched.collateral,
+          at: input.at,
+          requireEventLog: policy.requireEventLog,
+          memo,
+          ...(deps.intelRootCaPem ? { rootCaPem: deps.intelRootCaPem } : {}),
+        });
         if (!verdict.ok) return { ok: false, failure: verdict.failure };
         const body = verdict.report.quote.body;
-
-        if (input.expectedReportData.length !== 48) throw new TdxError('ReportDataMismatch', `expected report data must be 48 bytes (SHA-384), got ${input.expectedReportData.length}`);
         const expected = new Uint8Array(64);
         expected.set(input.expectedReportData);
         if (!bytesEqual(body.reportData, expected)) {
@@ -84,18 +87,8 @@ export function createTdxVerifier(deps: TdxVerifierDeps): Verifier {
           want.set(input.initDataDigest);
           if (!bytesEqual(body.mrConfigId, want)) throw new TdxError('InitDataMismatch', `MRCONFIGID ${toHex(body.mrConfigId)} is not the init-data digest zero-padded to 48 bytes`);
         }
-
-        const warnings = [...fetched.warnings, ...verdict.report.warnings];
-        let replay: Replay | undefined;
-        if (eventLog) {
-          replay = replayCcel(parseCcel(eventLog));
-          checkReplayMatchesQuote(replay, body.rtmrs);
-        } else if (policy.requireEventLog) {
-          throw new TdxError('EventLogMissing', 'the policy requires a CC event log but the evidence has none (cc_eventlog is null)');
-        } else {
-          warnings.push('no CC event log in the evidence: RTMR0-3 are reported but not explained by events');
-        }
-        return { ok: true, verified: { tee: 'tdx', teeClass: 'cpu', claims: tdxClaims(verdict.report, replay), warnings } };
+        const warnings = [...fetched.warnings, ...verdict.warnings];
+        return { ok: true, verified: { tee: 'tdx', teeClass: 'cpu', claims: verdict.claims, warnings } };
       } catch (err) {
         return fail(err);
       }
