@@ -7,7 +7,8 @@ import { createHash, createPrivateKey, createPublicKey, randomBytes, webcrypto, 
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type X509Crypto = NonNullable<Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1]>;
+const x509Crypto = webcrypto as unknown as X509Crypto;
 
 export interface SealingKey {
   /** Hex SHA-256 of the public key's SubjectPublicKeyInfo DER. */
@@ -27,7 +28,7 @@ export function keyIdOf(publicKey: KeyObject): string {
 
 /** Generates a sealing key and its self-signed certificate (CN names the key id so users can match status). */
 export async function generateSealingKey(now: Date): Promise<SealingKey> {
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
   const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
   const id = keyIdOf(createPublicKey(privateKey));
@@ -44,7 +45,7 @@ export async function generateSealingKey(now: Date): Promise<SealingKey> {
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyAgreement | x509.KeyUsageFlags.digitalSignature, true),
     ],
-  });
+  }, x509Crypto);
   return { id, privateKey, certificatePem: cert.toString('pem'), createdAt: now.toISOString() };
 }
 

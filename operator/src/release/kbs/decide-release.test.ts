@@ -1,0 +1,70 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
+import type { VerifiedEvidence } from '../../attestation/verifier.ts';
+import { seal } from '../sealing/envelope.ts';
+import { createKeyring, type SealingKeyring } from '../sealing/keyring.ts';
+import { decideRelease, type AgentRecord, type CredentialRecord, type PolicyRecord, type ReleaseInputs } from './decide-release.ts';
+
+const at = new Date('2026-11-21T12:00:00Z');
+const sample: VerifiedEvidence = { tee: 'sample', teeClass: 'cpu', claims: { svn: '1', report_data: 'x', launch_digest: 'abcde', debug: false }, warnings: [] };
+let keyring: SealingKeyring;
+let base: () => ReleaseInputs;
+
+beforeAll(async () => {
+  keyring = await createKeyring(at);
+  const cred = (ns: string, name: string, path: string, value: string, agents: string[] = [], mode: 'Strict' | 'NamespaceWide' = 'Strict'): CredentialRecord => ({
+    namespace: ns,
+    name,
+    resourcePath: path,
+    scope: { mode, agents },
+    encryptedData: seal(keyring.certificatePem, Buffer.from(value), { namespace: ns, name, mode, agents, resourcePath: path }),
+  });
+  const credentials = [cred('team-a', 'token', 'r/t/token', 'A-value', ['bot']), cred('team-b', 'token', 'r/t/token', 'B-value')];
+  const agents: AgentRecord[] = [
+    { namespace: 'team-a', name: 'bot', policyName: 'dev', credentials: ['token'], identity: { peerAddress: '10.0.0.1' } },
+    { namespace: 'team-b', name: 'bot', policyName: 'dev', credentials: ['token'], identity: { peerAddress: '10.0.0.2' } },
+  ];
+  const spec = AttestationPolicySpecSchema.parse({ allowSampleTee: true, minimumStatus: 'warning' });
+  const policies: PolicyRecord[] = [
+    { namespace: 'team-a', name: 'dev', spec, referenceValues: [] },
+    { namespace: 'team-b', name: 'dev', spec, referenceValues: [] },
+  ];
+  base = () => ({ request: { resourcePath: 'r/t/token', verified: [sample], peerAddress: '10.0.0.1' }, credentials: structuredClone(credentials), agents: structuredClone(agents), policies: structuredClone(policies), keyring, at });
+});
+
+const decide = (mutate: (i: ReleaseInputs) => void = () => {}) => {
+  const i = base();
+  mutate(i);
+  const d = decideRelease(i);
+  return d.ok ? `ok:${d.agent}:${d.plaintext.toString()}` : d.code;
+};
+
+describe('decideRelease', () => {
+  it('releases the credential of the agent the requester is, even when two namespaces share a path', () => {
+    expect(decide()).toBe('ok:team-a/bot:A-value');
+    expect(decide((i) => (i.request.peerAddress = '::ffff:10.0.0.2'))).toBe('ok:team-b/bot:B-value');
+  });
+
+  it('refuses with the most specific reason', () => {
+    expect(decide((i) => (i.request.resourcePath = 'r/t/none'))).toBe('ResourceNotFound');
+    expect(decide((i) => (i.agents = i.agents.map((a) => ({ ...a, credentials: [] }))))).toBe('NotEntitled');
+    expect(decide((i) => (i.credentials[0]!.scope.agents = ['someone-else']))).toBe('NotEntitled');
+    expect(decide((i) => (i.credentials[0]!.scope.agents = ['bot', 'widened']))).toBe('ScopeMismatch');
+    expect(decide((i) => ((i.credentials[0]!.name = 'renamed'), (i.agents[0]!.credentials = ['renamed'])))).toBe('ScopeMismatch');
+    expect(decide((i) => (i.request.peerAddress = '10.9.9.9'))).toBe('IdentityMismatch');
+    expect(decide((i) => delete i.agents[0]!.identity)).toBe('IdentityMismatch');
+    expect(decide((i) => (i.policies = []))).toBe('PolicyNotFound');
+    expect(decide((i) => (i.policies[0]!.spec = AttestationPolicySpecSchema.parse({ minimumStatus: 'warning' })))).toBe('SampleTeeNotAllowed');
+    expect(decide((i) => (i.policies[0]!.spec = AttestationPolicySpecSchema.parse({ allowSampleTee: true })))).toBe('AppraisalBelowMinimum');
+    expect(decide((i) => (i.credentials[0]!.encryptedData = i.credentials[0]!.encryptedData.slice(0, 60)))).toBe('Malformed');
+  });
+
+  it('an agent outside a Strict scope list is NotEntitled even if it references the credential', () => {
+    expect(
+      decide((i) => {
+        i.agents.push({ namespace: 'team-a', name: 'intruder', policyName: 'dev', credentials: ['token'], identity: { peerAddress: '10.0.0.7' } });
+        i.request.peerAddress = '10.0.0.7';
+      }),
+    ).toBe('NotEntitled');
+  });
+});

@@ -1,0 +1,161 @@
+// Pure release decision over plain lists (the lead feeds them from informer caches): which SealedCredential
+// sits at the requested path, which ConfidentialAgent this requester is and whether it references the
+// credential within its scope, whether the agent's AttestationPolicy accepts the verified evidence, and
+// finally whether the operator keyring opens the ciphertext for that scope.
+import type { AttestationPolicySpec } from '../../api/attestation-policy.ts';
+import { appraise, releaseDecision, type Appraisal } from '../../attestation/policy/appraise.ts';
+import type { ReferenceValue } from '../../attestation/policy/reference-values.ts';
+import type { VerifiedEvidence } from '../../attestation/verifier.ts';
+import { unseal } from '../sealing/envelope.ts';
+import type { SealingKeyring } from '../sealing/keyring.ts';
+import type { AttestedRequester, Entitlements } from './types.ts';
+
+export interface CredentialRecord {
+  namespace: string;
+  name: string;
+  resourcePath: string;
+  scope: { mode: 'Strict' | 'NamespaceWide'; agents: string[] };
+  encryptedData: string;
+}
+
+export interface AgentIdentity {
+  /** Address the instance reaches the operator from (provider-reported). */
+  peerAddress?: string;
+  /** Hex digest of the init-data the instance was launched with (bound to MRCONFIGID on TDX). */
+  initDataDigest?: string;
+}
+
+export interface AgentRecord {
+  namespace: string;
+  name: string;
+  policyName: string;
+  credentials: string[];
+  identity?: AgentIdentity;
+}
+
+export interface PolicyRecord {
+  namespace: string;
+  name: string;
+  spec: AttestationPolicySpec;
+  referenceValues: ReferenceValue[];
+}
+
+export interface ReleaseRequest {
+  resourcePath: string;
+  verified: VerifiedEvidence[];
+  peerAddress?: string;
+  initDataDigest?: string;
+}
+
+export type ReleaseRefusal =
+  | 'ResourceNotFound'
+  | 'NotEntitled'
+  | 'IdentityMismatch'
+  | 'PolicyNotFound'
+  | 'SampleTeeNotAllowed'
+  | 'AppraisalBelowMinimum'
+  | 'WrongKey'
+  | 'Tampered'
+  | 'ScopeMismatch'
+  | 'Malformed';
+
+export type ReleaseDecision =
+  | { ok: true; plaintext: Buffer; credential: string; agent: string; appraisal: Appraisal }
+  | { ok: false; code: ReleaseRefusal; reason: string };
+
+const STAGE: Record<ReleaseRefusal, number> = {
+  ResourceNotFound: 0,
+  IdentityMismatch: 1,
+  NotEntitled: 2,
+  PolicyNotFound: 3,
+  SampleTeeNotAllowed: 4,
+  AppraisalBelowMinimum: 4,
+  WrongKey: 5,
+  Tampered: 5,
+  ScopeMismatch: 5,
+  Malformed: 5,
+};
+
+export function normalizeAddress(a: string | undefined): string | undefined {
+  return a?.replace(/^::ffff:/, '');
+}
+
+function identityMatches(agent: AgentRecord, req: ReleaseRequest): string | undefined {
+  const id = agent.identity;
+  if (!id || (id.peerAddress === undefined && id.initDataDigest === undefined)) return `agent ${agent.namespace}/${agent.name} has no recorded instance identity yet`;
+  if (id.peerAddress !== undefined && normalizeAddress(id.peerAddress) !== normalizeAddress(req.peerAddress)) return `requester address is not agent ${agent.namespace}/${agent.name}'s instance`;
+  if (id.initDataDigest !== undefined && id.initDataDigest.toLowerCase() !== req.initDataDigest?.toLowerCase()) return `requester init-data is not agent ${agent.namespace}/${agent.name}'s`;
+  return undefined;
+}
+
+export interface ReleaseInputs {
+  request: ReleaseRequest;
+  credentials: CredentialRecord[];
+  agents: AgentRecord[];
+  policies: PolicyRecord[];
+  keyring: SealingKeyring;
+  at: Date;
+}
+
+export function decideRelease(inputs: ReleaseInputs): ReleaseDecision {
+  const { request, keyring, at } = inputs;
+  let refusal: { code: ReleaseRefusal; reason: string } = { code: 'ResourceNotFound', reason: `no SealedCredential has resourcePath ${request.resourcePath}` };
+  const refuse = (code: ReleaseRefusal, reason: string) => {
+    if (STAGE[code] >= STAGE[refusal.code]) refusal = { code, reason };
+  };
+  for (const cred of inputs.credentials.filter((c) => c.resourcePath === request.resourcePath)) {
+    const credName = `${cred.namespace}/${cred.name}`;
+    const referencing = inputs.agents.filter((a) => a.namespace === cred.namespace && a.credentials.includes(cred.name));
+    if (referencing.length === 0) refuse('NotEntitled', `no ConfidentialAgent in ${cred.namespace} references SealedCredential ${cred.name}`);
+    for (const agent of referencing) {
+      const agentName = `${agent.namespace}/${agent.name}`;
+      const mismatch = identityMatches(agent, request);
+      if (mismatch) {
+        refuse('IdentityMismatch', mismatch);
+        continue;
+      }
+      if (cred.scope.agents.length > 0 && !cred.scope.agents.includes(agent.name)) {
+        refuse('NotEntitled', `SealedCredential ${credName} scope does not include agent ${agent.name}`);
+        continue;
+      }
+      const policy = inputs.policies.find((p) => p.namespace === agent.namespace && p.name === agent.policyName);
+      if (!policy) {
+        refuse('PolicyNotFound', `AttestationPolicy ${agent.namespace}/${agent.policyName} of agent ${agent.name} does not exist`);
+        continue;
+      }
+      const appraisal = appraise(request.verified, policy.spec, policy.referenceValues, at);
+      const gate = releaseDecision(appraisal, policy.spec);
+      if (!gate.ok) {
+        refuse(gate.code as ReleaseRefusal, `agent ${agentName}: ${gate.message}`);
+        continue;
+      }
+      const opened = unseal(cred.encryptedData, keyring, { namespace: cred.namespace, name: cred.name, mode: cred.scope.mode, agents: cred.scope.agents, resourcePath: cred.resourcePath });
+      if (!opened.ok) {
+        refuse(opened.code, `SealedCredential ${credName}: ${opened.message}`);
+        continue;
+      }
+      return { ok: true, plaintext: opened.plaintext, credential: credName, agent: agentName, appraisal };
+    }
+  }
+  return { ok: false, ...refusal };
+}
+
+/** Adapts decideRelease to the KBS server's Entitlements hook over live snapshots (e.g. informer caches). */
+export function entitlementsFromLists(source: {
+  snapshot(): { credentials: CredentialRecord[]; agents: AgentRecord[]; policies: PolicyRecord[] };
+  keyring(): SealingKeyring;
+  now?: () => Date;
+}): Entitlements {
+  return {
+    authorize(resourcePath: string, attested: AttestedRequester) {
+      const lists = source.snapshot();
+      const d = decideRelease({
+        request: { resourcePath, verified: attested.verified, peerAddress: attested.peerAddress, ...(attested.initDataDigest ? { initDataDigest: attested.initDataDigest } : {}) },
+        ...lists,
+        keyring: source.keyring(),
+        at: source.now?.() ?? new Date(),
+      });
+      return Promise.resolve(d.ok ? { ok: true, plaintext: d.plaintext, credential: d.credential, agent: d.agent } : { ok: false, code: d.code, reason: d.reason });
+    },
+  };
+}

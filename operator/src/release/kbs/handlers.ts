@@ -1,0 +1,147 @@
+// KBS 0.4.0 protocol handlers, independent of node:http: each takes the parsed request pieces and returns
+// status, body and an optional Set-Cookie. Policy and storage decisions go through the injected hooks.
+import { createHash } from 'node:crypto';
+import { appraise } from '../../attestation/policy/appraise.ts';
+import { buildEarClaims, teePubkeyFromEar, verifiedFromEar, verifyEar, type EarSigner, type EcPublicJwk } from '../../attestation/policy/ear.ts';
+import { isTeeType, verifyCompositeEvidence, type VerifierRegistry } from '../../attestation/registry.ts';
+import { encryptToTeeKey, JweError } from '../jwe.ts';
+import { kbsError, type KbsErrorResponse } from './errors.ts';
+import { KBS_PROTOCOL_VERSION, KBS_TEES, parseAttestation, parseAuthRequest, parseJson } from './messages.ts';
+import type { Session, SessionStore } from './sessions.ts';
+import type { AttestedRequester, Entitlements, KbsEvent, PolicyContext, PolicyQuery } from './types.ts';
+
+export const SESSION_COOKIE = 'kbs-session-id';
+const RESOURCE_SEGMENT = /^[a-zA-Z0-9_-]+[a-zA-Z0-9_.-]*$/;
+
+export interface HandlerDeps {
+  sessions: SessionStore;
+  registry: VerifierRegistry;
+  signer: EarSigner;
+  trustedEarKeys: EcPublicJwk[];
+  policyFor(query: PolicyQuery): Promise<PolicyContext | undefined>;
+  entitlements: Entitlements;
+  now: () => number;
+  tokenTtlSeconds: number;
+  emit(e: KbsEvent): void;
+}
+
+export interface HandlerResponse {
+  status: number;
+  body: string;
+  setCookie?: string;
+}
+
+const json = (status: number, value: unknown, setCookie?: string): HandlerResponse => ({ status, body: JSON.stringify(value), ...(setCookie ? { setCookie } : {}) });
+const err = (e: KbsErrorResponse): HandlerResponse => ({ status: e.status, body: e.body });
+const cookieFor = (s: Session) => `${SESSION_COOKIE}=${s.id}; Expires=${new Date(s.expiresAt).toUTCString()}`;
+
+export function handleAuth(deps: HandlerDeps, body: Buffer): HandlerResponse {
+  const parsed = parseJson(body);
+  if (!parsed.ok) return err(kbsError('SerdeError', parsed.message));
+  const req = parseAuthRequest(parsed.value);
+  if (!req.ok) return err(kbsError('AttestationError', `RCAR handshake Auth failed: ${req.message}`));
+  if (req.value.version !== KBS_PROTOCOL_VERSION) {
+    return err(kbsError('AttestationError', `Attestation error: RCAR handshake Auth failed: KBS Client Protocol Version Mismatch: expect =${KBS_PROTOCOL_VERSION} while the request is ${req.value.version.slice(0, 32)}`));
+  }
+  if (!(KBS_TEES as readonly string[]).includes(req.value.tee)) return err(kbsError('AttestationError', `RCAR handshake Auth failed: unknown TEE type`));
+  if (!isTeeType(req.value.tee) || !deps.registry.has(req.value.tee)) return err(kbsError('AttestationError', `RCAR handshake Auth failed: TEE type ${req.value.tee} is not supported by this KBS`));
+  const s = deps.sessions.create(req.value.tee);
+  return json(200, { nonce: s.nonce, 'extra-params': '' }, cookieFor(s));
+}
+
+export async function handleAttest(deps: HandlerDeps, body: Buffer, cookie: string | undefined, peerAddress: string): Promise<HandlerResponse> {
+  const refuse = (code: string, message: string) => {
+    deps.emit({ type: 'attestation-refused', code, message, peerAddress });
+    return err(kbsError('AttestationError', `RCAR handshake Attest failed: ${code}: ${message}`));
+  };
+  const found = deps.sessions.get(cookie);
+  if ('missing' in found) return refuse(found.missing, found.missing === 'SessionExpired' ? 'the session expired; call /auth again' : 'no valid kbs-session-id cookie; call /auth first');
+  const session = found.session;
+  if (session.state !== 'authed') return refuse('NonceAlreadyUsed', 'this session already attested (nonces are single use); call /auth again');
+  const parsed = parseJson(body);
+  if (!parsed.ok) return err(kbsError('SerdeError', parsed.message));
+  const att = parseAttestation(parsed.value);
+  if (!att.ok) return err(kbsError('SerdeError', att.message));
+  deps.sessions.consume(session);
+  const a = att.value;
+  if (a.nonce !== session.nonce) {
+    const kind = deps.sessions.classifyNonce(a.nonce);
+    if (kind === 'used') return refuse('AttestationReplayed', 'runtime-data.nonce was already used by an earlier attestation');
+    return refuse('NonceMismatch', kind === 'other-session' ? 'runtime-data.nonce belongs to another session' : 'runtime-data.nonce is not the nonce issued for this session');
+  }
+  const initDataDigest = a.initData?.digest.toString('hex');
+  const policy = await deps.policyFor({ tee: session.tee, peerAddress, ...(initDataDigest ? { initDataDigest } : {}) });
+  if (!policy) return refuse('NoPolicy', 'no AttestationPolicy applies to this requester');
+  const at = new Date(deps.now());
+  const verified = await verifyCompositeEvidence(
+    { tee: session.tee, runtimeNonce: a.nonce, teePubkey: a.teePubkey, primaryEvidence: a.primaryEvidence, additionalEvidence: a.additionalEvidence, ...(a.initData ? { initDataDigest: a.initData.digest } : {}) },
+    session.nonce,
+    policy.spec,
+    deps.registry,
+    at,
+  );
+  if (!verified.ok) return refuse(verified.failure.code, verified.failure.message);
+  const appraisal = appraise(verified.verified, policy.spec, policy.referenceValues, at);
+  const claims = buildEarClaims(appraisal, {
+    policyId: policy.id,
+    runtimeData: { nonce: a.nonce, teePubkey: a.teePubkey, additionalEvidence: a.additionalEvidence },
+    at,
+    ttlSeconds: deps.tokenTtlSeconds,
+    ...(initDataDigest ? { initDataDigestHex: initDataDigest } : {}),
+  });
+  const token = deps.signer.sign(claims);
+  deps.sessions.attest(session, { token, claims, verified: verified.verified, teePubkey: a.teePubkey, appraisal, policyId: policy.id, ...(initDataDigest ? { initDataDigest } : {}) });
+  deps.emit({ type: 'attested', tee: session.tee, status: appraisal.status, policyId: policy.id, tokenDigest: createHash('sha256').update(token).digest('hex'), peerAddress });
+  return json(200, { token }, cookieFor(session));
+}
+
+/** Splits `<repo>/<type>/<tag>`; undefined when it is not a valid KBS resource path. */
+export function parseResourcePath(rest: string): string | undefined {
+  const parts = rest.split('/');
+  if (parts.length !== 3 || !parts.every((p) => p.length <= 128 && RESOURCE_SEGMENT.test(p))) return undefined;
+  return parts.join('/');
+}
+
+function requesterFromBearer(deps: HandlerDeps, authorization: string | undefined, peerAddress: string): AttestedRequester | KbsErrorResponse | undefined {
+  if (authorization === undefined) return undefined;
+  const m = /^Bearer ([^\s]+)$/.exec(authorization);
+  if (!m) return kbsError('TokenVerifierError', 'Authorization header must be "Bearer <EAR token>"');
+  const v = verifyEar(m[1]!, deps.trustedEarKeys, new Date(deps.now()));
+  if (!v.ok) return kbsError('TokenVerifierError', `${v.code}: ${v.message}`);
+  const teePubkey = teePubkeyFromEar(v.claims);
+  if (!teePubkey) return kbsError('TokenVerifierError', 'token carries no runtime_data_claims.tee-pubkey');
+  const init = v.claims.submods['cpu0']?.['ear.veraison.annotated-evidence']?.['init_data'];
+  return { claims: v.claims, verified: verifiedFromEar(v.claims), teePubkey, ear: m[1]!, peerAddress, ...(typeof init === 'string' ? { initDataDigest: init } : {}) };
+}
+
+export async function handleResource(
+  deps: HandlerDeps,
+  resourcePath: string,
+  cookie: string | undefined,
+  authorization: string | undefined,
+  peerAddress: string,
+): Promise<HandlerResponse> {
+  let requester: AttestedRequester | undefined;
+  const found = deps.sessions.get(cookie);
+  if ('session' in found && found.session.state === 'attested' && found.session.attested) {
+    const s = found.session.attested;
+    requester = { claims: s.claims, verified: s.verified, teePubkey: s.teePubkey, ear: s.token, peerAddress, ...(s.initDataDigest ? { initDataDigest: s.initDataDigest } : {}) };
+  } else {
+    const bearer = requesterFromBearer(deps, authorization, peerAddress);
+    if (bearer && 'status' in bearer) return err(bearer);
+    requester = bearer;
+  }
+  if (!requester) return err(kbsError('TokenNotFound', 'Attestation Token not found'));
+  const decision = await deps.entitlements.authorize(resourcePath, requester);
+  if (!decision.ok) {
+    deps.emit({ type: 'release-refused', resourcePath, code: decision.code ?? 'PolicyDeny', reason: decision.reason, peerAddress });
+    return err(kbsError('PolicyDeny', `${decision.code ?? 'PolicyDeny'}: ${decision.reason}`));
+  }
+  try {
+    const jwe = encryptToTeeKey(requester.teePubkey, decision.plaintext);
+    deps.emit({ type: 'released', resourcePath, credential: decision.credential, agent: decision.agent, peerAddress });
+    return json(200, jwe);
+  } catch (e) {
+    return err(kbsError('JweError', e instanceof JweError ? e.message : 'failed to encrypt the resource to the TEE key'));
+  }
+}

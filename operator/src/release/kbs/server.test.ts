@@ -1,0 +1,170 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
+import { EarSigner, verifyEar } from '../../attestation/policy/ear.ts';
+import { sampleEvidence } from '../../attestation/sample/verifier.ts';
+import { KbsClient, KbsClientError, sampleCompositeEvidence } from '../../cloud/local/guest/kbs-client.ts';
+import { httpCall } from '../../cloud/local/guest/http.ts';
+import { primaryReportData } from '../runtime-data.ts';
+import { generateTeeKeyPair } from '../tee-key.ts';
+import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from './test-harness.ts';
+
+const fixtures = join(import.meta.dirname, '../../../test/fixtures/kbs');
+let kbs: TestKbs | undefined;
+afterEach(async () => {
+  await kbs?.close();
+  kbs = undefined;
+});
+
+const fast = { handshakeAttempts: 1, handshakeRetryDelayMs: 0 };
+const errorType = (body: Buffer) => (JSON.parse(body.toString()) as { type: string }).type.split('/').pop();
+const detail = (body: Buffer) => (JSON.parse(body.toString()) as { detail: string }).detail;
+
+async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'released';
+  } catch (err) {
+    return err instanceof KbsClientError ? `${err.kbsType}:${err.message}` : String(err);
+  }
+}
+
+describe('KBS 0.4.0 server', () => {
+  it('runs auth → attest → resource like the attestation-agent and returns a decryptable JWE', async () => {
+    kbs = await startTestKbs();
+    const auth = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+    expect(auth.status).toBe(200);
+    const challenge = JSON.parse(auth.body.toString()) as Record<string, string>;
+    expect(Object.keys(challenge)).toEqual(['nonce', 'extra-params']);
+    expect(challenge['extra-params']).toBe('');
+    expect(Buffer.from(challenge['nonce']!, 'base64')).toHaveLength(32);
+    expect(challenge['nonce']).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(String(auth.headers['set-cookie'])).toMatch(/^kbs-session-id=[0-9a-f]{32}; Expires=[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/);
+
+    const client = new KbsClient({ baseUrl: kbs.url, ...fast });
+    expect((await client.getResource(TEST_RESOURCE)).toString()).toBe(TEST_SECRET);
+    const v = verifyEar(client.token!, [kbs.signer.publicJwk], new Date());
+    expect(v.ok && v.claims.submods['cpu0']!['ear.status']).toBe('warning');
+    expect(kbs.events.map((e) => e.type)).toEqual(['attested', 'released']);
+    expect(JSON.stringify(kbs.events)).not.toContain('kbs-test-secret');
+  });
+
+  it('serves the Bearer-token path (confidential-data-hub) with P-521 and RSA TEE keys too', async () => {
+    kbs = await startTestKbs();
+    for (const keyAlgorithm of ['ECDH-ES+A256KW-P521', 'RSA-OAEP-256'] as const) {
+      const client = new KbsClient({ baseUrl: kbs.url, keyAlgorithm, ...fast });
+      const token = await client.handshake();
+      const bearer = new KbsClient({ baseUrl: kbs.url, ...fast });
+      expect((await bearer.getResourceWithBearer(TEST_RESOURCE, token, client.teeKey!.privateKey)).toString()).toBe(TEST_SECRET);
+    }
+  });
+
+  it('answers a first GET without cookie with 401 TokenNotFound ErrorInformation', async () => {
+    kbs = await startTestKbs();
+    const r = await httpCall('GET', `${kbs.url}/kbs/v0/resource/${TEST_RESOURCE}`);
+    expect([r.status, r.headers['content-type'], JSON.parse(r.body.toString())]).toEqual([
+      401,
+      'application/json',
+      { type: 'https://github.com/confidential-containers/kbs/errors/TokenNotFound', detail: 'Attestation Token not found' },
+    ]);
+  });
+
+  it('refuses real-world requests of other protocol versions and TEEs', async () => {
+    kbs = await startTestKbs();
+    for (const f of ['cca-kbs-request.json', 'sev_request.json']) {
+      const r = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: JSON.parse(readFileSync(join(fixtures, f), 'utf8')) });
+      expect([r.status, errorType(r.body)]).toEqual([401, 'AttestationError']);
+      expect(detail(r.body)).toContain('KBS Client Protocol Version Mismatch');
+    }
+    const tdx = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'cca', 'extra-params': '' } });
+    expect(detail(tdx.body)).toContain('not supported');
+  });
+
+  describe('refusals, each with its own code, nothing released', () => {
+    it('policy forbids sample', async () => {
+      kbs = await startTestKbs({ policy: {} });
+      expect(await refusal(new KbsClient({ baseUrl: kbs.url, ...fast }).getResource(TEST_RESOURCE))).toMatch(/^AttestationError:.*SampleTeeNotAllowed/);
+    });
+
+    it('wrong nonce, evidence bound to another TEE key, replayed attestation', async () => {
+      kbs = await startTestKbs();
+      const wrongNonce = new KbsClient({ baseUrl: kbs.url, ...fast, evidence: (_n, pk) => sampleCompositeEvidence(Buffer.alloc(32, 1).toString('base64'), pk) });
+      expect(await refusal(wrongNonce.getResource(TEST_RESOURCE))).toMatch(/ReportDataMismatch/);
+      const otherKey = generateTeeKeyPair().publicKey;
+      const boundElsewhere = new KbsClient({ baseUrl: kbs.url, ...fast, evidence: (n) => sampleCompositeEvidence(n, otherKey) });
+      expect(await refusal(boundElsewhere.getResource(TEST_RESOURCE))).toMatch(/ReportDataMismatch/);
+
+      // capture a genuine /attest body, then replay it on a fresh session
+      const auth1 = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+      const cookie1 = String(auth1.headers['set-cookie']).split(';')[0]!;
+      const nonce1 = (JSON.parse(auth1.body.toString()) as { nonce: string }).nonce;
+      const key = generateTeeKeyPair().publicKey;
+      const body = { 'runtime-data': { nonce: nonce1, 'tee-pubkey': key }, 'tee-evidence': { primary_evidence: sampleEvidence(primaryReportData(nonce1, key, '')), additional_evidence: '' } };
+      expect((await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body, headers: { cookie: cookie1 } })).status).toBe(200);
+      const again = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body, headers: { cookie: cookie1 } });
+      expect(detail(again.body)).toMatch(/NonceAlreadyUsed/);
+      const auth2 = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+      const cookie2 = String(auth2.headers['set-cookie']).split(';')[0]!;
+      const replay = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body, headers: { cookie: cookie2 } });
+      expect([replay.status, detail(replay.body)]).toEqual([401, expect.stringMatching(/AttestationReplayed/)]);
+      // a nonce that was never issued is a plain mismatch; another live session's nonce is cross-session
+      const auth3 = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+      const nonce3 = (JSON.parse(auth3.body.toString()) as { nonce: string }).nonce;
+      const auth4 = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+      const cookie4 = String(auth4.headers['set-cookie']).split(';')[0]!;
+      const cross = { ...body, 'runtime-data': { nonce: nonce3, 'tee-pubkey': key } };
+      const crossR = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body: cross, headers: { cookie: cookie4 } });
+      expect(detail(crossR.body)).toMatch(/NonceMismatch: runtime-data.nonce belongs to another session/);
+      expect(kbs.events.filter((e) => e.type === 'released')).toHaveLength(0);
+    });
+
+    it('expired session (injected clock)', async () => {
+      let t = Date.now();
+      kbs = await startTestKbs({ now: () => t });
+      const client = new KbsClient({ baseUrl: kbs.url, ...fast, getAttempts: 1 });
+      await client.handshake();
+      t += 301_000;
+      expect(await refusal(client.getResource(TEST_RESOURCE))).toMatch(/^TokenNotFound:/);
+      const auth = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+      t += 301_000;
+      const late = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body: {}, headers: { cookie: String(auth.headers['set-cookie']).split(';')[0]! } });
+      expect(detail(late.body)).toMatch(/SessionExpired/);
+    });
+
+    it('credential out of scope, tampered ciphertext, token signed by another key', async () => {
+      kbs = await startTestKbs();
+      kbs.sealCredential('other-agents-only', 'default/local-resources/scoped', 'scoped-value', { mode: 'Strict', agents: ['someone-else'] });
+      kbs.lists.agents[0]!.credentials.push('other-agents-only');
+      const client = new KbsClient({ baseUrl: kbs.url, ...fast, getAttempts: 1 });
+      await client.handshake();
+      expect(await refusal(client.getResource('default/local-resources/scoped'))).toMatch(/^PolicyDeny:.*NotEntitled/);
+      const cred = kbs.lists.credentials[0]!;
+      const b = Buffer.from(cred.encryptedData, 'base64');
+      b[b.length - 1]! ^= 1;
+      cred.encryptedData = b.toString('base64');
+      expect(await refusal(client.getResource(TEST_RESOURCE))).toMatch(/^PolicyDeny:.*Tampered/);
+      const forged = new KbsClient({ baseUrl: kbs.url, ...fast });
+      const tee = generateTeeKeyPair();
+      const foreign = await startTestKbs();
+      try {
+        const t = await new KbsClient({ baseUrl: foreign.url, ...fast }).handshake();
+        expect(await refusal(forged.getResourceWithBearer(TEST_RESOURCE, t, tee.privateKey))).toMatch(/^TokenVerifierError:.*EarUntrustedKey/);
+      } finally {
+        await foreign.close();
+      }
+      expect(kbs.events.filter((e) => e.type === 'released')).toHaveLength(0);
+      expect(EarSigner).toBeDefined();
+    });
+
+    it('agent policy below minimum and unknown identity', async () => {
+      kbs = await startTestKbs();
+      kbs.lists.policies[0]!.spec = AttestationPolicySpecSchema.parse({ allowSampleTee: true });
+      const client = new KbsClient({ baseUrl: kbs.url, ...fast, getAttempts: 1 });
+      await client.handshake();
+      expect(await refusal(client.getResource(TEST_RESOURCE))).toMatch(/AppraisalBelowMinimum/);
+      kbs.lists.agents[0]!.identity = { peerAddress: '10.0.0.9' };
+      expect(await refusal(client.getResource(TEST_RESOURCE))).toMatch(/IdentityMismatch/);
+    });
+  });
+});

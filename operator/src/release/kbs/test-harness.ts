@@ -1,0 +1,56 @@
+// Test/bench harness: a KBS server on loopback wired to decideRelease over in-memory lists, with one agent,
+// one development policy and one sealed credential. Used by the KBS tests, the simulated-guest tests and
+// the benchmark; production wiring lives in the controllers.
+import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
+import { EarSigner } from '../../attestation/policy/ear.ts';
+import { defaultVerifierRegistry } from '../../attestation/registry.ts';
+import { seal } from '../sealing/envelope.ts';
+import { createKeyring, type SealingKeyring } from '../sealing/keyring.ts';
+import { entitlementsFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord } from './decide-release.ts';
+import { createKbsServer, type KbsServer, type KbsServerOptions } from './server.ts';
+import type { KbsEvent } from './types.ts';
+
+export const TEST_RESOURCE = 'default/local-resources/openclaw_vllm_config';
+export const TEST_SECRET = '{"clientSecret":"kbs-test-secret-5c1d"}';
+
+export interface TestKbs {
+  url: string;
+  kbs: KbsServer;
+  keyring: SealingKeyring;
+  signer: EarSigner;
+  events: KbsEvent[];
+  lists: { credentials: CredentialRecord[]; agents: AgentRecord[]; policies: PolicyRecord[] };
+  sealCredential(name: string, resourcePath: string, value: string, scope?: CredentialRecord['scope']): CredentialRecord;
+  close(): Promise<void>;
+}
+
+export async function startTestKbs(opts: { policy?: object; now?: () => number; server?: Partial<KbsServerOptions> } = {}): Promise<TestKbs> {
+  const keyring = await createKeyring(new Date());
+  const signer = EarSigner.generate();
+  const events: KbsEvent[] = [];
+  const spec = AttestationPolicySpecSchema.parse(opts.policy ?? { allowSampleTee: true, minimumStatus: 'warning' });
+  const lists = {
+    credentials: [] as CredentialRecord[],
+    agents: [{ namespace: 'agents', name: 'bot', policyName: 'dev', credentials: ['im-secret'], identity: { peerAddress: '127.0.0.1' } }] as AgentRecord[],
+    policies: [{ namespace: 'agents', name: 'dev', spec, referenceValues: [] }] as PolicyRecord[],
+  };
+  const sealCredential = (name: string, resourcePath: string, value: string, scope: CredentialRecord['scope'] = { mode: 'Strict', agents: [] }) => {
+    const encryptedData = seal(keyring.certificatePem, Buffer.from(value), { namespace: 'agents', name, ...scope, resourcePath });
+    const rec = { namespace: 'agents', name, resourcePath, scope, encryptedData };
+    lists.credentials.push(rec);
+    return rec;
+  };
+  sealCredential('im-secret', TEST_RESOURCE, TEST_SECRET);
+  const now = opts.now ?? Date.now;
+  const kbs = createKbsServer({
+    registry: defaultVerifierRegistry(),
+    signer,
+    policyFor: () => Promise.resolve({ id: 'agents/dev', spec: lists.policies[0]!.spec, referenceValues: [] }),
+    entitlements: entitlementsFromLists({ snapshot: () => lists, keyring: () => keyring, now: () => new Date(now()) }),
+    now,
+    onEvent: (e) => events.push(e),
+    ...opts.server,
+  });
+  const { url } = await kbs.listen(0);
+  return { url, kbs, keyring, signer, events, lists, sealCredential, close: () => kbs.close() };
+}
