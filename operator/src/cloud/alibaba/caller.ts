@@ -66,17 +66,18 @@ export class EcsCaller {
       await bucket.take();
       try {
         const value = await fn(this.client);
+        bucket.succeeded();
         logger?.debug({ action, attempt }, 'ecs call ok');
         return { ok: true, value };
       } catch (err) {
         const error = classifyError(err, action);
+        if (isThrottlingCode(error.code)) bucket.throttled(backoffDelay(attempt, retry, this.opts.random));
+        else if (error.kind !== 'Retryable') bucket.succeeded(); // the API answered; only our request was refused
         if (callOpts.expectCodes?.includes(error.code)) return { ok: false, error };
         const last = attempt + 1 >= maxAttempts || error.kind !== 'Retryable';
         logger?.warn({ action, attempt, kind: error.kind, code: error.code, requestId: error.requestId, willRetry: !last }, 'ecs call failed');
         if (last) return { ok: false, error };
-        const delay = backoffDelay(attempt, retry, this.opts.random);
-        if (isThrottlingCode(error.code)) bucket.pause(delay);
-        await sleep(delay);
+        await sleep(backoffDelay(attempt, retry, this.opts.random));
       }
     }
   }

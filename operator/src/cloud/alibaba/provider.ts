@@ -226,6 +226,9 @@ export function createAlibabaProvider(opts: AlibabaProviderOptions): AlibabaProv
     if (!matchesSelector(instanceTags(found.inst), ownSelector)) {
       throw new ProviderError('InvalidSpec', 'NotOwned', `refusing to delete ${id}: it does not carry this operator's ownership tags for cluster ${opts.clusterId}`);
     }
+    // Stopping: a deletion (or stop) is already under way and ECS would refuse with IncorrectInstanceStatus;
+    // the controller calls again and we act once it is Stopped or gone.
+    if (found.inst.status === 'Stopping') return;
     const r = await caller(found.regionId).attempt(
       'DeleteInstance',
       (c) => c.deleteInstance(new Ecs.DeleteInstanceRequest({ instanceId: id, force: true, forceStop: true })),

@@ -1,6 +1,7 @@
 // Per-provider token bucket: every ECS request takes a token first, so no reconcile storm (many agents,
-// requeues, a throttling burst) can push our request rate past `ratePerSecond` (+ the burst). After a
-// throttling answer the bucket pauses as a whole, so all callers back off together.
+// requeues, a throttling burst) can push our request rate past `ratePerSecond` (+ the burst). It is
+// adaptive (AIMD): a throttling answer pauses the bucket and halves the current rate, so all callers
+// back off together; each success earns a tenth of the configured rate back.
 
 export interface TokenBucketOptions {
   ratePerSecond: number;
@@ -15,6 +16,8 @@ const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTim
 export class TokenBucket {
   readonly ratePerSecond: number;
   readonly burst: number;
+  /** Current (adaptive) rate: between ratePerSecond / 16 and ratePerSecond. */
+  private rate: number;
   private tokens: number;
   private last: number;
   private pausedUntil = 0;
@@ -26,6 +29,7 @@ export class TokenBucket {
   constructor(opts: TokenBucketOptions) {
     if (!(opts.ratePerSecond > 0)) throw new RangeError(`ratePerSecond must be > 0, got ${opts.ratePerSecond}`);
     this.ratePerSecond = opts.ratePerSecond;
+    this.rate = opts.ratePerSecond;
     this.burst = Math.max(1, Math.floor(opts.burst ?? opts.ratePerSecond));
     this.now = opts.now ?? Date.now;
     this.sleep = opts.sleep ?? realSleep;
@@ -40,15 +44,28 @@ export class TokenBucket {
     return turn;
   }
 
-  /** Stops granting tokens for `ms` (a throttling answer) and drops the saved-up burst. */
-  pause(ms: number): void {
+  /** The rate tokens are currently granted at (requests per second). */
+  get currentRate(): number {
+    return this.rate;
+  }
+
+  /** A throttling answer: stop granting tokens for `ms`, drop the saved-up burst, halve the rate. */
+  throttled(ms: number): void {
+    this.refill();
     this.pausedUntil = Math.max(this.pausedUntil, this.now() + ms);
     this.tokens = Math.min(this.tokens, 0);
+    this.rate = Math.max(this.ratePerSecond / 16, this.rate / 2);
+  }
+
+  /** A request went through: recover towards the configured rate. */
+  succeeded(): void {
+    this.refill();
+    this.rate = Math.min(this.ratePerSecond, this.rate + this.ratePerSecond / 10);
   }
 
   private refill(): void {
     const t = this.now();
-    const earned = ((t - this.last) / 1000) * this.ratePerSecond;
+    const earned = (Math.max(0, t - this.last) / 1000) * this.rate;
     this.tokens = Math.min(this.burst, this.tokens + earned);
     this.last = t;
   }
@@ -66,7 +83,7 @@ export class TokenBucket {
         this.tokens -= 1;
         return;
       }
-      await this.sleep(Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000));
+      await this.sleep(Math.ceil(((1 - this.tokens) / this.rate) * 1000));
     }
   }
 }

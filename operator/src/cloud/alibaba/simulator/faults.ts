@@ -25,7 +25,7 @@ export class Faults {
   readonly rules: FaultRule[] = [];
   /** action -> how many more successful responses to drop (the action still takes effect). */
   readonly drops = new Map<string, number>();
-  /** Server-side flow control: more than this many requests in any 1 s window are throttled. */
+  /** Server-side flow control: a request is throttled when this many were admitted in the last second. */
   rateLimitPerSecond: number | undefined;
   /** Every request is throttled until this time (ms since epoch, simulator clock). */
   throttleUntil = 0;
@@ -57,7 +57,7 @@ export class Faults {
     this.throttleUntil = this.state.now() + ms;
   }
 
-  /** Server-side flow control: requests beyond `perSecond` in any sliding second get Throttling.User. */
+  /** Server-side flow control: requests beyond `perSecond` admitted in any sliding second get Throttling.User. */
   rateLimit(perSecond: number | undefined): void {
     this.rateLimitPerSecond = perSecond;
   }
@@ -109,12 +109,12 @@ export class Faults {
   /** Decides, before the action runs, whether this request fails. Consumes rules. */
   before(action: string): FaultDecision | undefined {
     const t = this.state.now();
-    this.recent.push(t);
     while (this.recent.length > 0 && (this.recent[0] ?? t) <= t - 1000) this.recent.shift();
     if (t < this.throttleUntil) return { status: 400, code: 'Throttling.User', message: THROTTLE_MESSAGE };
-    if (this.rateLimitPerSecond !== undefined && this.recent.length > this.rateLimitPerSecond) {
+    if (this.rateLimitPerSecond !== undefined && this.recent.length >= this.rateLimitPerSecond) {
       return { status: 400, code: 'Throttling.User', message: THROTTLE_MESSAGE };
     }
+    this.recent.push(t); // admitted by flow control
     const i = this.rules.findIndex((r) => r.remaining > 0 && (r.action === undefined || r.action === action));
     if (i < 0) return undefined;
     const rule = this.rules[i]!;
