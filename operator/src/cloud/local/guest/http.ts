@@ -11,10 +11,10 @@ export interface HttpReply {
 export function httpCall(
   method: string,
   url: string,
-  opts: { body?: unknown; headers?: Record<string, string>; agent?: Agent; timeoutMs?: number; maxResponseBytes?: number } = {},
+  opts: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; agent?: Agent; timeoutMs?: number; maxResponseBytes?: number } = {},
 ): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    const payload = opts.rawBody !== undefined ? Buffer.from(opts.rawBody) : opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (payload) {
       headers['content-type'] = 'application/json';
