@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AttestationPolicySpecSchema } from '../../../api/attestation-policy.ts';
+import { defaultVerifierRegistry } from '../../../attestation/registry.ts';
+import { challengeVerifier, injectResource } from '../../../release/challenge.ts';
+import { encryptToTeeKey } from '../../../release/jwe.ts';
+import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../release/kbs/test-harness.ts';
+import { generateTeeKeyPair } from '../../../release/tee-key.ts';
+import { BOOTSTRAP_RESOURCE, startSimulatedGuest, type SimulatedGuest } from './guest.ts';
+import { httpCall } from './http.ts';
+
+const policy = AttestationPolicySpecSchema.parse({ allowSampleTee: true, minimumStatus: 'warning' });
+const verify = challengeVerifier({ registry: defaultVerifierRegistry(), policy, policyId: 'agents/dev', referenceValues: [] });
+let g: SimulatedGuest | undefined;
+let kbs: TestKbs | undefined;
+afterEach(async () => {
+  await g?.close();
+  await kbs?.close();
+  g = kbs = undefined;
+});
+
+const push = (guest: SimulatedGuest, resourcePath: string, value: string) =>
+  injectResource({ baseUrl: `http://127.0.0.1:${guest.apiPort}`, resourcePath, plaintext: Buffer.from(value), tee: 'sample', verify, retry: { attempts: 1 } });
+
+describe('simulated guest', () => {
+  it('KBS mode: the bootstrap config makes it pull its manifest from the KBS and decrypt it', async () => {
+    kbs = await startTestKbs();
+    g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [TEST_RESOURCE], kbsRetry: { attempts: 3, delayMs: 50 } });
+    expect((await push(g, BOOTSTRAP_RESOURCE, JSON.stringify({ mode: 'kbs', kbs_url: kbs.url }))).ok).toBe(true);
+    expect((await g.waitForResource(TEST_RESOURCE, 10_000)).toString()).toBe(TEST_SECRET);
+    expect(g.events.history.map((e) => e.type)).toEqual(['injected', 'bootstrap', 'fetched']);
+    expect(kbs.events.map((e) => e.type)).toEqual(['attested', 'released']);
+  });
+
+  it('KBS mode retries through refusals (401 → re-attest) and reports them without values', async () => {
+    kbs = await startTestKbs();
+    const saved = kbs.lists.agents[0]!.identity;
+    kbs.lists.agents[0]!.identity = { peerAddress: '10.1.1.1' };
+    g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [TEST_RESOURCE], kbsRetry: { attempts: 20, delayMs: 50 } });
+    await push(g, BOOTSTRAP_RESOURCE, JSON.stringify({ mode: 'kbs', kbs_url: kbs.url }));
+    await new Promise((r) => setTimeout(r, 200));
+    kbs.lists.agents[0]!.identity = saved;
+    expect((await g.waitForResource(TEST_RESOURCE, 10_000)).toString()).toBe(TEST_SECRET);
+    expect(g.events.history.some((e) => e.type === 'kbs-error' && e.code === 'Unauthorized')).toBe(true);
+    expect(JSON.stringify(g.events.history)).not.toContain('kbs-test-secret');
+  });
+
+  it('challenge mode waits for pushes; prepare sessions are single use and bound to their path and key', async () => {
+    g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [TEST_RESOURCE] });
+    await push(g, BOOTSTRAP_RESOURCE, '{"mode":"challenge"}');
+    expect((await push(g, 'default/local-resources/sshd_server_key', 'key-material')).ok).toBe(true);
+    expect([...g.resources().keys()].sort()).toEqual([BOOTSTRAP_RESOURCE, 'default/local-resources/sshd_server_key']);
+
+    const base = `http://127.0.0.1:${g.apiPort}/cdh/resource-injection`;
+    const prep = await httpCall('POST', `${base}/prepare/a/b/c`, { body: { nonce: 'n1' } });
+    const p = JSON.parse(prep.body.toString()) as { session_id: string; tee_pubkey: unknown };
+    const wrongKey = encryptToTeeKey(generateTeeKeyPair().publicKey, Buffer.from('x'));
+    const rejected = await httpCall('POST', `${base}/commit/a/b/c`, { body: { session_id: p.session_id, encrypted_resource: wrongKey } });
+    expect(rejected.status).toBe(400);
+    const reused = await httpCall('POST', `${base}/commit/a/b/c`, { body: { session_id: p.session_id, encrypted_resource: wrongKey } });
+    expect(reused.status).toBe(400);
+    const prep2 = JSON.parse((await httpCall('POST', `${base}/prepare/a/b/c`, { body: { nonce: 'n2' } })).body.toString()) as { session_id: string };
+    const otherPath = await httpCall('POST', `${base}/commit/a/b/d`, { body: { session_id: prep2.session_id, encrypted_resource: wrongKey } });
+    expect(otherPath.status).toBe(400);
+    expect((await httpCall('POST', `${base}/prepare/a/b/c`, { body: { nonce: 5 } })).status).toBe(400);
+    expect((await httpCall('GET', `${base}/prepare/a/b/c`)).status).toBe(405);
+    expect((await httpCall('POST', `${base}/prepare/../x/y`, { body: { nonce: 'n' } })).status).toBe(404);
+    expect(g.resources().has('a/b/c')).toBe(false);
+  });
+});

@@ -1,0 +1,210 @@
+// Simulated TEE guest for the `local` provider. It serves the trustiflux API resource-injection endpoints
+// (prepare/commit, as on port 8006 of the real image) with `sample` evidence bound to a fresh P-256 key per
+// prepare session, decrypts what is committed and keeps it in memory only. Like the real image, when the
+// bootstrap config arrives with {"mode":"kbs","kbs_url":...} it pulls its manifest from that KBS
+// (auth → attest → GET, 401 → re-attest, retries); with {"mode":"challenge"} it waits for pushes.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sampleEvidence } from '../../../attestation/sample/verifier.ts';
+import { decryptKbsJwe, JweError } from '../../../release/jwe.ts';
+import { deviceReportData } from '../../../release/runtime-data.ts';
+import { generateTeeKeyPair, type TeeKeyPair } from '../../../release/tee-key.ts';
+import { RESOURCE_PATH_PATTERN } from '../../../api/sealed-credential.ts';
+import { KbsClient, KbsClientError } from './kbs-client.ts';
+
+export const BOOTSTRAP_RESOURCE = 'default/local-resources/cai_bootstrap_config';
+
+export type GuestEvent =
+  | { type: 'injected'; resourcePath: string; bytes: number }
+  | { type: 'fetched'; resourcePath: string; bytes: number }
+  | { type: 'bootstrap'; mode: string }
+  | { type: 'rejected'; resourcePath: string; reason: string }
+  | { type: 'kbs-error'; resourcePath: string; code: string; message: string };
+
+export interface GuestLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface SimulatedGuestOptions {
+  host: string;
+  svn?: string;
+  /** Resource paths the "image" fetches in KBS mode. */
+  manifest: string[];
+  logger?: GuestLogger;
+  /** KBS fetch retries per resource (the real image retries for up to 600 s). */
+  kbsRetry?: { attempts?: number; delayMs?: number };
+}
+
+export interface SimulatedGuest {
+  apiPort: number;
+  close(): Promise<void>;
+  /** Decrypted resources by path (in memory only). */
+  resources(): Map<string, Buffer>;
+  /** Emits 'event' with a GuestEvent; `history` keeps them all (never values). */
+  events: EventEmitter & { history: GuestEvent[] };
+  /** Resolves when the resource has been received (by push or pull). */
+  waitForResource(resourcePath: string, timeoutMs?: number): Promise<Buffer>;
+}
+
+interface InjectionSession {
+  resourcePath: string;
+  key: TeeKeyPair;
+  expiresAt: number;
+}
+
+const MAX_SESSIONS = 64;
+const SESSION_TTL_MS = 300_000;
+const MAX_BODY = 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY) chunks.push(c);
+    });
+    req.on('end', () => resolve(size > MAX_BODY ? undefined : Buffer.concat(chunks)));
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<SimulatedGuest> {
+  const svn = opts.svn ?? '1';
+  const store = new Map<string, Buffer>();
+  const sessions = new Map<string, InjectionSession>();
+  const events = Object.assign(new EventEmitter(), { history: [] as GuestEvent[] });
+  let closed = false;
+  let kbsRun: Promise<void> | undefined;
+  const emit = (e: GuestEvent) => {
+    events.history.push(e);
+    if (e.type === 'rejected' || e.type === 'kbs-error') opts.logger?.warn(e, `guest ${e.type}`);
+    else opts.logger?.info(e, `guest ${e.type}`);
+    events.emit('event', e);
+  };
+
+  const received = (resourcePath: string, value: Buffer, via: 'injected' | 'fetched') => {
+    store.set(resourcePath, value);
+    emit({ type: via, resourcePath, bytes: value.length });
+    if (resourcePath === BOOTSTRAP_RESOURCE) onBootstrap(value);
+  };
+
+  function onBootstrap(value: Buffer): void {
+    let cfg: { mode?: unknown; kbs_url?: unknown; trustee_url?: unknown };
+    try {
+      cfg = JSON.parse(value.toString('utf8')) as typeof cfg;
+    } catch {
+      emit({ type: 'rejected', resourcePath: BOOTSTRAP_RESOURCE, reason: 'bootstrap config is not JSON' });
+      return;
+    }
+    const mode = typeof cfg.mode === 'string' ? cfg.mode : 'unknown';
+    emit({ type: 'bootstrap', mode });
+    const url = mode === 'kbs' ? cfg.kbs_url : mode === 'trustee' ? cfg.trustee_url : undefined;
+    if (typeof url === 'string' && /^https?:\/\//.test(url)) kbsRun = fetchManifest(url.replace(/\/+$/, ''));
+  }
+
+  async function fetchManifest(baseUrl: string): Promise<void> {
+    const client = new KbsClient({ baseUrl, svn, handshakeAttempts: 5, handshakeRetryDelayMs: opts.kbsRetry?.delayMs ?? 1000 });
+    const attempts = opts.kbsRetry?.attempts ?? 20;
+    for (const path of opts.manifest) {
+      for (let i = 1; i <= attempts && !closed; i++) {
+        try {
+          received(path, await client.getResource(path), 'fetched');
+          break;
+        } catch (err) {
+          const e = err instanceof KbsClientError ? err : new KbsClientError('Transport', 'unexpected error');
+          emit({ type: 'kbs-error', resourcePath: path, code: e.code, message: e.message });
+          if (e.code === 'ResourceNotFound') break;
+          if (i < attempts) await new Promise((r) => setTimeout(r, opts.kbsRetry?.delayMs ?? 1000));
+        }
+      }
+    }
+  }
+
+  const reply = (res: ServerResponse, status: number, body: unknown) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const m = /^\/cdh\/resource-injection\/(prepare|commit)\/(.+)$/.exec((req.url ?? '').split('?')[0]!);
+    if (!m || !RESOURCE_PATH_PATTERN.test(m[2]!)) return reply(res, 404, { error: 'resource not found' });
+    if (req.method !== 'POST') return reply(res, 405, { error: 'only POST method allowed' });
+    const resourcePath = m[2]!;
+    const raw = await readBody(req);
+    let body: Record<string, unknown> | undefined;
+    try {
+      body = raw ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (typeof body !== 'object' || body === null) return reply(res, 400, { error: 'body must be a JSON object' });
+    const now = Date.now();
+    for (const [id, s] of sessions) if (s.expiresAt <= now) sessions.delete(id);
+    if (m[1] === 'prepare') {
+      const nonce = body['nonce'];
+      if (typeof nonce !== 'string' || nonce.length === 0 || nonce.length > 1024) return reply(res, 400, { error: 'nonce must be a non-empty string' });
+      if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
+      const key = generateTeeKeyPair();
+      const sessionId = randomBytes(16).toString('hex');
+      sessions.set(sessionId, { resourcePath, key, expiresAt: now + SESSION_TTL_MS });
+      const evidence = sampleEvidence(deviceReportData(nonce, key.publicKey), svn);
+      return reply(res, 200, { session_id: sessionId, nonce, tee_pubkey: key.publicKey, evidence: Buffer.from(JSON.stringify(evidence)).toString('base64') });
+    }
+    const id = body['session_id'];
+    const session = typeof id === 'string' ? sessions.get(id) : undefined;
+    if (!session || session.resourcePath !== resourcePath) return reply(res, 400, { error: 'unknown injection session for this resource' });
+    sessions.delete(id as string);
+    try {
+      received(resourcePath, decryptKbsJwe(body['encrypted_resource'], session.key.privateKey), 'injected');
+    } catch (err) {
+      const reason = err instanceof JweError ? `${err.code}: ${err.message}` : 'decryption failed';
+      emit({ type: 'rejected', resourcePath, reason });
+      return reply(res, 400, { error: reason });
+    }
+    return reply(res, 200, {});
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => reply(res, 500, { error: 'internal error' }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, opts.host, () => resolve());
+  });
+
+  return {
+    apiPort: (server.address() as AddressInfo).port,
+    resources: () => new Map(store),
+    events,
+    waitForResource(resourcePath, timeoutMs = 30_000) {
+      const have = store.get(resourcePath);
+      if (have) return Promise.resolve(have);
+      return new Promise((resolve, reject) => {
+        const onEvent = (e: GuestEvent) => {
+          if ((e.type === 'injected' || e.type === 'fetched') && e.resourcePath === resourcePath) {
+            clearTimeout(timer);
+            events.off('event', onEvent);
+            resolve(store.get(resourcePath)!);
+          }
+        };
+        const timer = setTimeout(() => {
+          events.off('event', onEvent);
+          reject(new Error(`resource ${resourcePath} not received within ${timeoutMs} ms`));
+        }, timeoutMs);
+        events.on('event', onEvent);
+      });
+    },
+    async close() {
+      closed = true;
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await kbsRun?.catch(() => undefined);
+      for (const v of store.values()) v.fill(0);
+      store.clear();
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AttestationPolicySpecSchema } from '../api/attestation-policy.ts';
+import { EarSigner, verifyEar } from '../attestation/policy/ear.ts';
+import { defaultVerifierRegistry } from '../attestation/registry.ts';
+import { sampleEvidence } from '../attestation/sample/verifier.ts';
+import { startSimulatedGuest, type SimulatedGuest } from '../cloud/local/guest/guest.ts';
+import { challengeVerifier, injectResource, type InjectOptions } from './challenge.ts';
+import { deviceReportData } from './runtime-data.ts';
+import { generateTeeKeyPair } from './tee-key.ts';
+
+const devPolicy = AttestationPolicySpecSchema.parse({ allowSampleTee: true, minimumStatus: 'warning' });
+const registry = defaultVerifierRegistry();
+const PATH = 'default/local-resources/disk_passphrase';
+const VALUE = Buffer.from('correct horse battery staple 7f3a');
+const noSleep = () => Promise.resolve();
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function guest(): Promise<SimulatedGuest> {
+  const g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [] });
+  cleanups.push(() => g.close());
+  return g;
+}
+
+/** A hostile guest API (HTTP-level test double) whose prepare reply the test controls. */
+async function fakeGuest(prepare: (nonce: string, calls: number) => { status: number; body?: unknown }): Promise<{ url: string; calls: () => number; commits: () => number }> {
+  let calls = 0;
+  let commits = 0;
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      if (req.url?.includes('/commit/')) {
+        commits++;
+        res.writeHead(200).end('{}');
+        return;
+      }
+      calls++;
+      const r = prepare((JSON.parse(raw) as { nonce: string }).nonce, calls);
+      res.writeHead(r.status, { 'content-type': 'application/json' }).end(r.body === undefined ? '' : JSON.stringify(r.body));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  cleanups.push(() => new Promise((r) => server.close(() => r())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls: () => calls, commits: () => commits };
+}
+
+const opts = (baseUrl: string, policy = devPolicy, extra: Partial<InjectOptions> = {}): InjectOptions => ({
+  baseUrl,
+  resourcePath: PATH,
+  plaintext: VALUE,
+  tee: 'sample',
+  verify: challengeVerifier({ registry, policy, policyId: 'agents/dev', referenceValues: [], signer }),
+  retry: { attempts: 3 },
+  sleep: noSleep,
+  ...extra,
+});
+const signer = EarSigner.generate();
+
+describe('challenge (push) delivery', () => {
+  it('injects into the simulated guest, which decrypts exactly the original value', async () => {
+    const g = await guest();
+    const r = await injectResource(opts(`http://127.0.0.1:${g.apiPort}`));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.appraisal.status).toBe('warning');
+    expect(verifyEar(r.ear!, [signer.publicJwk], new Date()).ok).toBe(true);
+    expect(g.resources().get(PATH)?.equals(VALUE)).toBe(true);
+    expect(JSON.stringify(g.events.history)).not.toContain('battery');
+  });
+
+  it('policy forbids sample → VerificationFailed(SampleTeeNotAllowed), nothing committed, no retry', async () => {
+    const g = await guest();
+    const r = await injectResource(opts(`http://127.0.0.1:${g.apiPort}`, AttestationPolicySpecSchema.parse({})));
+    expect(!r.ok && [r.code, r.verification?.code, r.attempts]).toEqual(['VerificationFailed', 'SampleTeeNotAllowed', 1]);
+    expect(g.resources().size).toBe(0);
+    const below = await injectResource(opts(`http://127.0.0.1:${g.apiPort}`, AttestationPolicySpecSchema.parse({ allowSampleTee: true })));
+    expect(!below.ok && below.verification?.code).toBe('AppraisalBelowMinimum');
+  });
+
+  it('wrong nonce and evidence bound to another TEE key are refused; nothing is committed', async () => {
+    const key = generateTeeKeyPair().publicKey;
+    const wrongNonce = await fakeGuest((nonce) => ({
+      status: 200,
+      body: { session_id: 's', nonce: `${nonce}x`, tee_pubkey: key, evidence: Buffer.from(JSON.stringify(sampleEvidence(deviceReportData(nonce, key)))).toString('base64') },
+    }));
+    const r1 = await injectResource(opts(wrongNonce.url));
+    expect(!r1.ok && r1.code).toBe('NonceMismatch');
+    const other = generateTeeKeyPair().publicKey;
+    const otherKey = await fakeGuest((nonce) => ({
+      status: 200,
+      body: { session_id: 's', nonce, tee_pubkey: key, evidence: Buffer.from(JSON.stringify(sampleEvidence(deviceReportData(nonce, other)))).toString('base64') },
+    }));
+    const r2 = await injectResource(opts(otherKey.url));
+    expect(!r2.ok && [r2.code, r2.verification?.code]).toEqual(['VerificationFailed', 'ReportDataMismatch']);
+    expect(otherKey.calls()).toBe(1);
+    const replay = await fakeGuest(() => ({
+      status: 200,
+      body: { session_id: 's', nonce: 'old-nonce', tee_pubkey: key, evidence: Buffer.from(JSON.stringify(sampleEvidence(deviceReportData('old-nonce', key)))).toString('base64') },
+    }));
+    const r3 = await injectResource(opts(replay.url));
+    expect(!r3.ok && r3.code).toBe('NonceMismatch');
+    const garbage = await fakeGuest(() => ({ status: 200, body: { session_id: 's', nonce: 'n' } }));
+    expect((await injectResource(opts(garbage.url))).ok).toBe(false);
+    expect(wrongNonce.commits() + otherKey.commits() + replay.commits() + garbage.commits()).toBe(0);
+  });
+
+  it('retries transport errors with backoff, but not HTTP refusals', async () => {
+    const delays: number[] = [];
+    const down = await injectResource(opts('http://127.0.0.1:9', devPolicy, { sleep: (ms) => (delays.push(ms), Promise.resolve()) }));
+    expect(!down.ok && [down.code, down.attempts]).toEqual(['Transport', 3]);
+    expect(delays).toHaveLength(2);
+    expect(delays[1]!).toBeGreaterThan(delays[0]! * 0.9);
+    const g = await guest();
+    const flaky = await fakeGuest((nonce, calls) => (calls < 3 ? { status: 503 } : { status: 307, body: { nonce } }));
+    const r = await injectResource(opts(flaky.url));
+    expect(!r.ok && [r.code, r.attempts]).toEqual(['PrepareRejected', 3]);
+    expect(flaky.calls()).toBe(3);
+    const bad = await injectResource(opts(`http://127.0.0.1:${g.apiPort}`, devPolicy, { resourcePath: '../etc/passwd' }));
+    expect(!bad.ok && bad.code).toBe('InvalidResourcePath');
+  });
+});
