@@ -7,6 +7,8 @@ import type { TdxCollateral } from './collateral.ts';
 import type { TdxQuote } from './quote.ts';
 import { parsePemChain } from './x509.ts';
 import { parsePckExtension } from './pck-extension.ts';
+import { remember } from './memo.ts';
+import type { TdxVerificationMemo } from './memo.ts';
 
 export interface TdxCollateralRequest {
   /** 12 lowercase hex characters. */
@@ -26,12 +28,16 @@ export interface TdxCollateralSource {
   get(request: TdxCollateralRequest): Promise<TdxCollateralResult>;
 }
 
-export function collateralRequestFor(quote: TdxQuote, at: Date): TdxCollateralRequest {
+export function collateralRequestFor(quote: TdxQuote, at: Date, memo?: TdxVerificationMemo): TdxCollateralRequest {
+  const known = memo?.collateralLookups.get(quote.pckChainPem);
+  if (known) return { ...known, at };
   const chain = parsePemChain(quote.pckChainPem, 'PCK certificate chain');
   const [leaf, ca] = chain;
   if (!leaf || !ca) throw new TdxError('CertificateChainInvalid', 'PCK certificate chain has fewer than two certificates');
   const caType = ca.subjectCn === 'Intel SGX PCK Processor CA' ? 'processor' : 'platform';
-  return { fmspc: toHex(parsePckExtension(leaf).fmspc), caType, at };
+  const lookup = { fmspc: toHex(parsePckExtension(leaf).fmspc), caType } as const;
+  if (memo) remember(memo, memo.collateralLookups, quote.pckChainPem, lookup);
+  return { ...lookup, at };
 }
 
 /** A source that always returns one fixed collateral bundle (CLI `--collateral DIR`, tests). */

@@ -2,6 +2,7 @@
 // global state). Only successful, time-independent results are stored; every lookup still re-checks the
 // validity windows against the verification time, so a memo never makes an expired item pass.
 import { createHash } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { TdxCollateral, VerifiedCollateral } from './collateral.ts';
 import type { Cert } from './x509.ts';
 import type { VerifiedPck } from './pck.ts';
@@ -13,10 +14,14 @@ export interface TdxVerificationMemo {
   readonly collateral: Map<string, VerifiedCollateral>;
   /** Key: collateral key + PCK chain PEM. */
   readonly pckChains: Map<string, VerifiedPck>;
+  /** Parsed P-256 attestation keys by their raw x‖y hex (a QE keeps its key across quotes). */
+  readonly attestationKeys: Map<string, KeyObject>;
+  /** Collateral lookup keys (FMSPC, CA type) read from a PCK chain PEM, before that chain is verified. */
+  readonly collateralLookups: Map<string, { fmspc: string; caType: 'platform' | 'processor' }>;
 }
 
 export function createTdxMemo(maxEntries = 4096): TdxVerificationMemo {
-  return { maxEntries, roots: new Map(), collateralKeys: new WeakMap(), collateral: new Map(), pckChains: new Map() };
+  return { maxEntries, roots: new Map(), collateralKeys: new WeakMap(), collateral: new Map(), pckChains: new Map(), attestationKeys: new Map(), collateralLookups: new Map() };
 }
 
 /** SHA-256 over every collateral part (length-prefixed), computed once per collateral object. */

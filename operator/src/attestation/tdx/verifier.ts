@@ -20,13 +20,13 @@ export interface TdxVerifierDeps {
   memo?: TdxVerificationMemo;
 }
 
-const STD_B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
+/** Strict standard base64 (padded, canonical): decoding and re-encoding must give the same text. */
 function decodeB64(value: unknown, field: string): Uint8Array {
-  if (typeof value !== 'string' || value.length === 0 || !STD_B64.test(value)) {
+  const bytes = typeof value === 'string' && value.length > 0 && value.length % 4 === 0 ? Buffer.from(value, 'base64') : undefined;
+  if (!bytes || bytes.toString('base64') !== value) {
     throw new TdxError('EvidenceMalformed', `TDX evidence field "${field}" is not standard base64`);
   }
-  return new Uint8Array(Buffer.from(value, 'base64'));
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function readEvidence(evidence: unknown): { quote: Uint8Array; eventLog?: Uint8Array } {
@@ -59,7 +59,7 @@ export function createTdxVerifier(deps: TdxVerifierDeps): Verifier {
         let fetched;
         try {
           source = deps.collateralFor(policy.pccsUrl);
-          fetched = await source.get(collateralRequestFor(parsed, input.at));
+          fetched = await source.get(collateralRequestFor(parsed, input.at, memo));
         } catch (err) {
           if (err instanceof TdxError) throw err;
           throw new TdxError('CollateralUnavailable', `collateral for this platform could not be obtained from ${policy.pccsUrl}: ${err instanceof Error ? err.message : String(err)}`);

@@ -5,7 +5,7 @@ import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto
 import type { KeyObject } from 'node:crypto';
 import { TdxError } from './errors.ts';
 import type { TdxErrorCode } from './errors.ts';
-import { bytesEqual } from './bytes.ts';
+import { bytesEqual, toHex } from './bytes.ts';
 import { parseTdxQuote } from './quote.ts';
 import type { TdxQuote } from './quote.ts';
 import { checkWindow, parsePemChain } from './x509.ts';
@@ -49,12 +49,18 @@ export type TdxQuoteVerdict = { ok: true; report: TdxQuoteReport } | { ok: false
 // DER SubjectPublicKeyInfo prefix for an uncompressed P-256 point (id-ecPublicKey, prime256v1).
 const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
 
-function attestationPublicKey(raw: Uint8Array): KeyObject {
+function attestationPublicKey(raw: Uint8Array, memo?: TdxVerificationMemo): KeyObject {
+  const hex = memo ? toHex(raw) : '';
+  const known = memo?.attestationKeys.get(hex);
+  if (known) return known;
+  let key: KeyObject;
   try {
-    return createPublicKey({ key: Buffer.concat([P256_SPKI_PREFIX, Buffer.from([4]), raw]), format: 'der', type: 'spki' });
+    key = createPublicKey({ key: Buffer.concat([P256_SPKI_PREFIX, Buffer.from([4]), raw]), format: 'der', type: 'spki' });
   } catch {
     throw new TdxError('QuoteSignatureInvalid', 'the quote attestation key is not a valid P-256 point');
   }
+  if (memo) remember(memo, memo.attestationKeys, hex, key);
+  return key;
 }
 
 function rootCert(pem: string, memo?: TdxVerificationMemo): Cert {
@@ -103,7 +109,7 @@ function checkQuote(quote: TdxQuote, input: VerifyTdxQuoteInput): TdxQuoteReport
     throw new TdxError('QeReportDataMismatch', 'QE report REPORTDATA is not SHA-256(attestation key ‖ QE auth data) followed by 32 zero bytes');
   }
   const qeLevel = evaluateQeIdentity(quote.qeReport, collateral.qeIdentity);
-  const quoteSigOk = cryptoVerify('sha256', quote.signedRegion, { key: attestationPublicKey(quote.attestationKey), dsaEncoding: 'ieee-p1363' }, quote.signature);
+  const quoteSigOk = cryptoVerify('sha256', quote.signedRegion, { key: attestationPublicKey(quote.attestationKey, input.memo), dsaEncoding: 'ieee-p1363' }, quote.signature);
   if (!quoteSigOk) throw new TdxError('QuoteSignatureInvalid', 'the quote signature over header and TD report does not verify with the attestation key');
 
   const tcb = evaluateTcb(quote.body, pck.extension, collateral.tcbInfo, qeLevel);
