@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { cel, ConditionsSchema, ConfigMapKeyReferenceSchema, type KubeObject } from './common.ts';
 
-const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`));
+const hex = (bytes: number) => z.string().length(bytes * 2).regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`));
 const sha384List = (what: string) => z.array(hex(48)).max(64).optional().describe(`Accepted ${what} values (hex SHA-384).`);
 
 export const TcbStatusSchema = z.enum([

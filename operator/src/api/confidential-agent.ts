@@ -28,6 +28,7 @@ export const AlibabaInstanceSchema = z
     zoneId: z.string().min(1).max(64).default('cn-beijing-l').describe('Availability zone, e.g. cn-beijing-l.'),
     instanceType: z
       .string()
+      .max(64)
       .regex(/^ecs\.[a-z0-9-]+\.[a-z0-9]+$/)
       .default('ecs.gn8v-tee.4xlarge')
       .describe('ECS instance type; gn8v-tee types have TDX + confidential GPU built in.'),

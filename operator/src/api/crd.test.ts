@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildCrds, crdFileName, CRD_KINDS, type CustomResourceDefinition } from './crd.ts';
-import { CRD_DIR, crdDrift } from './generate-crds.ts';
+import { apiDocDrift, CRD_DIR, crdDrift } from './generate-crds.ts';
+import { BEGIN_MARKER, END_MARKER, renderFieldReference, spliceReference } from './reference.ts';
 import { SchemaConversionError, structuralProblems, toStructuralSchema, type SchemaNode } from './structural.ts';
 
 const crds = buildCrds();
@@ -25,6 +26,10 @@ const rules = (node: SchemaNode) => ((node['x-kubernetes-validations'] as Array<
 describe('generated CRDs', () => {
   it('crds/ matches the zod schemas (run `npm run crds` after changing operator/src/api)', () => {
     expect(crdDrift()).toEqual([]);
+  });
+
+  it('docs/api.md carries the current generated field reference (run `npm run crds`)', () => {
+    expect(apiDocDrift()).toBe(false);
   });
 
   it('drift detection reports changed, missing and stale files', () => {
@@ -120,6 +125,23 @@ describe('generated CRDs', () => {
   });
 });
 
+describe('field reference', () => {
+  const reference = renderFieldReference(crds);
+  it('lists every field with type, default and rules', () => {
+    expect(reference).toContain('| `spec.instance` **(required)** | object |  | Where the TEE instance runs.');
+    expect(reference).toContain('Rule: exactly one of instance.local or instance.alibaba must be set. Rule: instance is immutable. |');
+    expect(reference).toContain('| `spec.delivery.mode` | Challenge \\| KBS | `"Challenge"` |');
+    expect(reference).toContain('| `spec.credentials[].name` **(required)** | string length 1–253 |  |');
+    expect(reference).toContain('| `spec.tdx.acceptedTcbStatuses` | list of UpToDate \\| SWHardeningNeeded');
+  });
+
+  it('replaces only the generated block of a document', () => {
+    const doc = `# Title\n\nintro\n\n${BEGIN_MARKER}\nold\n${END_MARKER}\n\n## After\n`;
+    expect(spliceReference(doc, `${BEGIN_MARKER}\nnew\n${END_MARKER}`)).toBe(`# Title\n\nintro\n\n${BEGIN_MARKER}\nnew\n${END_MARKER}\n\n## After\n`);
+    expect(spliceReference('# Title\n', 'REF')).toBe('# Title\n\nREF\n');
+  });
+});
+
 describe('toStructuralSchema', () => {
   it('refuses schema constructs the API server cannot take, naming the path', () => {
     const err = (() => {
@@ -162,6 +184,12 @@ describe('structuralProblems', () => {
         },
         d: { description: 'rule', type: 'string', 'x-kubernetes-validations': [{ rule: 'self == oldSelf' }] },
         e: { description: 'empty', type: 'object' },
+        g: {
+          description: 'immutable',
+          type: 'object',
+          properties: { s: { description: 's', type: 'string' }, l: { description: 'l', type: 'array', items: { type: 'string', maxLength: 3 } } },
+          'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'immutable' }],
+        },
       },
       required: ['f'],
     };
@@ -171,7 +199,10 @@ describe('structuralProblems', () => {
       'x.b: no description',
       'x.c: list-map key name must be required in items',
       'x.d: validation "self == oldSelf" without message',
+      'x.d: string read by a CEL rule has no maxLength',
       'x.e: object without properties (would be pruned empty)',
+      'x.g.s: string read by a CEL rule has no maxLength',
+      'x.g.l: list read by a CEL rule has no maxItems',
     ]);
   });
 });

@@ -96,10 +96,14 @@ export function structuralProblems(node: SchemaNode, path = 'schema', requireDes
       if (keys.length === 0) problems.push(`${p}: list-type map without list-map-keys`);
       for (const k of keys) if (!n.items?.required?.includes(k)) problems.push(`${p}: list-map key ${k} must be required in items`);
     }
-    for (const rule of (n['x-kubernetes-validations'] as Array<{ rule?: string; message?: string; messageExpression?: string }> | undefined) ?? []) {
+    const celRules = (n['x-kubernetes-validations'] as Array<{ rule?: string; message?: string; messageExpression?: string }> | undefined) ?? [];
+    for (const rule of celRules) {
       if (!rule.rule) problems.push(`${p}: validation without rule`);
       if (!rule.message && !rule.messageExpression) problems.push(`${p}: validation "${rule.rule}" without message`);
     }
+    // The API server estimates a rule's worst-case cost from the size of what it reads: every string
+    // and list a rule can see needs a bound, or a rule like `self == oldSelf` can be refused.
+    if (celRules.length > 0) unbounded(n, p, problems);
     for (const [name, child] of Object.entries(n.properties ?? {})) {
       // ObjectMeta at the root is the API server's own schema; a CRD may only say `type: object` there.
       if (n === node && name === 'metadata') continue;
@@ -109,4 +113,11 @@ export function structuralProblems(node: SchemaNode, path = 'schema', requireDes
   };
   visit(node, path, false);
   return problems;
+}
+
+function unbounded(n: SchemaNode, p: string, problems: string[]): void {
+  if (n.type === 'string' && n.maxLength === undefined && n.enum === undefined) problems.push(`${p}: string read by a CEL rule has no maxLength`);
+  if (n.type === 'array' && n.maxItems === undefined) problems.push(`${p}: list read by a CEL rule has no maxItems`);
+  for (const [name, child] of Object.entries(n.properties ?? {})) unbounded(child, `${p}.${name}`, problems);
+  if (n.items) unbounded(n.items, `${p}[]`, problems);
 }
