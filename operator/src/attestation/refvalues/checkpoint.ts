@@ -49,16 +49,33 @@ export function parseSignedCheckpoint(envelope: string): { text: string; checkpo
 }
 
 /** Key hint a log key signs notes with: SHA-256(SPKI)[0:4] for ECDSA/RSA (Rekor v1), C2SP form for Ed25519. */
+const hintCache = new WeakMap<LogKey, Map<string, Buffer>>();
 export function noteKeyHint(log: LogKey, name: string): Buffer {
-  if (log.key.asymmetricKeyType === 'ed25519') {
-    const raw = log.key.export({ type: 'spki', format: 'der' }).subarray(-32);
-    return createHash('sha256').update(Buffer.concat([Buffer.from(`${name}\n`), Buffer.of(1), raw])).digest().subarray(0, 4);
-  }
-  return createHash('sha256').update(log.key.export({ type: 'spki', format: 'der' })).digest().subarray(0, 4);
+  let byName = hintCache.get(log);
+  if (!byName) hintCache.set(log, (byName = new Map()));
+  const ed = log.key.asymmetricKeyType === 'ed25519';
+  const cacheKey = ed ? name : '';
+  const cached = byName.get(cacheKey);
+  if (cached) return cached;
+  const spki = log.key.export({ type: 'spki', format: 'der' });
+  const hint = ed
+    ? createHash('sha256').update(Buffer.concat([Buffer.from(`${name}\n`), Buffer.of(1), spki.subarray(-32)])).digest().subarray(0, 4)
+    : createHash('sha256').update(spki).digest().subarray(0, 4);
+  if (byName.size < 64) byName.set(cacheKey, hint);
+  return hint;
 }
+
+// Entries fetched together share one checkpoint; remembering which exact (log key, note) pairs verified
+// saves one ECDSA verification per entry. Bounded; a pure function's memo, so results never differ.
+const verifiedNotes = new WeakMap<LogKey, Map<string, Checkpoint>>();
+const MAX_REMEMBERED = 256;
 
 /** Verifies that one of `logs` signed the checkpoint; returns the parsed checkpoint. Throws CheckpointInvalid. */
 export function verifyCheckpoint(envelope: string, logs: readonly LogKey[]): Checkpoint {
+  for (const log of logs) {
+    const hit = verifiedNotes.get(log)?.get(envelope);
+    if (hit) return { ...hit, rootHash: Buffer.from(hit.rootHash) };
+  }
   const { text, checkpoint, signatures } = parseSignedCheckpoint(envelope);
   const data = Buffer.from(text, 'utf8');
   for (const s of signatures) {
@@ -71,7 +88,13 @@ export function verifyCheckpoint(envelope: string, logs: readonly LogKey[]): Che
       } catch {
         ok = false;
       }
-      if (ok) return checkpoint;
+      if (ok) {
+        let memo = verifiedNotes.get(log);
+        if (!memo) verifiedNotes.set(log, (memo = new Map()));
+        if (memo.size >= MAX_REMEMBERED) memo.delete(memo.keys().next().value as string);
+        memo.set(envelope, { ...checkpoint, rootHash: Buffer.from(checkpoint.rootHash) });
+        return checkpoint;
+      }
     }
   }
   return bad(`no signature by a trusted log key (origin '${checkpoint.origin}')`);
