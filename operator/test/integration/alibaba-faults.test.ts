@@ -68,16 +68,28 @@ describe('alibaba provider under faults', () => {
   });
 
   it('no stock: Capacity with OperationDenied.NoStock and the request id, no launch, no retry storm', async () => {
-    const p = provider(sim.endpoint);
+    let offset = 0;
+    const p = provider(sim.endpoint, { now: () => Date.now() + offset, failureCacheMs: 60_000 });
     sim.faults.noStock('cn-beijing-l', 'ecs.gn8v-tee.4xlarge');
+    const before = sim.requestLog.length;
+    const first = await rejection(p.create(request('cluster-1')));
+    expect(first).toMatchObject({ kind: 'Capacity', code: 'OperationDenied.NoStock' });
+    const sent = sim.requestLog.slice(before);
+    expect(sent.map((r) => r.action)).toEqual(['DescribeInstances', 'DescribeAvailableResource']);
+    expect(first.requestId).toBe(sent[1]!.requestId);
+    // Repeats of the same launch spec within the window: same error, only the token lookup is sent.
     for (let i = 0; i < 3; i++) {
-      const before = sim.requestLog.length;
-      const err = await rejection(p.create(request('cluster-1')));
-      expect(err).toMatchObject({ kind: 'Capacity', code: 'OperationDenied.NoStock' });
-      const sent = sim.requestLog.slice(before);
-      expect(sent.map((r) => r.action)).toEqual(['DescribeInstances', 'DescribeAvailableResource']);
-      expect(err.requestId).toBe(sent[1]!.requestId);
+      const mark = sim.requestLog.length;
+      const again = await rejection(p.create(request('cluster-1')));
+      expect(again).toMatchObject({ kind: 'Capacity', code: 'OperationDenied.NoStock', requestId: first.requestId, message: first.message });
+      expect(sim.requestLog.slice(mark).map((r) => r.action)).toEqual(['DescribeInstances']);
     }
+    // After the window the stock is checked again.
+    offset = 61_000;
+    const mark = sim.requestLog.length;
+    const later = await rejection(p.create(request('cluster-1')));
+    expect(later.requestId).not.toBe(first.requestId);
+    expect(sim.requestLog.slice(mark).map((r) => r.action)).toEqual(['DescribeInstances', 'DescribeAvailableResource']);
     expect(sim.requestLog.some((r) => r.action === 'RunInstances')).toBe(false);
     expect(sim.instances()).toHaveLength(0);
   });

@@ -18,6 +18,7 @@ import { checkAvailableResource } from './preflight.ts';
 import { buildRunInstancesParams, type RunInstancesParams } from './run-request.ts';
 import { defaultCredential, Ecs, type SdkCredential } from './sdk.ts';
 import { clusterSelector, matchesSelector, TAG_CLIENT_TOKEN, TAG_UID, type Tag } from './tags.ts';
+import { RefusalCache } from './refusal-cache.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export interface AlibabaProviderOptions {
@@ -35,6 +36,12 @@ export interface AlibabaProviderOptions {
   /** Token bucket rate for ALL requests of this provider (default 5/s, burst = rate). */
   requestsPerSecond?: number;
   retry?: Partial<RetryPolicy>;
+  /**
+   * How long a refused launch (no stock, quota, unsupported type, invalid parameter) is remembered for
+   * an identical launch spec (default 60 s). Repeats within the window get the same error (same code and
+   * request id) without an API call, so a controller re-reconciling on its own status write settles.
+   */
+  failureCacheMs?: number;
   /** Report the public IP as the address when there is one (default: private IP). */
   preferPublicAddress?: boolean;
   logger?: Logger;
@@ -75,6 +82,7 @@ export function createAlibabaProvider(opts: AlibabaProviderOptions): AlibabaProv
   const regions = new Set<string>([defaultRegion, ...(opts.regions ?? [])]);
   const regionOf = new Map<string, string>();
   const ownSelector = clusterSelector(opts.clusterId);
+  const refusals = new RefusalCache(opts.failureCacheMs ?? 60_000, now);
 
   function caller(regionId: string = defaultRegion): EcsCaller {
     let c = callers.get(regionId);
@@ -181,6 +189,10 @@ export function createAlibabaProvider(opts: AlibabaProviderOptions): AlibabaProv
 
   async function preflight(request: CreateInstanceRequest<AlibabaInstanceSpec>): Promise<void> {
     const p = buildRunInstancesParams(request);
+    await refusals.guard(p, () => checkLaunch(p));
+  }
+
+  async function checkLaunch(p: RunInstancesParams): Promise<void> {
     const c = caller(p.regionId);
     const avail = await c.call('DescribeAvailableResource', (cl) =>
       cl.describeAvailableResource(
@@ -204,8 +216,8 @@ export function createAlibabaProvider(opts: AlibabaProviderOptions): AlibabaProv
     regions.add(p.regionId);
     const existing = await findByToken(request.token, request.owner);
     if (existing) return existing;
-    await preflight(request);
-    const resp = await caller(p.regionId).call('RunInstances', (c) => c.runInstances(runRequest(p, false)));
+    await refusals.guard(p, () => checkLaunch(p));
+    const resp = await refusals.guard(p, () => caller(p.regionId).call('RunInstances', (c) => c.runInstances(runRequest(p, false))));
     const id = resp.body?.instanceIdSets?.instanceIdSet?.[0];
     if (!id) throw new ProviderError('Retryable', 'EmptyResponse', `RunInstances returned no instance id (request id ${resp.body?.requestId ?? 'none'})`, resp.body?.requestId);
     regionOf.set(id, p.regionId);
