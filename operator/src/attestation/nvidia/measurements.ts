@@ -18,6 +18,8 @@ export interface MeasurementMismatch {
 
 export interface MeasurementComparison {
   matched: number;
+  /** Active golden indices not compared (index 35 while NVDEC0 is disabled). */
+  skipped: number[];
   mismatches: MeasurementMismatch[];
 }
 
@@ -42,8 +44,12 @@ export function compareMeasurements(
   const runtime = new Map(blocks.map((b) => [b.index, b.value]));
   const mismatches: MeasurementMismatch[] = [];
   let matched = 0;
+  const skipped: number[] = [];
   const check = (golden: GoldenMeasurement, source: 'driver' | 'vbios'): void => {
-    if (golden.index === NVDEC_MEASUREMENT_INDEX && nvdec0Status === NVDEC_DISABLED) return;
+    if (golden.index === NVDEC_MEASUREMENT_INDEX && nvdec0Status === NVDEC_DISABLED) {
+      skipped.push(golden.index);
+      return;
+    }
     const value = runtime.get(golden.index + 1);
     if (!value) mismatches.push({ index: golden.index, source, reason: 'missing' });
     else if (value.length !== golden.size) mismatches.push({ index: golden.index, source, reason: 'size' });
@@ -53,5 +59,5 @@ export function compareMeasurements(
   };
   for (const g of activeDriver) check(g, 'driver');
   for (const g of activeVbios) check(g, 'vbios');
-  return { matched, mismatches };
+  return { matched, skipped, mismatches };
 }

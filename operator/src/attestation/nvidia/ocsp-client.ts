@@ -44,6 +44,8 @@ export class HttpOcspClient implements OcspClient {
   private readonly timeoutMs: number;
   private readonly nonce: () => Uint8Array;
   private readonly cache: LruCache<string, OcspVerdict>;
+  /** CertIDs per (cert, issuer) object pair; parsed certificates are themselves memoized upstream. */
+  private readonly ids = new WeakMap<ParsedCert, WeakMap<ParsedCert, string>>();
 
   constructor(options: HttpOcspClientOptions = {}) {
     this.url = options.url ?? DEFAULT_OCSP_URL;
@@ -54,13 +56,20 @@ export class HttpOcspClient implements OcspClient {
   }
 
   async check(q: OcspQuery): Promise<OcspCheck> {
-    const id = certIdFor(q.cert, q.issuer);
     const url = q.url ?? this.url;
-    const key = `${url} ${certIdKey(id)}`;
+    const byIssuer = this.ids.get(q.cert) ?? new WeakMap<ParsedCert, string>();
+    this.ids.set(q.cert, byIssuer);
+    let idKey = byIssuer.get(q.issuer);
+    if (idKey === undefined) {
+      idKey = certIdKey(certIdFor(q.cert, q.issuer));
+      byIssuer.set(q.issuer, idKey);
+    }
+    const key = `${url} ${idKey}`;
     const hit = this.cache.get(key);
     if (hit && hit.thisUpdate.getTime() <= q.at.getTime() + 300_000 && hit.validUntil >= q.at) {
       return { status: hit.status, verdict: hit, cached: true };
     }
+    const id = certIdFor(q.cert, q.issuer);
     const nonce = this.nonce();
     let body: Uint8Array;
     try {

@@ -180,7 +180,7 @@ export function verifyOcspResponse(der: Uint8Array, exp: OcspExpectation): OcspV
   }
   const signer = [exp.issuer, ...pool].find((c) => {
     try {
-      return verifySignature(hash, tbs, c.node.publicKey, sig);
+      return verifySignature(hash, tbs, c.publicKey, sig);
     } catch {
       return false;
     }

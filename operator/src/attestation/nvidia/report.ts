@@ -39,7 +39,7 @@ export function verifyReportSignature(report: ParsedGpuReport): void {
     ok = verifySignature(
       'sha384',
       report.spdm.signedBytes,
-      { key: leaf.node.publicKey, dsaEncoding: 'ieee-p1363' },
+      { key: leaf.publicKey, dsaEncoding: 'ieee-p1363' },
       report.spdm.response.signature,
     );
   } catch {

@@ -83,7 +83,7 @@ describe('device certificate chains', () => {
 
   it('rejects a tampered certificate signature and garbage PEM', () => {
     const der = Buffer.from(parsePemChain(H100_2023.chainPem, 'd')[1]?.der ?? []);
-    der[der.length - 5] ^= 0x01;
+    der.writeUInt8(der.readUInt8(der.length - 5) ^ 0x01, der.length - 5);
     const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
     const chain = parsePemChain(H100_2023.chainPem, 'd');
     const tampered = [chain[0], ...parsePemChain(pem, 't'), ...chain.slice(2)] as ParsedCert[];

@@ -1,7 +1,7 @@
 // Certificate chain validation to a pinned root at an injected time: names, signatures, validity,
 // CA constraints (basicConstraints, keyUsage, pathLen) and unknown critical extensions.
 // Signatures use node:crypto (OpenSSL); pkijs only decodes extensions.
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { decodeBase64 } from './bytes.ts';
@@ -11,6 +11,8 @@ export interface ParsedCert {
   der: Uint8Array;
   node: X509Certificate;
   decoded: pkijs.Certificate;
+  /** Subject public key (created once: node's getter builds a new KeyObject per access). */
+  publicKey: KeyObject;
   /** Subject common name (or the full subject when there is no CN), for messages. */
   name: string;
 }
@@ -44,7 +46,7 @@ export function parseCertificateDer(der: Uint8Array, label: string): ParsedCert 
   try {
     const node = new X509Certificate(der);
     const decoded = pkijs.Certificate.fromBER(der);
-    return { der, node, decoded, name: commonName(node.subject) };
+    return { der, node, decoded, publicKey: node.publicKey, name: commonName(node.subject) };
   } catch (err) {
     throw new NvidiaError('CertificateMalformed', `${label} is not a valid X.509 certificate (${err instanceof Error ? err.message : 'parse error'})`);
   }
@@ -117,7 +119,7 @@ export function verifyChain(chain: ParsedCert[], root: ParsedCert, at: Date, kin
     if (!child.node.checkIssued(parent.node)) {
       throw new NvidiaError(code, `certificate '${child.name}' was not issued by '${parent.name}'${toRoot ? ' (the pinned root)' : ''}`);
     }
-    if (!child.node.verify(parent.node.publicKey)) {
+    if (!child.node.verify(parent.publicKey)) {
       throw new NvidiaError(code, `signature on certificate '${child.name}' does not verify with the key of '${parent.name}'`);
     }
   }

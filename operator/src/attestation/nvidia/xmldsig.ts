@@ -109,7 +109,7 @@ export function verifyEnvelopedSignature(doc: Document): VerifiedXmlSignature {
   if (value.length !== 96) throw badSig(`SignatureValue is ${value.length} bytes, expected 96 (P-384 r||s)`);
   let ok = false;
   try {
-    ok = verifySignature('sha384', Buffer.from(signedInfoC14n, 'utf8'), { key: signer.node.publicKey, dsaEncoding: 'ieee-p1363' }, value);
+    ok = verifySignature('sha384', Buffer.from(signedInfoC14n, 'utf8'), { key: signer.publicKey, dsaEncoding: 'ieee-p1363' }, value);
   } catch {
     ok = false;
   }
