@@ -82,14 +82,25 @@ export class SecretKeyringStorage implements KeyringStorage {
       metadata: { name: SEALING_CERT_CONFIGMAP, labels: LABELS, annotations: { 'confidential-agent.io/sealing-key-id': keyId } },
       data: { 'cert.pem': certificatePem },
     };
-    try {
-      const current = await this.#core.readNamespacedConfigMap({ name: SEALING_CERT_CONFIGMAP, namespace: this.#namespace });
-      if (current.data?.['cert.pem'] === certificatePem) return;
-      await this.#core.replaceNamespacedConfigMap({ name: SEALING_CERT_CONFIGMAP, namespace: this.#namespace, body });
-    } catch (err) {
-      if (statusOf(err) !== 404) throw err;
-      await this.#core.createNamespacedConfigMap({ namespace: this.#namespace, body });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const current = await this.#core.readNamespacedConfigMap({ name: SEALING_CERT_CONFIGMAP, namespace: this.#namespace });
+        if (current.data?.['cert.pem'] === certificatePem) return;
+        const rv = current.metadata?.resourceVersion;
+        await this.#core.replaceNamespacedConfigMap({ name: SEALING_CERT_CONFIGMAP, namespace: this.#namespace, body: { ...body, metadata: { ...body.metadata, ...(rv ? { resourceVersion: rv } : {}) } } });
+        return;
+      } catch (err) {
+        if (statusOf(err) === 409) continue; // another replica wrote it meanwhile: re-read
+        if (statusOf(err) !== 404) throw err;
+      }
+      try {
+        await this.#core.createNamespacedConfigMap({ namespace: this.#namespace, body });
+        return;
+      } catch (err) {
+        if (statusOf(err) !== 409) throw err;
+      }
     }
+    throw new Error('sealing certificate ConfigMap kept conflicting with another writer');
   }
 }
 
