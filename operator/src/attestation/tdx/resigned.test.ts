@@ -1,0 +1,124 @@
+// States no captured quote has (debug TD, revoked PCK, every TCB status, convergence, identity mismatches),
+// exercised through the full verification path on a real quote and real collateral re-signed by a test PKI.
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { TDX_FIXTURES } from '../../../test/fixtures/tdx/fixtures.ts';
+import { resignFixture } from '../../../test/fixtures/tdx/test-pki.ts';
+import type { ResignOptions } from '../../../test/fixtures/tdx/test-pki.ts';
+import { verifyTdxQuote } from './verify-quote.ts';
+import type { TdxQuoteVerdict } from './verify-quote.ts';
+import { createTdxVerifier } from './verifier.ts';
+import { staticCollateralSource } from './collateral-source.ts';
+import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
+import { TCB_STATUSES } from './collateral-schemas.ts';
+
+// v4 quote, FMSPC B0C06F000000, TEE_TCB_SVN 06 01 03 (module TDX_01, isvsvn 6); its level is tcbLevels[0].
+const set = join(TDX_FIXTURES, 'v4-b0c06f000000-phala');
+const base = { quote: new Uint8Array(readFileSync(join(set, 'quote.bin'))), collateralDir: join(set, 'collateral-2025-06'), validFrom: new Date('2025-01-01T00:00:00Z'), validTo: new Date('2026-01-01T00:00:00Z') };
+const at = new Date('2025-07-01T00:00:00Z');
+
+type Json = Record<string, unknown>;
+const levels = (o: Json) => o.tcbLevels as Json[];
+const module01 = (o: Json) => (o.tdxModuleIdentities as Json[]).find((m) => m.id === 'TDX_01') as Json;
+
+async function verify(over: Partial<ResignOptions> = {}, when = at): Promise<TdxQuoteVerdict> {
+  const r = await resignFixture({ ...base, ...over });
+  return verifyTdxQuote({ quote: r.quote, collateral: r.collateral, at: when, rootCaPem: r.rootPem });
+}
+const outcome = (v: TdxQuoteVerdict) => (v.ok ? { status: v.report.tcb.status, advisoryIds: v.report.tcb.advisoryIds } : v.failure.code);
+
+describe('re-signed fixture: the test PKI itself', () => {
+  it('verifies with the test root and is rejected by the pinned Intel root', async () => {
+    const r = await resignFixture(base);
+    expect(outcome(verifyTdxQuote({ quote: r.quote, collateral: r.collateral, at, rootCaPem: r.rootPem }))).toEqual({ status: 'UpToDate', advisoryIds: [] });
+    expect(outcome(verifyTdxQuote({ quote: r.quote, collateral: r.collateral, at }))).toBe('RootCaMismatch');
+  });
+});
+
+describe('debug TDs are rejected', () => {
+  it('through the Verifier adapter, while the same TD without DEBUG verifies', async () => {
+    const expected = new Uint8Array(48).fill(0xab);
+    const make = (debug: boolean) =>
+      resignFixture({
+        ...base,
+        editBody: (region, body) => {
+          region.fill(0, body + 520, body + 584);
+          region.set(expected, body + 520);
+          if (debug) region[body + 120] = (region[body + 120] ?? 0) | 0x01;
+        },
+      });
+    const policy = AttestationPolicySpecSchema.parse({ tdx: { requireEventLog: false } });
+    for (const debug of [false, true]) {
+      const r = await make(debug);
+      const verifier = createTdxVerifier({ collateralFor: () => staticCollateralSource(r.collateral), intelRootCaPem: r.rootPem });
+      const result = await verifier.verify({ evidence: { cc_eventlog: null, quote: Buffer.from(r.quote).toString('base64') }, expectedReportData: expected, at, policy });
+      if (debug) {
+        expect(result.ok ? 'ok' : result.failure).toEqual({ code: 'TdDebug', message: 'TD attributes have the DEBUG bit set; debug TDs are never trusted' });
+      } else {
+        expect(result.ok ? result.verified.claims.debug : result.failure).toBe(false);
+      }
+    }
+  });
+});
+
+describe('TCB status selection, advisories and convergence (Intel QVL rules)', () => {
+  for (const status of TCB_STATUSES.filter((s) => s !== 'Revoked')) {
+    it(`platform level ${status} is reported with its advisory IDs`, async () => {
+      const v = await verify({ editTcbInfo: (t) => Object.assign(levels(t)[0] as Json, { tcbStatus: status, advisoryIDs: ['INTEL-SA-01234'] }) });
+      expect(outcome(v)).toEqual({ status, advisoryIds: ['INTEL-SA-01234'] });
+    });
+  }
+
+  it('a Revoked platform level is rejected', async () => {
+    expect(outcome(await verify({ editTcbInfo: (t) => Object.assign(levels(t)[0] as Json, { tcbStatus: 'Revoked' }) }))).toBe('TcbRevoked');
+  });
+
+  it('an OutOfDate TDX module turns ConfigurationNeeded into OutOfDateConfigurationNeeded and merges advisories', async () => {
+    const v = await verify({
+      editTcbInfo: (t) => {
+        Object.assign(levels(t)[0] as Json, { tcbStatus: 'ConfigurationNeeded', advisoryIDs: ['INTEL-SA-00001'] });
+        for (const l of module01(t).tcbLevels as Json[]) Object.assign(l, { tcbStatus: 'OutOfDate', advisoryIDs: ['INTEL-SA-00002'] });
+      },
+    });
+    expect(outcome(v)).toEqual({ status: 'OutOfDateConfigurationNeeded', advisoryIds: ['INTEL-SA-00001', 'INTEL-SA-00002'] });
+    expect(v.ok && v.report.tcb.moduleStatus).toBe('OutOfDate');
+  });
+
+  it('an OutOfDate QE turns UpToDate into OutOfDate; a Revoked QE is rejected', async () => {
+    const qe = (tcbStatus: string) => (i: Json) => Object.assign((i.tcbLevels as Json[])[0] as Json, { tcbStatus, advisoryIDs: ['INTEL-SA-00003'] });
+    expect(outcome(await verify({ editQeIdentity: qe('OutOfDate') }))).toEqual({ status: 'OutOfDate', advisoryIds: ['INTEL-SA-00003'] });
+    expect(outcome(await verify({ editQeIdentity: qe('Revoked') }))).toBe('TcbRevoked');
+  });
+
+  it('no QE TCB level at or below the QE ISVSVN is QeTcbNotSupported', async () => {
+    expect(outcome(await verify({ editQeIdentity: (i) => Object.assign(((i.tcbLevels as Json[])[0] as Json).tcb as Json, { isvsvn: 999 }) }))).toBe('QeTcbNotSupported');
+  });
+
+  it('no platform level at or below the platform TCB is TcbLevelNotFound', async () => {
+    const v = await verify({ editTcbInfo: (t) => { t.tcbLevels = [levels(t)[0]]; (((levels(t)[0] as Json).tcb as Json).tdxtcbcomponents as Json[])[2] = { svn: 200 }; } });
+    expect(outcome(v)).toBe('TcbLevelNotFound');
+  });
+});
+
+describe('identity and binding checks', () => {
+  const cases: [string, Partial<ResignOptions>, string][] = [
+    ['QE Identity mrsigner differs', { editQeIdentity: (i) => (i.mrsigner = '00'.repeat(32)) }, 'QeIdentityMismatch'],
+    ['QE Identity isvprodid differs', { editQeIdentity: (i) => (i.isvprodid = 1) }, 'QeIdentityMismatch'],
+    ['TDX module identity mrsigner differs', { editTcbInfo: (t) => (module01(t).mrsigner = 'ff'.repeat(48)) }, 'TdxModuleMismatch'],
+    ['TDX module identity TDX_01 missing', { editTcbInfo: (t) => (t.tdxModuleIdentities = (t.tdxModuleIdentities as Json[]).filter((m) => m.id !== 'TDX_01')) }, 'TdxModuleMismatch'],
+    ['TCB Info pceId differs', { editTcbInfo: (t) => (t.pceId = '0001') }, 'PceIdMismatch'],
+    ['TCB Info fmspc differs', { editTcbInfo: (t) => (t.fmspc = '00906ED50000') }, 'FmspcMismatch'],
+    ['TCB Info is not TDX', { editTcbInfo: (t) => (t.id = 'SGX') }, 'TcbInfoMalformed'],
+    ['TCB Info nextUpdate passed', { editTcbInfo: (t) => (t.nextUpdate = '2025-06-30T00:00:00Z') }, 'TcbInfoExpired'],
+    ['QE Identity nextUpdate passed', { editQeIdentity: (i) => (i.nextUpdate = '2025-06-30T00:00:00Z') }, 'QeIdentityExpired'],
+    ['PCK leaf revoked by the PCK CRL', { revokePckLeaf: true }, 'CertificateRevoked'],
+    ['CRLs past nextUpdate', { crlNextUpdate: new Date('2025-06-30T00:00:00Z') }, 'CrlExpired'],
+    ['certificates expired', { validTo: new Date('2025-06-30T00:00:00Z'), crlNextUpdate: new Date('2025-12-01T00:00:00Z') }, 'CertificateExpired'],
+  ];
+  for (const [name, over, code] of cases) {
+    it(`${name} → ${code}`, async () => {
+      expect(outcome(await verify(over))).toBe(code);
+    });
+  }
+});
