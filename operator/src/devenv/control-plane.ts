@@ -49,8 +49,11 @@ export interface ControlPlane {
   kubeConfig(): KubeConfig;
   /** Pids of the running children (undefined when that child is not running). */
   pids(): { etcd: number | undefined; apiServer: number | undefined; watchdog: number | undefined };
-  /** Stop only kube-apiserver (etcd keeps the data), for "API server restarted" tests. */
-  stopApiServer(): Promise<void>;
+  /**
+   * Stop only kube-apiserver (etcd keeps the data), for "API server restarted" tests. Graceful
+   * (SIGTERM: clients see watches end and connections close) unless `signal: 'SIGKILL'` asks for a crash.
+   */
+  stopApiServer(opts?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
   /** Start kube-apiserver again on the same port with the same certificates and etcd. */
   startApiServer(): Promise<void>;
   /** Kill everything and remove workDir. Idempotent. */
@@ -227,8 +230,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         apiServer: apiServer?.isRunning() ? apiServer.pid : undefined,
         watchdog,
       }),
-      async stopApiServer() {
-        await apiServer?.stop(10_000);
+      async stopApiServer(stopOpts) {
+        await apiServer?.stop(stopOpts?.signal === 'SIGKILL' ? 0 : 10_000);
         writePids();
       },
       async startApiServer() {

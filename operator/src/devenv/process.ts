@@ -11,7 +11,7 @@ export interface ManagedProcess {
   /** Resolves with the exit code (or signal name) when the process ends; never rejects. */
   readonly exited: Promise<string>;
   isRunning(): boolean;
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+  /** SIGTERM, then SIGKILL after `graceMs` (0: SIGKILL at once); resolves once the process is gone. */
   stop(graceMs?: number): Promise<void>;
   /** Synchronous SIGKILL, for process-exit handlers. */
   killNow(): void;
@@ -80,6 +80,11 @@ function makeHandle(
     isRunning,
     async stop(graceMs = 5_000) {
       if (!isRunning()) return;
+      if (graceMs <= 0) {
+        signal('SIGKILL');
+        await exited;
+        return;
+      }
       signal('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'timeout'>((resolve) => {

@@ -47,6 +47,12 @@ describe('control plane', () => {
       const before = await core.readNamespacedConfigMap({ namespace: ns, name: 'before' });
       expect(before.data).toEqual({ k: 'v' });
       await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'after' } } });
+
+      // a crash (SIGKILL) instead of a graceful stop loses nothing either
+      await cp.stopApiServer({ signal: 'SIGKILL' });
+      expect(processAlive(restarted ?? -1)).toBe(false);
+      await cp.startApiServer();
+      expect((await core.readNamespacedConfigMap({ namespace: ns, name: 'after' })).metadata?.name).toBe('after');
     } finally {
       await cp.stop();
     }
