@@ -61,7 +61,10 @@ const secrets = new Set<string>();
 
 /** Registers a credential value that must never appear in an error message (AccessKey ID/secret, STS token). */
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 8) secrets.add(value);
+  if (!value || value.length < 8 || secrets.has(value)) return;
+  secrets.add(value);
+  // Rotating STS credentials add a value per rotation: keep the most recent ones only.
+  if (secrets.size > 64) secrets.delete(secrets.values().next().value as string);
 }
 
 /** Removes registered secrets and anything shaped like an Alibaba AccessKey ID or signature from text. */

@@ -44,7 +44,9 @@ export function runInstances(s: SimState, p: Params): Body {
   const vSwitchId = p.need('VSwitchId');
   const securityGroupIds = p.str('SecurityGroupId') ? [p.need('SecurityGroupId')] : p.indexed('SecurityGroupIds');
   if (securityGroupIds.length === 0) throw new EcsApiError(400, 'MissingParameter', 'The input parameter "SecurityGroupId" that is mandatory for processing this request is not supplied.');
-  const zoneId = p.need('ZoneId');
+  // Without ZoneId ECS picks a zone that sells the type; the simulator picks the first with stock.
+  const zoneId = p.str('ZoneId') ?? Object.keys(s.catalog).find((z) => s.catalog[z]?.[instanceType] === 'WithStock') ?? `${regionId}-a`;
+  if (!zoneId.startsWith(`${regionId}-`)) throw new EcsApiError(400, 'InvalidZoneId.NotFound', `The specified zone "${zoneId}" does not exist in region "${regionId}".`);
   const amount = p.int('Amount', 1, 100) ?? 1;
   const bandwidth = p.int('InternetMaxBandwidthOut', 0, 200) ?? 0;
   const category = p.str('SystemDisk.Category') ?? 'cloud_efficiency';

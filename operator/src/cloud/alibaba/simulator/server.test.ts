@@ -56,7 +56,8 @@ describe('ECS simulator', () => {
     expect(await bad({ 'Tag.1.Key': 'aliyun:x', 'Tag.1.Value': 'v' })).toBe('InvalidTagKey.Malformed');
     expect(await bad({ 'SystemDisk.Category': 'floppy' })).toBe('InvalidSystemDiskCategory.ValueNotSupported');
     expect(await bad({ 'SystemDisk.Size': '10' })).toBe('InvalidParameter');
-    expect(await bad({ ZoneId: 'cn-nowhere-z' })).toBe('Zone.NotOnSale');
+    expect(await bad({ ZoneId: 'cn-beijing-z' })).toBe('Zone.NotOnSale');
+    expect(await bad({ ZoneId: 'cn-hangzhou-b' })).toBe('InvalidZoneId.NotFound');
     expect(await bad({ InstanceType: 'ecs.g7.xlarge' })).toBe('InvalidInstanceType.NotSupported');
     expect(await bad({ InstanceType: 'ecs.gn8v-tee.4xlarge', 'SecurityOptions.ConfidentialComputingMode': 'TDX' })).toBe('InvalidResourceType.NotSupported');
     expect(await bad({ ClientToken: 'x'.repeat(65) })).toBe('InvalidParameter');
