@@ -46,6 +46,8 @@ export class HttpOcspClient implements OcspClient {
   private readonly cache: LruCache<string, OcspVerdict>;
   /** CertIDs per (cert, issuer) object pair; parsed certificates are themselves memoized upstream. */
   private readonly ids = new WeakMap<ParsedCert, WeakMap<ParsedCert, string>>();
+  /** Concurrent checks of the same certificate (one per GPU on an HGX board) share one request. */
+  private readonly inflight = new Map<string, Promise<OcspCheck>>();
 
   constructor(options: HttpOcspClientOptions = {}) {
     this.url = options.url ?? DEFAULT_OCSP_URL;
@@ -69,6 +71,14 @@ export class HttpOcspClient implements OcspClient {
     if (hit && hit.thisUpdate.getTime() <= q.at.getTime() + 300_000 && hit.validUntil >= q.at) {
       return { status: hit.status, verdict: hit, cached: true };
     }
+    const pending = this.inflight.get(key);
+    if (pending) return pending;
+    const request = this.fetchAndVerify(q, url, key).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, request);
+    return request;
+  }
+
+  private async fetchAndVerify(q: OcspQuery, url: string, key: string): Promise<OcspCheck> {
     const id = certIdFor(q.cert, q.issuer);
     const nonce = this.nonce();
     let body: Uint8Array;
