@@ -62,5 +62,6 @@ const sj = rate('verifyReferenceBundle (@sigstore/verify bundle path)', (i) => v
 const raw2 = rate('raw ECDSA P-256 verify again (load drift check)', () => void verify('sha256', msg, signer.publicKey, sig));
 const ref = (raw + raw2) / 2;
 console.log(`\nentries/s (SET + inclusion + DSSE, worst case) = ${worst.toFixed(0)}; batch = ${batch.toFixed(0)}; bundle path = ${sj.toFixed(0)}`);
-console.log(`raw P-256 verifies/s = ${ref.toFixed(0)} -> ${(ref / worst).toFixed(1)} raw-verify times per entry (3 signatures); target >= 1000/s: ${worst >= 1000 ? 'MET' : 'NOT MET'}`);
+console.log(`raw P-256 verifies/s = ${ref.toFixed(0)} -> worst case costs ${(ref / worst).toFixed(1)} raw verifies per entry (3 signatures checked)`);
+console.log(`target >= 1000 entries/s on one core: batch ${batch >= 1000 ? 'MET' : 'NOT MET'}, worst case ${worst >= 1000 ? 'MET' : 'NOT MET'}`);
 console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} cores (other processes share them)`);

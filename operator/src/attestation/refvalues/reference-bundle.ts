@@ -54,8 +54,7 @@ export function entryToBundle(entry: RekorLogEntry, keyHint = ''): Record<string
 
 /** Verifies a reference-value bundle under the policy key and statement policy at time `at`. */
 export function verifyReferenceBundle(bundleJson: string, trust: TrustedRootMaterial, policy: EntryPolicy, at: Date): VerifiedReference {
-  const key = policy.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  const verdict = verifySigstoreBundle({ bundleJson, trustedRootJson: JSON.stringify(trust.json), key });
+  const verdict = verifySigstoreBundle({ bundleJson, trustedRootJson: trust, key: policy.publicKey });
   if (!verdict.ok) throw new RefValuesError(verdict.reason, `bundle: ${verdict.message}`);
   const { bundle } = verdict;
   const tle = bundle.verificationMaterial.tlogEntries[0];

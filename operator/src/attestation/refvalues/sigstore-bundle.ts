@@ -6,15 +6,24 @@ import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier, type KeyFinderFunc, type Signer, type VerificationPolicy } from '@sigstore/verify';
 import { RefValuesError, type RefValuesReason } from './errors.ts';
-import { parseTrustedRoot } from './trust.ts';
+import { parseTrustedRoot, type TrustedRootMaterial } from './trust.ts';
+
+// TrustedRoot.fromJSON is costly; parsed material is immutable, so its protobuf form is kept alongside.
+const protoRoots = new WeakMap<TrustedRootMaterial, TrustedRoot>();
+function protoRoot(m: TrustedRootMaterial): TrustedRoot {
+  let r = protoRoots.get(m);
+  if (!r) protoRoots.set(m, (r = TrustedRoot.fromJSON(m.json)));
+  return r;
+}
 
 export type BundleArtifact = { bytes: Buffer } | { sha256: string };
 
 export interface BundleVerifyInput {
   bundleJson: string;
-  trustedRootJson: string;
-  /** Managed-key mode: PEM public key the bundle must be signed with (no certificate). */
-  key?: string;
+  /** trusted_root.json text, or material already parsed with parseTrustedRoot. */
+  trustedRootJson: string | TrustedRootMaterial;
+  /** Managed-key mode: public key (PEM or KeyObject) the bundle must be signed with (no certificate). */
+  key?: string | KeyObject;
   /** Keyless mode: the Fulcio certificate identity and OIDC issuer the signer must have. */
   identity?: { subjectAlternativeName: string; issuer: string };
   artifact?: BundleArtifact;
@@ -40,10 +49,10 @@ export function reasonForSigstoreError(code: string, message: string): RefValues
   }
 }
 
-function keyFinder(pem: string): KeyFinderFunc {
+function keyFinder(pem: string | KeyObject): KeyFinderFunc {
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey({ key: pem, format: 'pem' });
+    publicKey = typeof pem === 'string' ? createPublicKey({ key: pem, format: 'pem' }) : pem;
   } catch (e) {
     throw new RefValuesError('KeyInvalid', `--key: not a PEM public key (${(e as Error).message})`);
   }
@@ -80,7 +89,7 @@ function checkMessageDigest(bundle: Bundle, sha256: string): void {
 /** Verifies a Sigstore bundle as a sigstore-conformance client does. Never throws. */
 export function verifySigstoreBundle(input: BundleVerifyInput): BundleVerdict {
   try {
-    const trust = parseTrustedRoot(input.trustedRootJson); // TrustedRootInvalid on a malformed root
+    const trust = typeof input.trustedRootJson === 'string' ? parseTrustedRoot(input.trustedRootJson) : input.trustedRootJson; // TrustedRootInvalid
     let bundle: Bundle;
     try {
       bundle = bundleFromJSON(JSON.parse(input.bundleJson));
@@ -91,7 +100,7 @@ export function verifySigstoreBundle(input: BundleVerifyInput): BundleVerdict {
     if (input.key !== undefined && bundle.verificationMaterial.content.$case !== 'publicKey') {
       throw new RefValuesError('SignatureInvalid', 'a key was pinned but the bundle is signed with a certificate');
     }
-    const material = toTrustMaterial(TrustedRoot.fromJSON(trust.json), input.key !== undefined ? keyFinder(input.key) : undefined);
+    const material = toTrustMaterial(protoRoot(trust), input.key !== undefined ? keyFinder(input.key) : undefined);
     const verifier = new Verifier(material, { tlogThreshold: 1, ctlogThreshold: input.key !== undefined ? 0 : 1, timestampThreshold: 1 });
     const artifact = input.artifact && 'bytes' in input.artifact ? input.artifact.bytes : undefined;
     if (input.artifact && 'sha256' in input.artifact) checkMessageDigest(bundle, input.artifact.sha256);

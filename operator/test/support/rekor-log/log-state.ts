@@ -50,11 +50,18 @@ export class RekorLogState {
     return `${this.name} - ${this.treeId}`;
   }
 
+  private readonly signedNotes = new Map<string, string>();
+
+  /** Signed checkpoint for a tree size; kept per (origin, size, root) as Rekor's checkpoint publisher does. */
   checkpoint(size = this.tree.size): string {
     const text = `${this.origin}\n${size}\n${this.tree.root(size).toString('base64')}\n`;
+    const cached = this.signedNotes.get(text);
+    if (cached) return cached;
     const sig = sign('sha256', Buffer.from(text), this.privateKey);
     const hint = Buffer.from(this.logId, 'hex').subarray(0, 4);
-    return `${text}\n\u2014 ${this.name} ${Buffer.concat([hint, sig]).toString('base64')}\n`;
+    const note = `${text}\n\u2014 ${this.name} ${Buffer.concat([hint, sig]).toString('base64')}\n`;
+    this.signedNotes.set(text, note);
+    return note;
   }
 
   /** Accepts a proposed intoto v0.0.2 entry, as rekor-cli uploads it. Returns the stored entry (or 409). */
