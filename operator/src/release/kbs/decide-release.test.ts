@@ -3,7 +3,7 @@ import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
 import type { VerifiedEvidence } from '../../attestation/verifier.ts';
 import { seal } from '../sealing/envelope.ts';
 import { createKeyring, type SealingKeyring } from '../sealing/keyring.ts';
-import { decideRelease, type AgentRecord, type CredentialRecord, type PolicyRecord, type ReleaseInputs } from './decide-release.ts';
+import { decideRelease, memoizedUnseal, type AgentRecord, type CredentialRecord, type PolicyRecord, type ReleaseInputs } from './decide-release.ts';
 
 const at = new Date('2026-11-21T12:00:00Z');
 const sample: VerifiedEvidence = { tee: 'sample', teeClass: 'cpu', claims: { svn: '1', report_data: 'x', launch_digest: 'abcde', debug: false }, warnings: [] };
@@ -66,5 +66,20 @@ describe('decideRelease', () => {
         i.request.peerAddress = '10.0.0.7';
       }),
     ).toBe('NotEntitled');
+  });
+
+  it('memoized unseal returns the same plaintext, re-checks scope and never caches failures', () => {
+    const i = base();
+    const m = memoizedUnseal(2);
+    const c = i.credentials[0]!;
+    const scope = { namespace: c.namespace, name: c.name, mode: c.scope.mode, agents: c.scope.agents, resourcePath: c.resourcePath };
+    const first = m(c.encryptedData, keyring, scope);
+    const second = m(c.encryptedData, keyring, scope);
+    expect([first.ok && first.plaintext.toString(), second.ok && second.plaintext.toString()]).toEqual(['A-value', 'A-value']);
+    if (second.ok) second.plaintext.fill(0);
+    const third = m(c.encryptedData, keyring, scope);
+    expect(third.ok && third.plaintext.toString()).toBe('A-value');
+    const moved = m(c.encryptedData, keyring, { ...scope, namespace: 'team-b' });
+    expect(!moved.ok && moved.code).toBe('ScopeMismatch');
   });
 });

@@ -6,7 +6,8 @@ import type { AttestationPolicySpec } from '../../api/attestation-policy.ts';
 import { appraise, releaseDecision, type Appraisal } from '../../attestation/policy/appraise.ts';
 import type { ReferenceValue } from '../../attestation/policy/reference-values.ts';
 import type { VerifiedEvidence } from '../../attestation/verifier.ts';
-import { unseal } from '../sealing/envelope.ts';
+import { createHash } from 'node:crypto';
+import { scopeBytes, unseal, type SealScope, type UnsealResult } from '../sealing/envelope.ts';
 import type { SealingKeyring } from '../sealing/keyring.ts';
 import type { AttestedRequester, Entitlements } from './types.ts';
 
@@ -95,6 +96,8 @@ export interface ReleaseInputs {
   policies: PolicyRecord[];
   keyring: SealingKeyring;
   at: Date;
+  /** Defaults to `unseal`; the KBS adapter passes a memoizing one (P-384 ECDH per request is the hot spot). */
+  unseal?: (envelope: string, keyring: SealingKeyring, scope: SealScope) => UnsealResult;
 }
 
 export function decideRelease(inputs: ReleaseInputs): ReleaseDecision {
@@ -129,7 +132,7 @@ export function decideRelease(inputs: ReleaseInputs): ReleaseDecision {
         refuse(gate.code as ReleaseRefusal, `agent ${agentName}: ${gate.message}`);
         continue;
       }
-      const opened = unseal(cred.encryptedData, keyring, { namespace: cred.namespace, name: cred.name, mode: cred.scope.mode, agents: cred.scope.agents, resourcePath: cred.resourcePath });
+      const opened = (inputs.unseal ?? unseal)(cred.encryptedData, keyring, { namespace: cred.namespace, name: cred.name, mode: cred.scope.mode, agents: cred.scope.agents, resourcePath: cred.resourcePath });
       if (!opened.ok) {
         refuse(opened.code, `SealedCredential ${credName}: ${opened.message}`);
         continue;
@@ -140,12 +143,36 @@ export function decideRelease(inputs: ReleaseInputs): ReleaseDecision {
   return { ok: false, ...refusal };
 }
 
+/**
+ * Memoizes successful unseals (keyed by SHA-256 of envelope + scope), bounded LRU. The plaintext is held in
+ * this process's memory only, which the KBS needs anyway to serve it; failures are never cached.
+ */
+export function memoizedUnseal(max = 1024): NonNullable<ReleaseInputs['unseal']> {
+  const cache = new Map<string, UnsealResult>();
+  return (envelope, keyring, scope) => {
+    const key = createHash('sha256').update(envelope).update('\0').update(scopeBytes(scope)).digest('hex');
+    const hit = cache.get(key);
+    if (hit?.ok && keyring.find(hit.keyId)) {
+      cache.delete(key);
+      cache.set(key, hit);
+      return { ...hit, plaintext: Buffer.from(hit.plaintext) };
+    }
+    const r = unseal(envelope, keyring, scope);
+    if (r.ok) {
+      cache.set(key, { ...r, plaintext: Buffer.from(r.plaintext) });
+      if (cache.size > max) cache.delete(cache.keys().next().value!);
+    }
+    return r;
+  };
+}
+
 /** Adapts decideRelease to the KBS server's Entitlements hook over live snapshots (e.g. informer caches). */
 export function entitlementsFromLists(source: {
   snapshot(): { credentials: CredentialRecord[]; agents: AgentRecord[]; policies: PolicyRecord[] };
   keyring(): SealingKeyring;
   now?: () => Date;
 }): Entitlements {
+  const cachedUnseal = memoizedUnseal();
   return {
     authorize(resourcePath: string, attested: AttestedRequester) {
       const lists = source.snapshot();
@@ -154,6 +181,7 @@ export function entitlementsFromLists(source: {
         ...lists,
         keyring: source.keyring(),
         at: source.now?.() ?? new Date(),
+        unseal: cachedUnseal,
       });
       return Promise.resolve(d.ok ? { ok: true, plaintext: d.plaintext, credential: d.credential, agent: d.agent } : { ok: false, code: d.code, reason: d.reason });
     },
