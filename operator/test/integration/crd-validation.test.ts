@@ -2,7 +2,10 @@
 // names the field, defaults are applied, immutable fields stay immutable, and kubectl shows the
 // descriptions and printer columns.
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, VERSION } from '../../src/api/common.ts';
@@ -201,5 +204,53 @@ describe('kubectl explain', () => {
       return expected.test(stdout) ? stdout : undefined;
     }, { timeoutMs: 30_000, intervalMs: 500 });
     expect(out).toMatch(expected);
+  });
+});
+
+// The manifests users copy from (examples/, policies/) must be valid against the CRDs they target.
+describe('shipped manifests', () => {
+  const REPO = join(import.meta.dirname, '..', '..', '..');
+  const yamlFiles = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true, recursive: true })
+      .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+      .map((e) => join(e.parentPath, e.name))
+      .sort();
+  const manifests = ['examples', 'policies'].flatMap((dir) =>
+    yamlFiles(join(REPO, dir)).flatMap((file) =>
+      parseAllDocuments(readFileSync(file, 'utf8'))
+        .map((doc) => doc.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } } | null)
+        .filter((obj) => obj?.apiVersion === API_VERSION)
+        .map((obj) => [`${relative(REPO, file)} ${obj?.kind ?? ''}/${obj?.metadata?.name ?? ''}`, obj] as const),
+    ),
+  );
+
+  // (SealedCredentials are produced by `cai seal` against the running operator's key, so examples ship
+  // the plaintext Secret manifest to seal rather than a ciphertext.)
+  it('include agents and policies', () => {
+    expect(new Set(manifests.map(([, obj]) => obj?.kind))).toEqual(new Set(['ConfidentialAgent', 'AttestationPolicy']));
+  });
+
+  it.each(manifests)('%s is accepted (server-side dry run, strict field validation)', async (_where, obj) => {
+    const plural = (Object.keys(KINDS) as Plural[]).find((p) => KINDS[p] === obj?.kind);
+    if (!plural) throw new Error(`unknown kind ${obj?.kind ?? ''}`);
+    const body = { ...obj, metadata: { ...obj?.metadata, namespace: ns } };
+    await expect(api.createNamespacedCustomObject({ ...ref(plural), body, dryRun: 'All', fieldValidation: 'Strict' })).resolves.toMatchObject({ kind: obj?.kind });
+  });
+});
+
+describe('kubectl field validation', () => {
+  it('kubectl rejects unknown fields by default (strict)', async () => {
+    const kubectl = controlPlane().assets.kubectl ?? 'kubectl';
+    const manifest = JSON.stringify(body('confidentialagents', { ...localAgent, replica: 2 }));
+    const child = execFile(kubectl, ['--kubeconfig', controlPlane().kubeconfigPath, '-n', ns, 'create', '-f', '-']);
+    const output = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      let stderr = '';
+      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    child.stdin?.end(manifest);
+    const { code, stderr } = await output;
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/unknown field "spec\.replica"/);
   });
 });
