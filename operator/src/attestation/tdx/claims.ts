@@ -43,6 +43,7 @@ export function tdxClaims(report: TdxQuoteReport, replay: Replay | undefined): R
     platform_tcb_status: report.tcb.platformStatus,
     qe_tcb_status: report.tcb.qeStatus,
     tcb_date: report.tcb.platformTcbDate,
+    td_relaunch_advised: report.tcb.tdRelaunchAdvised,
     tcb_evaluation_data_number: report.tcbEvaluationDataNumber,
     fmspc: toHex(report.pck.extension.fmspc),
     pck_ca: report.pck.caType,

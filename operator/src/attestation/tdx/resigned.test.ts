@@ -122,3 +122,31 @@ describe('identity and binding checks', () => {
     });
   }
 });
+
+describe('TD 1.5 relaunch advice (Intel TDRelaunchCheck)', () => {
+  // v5 quote with a TD 1.5 body: TEE_TCB_SVN 0b 01 04…, TEE_TCB_SVN2 0d 01 04… (module TDX_01 isvsvn 11, loaded 13).
+  const v5 = join(TDX_FIXTURES, 'v5-90c06f000000');
+  const v5base = { quote: new Uint8Array(readFileSync(join(v5, 'quote_go-tdx-guest_v5_sample.bin'))), collateralDir: join(v5, 'collateral-2026-02'), validFrom: new Date('2026-01-01T00:00:00Z'), validTo: new Date('2027-01-01T00:00:00Z') };
+  const at15 = new Date('2026-03-01T00:00:00Z');
+  const withModuleLevels = (newest: number) => (t: Json) => {
+    module01(t).tcbLevels = [
+      { tcb: { isvsvn: newest }, tcbDate: '2025-01-01T00:00:00Z', tcbStatus: 'UpToDate' },
+      { tcb: { isvsvn: 2 }, tcbDate: '2023-08-09T00:00:00Z', tcbStatus: 'OutOfDate', advisoryIDs: ['INTEL-SA-00004'] },
+    ];
+  };
+
+  it('is advised when the running module is OutOfDate and TEE_TCB_SVN2 shows the newest module', async () => {
+    const r = await resignFixture({ ...v5base, editTcbInfo: withModuleLevels(13) });
+    const v = verifyTdxQuote({ quote: r.quote, collateral: r.collateral, at: at15, rootCaPem: r.rootPem });
+    if (!v.ok) throw new Error(v.failure.message);
+    expect(v.report.tcb).toMatchObject({ status: 'OutOfDate', moduleStatus: 'OutOfDate', tdRelaunchAdvised: true, advisoryIds: ['INTEL-SA-00004'] });
+    expect(v.report.warnings[0]).toMatch(/^TD relaunch advised/);
+  });
+
+  it('is not advised when the loaded module is not the newest either', async () => {
+    const r = await resignFixture({ ...v5base, editTcbInfo: withModuleLevels(14) });
+    const v = verifyTdxQuote({ quote: r.quote, collateral: r.collateral, at: at15, rootCaPem: r.rootPem });
+    if (!v.ok) throw new Error(v.failure.message);
+    expect(v.report.tcb).toMatchObject({ status: 'OutOfDate', tdRelaunchAdvised: false });
+  });
+});

@@ -15,6 +15,12 @@ export interface TcbEvaluation {
   /** Absent when TEE_TCB_SVN[1] == 0 (no module identity applies). */
   moduleStatus?: TcbStatus;
   qeStatus: TcbStatus;
+  /**
+   * TD 1.5 only (Intel TDRelaunchCheck): the platform and QE are current, the running TDX module is OutOfDate,
+   * but TEE_TCB_SVN2 shows an up-to-date module is already loaded, so relaunching the TD would fix the status.
+   * Intel reports this as a separate status (TDRelaunchAdvised[ConfigurationNeeded]); we keep the status and flag it.
+   */
+  tdRelaunchAdvised: boolean;
 }
 
 function masked(a: Uint8Array, mask: Uint8Array): Uint8Array {
@@ -67,13 +73,38 @@ function evaluateModule(body: TdReport, info: TdxTcbInfo): IsvsvnLevel | undefin
   return level;
 }
 
-function platformLevel(body: TdReport, pck: PckExtension, info: TdxTcbInfo) {
+type PlatformLevel = TdxTcbInfo['tcbLevels'][number];
+
+function sgxMatches(level: PlatformLevel, pck: PckExtension): boolean {
+  return level.tcb.sgxtcbcomponents.every((c, i) => c.svn <= (pck.tcbComponents[i] ?? 0)) && level.tcb.pcesvn <= pck.pceSvn;
+}
+
+function platformLevel(body: TdReport, pck: PckExtension, info: TdxTcbInfo): PlatformLevel | undefined {
   const skipModuleSvns = (body.teeTcbSvn[1] ?? 0) > 0;
   return info.tcbLevels.find((level) => {
-    const sgxOk = level.tcb.sgxtcbcomponents.every((c, i) => c.svn <= (pck.tcbComponents[i] ?? 0)) && level.tcb.pcesvn <= pck.pceSvn;
     const tdxOk = level.tcb.tdxtcbcomponents.every((c, i) => (skipModuleSvns && i < 2) || c.svn <= (body.teeTcbSvn[i] ?? 0));
-    return sgxOk && tdxOk;
+    return sgxMatches(level, pck) && tdxOk;
   });
+}
+
+const CURRENT_SGX: readonly TcbStatus[] = ['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded'];
+
+/** Intel's TD 1.5 relaunch rule, comparing TEE_TCB_SVN2 with the latest platform level and module identity level. */
+function relaunchAdvised(body: TdReport, pck: PckExtension, info: TdxTcbInfo, tdxStatus: TcbStatus, moduleStatus: TcbStatus | undefined, qeStatus: TcbStatus): boolean {
+  const svn2 = body.teeTcbSvn2;
+  if (!svn2 || qeStatus === 'OutOfDate' || qeStatus === 'Revoked' || moduleStatus !== 'OutOfDate') return false;
+  if (tdxStatus !== 'OutOfDate' && tdxStatus !== 'OutOfDateConfigurationNeeded') return false;
+  const sgxLevel = info.tcbLevels.find((l) => sgxMatches(l, pck));
+  if (!sgxLevel || !CURRENT_SGX.includes(sgxLevel.tcbStatus)) return false;
+  const latest = info.tcbLevels[0];
+  if (!latest) return false;
+  const svn = (i: number) => svn2[i] ?? 0;
+  if (svn(2) < (latest.tcb.tdxtcbcomponents[2]?.svn ?? 0)) return false;
+  if (svn(1) === 0) return svn(0) >= (latest.tcb.tdxtcbcomponents[0]?.svn ?? 0);
+  const id = `TDX_${svn(1).toString(16).padStart(2, '0').toUpperCase()}`;
+  const identity = info.tdxModuleIdentities?.find((m) => m.id.toUpperCase() === id);
+  const newest = identity ? Math.max(...identity.tcbLevels.map((l) => l.tcb.isvsvn)) : Number.POSITIVE_INFINITY;
+  return svn(0) >= newest;
 }
 
 /** Intel's convergence: an OutOfDate module or QE degrades the platform status; Revoked anywhere is Revoked. */
@@ -96,9 +127,17 @@ export function evaluateTcb(body: TdReport, pck: PckExtension, info: TdxTcbInfo,
       `no matching TCB level: no TCB Info level is at or below the platform TCB (PCK SVNs, PCESVN ${pck.pceSvn}, TEE_TCB_SVN ${toHex(body.teeTcbSvn)})`,
     );
   }
-  const status = converge(converge(level.tcbStatus, moduleLevel?.tcbStatus), qeLevel.tcbStatus);
+  const tdxStatus = converge(level.tcbStatus, moduleLevel?.tcbStatus);
+  const status = converge(tdxStatus, qeLevel.tcbStatus);
   const advisoryIds = [...new Set([...(level.advisoryIDs ?? []), ...(moduleLevel?.advisoryIDs ?? []), ...(qeLevel.advisoryIDs ?? [])])];
-  const result: TcbEvaluation = { status, advisoryIds, platformStatus: level.tcbStatus, platformTcbDate: level.tcbDate, qeStatus: qeLevel.tcbStatus };
+  const result: TcbEvaluation = {
+    status,
+    advisoryIds,
+    platformStatus: level.tcbStatus,
+    platformTcbDate: level.tcbDate,
+    qeStatus: qeLevel.tcbStatus,
+    tdRelaunchAdvised: relaunchAdvised(body, pck, info, tdxStatus, moduleLevel?.tcbStatus, qeLevel.tcbStatus),
+  };
   if (moduleLevel) result.moduleStatus = moduleLevel.tcbStatus;
   return result;
 }

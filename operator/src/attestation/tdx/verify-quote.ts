@@ -117,6 +117,7 @@ function checkQuote(quote: TdxQuote, input: VerifyTdxQuoteInput): TdxQuoteReport
   if (((quote.body.tdAttributes[0] ?? 0) & 0x01) !== 0) throw new TdxError('TdDebug', 'TD attributes have the DEBUG bit set; debug TDs are never trusted');
 
   const warnings: string[] = [];
+  if (tcb.tdRelaunchAdvised) warnings.push('TD relaunch advised: the TDX module this TD runs on is OutOfDate but an up-to-date module is loaded (TEE_TCB_SVN2)');
   if (quote.trailingBytes > 0) warnings.push(`quote has ${quote.trailingBytes} bytes after the signature data; they were ignored`);
   return {
     quote,
