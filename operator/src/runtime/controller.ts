@@ -115,8 +115,10 @@ export class Controller<T extends KubernetesObject> {
     queue.shutDown();
     if (abortNow) for (const f of this.#inflight.values()) f.abort.abort(new Error('leadership lost'));
     const drained = Promise.all(this.#workerLoops).then(() => true);
-    const timedOut = new Promise<boolean>((resolve) => this.#clock.setTimer(() => resolve(false), graceMs));
+    let cancelTimer: () => void = () => undefined;
+    const timedOut = new Promise<boolean>((resolve) => (cancelTimer = this.#clock.setTimer(() => resolve(false), graceMs)));
     const finished = await Promise.race([drained, timedOut]);
+    cancelTimer();
     if (!finished) {
       this.#log.warn({ inflight: [...this.#inflight.keys()] }, 'reconciles still running after the grace period; aborting them');
       for (const f of this.#inflight.values()) f.abort.abort(new Error('controller stopping'));

@@ -15,7 +15,7 @@ import { realClock, sleep, type Clock } from './clock.ts';
 import { describeError, httpStatusOf, RuntimeError } from './errors.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { listPage } from './rest.ts';
-import { collectionPath, keyToString, objectKey, type KubernetesObject, type ResourceRef } from './types.ts';
+import { apiVersionOf, collectionPath, keyToString, objectKey, type KubernetesObject, type ResourceRef } from './types.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler<T> = (obj: T, old?: T) => void;
@@ -62,6 +62,7 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #path: string;
+  readonly #apiVersion: string;
   readonly #watch: Watch;
   readonly #handlers: Record<InformerEvent, InformerHandler<T>[]> = { add: [], update: [], delete: [] };
   #store = new Map<string, T>();
@@ -81,6 +82,7 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
     this.resource = opts.resource;
     this.#clock = opts.clock ?? realClock;
     this.#path = collectionPath(opts.resource);
+    this.#apiVersion = apiVersionOf(opts.resource);
     this.#log = opts.logger.child({ informer: this.#name() });
     this.#watch = new Watch(opts.kubeConfig);
     this.#stats = { lists: 0, watches: 0, errors: 0, gone: 0, watchdogAborts: 0, resourceVersion: '', lastProgressAt: this.#clock.now() };
@@ -211,6 +213,12 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
       if (this.#o.fieldSelector) query['fieldSelector'] = this.#o.fieldSelector;
       const page = await listPage<T>(this.#o.kubeConfig, this.#path, query, signal);
       this.#progress();
+      // List items of built-in types carry no apiVersion/kind (watch events do): fill them in so every
+      // cached object looks the same to handlers (Events need regarding.kind).
+      for (const item of page.items) {
+        item.apiVersion ??= this.#apiVersion;
+        item.kind ??= this.#o.resource.kind;
+      }
       items.push(...page.items);
       rv = page.metadata.resourceVersion;
       cont = page.metadata.continue;

@@ -46,6 +46,8 @@ export interface ManagerOptions {
   informerBackoff?: { initialMs?: number; maxMs?: number };
   /** Informer watchdog: restart a list/watch that showed no progress this long (default 120 s). */
   informerWatchdogMs?: number;
+  /** start() fails if the informers have not synced within this time (default 120 s, controller-runtime's CacheSyncTimeout). */
+  cacheSyncTimeoutMs?: number;
   /** fieldManager for the runtime's writes (default confidential-agent-operator). */
   fieldManager?: string;
   /** events.k8s.io reportingController (default confidential-agent.io/operator). */
@@ -176,7 +178,16 @@ export class Manager {
       this.#rejectHttp(new RuntimeError('INVALID_ARGUMENT', 'manager runs without an http server (httpPort unset)'));
     }
     for (const inf of this.#informers.values()) inf.start();
-    await Promise.all([...this.#informers.values()].map((inf) => inf.waitForSync(this.#stopCampaign.signal)));
+    const syncBudget = this.#o.cacheSyncTimeoutMs ?? 120_000;
+    try {
+      await Promise.all([...this.#informers.values()].map((inf) => inf.waitForSync(AbortSignal.any([this.#stopCampaign.signal, AbortSignal.timeout(syncBudget)]))));
+    } catch (err) {
+      if (this.#stopCampaign.signal.aborted) return;
+      const pending = this.#informersSynced() ?? '';
+      this.#log.error({ pending }, 'informers did not sync in time');
+      await this.stop({ gracePeriodMs: 0 });
+      throw new RuntimeError('TIMEOUT', `manager.start(): informers did not sync within ${syncBudget} ms (${pending}); check RBAC (list/watch) and that the CRDs are installed`, { cause: err });
+    }
     if (this.#stopCampaign.signal.aborted) return;
     this.#state = 'running';
     this.#log.info({ informers: this.#informers.size, controllers: this.#controllers.length }, 'informers synced');

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
 import { isNotFound } from '../../src/runtime/errors.ts';
+import { Informer } from '../../src/runtime/informer.ts';
 import { Manager, type KubernetesObject, type ObjectKey, type ResourceRef } from '../../src/runtime/manager.ts';
 
 const log = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
@@ -96,6 +97,37 @@ describe('runtime: API server restart', () => {
       log.info({ before, after }, 'informer stats across the restart');
     } finally {
       await mgr.stop();
+    }
+  });
+
+  it('a frozen API server (SIGSTOP): the watchdog aborts the hung list, start() fails clearly after the sync timeout, and the informer recovers on SIGCONT', async () => {
+    const cp = controlPlane();
+    const kc = cp.kubeConfig();
+    const ns = await createNamespace(kc, 'frozen');
+    await kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'x' } } });
+    const pid = cp.pids().apiServer;
+    if (pid === undefined) throw new Error('no kube-apiserver pid');
+    const ref: ResourceRef = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true, namespace: ns };
+    const inf = new Informer<ConfigMap>({ kubeConfig: kc, resource: ref, logger: log, watchdogMs: 1_500, backoff: { initialMs: 200, maxMs: 1_000 } });
+    const mgr = new Manager({ kubeConfig: kc, logger: log, leaderElection: false, cacheSyncTimeoutMs: 2_000 });
+    mgr.informer(ref);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      inf.start();
+      const failed = await mgr.start().then(() => undefined, (e: unknown) => e);
+      expect(failed).toMatchObject({ code: 'TIMEOUT' });
+      expect(String((failed as Error).message)).toMatch(/did not sync within 2000 ms.*configmaps/);
+      await waitFor('the watchdog to abort the hung list', () => inf.stats().watchdogAborts >= 1, { timeoutMs: 15_000 });
+      expect(inf.hasSynced()).toBe(false);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    try {
+      await inf.waitForSync(AbortSignal.timeout(30_000));
+      expect(inf.get(ns, 'x')).toBeDefined();
+      expect(inf.stats().lists).toBeGreaterThanOrEqual(2);
+    } finally {
+      await inf.stop();
     }
   });
 });
