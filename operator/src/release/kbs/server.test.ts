@@ -113,6 +113,10 @@ describe('KBS 0.4.0 server', () => {
       const nonce3 = (JSON.parse(auth3.body.toString()) as { nonce: string }).nonce;
       const auth4 = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
       const cookie4 = String(auth4.headers['set-cookie']).split(';')[0]!;
+      const bogus = { ...body, 'runtime-data': { nonce: Buffer.alloc(32, 9).toString('base64'), 'tee-pubkey': key } };
+      const auth5 = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+      const bogusR = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body: bogus, headers: { cookie: String(auth5.headers['set-cookie']).split(';')[0]! } });
+      expect(detail(bogusR.body)).toMatch(/NonceMismatch: runtime-data.nonce is not the nonce issued for this session/);
       const cross = { ...body, 'runtime-data': { nonce: nonce3, 'tee-pubkey': key } };
       const crossR = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body: cross, headers: { cookie: cookie4 } });
       expect(detail(crossR.body)).toMatch(/NonceMismatch: runtime-data.nonce belongs to another session/);

@@ -67,3 +67,25 @@ describe('simulated guest', () => {
     expect(g.resources().has('a/b/c')).toBe(false);
   });
 });
+
+describe('no secret in logs or events', () => {
+  it('a full run in both delivery modes logs no secret value (pino output scanned)', async () => {
+    const { default: pino } = await import('pino');
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
+    kbs = await startTestKbs({ server: { logger } });
+    g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [TEST_RESOURCE, 'default/local-resources/missing'], logger, kbsRetry: { attempts: 2, delayMs: 20 } });
+    const pushed = 'challenge-pushed-secret-0b9e';
+    expect((await push(g, 'default/local-resources/disk_passphrase', pushed)).ok).toBe(true);
+    await push(g, BOOTSTRAP_RESOURCE, JSON.stringify({ mode: 'kbs', kbs_url: kbs.url }));
+    await g.waitForResource(TEST_RESOURCE, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const all = [...lines, JSON.stringify(g.events.history), JSON.stringify(kbs.events)].join('\n');
+    expect(lines.length).toBeGreaterThan(3);
+    expect(all).toContain('released');
+    for (const secret of [pushed, 'kbs-test-secret', Buffer.from(pushed).toString('base64'), Buffer.from(TEST_SECRET).toString('base64')]) {
+      expect(all).not.toContain(secret);
+    }
+    expect(all).not.toMatch(/eyJhbGciOiJFUzI1NiI/); // no EAR token in logs
+  });
+});
