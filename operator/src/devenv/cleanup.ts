@@ -1,6 +1,8 @@
-// Last-resort teardown inside the owning process: on exit and on SIGINT/SIGTERM/SIGHUP every live
-// control plane is killed synchronously and its work directory removed. (SIGKILL of the owner cannot
-// be caught; the detached watchdog covers that case.)
+// Last-resort teardown inside the owning process: on exit, and on SIGINT/SIGTERM/SIGHUP when nothing
+// else handles the signal, every live control plane is killed synchronously and its work directory
+// removed. An owner that handles the signal itself (e.g. `cai dev` stopping the operator first) keeps
+// the control plane until it calls stop() or exits. (SIGKILL of the owner cannot be caught; the
+// detached watchdog covers that case.)
 type Teardown = () => void;
 
 const live = new Set<Teardown>();
@@ -18,12 +20,11 @@ function runAll(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return; // the owner handles it; the exit handler stays armed
   runAll();
-  // Re-raise with default behaviour when nobody else handles the signal, so the process still dies.
-  if (process.listenerCount(signal) === 1) {
-    process.removeListener(signal, onSignal);
-    process.kill(process.pid, signal);
-  }
+  // Re-raise with default behaviour, so the process still dies of the signal.
+  process.removeListener(signal, onSignal);
+  process.kill(process.pid, signal);
 }
 
 export function registerTeardown(teardown: Teardown): () => void {

@@ -62,10 +62,11 @@ describe('control plane', () => {
     expect(existsSync(cp.workDir)).toBe(false);
   });
 
-  // The owner dies without stop(): SIGKILL (only the watchdog can help) and a plain process.exit
+  // The owner dies without stop(): SIGKILL (only the watchdog can help), an unhandled SIGTERM (the
+  // signal handler kills the children, then the process dies of the signal) and a plain process.exit
   // (the exit handler kills the children synchronously).
-  it.each(['hang', 'exit'] as const)('tears down when the owning process ends without stop() (%s)', async (mode) => {
-    const child = spawn(process.execPath, [HOLDER, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  it.each(['SIGKILL', 'SIGTERM', 'exit'] as const)('tears down when the owning process ends without stop() (%s)', async (mode) => {
+    const child = spawn(process.execPath, [HOLDER, mode === 'exit' ? 'exit' : 'hang'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout });
     const first = await new Promise<string>((resolve, reject) => {
       lines.once('line', resolve);
@@ -73,8 +74,9 @@ describe('control plane', () => {
     });
     const info = JSON.parse(first) as { etcd: number; apiServer: number; watchdog: number; workDir: string };
     expect(processAlive(info.etcd) || mode === 'exit').toBe(true);
-    if (mode === 'hang') child.kill('SIGKILL');
+    if (mode !== 'exit') child.kill(mode);
     await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
+    expect(mode === 'exit' ? child.exitCode : child.signalCode).toBe(mode === 'exit' ? 0 : mode);
     await waitFor('etcd and kube-apiserver to be killed', () => !processAlive(info.etcd) && !processAlive(info.apiServer), { timeoutMs: 10_000 });
     await waitFor('the work directory to be removed', () => !existsSync(info.workDir), { timeoutMs: 10_000 });
     await waitFor('the watchdog to exit', () => !processAlive(info.watchdog), { timeoutMs: 5_000 });
