@@ -60,11 +60,16 @@ describe('alibaba provider under faults', () => {
 
   it('the token bucket alone caps a burst of concurrent calls', async () => {
     const rps = 20;
+    const calls = 80; // without the bucket all 80 would arrive at once
     const p = provider(sim.endpoint, { requestsPerSecond: rps });
     const started = Date.now();
-    await Promise.all(Array.from({ length: 60 }, () => p.listOwned('cluster-1')));
-    expect(Date.now() - started).toBeGreaterThanOrEqual(((60 - rps) / rps) * 1000 - 100);
-    expect(sim.peakRate(1000)).toBeLessThanOrEqual(2 * rps);
+    await Promise.all(Array.from({ length: calls }, () => p.listOwned('cluster-1')));
+    expect(sim.requestLog).toHaveLength(calls);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(((calls - rps) / rps) * 1000 - 100);
+    // Nominal bound: burst + one second of refill (2 x rps). The slack absorbs delivery jitter on a
+    // loaded machine (requests released on time can reach the server bunched together).
+    expect(sim.peakRate(1000)).toBeLessThanOrEqual(2 * rps + rps / 2);
+    expect(sim.peakRate(3000)).toBeLessThanOrEqual(4 * rps + rps / 2);
   });
 
   it('no stock: Capacity with OperationDenied.NoStock and the request id, no launch, no retry storm', async () => {
