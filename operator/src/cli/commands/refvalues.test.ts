@@ -1,6 +1,6 @@
 // `cai refvalues publish|verify|digest` end to end against the local test log, with a real signed EFI
 // binary standing in for the UKI (it is a PE image like a UKI).
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +54,17 @@ describe('cai refvalues', () => {
     expect(JSON.parse(readFileSync(f('checkpoint.json'), 'utf8'))).toMatchObject({ treeSize: 1 });
     const offline = await cai('refvalues', 'verify', ...common, '--bundle', f('final-prod.sigstore.json'));
     expect(offline.code, offline.err).toBe(0);
+
+    // The bundle is a standard Sigstore bundle: the conformance-protocol verifier accepts it with the pinned
+    // key, given the digest of one of its in-toto subjects (the artifact-index-hash).
+    const indexHash = createHash('sha256').update('cai-mcp-server-prod202611211200').digest('hex');
+    const sj = await cai('sigstore', 'verify-bundle', '--bundle', f('final-prod.sigstore.json'), '--key', f('cosign.pub'),
+      '--trusted-root', f('trusted_root.json'), `sha256:${indexHash}`);
+    expect(sj.code, sj.err).toBe(0);
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' });
+    writeFileSync(f('other.pub'), other);
+    expect((await cai('sigstore', 'verify-bundle', '--bundle', f('final-prod.sigstore.json'), '--key', f('other.pub'),
+      '--trusted-root', f('trusted_root.json'), `sha256:${indexHash}`)).code).toBe(1);
 
     // Same files, wrong version: refused with a reason.
     const wrong = await cai('refvalues', 'verify', '--artifact-id', 'cai-mcp-server-prod', '--version', '1', '--public-key', f('cosign.pub'),
