@@ -34,14 +34,9 @@ export function parseGpuReport(
 /** ECDSA P-384 / SHA-384, raw r‖s, over request ‖ response-without-signature, with the leaf key. */
 export function verifyReportSignature(report: ParsedGpuReport): void {
   const leaf = report.chain[0] as ParsedCert;
-  let ok = false;
+  let ok: boolean;
   try {
-    ok = verifySignature(
-      'sha384',
-      report.spdm.signedBytes,
-      { key: leaf.publicKey, dsaEncoding: 'ieee-p1363' },
-      report.spdm.response.signature,
-    );
+    ok = verifySignature('sha384', report.spdm.signedBytes, { key: leaf.publicKey, dsaEncoding: 'ieee-p1363' }, report.spdm.response.signature);
   } catch {
     ok = false;
   }

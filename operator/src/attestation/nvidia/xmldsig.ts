@@ -107,7 +107,7 @@ export function verifyEnvelopedSignature(doc: Document): VerifiedXmlSignature {
   const signer = certificates[0] as ParsedCert;
   const value = decodeBase64(one(signature, 'SignatureValue').textContent ?? '', 'SignatureValue', 'RimSignatureInvalid');
   if (value.length !== 96) throw badSig(`SignatureValue is ${value.length} bytes, expected 96 (P-384 r||s)`);
-  let ok = false;
+  let ok: boolean;
   try {
     ok = verifySignature('sha384', Buffer.from(signedInfoC14n, 'utf8'), { key: signer.publicKey, dsaEncoding: 'ieee-p1363' }, value);
   } catch {
