@@ -164,6 +164,28 @@ describe('alibaba provider against the ECS simulator', () => {
     expect(sim.requestLog.filter((r) => r.action === 'DeleteInstance' && [untaggedId, mimicId, foreignCluster.id].includes(r.params.InstanceId ?? ''))).toHaveLength(0);
   });
 
+  it('listOwned pages through more than one DescribeInstances page', async () => {
+    const p = provider(sim.endpoint, { clusterId: 'page-cluster' });
+    const { Ecs } = await import('../../src/cloud/alibaba/sdk.ts');
+    const s = spec();
+    const ours = [
+      new Ecs.RunInstancesRequestTag({ key: 'confidential-agent.io/managed-by', value: 'confidential-agent-operator' }),
+      new Ecs.RunInstancesRequestTag({ key: 'confidential-agent.io/cluster-id', value: 'page-cluster' }),
+    ];
+    const base = { regionId: s.regionId, zoneId: s.zoneId, instanceType: s.instanceType, imageId: s.imageId, vSwitchId: s.vSwitchId, securityGroupId: s.securityGroupId, tag: ours };
+    await p.caller().call('RunInstances', (c) => c.runInstances(new Ecs.RunInstancesRequest({ ...base, amount: 100 })));
+    await p.caller().call('RunInstances', (c) => c.runInstances(new Ecs.RunInstancesRequest({ ...base, amount: 5 })));
+    const before = sim.requestLog.length;
+    const owned = await p.listOwned('page-cluster');
+    expect(owned).toHaveLength(105);
+    expect(new Set(owned.map((i) => i.id)).size).toBe(105);
+    const pages = sim.requestLog.slice(before);
+    expect(pages.map((r) => r.action)).toEqual(['DescribeInstances', 'DescribeInstances']);
+    expect(pages[1]!.params.NextToken).toBeTruthy();
+    // Tagged as ours but without namespace/name/uid: listed for GC, with no owner to match an agent.
+    expect(owned[0]!.owner).toBeUndefined();
+  });
+
   it('never puts the AccessKey ID or secret in logs or errors, even when the server echoes the key id', async () => {
     const strict = await startEcsSimulator({ acceptedAccessKeyIds: ['LTAI5tSomeoneElsesKey000'] });
     const { logger, lines } = captureLogger();
