@@ -95,7 +95,7 @@ export function verifyRim(xml: string, rimRoot: ParsedCert, at: Date, label: str
     const window = verifyChain(certificates, rimRoot, at, 'rim');
     return { rim: readRim(doc.documentElement as Element), chain: certificates, window };
   } catch (err) {
-    const e = asNvidiaError(err, 'RimMalformed', label);
-    throw new NvidiaError(e.code, `${label}: ${e.message}`, e.detail ? { ...e.detail } : undefined);
+    if (!(err instanceof NvidiaError)) throw asNvidiaError(err, 'RimMalformed', label);
+    throw new NvidiaError(err.code, `${label}: ${err.message}`, err.detail ? { ...err.detail } : undefined);
   }
 }

@@ -109,6 +109,22 @@ describe('nvidia Verifier on the captured H100 set', () => {
     expect(await appraiseGpu(item2023(), options({ allowedVbiosVersions: ['96.00.9F.00.01'] }))).toMatchObject({ ok: false, code: 'VbiosVersionNotAllowed' });
   });
 
+  it('turns every truncation of the report and of the certificate chain into a typed failure', async () => {
+    const o = options({ cache: new VerificationCache() });
+    for (let len = 0; len < H100_2023.report.length; len++) {
+      const r = await appraiseGpu({ ...item2023(), report: H100_2023.report.subarray(0, len) }, o);
+      expect(r).toMatchObject({ ok: false, code: 'SpdmMalformed' });
+    }
+    const allowed = ['CertificateMalformed', 'DeviceChainInvalid', 'DeviceChainUntrusted'];
+    for (let len = 0; len < H100_2023.chainPem.length; len += 7) {
+      const pem = H100_2023.chainPem.slice(0, len);
+      const r = await appraiseGpu({ ...item2023(), certChainPem: pem }, o);
+      // Cutting exactly after the fourth certificate only drops the (optional) pinned root.
+      if (r.ok) expect(pem.match(/-----END CERTIFICATE-----/g)).toHaveLength(4);
+      else expect(allowed, `length ${len}`).toContain(r.code);
+    }
+  });
+
   it('returns a typed failure for malformed evidence and short report data', async () => {
     const v = createNvidiaVerifier({ rims: rims() });
     const base = { expectedReportData: reportDataFor(H100_2023.nonceHex), at: H100_2023.pinnedTime, policy: policy() };
