@@ -23,12 +23,24 @@ export function cel<T extends z.ZodType>(schema: T, ...rules: CelRule[]): T {
 
 export const immutable = (what: string): CelRule => ({ rule: 'self == oldSelf', message: `${what} is immutable` });
 
+// Same constraints as metav1.Condition, so generic tooling (kstatus, kubectl wait) reads ours as its own.
+const CONDITION_TYPE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
+const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+
 export const ConditionSchema = z.object({
-  type: z.string().min(1).max(316).describe('Type of condition in CamelCase, e.g. Ready, Provisioned, Attested.'),
+  type: z.string().min(1).max(316).regex(CONDITION_TYPE).describe('Type of condition in CamelCase, e.g. Ready, Provisioned, Attested.'),
   status: z.enum(['True', 'False', 'Unknown']).describe('Status of the condition: True, False or Unknown.'),
-  reason: z.string().min(1).max(1024).describe("Machine-readable CamelCase reason for the condition's last transition."),
+  reason: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(CONDITION_REASON)
+    .describe("Machine-readable CamelCase reason for the condition's last transition."),
   message: z.string().max(32768).describe('Human-readable message with details about the transition.'),
-  lastTransitionTime: z.string().describe('Last time the condition changed status (RFC 3339).'),
+  lastTransitionTime: z
+    .string()
+    .meta({ format: 'date-time' })
+    .describe('Last time the condition changed status (RFC 3339).'),
   observedGeneration: z.int().min(0).optional().describe('The .metadata.generation the condition was set based upon.'),
 });
 export type Condition = z.infer<typeof ConditionSchema>;

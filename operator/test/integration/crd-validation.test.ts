@@ -165,6 +165,10 @@ describe('status subresource and printer columns', () => {
     const bad = { ...updated, status: { ...status, conditions: [{ ...ready, status: 'Maybe' }] } };
     const message = await rejection(api.replaceNamespacedCustomObjectStatus({ ...ref('confidentialagents'), name: agent.metadata.name, body: bad }));
     expect(message).toMatch(/status\.conditions\[0\]\.status: Unsupported value: "Maybe"/);
+    const badTime = { ...updated, status: { ...status, conditions: [{ ...ready, lastTransitionTime: 'yesterday', reason: 'Not a reason' }] } };
+    const timeMessage = await rejection(api.replaceNamespacedCustomObjectStatus({ ...ref('confidentialagents'), name: agent.metadata.name, body: badTime }));
+    expect(timeMessage).toMatch(/status\.conditions\[0\]\.lastTransitionTime: Invalid value: "yesterday"/);
+    expect(timeMessage).toMatch(/status\.conditions\[0\]\.reason: Invalid value: "Not a reason"/);
 
     const kubectl = controlPlane().assets.kubectl;
     if (!kubectl) throw new Error('kubectl missing from the envtest assets (make envtest builds it)');
