@@ -169,6 +169,9 @@ describe('status subresource and printer columns', () => {
     const timeMessage = await rejection(api.replaceNamespacedCustomObjectStatus({ ...ref('confidentialagents'), name: agent.metadata.name, body: badTime }));
     expect(timeMessage).toMatch(/status\.conditions\[0\]\.lastTransitionTime: Invalid value: "yesterday"/);
     expect(timeMessage).toMatch(/status\.conditions\[0\]\.reason: Invalid value: "Not a reason"/);
+    // what Date#toISOString writes (milliseconds) is a valid date-time
+    const millis = { ...updated, status: { ...status, conditions: [{ ...ready, lastTransitionTime: new Date(0).toISOString() }] } };
+    await api.replaceNamespacedCustomObjectStatus({ ...ref('confidentialagents'), name: agent.metadata.name, body: millis });
 
     const kubectl = controlPlane().assets.kubectl;
     if (!kubectl) throw new Error('kubectl missing from the envtest assets (make envtest builds it)');
