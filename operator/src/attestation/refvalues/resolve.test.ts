@@ -134,6 +134,38 @@ describe('publish -> resolve through the test log', () => {
   });
 });
 
+describe('a Rekor v1 shard rotation', () => {
+  it('proves the last checkpoint against the frozen shard (by treeID), then detects a rewrite of that shard', async () => {
+    const srv = new TestRekorServer();
+    srv.log.now = server.log.now;
+    await srv.start();
+    try {
+      const c = new RekorClient({ url: srv.url, retries: 0 });
+      const t = parseTrustedRoot(srv.trustedRootJson());
+      configMaps.set('roots2/trusted_root.json', srv.trustedRootJson());
+      const spec = (versions: string[]): ReferenceValuesSpec => ({ rekor: { ...rekorSpec().rekor!, url: srv.url, trustedRootRef: { name: 'roots2', key: 'trusted_root.json' }, allowedVersions: versions } });
+      const pub = (v: string, d: string, id = ID) => publishReferenceValues({ sha384: d, artifactId: id, artifactVersion: v, signingKey: key, client: c, trust: t, at: NOW });
+      await pub(V1, UKI1);
+      const first = await resolveReferenceValues(spec([V1]), deps, undefined, NOW);
+      expect(first.ok).toBe(true);
+      const previous = first.ok ? first.checkpoint : undefined;
+      await pub('1', '77'.repeat(48), 'more');
+      const frozenTree = srv.log.treeId;
+      srv.rotate();
+      await pub(V2, UKI2);
+      srv.requests.length = 0;
+      const after = await resolveReferenceValues(spec([V1, V2]), deps, previous, NOW);
+      expect(after.ok && after.values.map((v) => [v.version, v.logIndex])).toEqual([[V1, 1000], [V2, 1002]]);
+      expect(after.ok && after.checkpoint?.origin).toBe(srv.log.origin);
+      expect(srv.requests).toContain(`GET /api/v1/log/proof?firstSize=1&lastSize=2&treeID=${frozenTree}`);
+      srv.inactive[0]!.fork(0, Buffer.from('rewritten'));
+      expect(await resolveReferenceValues(spec([V2]), deps, previous, NOW)).toMatchObject({ ok: false, reason: 'LogInconsistent' });
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('inline reference values', () => {
   it('pass straight through, lower-cased, with their measurement names', async () => {
     const r = await resolveReferenceValues({ inline: { mrtd: ['AA'.repeat(48)], ukiSha384: ['bb'.repeat(48)] } }, deps, undefined, NOW);

@@ -44,6 +44,8 @@ export interface ResolveDeps {
  */
 const FOREIGN: ReadonlySet<RefValuesReason> = new Set(['SignatureInvalid', 'SubjectMismatch', 'PredicateTypeMismatch', 'VersionNotAllowed', 'EntryMalformed']);
 
+const MAX_ENTRIES_PER_VERSION = 1000;
+
 const INLINE_NAMES = { mrtd: 'mrtd', rtmr0: 'rtmr0', rtmr1: 'rtmr1', rtmr2: 'rtmr2', rtmr3: 'rtmr3', ukiSha384: UKI_MEASUREMENT_NAME } as const;
 
 async function configMapText(deps: ResolveDeps, ref: { name: string; key: string }, what: string): Promise<string> {
@@ -100,7 +102,11 @@ async function resolveRekor(spec: NonNullable<ReferenceValuesSpec['rekor']>, dep
   for (const version of spec.allowedVersions) {
     const uuids = await client.searchIndexByHash(artifactIndexHash(spec.artifactId, version));
     if (uuids.length === 0) continue;
-    for (const entry of await client.retrieveEntries(uuids.slice(0, 50))) {
+    if (uuids.length > MAX_ENTRIES_PER_VERSION) {
+      // Anyone can add entries under a public index hash; past this bound resolution stops rather than guess.
+      throw new RefValuesError('LogUnavailable', `index hash of ${spec.artifactId}@${version} lists ${uuids.length} entries (limit ${MAX_ENTRIES_PER_VERSION})`);
+    }
+    for (const entry of await client.retrieveEntries(uuids)) {
       try {
         verified.push(verifyRekorEntry(entry, trust, policy, at));
       } catch (e) {

@@ -29,9 +29,9 @@ export class RekorLogState {
   readonly privateKey: KeyObject;
   readonly publicKey: KeyObject;
   readonly logId: string;
-  readonly treeId = '1193050959916656506';
+  readonly treeId: string;
   /** Global index of this shard's first entry (real Rekor v1 has inactive shards before the active one). */
-  readonly shardOffset = 1000;
+  readonly shardOffset: number;
   entries: StoredEntry[] = [];
   tree = new MerkleTree();
   name = 'rekor.local';
@@ -39,7 +39,9 @@ export class RekorLogState {
   /** When true, accept envelopes whose signatures do not verify (lets tests log a forged signature). */
   acceptUnverifiedSignatures = false;
 
-  constructor(keys?: { privateKey: KeyObject; publicKey: KeyObject }) {
+  constructor(keys?: { privateKey: KeyObject; publicKey: KeyObject }, shard: { treeId?: string; shardOffset?: number } = {}) {
+    this.treeId = shard.treeId ?? '1193050959916656506';
+    this.shardOffset = shard.shardOffset ?? 1000;
     const kp = keys ?? generateKeyPairSync('ec', { namedCurve: 'P-256' });
     this.privateKey = kp.privateKey;
     this.publicKey = kp.publicKey;

@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { ProposalError, RekorLogState } from './log-state.ts';
 
 export class TestRekorServer {
-  readonly log: RekorLogState;
+  log: RekorLogState;
+  /** Frozen shards, oldest first (Rekor v1 "inactiveShards"). */
+  readonly inactive: RekorLogState[] = [];
   private server: Server | undefined;
   url = '';
   /** Requests seen, "METHOD path", for assertions on what the client asked. */
@@ -32,6 +34,33 @@ export class TestRekorServer {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
+  /** Freezes the active tree and starts a new one with the same key, as a Rekor v1 shard rotation does. */
+  rotate(): void {
+    const old = this.log;
+    const next = new RekorLogState({ privateKey: old.privateKey, publicKey: old.publicKey }, { treeId: String(BigInt(old.treeId) + 1n), shardOffset: old.shardOffset + old.entries.length });
+    next.name = old.name;
+    next.now = old.now;
+    this.inactive.push(old);
+    this.log = next;
+  }
+
+  private shards(): RekorLogState[] {
+    return [...this.inactive, this.log];
+  }
+
+  private find(uuid: string): { shard: RekorLogState; i: number } | undefined {
+    for (const shard of this.shards()) {
+      const i = shard.findByUuid(uuid);
+      if (i >= 0) return { shard, i };
+    }
+    return undefined;
+  }
+
+  private byIndex(globalIndex: number): { shard: RekorLogState; i: number } | undefined {
+    const shard = this.shards().find((s) => globalIndex >= s.shardOffset && globalIndex < s.shardOffset + s.entries.length);
+    return shard ? { shard, i: globalIndex - shard.shardOffset } : undefined;
+  }
+
   trustedRootJson(): string {
     return this.log.trustedRootJson(this.url);
   }
@@ -43,29 +72,32 @@ export class TestRekorServer {
     const log = this.log;
     if (route === 'GET /api/v1/log') {
       const size = log.tree.size;
-      return send(res, 200, { rootHash: log.tree.root(size).toString('hex'), treeSize: size, signedTreeHead: log.checkpoint(size), treeID: log.treeId, inactiveShards: [] });
+      const head = (s: RekorLogState) => ({ rootHash: s.tree.root().toString('hex'), treeSize: s.tree.size, signedTreeHead: s.checkpoint(), treeID: s.treeId });
+      return send(res, 200, { ...head(log), treeSize: size, inactiveShards: this.inactive.map(head) });
     }
     if (route === 'GET /api/v1/log/publicKey') {
       res.writeHead(200, { 'content-type': 'application/x-pem-file' });
       return void res.end(log.publicKey.export({ type: 'spki', format: 'pem' }));
     }
     if (route === 'GET /api/v1/log/proof') {
+      const treeId = u.searchParams.get('treeID');
+      const tree = (treeId ? this.shards().find((s) => s.treeId === treeId) : log)?.tree;
+      if (!tree) return send(res, 400, { code: 400, message: 'unknown treeID' });
       const first = Number(u.searchParams.get('firstSize') ?? '1');
       const last = Number(u.searchParams.get('lastSize'));
-      if (!Number.isInteger(first) || !Number.isInteger(last) || first < 1 || last > log.tree.size || first > last) {
+      if (!Number.isInteger(first) || !Number.isInteger(last) || first < 1 || last > tree.size || first > last) {
         return send(res, 400, { code: 400, message: 'firstSize/lastSize out of range' });
       }
-      return send(res, 200, { rootHash: log.tree.root(last).toString('hex'), hashes: log.tree.consistencyProof(first, last).map((h) => h.toString('hex')) });
+      return send(res, 200, { rootHash: tree.root(last).toString('hex'), hashes: tree.consistencyProof(first, last).map((h) => h.toString('hex')) });
     }
     if (route === 'GET /api/v1/log/entries') {
-      const i = Number(u.searchParams.get('logIndex')) - log.shardOffset;
-      if (!Number.isInteger(i) || !log.entries[i]) return send(res, 404, { code: 404, message: 'entry not found' });
-      return send(res, 200, log.logEntry(i));
+      const hit = this.byIndex(Number(u.searchParams.get('logIndex')));
+      return hit ? send(res, 200, hit.shard.logEntry(hit.i)) : send(res, 404, { code: 404, message: 'entry not found' });
     }
     const byUuid = /^GET \/api\/v1\/log\/entries\/([0-9a-f]{64}|[0-9a-f]{80})$/.exec(route);
     if (byUuid) {
-      const i = log.findByUuid(byUuid[1] as string);
-      return i < 0 ? send(res, 404, { code: 404, message: 'entry not found' }) : send(res, 200, log.logEntry(i));
+      const hit = this.find(byUuid[1] as string);
+      return hit ? send(res, 200, hit.shard.logEntry(hit.i)) : send(res, 404, { code: 404, message: 'entry not found' });
     }
     const body = req.method === 'POST' ? await readJson(req) : undefined;
     if (route === 'POST /api/v1/log/entries') {
@@ -86,14 +118,14 @@ export class TestRekorServer {
     }
     if (route === 'POST /api/v1/log/entries/retrieve') {
       const q = (body ?? {}) as { entryUUIDs?: string[]; logIndexes?: number[] };
-      const idx = [...(q.entryUUIDs ?? []).map((x) => log.findByUuid(x)), ...(q.logIndexes ?? []).map((x) => x - log.shardOffset)];
-      if (idx.length === 0 || idx.length > 10) return send(res, 422, { code: 422, message: 'between 1 and 10 entryUUIDs or logIndexes' });
-      return send(res, 200, idx.filter((i) => log.entries[i]).map((i) => log.logEntry(i)));
+      const hits = [...(q.entryUUIDs ?? []).map((x) => this.find(x)), ...(q.logIndexes ?? []).map((x) => this.byIndex(x))];
+      if (hits.length === 0 || hits.length > 10) return send(res, 422, { code: 422, message: 'between 1 and 10 entryUUIDs or logIndexes' });
+      return send(res, 200, hits.flatMap((h) => (h ? [h.shard.logEntry(h.i)] : [])));
     }
     if (route === 'POST /api/v1/index/retrieve') {
       const hash = (body as { hash?: string } | undefined)?.hash?.toLowerCase();
       if (!hash) return send(res, 422, { code: 422, message: 'hash required' });
-      return send(res, 200, log.entries.filter((e) => e.indexKeys.includes(hash)).map((e) => e.uuid));
+      return send(res, 200, this.shards().flatMap((s) => s.entries.filter((e) => e.indexKeys.includes(hash)).map((e) => e.uuid)));
     }
     send(res, 404, { code: 404, message: `no route ${route}` });
   }
