@@ -12,7 +12,7 @@ const tdx = (claims: Record<string, JsonValue> = {}): VerifiedEvidence => ({
   tee: 'tdx',
   teeClass: 'cpu',
   warnings: [],
-  claims: { mr_td: hex(1), rtmr0: hex(2), rtmr1: hex(3), rtmr2: hex(4), rtmr3: hex(5), uki_digests: [hex(9)], tcb_status: 'UpToDate', advisory_ids: [], debug: false, event_log: true, ...claims },
+  claims: { mr_td: hex(1), rtmr0: hex(2), rtmr1: hex(3), rtmr2: hex(4), rtmr3: hex(5), uki_digests: [hex(9)], tcb_status: 'UpToDate', advisory_ids: [], debug: false, event_log: 'verified', ...claims },
 });
 const nvidia = (claims: Record<string, JsonValue> = {}): VerifiedEvidence => ({
   tee: 'nvidia',
@@ -70,7 +70,7 @@ describe('appraise', () => {
       [{ debug: true }, pinned, 'contraindicated', 'DebugTd'],
       [{ tcb_status: 'OutOfDate' }, pinned, 'contraindicated', 'TcbStatusNotAccepted'],
       [{ tcb_status: 'Revoked' }, { tdx: { acceptedTcbStatuses: ['UpToDate', 'Revoked'], ...pinned.tdx } }, 'contraindicated', 'TcbRevoked'],
-      [{ event_log: false }, pinned, 'contraindicated', 'EventLogMissing'],
+      [{ event_log: 'absent' }, pinned, 'contraindicated', 'EventLogMissing'],
       [{}, {}, 'warning', 'NoReferenceValues'],
     ];
     for (const [claims, p, status, code] of cases) {
@@ -80,7 +80,7 @@ describe('appraise', () => {
     const ok = appraise([tdx({ tcb_status: 'SWHardeningNeeded', advisory_ids: ['INTEL-SA-00837'] })], policy({ tdx: { acceptedTcbStatuses: ['UpToDate', 'SWHardeningNeeded'], ...pinned.tdx } }), [], at);
     expect(ok.status).toBe('affirming');
     expect(ok.reasons.find((r) => r.code === 'Advisories')?.message).toContain('INTEL-SA-00837');
-    const noLogOk = appraise([tdx({ event_log: false })], policy({ tdx: { requireEventLog: false, ...pinned.tdx } }), [], at);
+    const noLogOk = appraise([tdx({ event_log: 'absent' })], policy({ tdx: { requireEventLog: false, ...pinned.tdx } }), [], at);
     expect(noLogOk.status).toBe('affirming');
   });
 

@@ -49,7 +49,8 @@ function tdxConfiguration(ev: VerifiedEvidence, policy: AttestationPolicySpec, b
   else if (debug === false) b.set('configuration', TV.APPROVED_CONFIG, 'ConfigApproved', 'TD attributes: debug off');
   else b.set('configuration', TV.UNAVAILABLE_CONFIG, 'DebugUnknown', 'TDX claims carry no debug attribute');
   const log = ev.claims['event_log'];
-  const hasLog = log === true || (Array.isArray(log) && log.length > 0) || (typeof log === 'object' && log !== null && !Array.isArray(log));
+  // The TDX verifier reports 'verified' (CCEL replayed to the quote's RTMRs) or 'absent'.
+  const hasLog = log === 'verified' || log === true;
   if (!hasLog && (policy.tdx?.requireEventLog ?? true)) {
     b.set('configuration', TV.UNSUPPORTABLE_CONFIG, 'EventLogMissing', 'policy.tdx.requireEventLog is set but no replayed CC event log was verified');
   }

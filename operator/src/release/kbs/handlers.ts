@@ -91,7 +91,7 @@ export async function handleAttest(deps: HandlerDeps, body: Buffer, cookie: stri
   });
   const token = deps.signer.sign(claims);
   deps.sessions.attest(session, { token, claims, verified: verified.verified, teePubkey: a.teePubkey, appraisal, policyId: policy.id, ...(initDataDigest ? { initDataDigest } : {}) });
-  deps.emit({ type: 'attested', tee: session.tee, status: appraisal.status, policyId: policy.id, tokenDigest: createHash('sha256').update(token).digest('hex'), peerAddress });
+  deps.emit({ type: 'attested', tee: session.tee, status: appraisal.status, policyId: policy.id, tokenDigest: createHash('sha256').update(token).digest('hex'), peerAddress, sampleTee: appraisal.sampleTee });
   return json(200, { token }, cookieFor(session));
 }
 

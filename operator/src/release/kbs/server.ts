@@ -99,6 +99,7 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
     tokenTtlSeconds: opts.tokenTtlSeconds ?? 300,
     emit: (e) => {
       if (e.type === 'attestation-refused' || e.type === 'release-refused') log?.warn(e, `kbs ${e.type}`);
+      else if (e.type === 'attested' && e.sampleTee) log?.warn(e, 'kbs attested a sample TEE (no hardware security; development only)');
       else log?.info(e, `kbs ${e.type}`);
       opts.onEvent?.(e);
     },

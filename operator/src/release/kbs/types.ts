@@ -38,7 +38,7 @@ export interface Entitlements {
 }
 
 export type KbsEvent =
-  | { type: 'attested'; tee: string; status: string; policyId: string; tokenDigest: string; peerAddress: string }
+  | { type: 'attested'; tee: string; status: string; policyId: string; tokenDigest: string; peerAddress: string; sampleTee: boolean }
   | { type: 'attestation-refused'; code: string; message: string; peerAddress: string }
   | { type: 'released'; resourcePath: string; credential: string; agent: string; peerAddress: string }
   | { type: 'release-refused'; resourcePath: string; code: string; reason: string; peerAddress: string };
