@@ -129,7 +129,7 @@ export class LeaderElector {
       const stolen = this.#observed !== undefined && this.#observed.holderIdentity !== '' && this.#observed.holderIdentity !== this.identity;
       if (stolen || this.#clock.now() - lastRenew >= this.renewDeadlineMs) {
         this.#setLeading(false);
-        this.#log.error({ stolen, sinceLastRenewMs: this.#clock.now() - lastRenew }, 'leadership lost: failed to renew the lease within the renew deadline');
+        this.#log.error({ holder: this.#observed?.holderIdentity, sinceLastRenewMs: this.#clock.now() - lastRenew }, stolen ? 'leadership lost: another holder took the lease' : 'leadership lost: failed to renew the lease within the renew deadline');
         return 'lost';
       }
     }

@@ -24,45 +24,41 @@ export async function getJson(kc: KubeConfig, path: string, query: Record<string
   await kc.applyToHTTPSOptions(opts);
   const mod = url.protocol === 'http:' ? http : https;
   if (url.protocol === 'http:') delete opts.agent; // the kubeconfig agent is TLS-only
-  const agent = opts.agent;
-  try {
-    return await new Promise<unknown>((resolve, reject) => {
-      const req = mod.request(url, { ...opts, signal, timeout: timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_BODY) req.destroy(new RuntimeError('API_ERROR', `GET ${url.pathname}: response larger than ${MAX_BODY} bytes`));
-          else chunks.push(c);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          let body: unknown;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            body = undefined;
-          }
-          if (status !== 200) {
-            const message = typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string' ? (body as { message: string }).message : `HTTP ${status}`;
-            const code = status === 410 ? 'GONE' : status === 404 ? 'NOT_FOUND' : 'API_ERROR';
-            reject(new RuntimeError(code, `GET ${url.pathname}: ${message}`, { status }));
-          } else if (body === undefined) {
-            reject(new RuntimeError('API_ERROR', `GET ${url.pathname}: response is not JSON`));
-          } else {
-            resolve(body);
-          }
-        });
+  // The agent comes from KubeConfig's per-cluster cache and is shared with other callers: never destroy it.
+  return new Promise<unknown>((resolve, reject) => {
+    const req = mod.request(url, { ...opts, signal, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY) req.destroy(new RuntimeError('API_ERROR', `GET ${url.pathname}: response larger than ${MAX_BODY} bytes`));
+        else chunks.push(c);
       });
-      req.on('timeout', () => req.destroy(new RuntimeError('TIMEOUT', `GET ${url.pathname}: no response within ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end();
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const status = res.statusCode ?? 0;
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        if (status !== 200) {
+          const message = typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string' ? (body as { message: string }).message : `HTTP ${status}`;
+          const code = status === 410 ? 'GONE' : status === 404 ? 'NOT_FOUND' : 'API_ERROR';
+          reject(new RuntimeError(code, `GET ${url.pathname}: ${message}`, { status }));
+        } else if (body === undefined) {
+          reject(new RuntimeError('API_ERROR', `GET ${url.pathname}: response is not JSON`));
+        } else {
+          resolve(body);
+        }
+      });
     });
-  } finally {
-    if (agent && typeof agent === 'object' && 'destroy' in agent && typeof agent.destroy === 'function') agent.destroy();
-  }
+    req.on('timeout', () => req.destroy(new RuntimeError('TIMEOUT', `GET ${url.pathname}: no response within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** One page of a list call; checks the shape the informer relies on. */

@@ -92,6 +92,19 @@ describe('runtime against a real API server', () => {
     expect(inf.isRunning()).toBe(false);
   });
 
+  it('informers sharing one KubeConfig (and its cached HTTPS agent) start concurrently without errors', async () => {
+    const kc = controlPlane().kubeConfig();
+    const namespaces = await Promise.all([1, 2, 3].map(() => createNamespace(kc, 'shared')));
+    const informers = namespaces.map((ns) => new Informer<ConfigMap>({ kubeConfig: kc, resource: configMaps(ns), logger: log }));
+    for (const inf of informers) inf.start();
+    try {
+      await Promise.all(informers.map((inf) => inf.waitForSync(AbortSignal.timeout(20_000))));
+      expect(informers.map((inf) => inf.stats().errors)).toEqual([0, 0, 0]);
+    } finally {
+      await Promise.all(informers.map((inf) => inf.stop()));
+    }
+  });
+
   it('informer: periodic resync re-delivers cached objects as updates with old === new', async () => {
     const kc = controlPlane().kubeConfig();
     const ns = await createNamespace(kc, 'resync');
