@@ -51,9 +51,8 @@ function smallInt(map: Map<string, asn1js.AsnType>, oid: string, name: string, m
 
 export function parsePckExtension(cert: Cert): PckExtension {
   try {
-    const ext = cert.parsed.extensions?.find((e) => e.extnID === SGX_EXTENSION);
-    if (!ext) fail('extension is absent');
-    const raw = ext.extnValue.valueBlock.valueHexView;
+    const raw = cert.extensions.get(SGX_EXTENSION);
+    if (!raw) fail('extension is absent');
     const asn = asn1js.fromBER(raw);
     if (asn.offset !== raw.length) fail('extension value is not a single DER element');
     const top = pairs(asn.result, 'extension');

@@ -1,6 +1,7 @@
 // The quote's PCK certificate chain: leaf "Intel SGX PCK Certificate" → PCK Platform/Processor CA → pinned
 // root, with the intermediate checked against the Root CA CRL and the leaf against the PCK CRL of its CA.
 import { TdxError } from './errors.ts';
+import { bytesEqual } from './bytes.ts';
 import { checkChain, parsePemChain } from './x509.ts';
 import type { Cert, ValidityWindow } from './x509.ts';
 import { parsePckExtension } from './pck-extension.ts';
@@ -25,7 +26,7 @@ export function verifyPckChain(pem: string, collateral: VerifiedCollateral): Ver
   if (ca.subjectCn === 'Intel SGX PCK Platform CA') caType = 'platform';
   else if (ca.subjectCn === 'Intel SGX PCK Processor CA') caType = 'processor';
   else throw new TdxError('CertificateChainInvalid', `PCK intermediate subject CN is "${ca.subjectCn}", not a PCK Platform/Processor CA`);
-  if (!collateral.pckCrl.parsed.issuer.isEqual(ca.parsed.subject) || !ca.publicKey.equals(collateral.pckCrlIssuer.publicKey)) {
+  if (!bytesEqual(collateral.pckCrl.issuerDer, ca.subjectDer) || !ca.publicKey.equals(collateral.pckCrlIssuer.publicKey)) {
     throw new TdxError('CrlIssuerMismatch', `the PCK CRL in the collateral was not issued by "${ca.subjectCn}" (fetch the ${caType} CRL)`);
   }
   const checked = checkChain(chain, collateral.root, 'PCK certificate chain', (issuer) => {

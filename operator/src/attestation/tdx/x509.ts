@@ -2,17 +2,20 @@
 // checks that cover the CRL's own signature, its issuer and its freshness (not just serial numbers).
 import { X509Certificate, verify as cryptoVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
 import { TdxError, asTdxError } from './errors.ts';
 import { bytesEqual } from './bytes.ts';
+import { children, expectTag, oidBytes, readOnly, readTime } from './der.ts';
+import type { Tlv } from './der.ts';
 
-const ECDSA_SHA256 = '1.2.840.10045.4.3.2';
+const ECDSA_SHA256 = oidBytes('1.2.840.10045.4.3.2');
 
 export interface Cert {
   der: Uint8Array;
   x509: X509Certificate;
-  parsed: pkijs.Certificate;
+  /** Raw DER of the subject Name (compared byte for byte with CRL issuers, as Intel's QVL does). */
+  subjectDer: Uint8Array;
+  /** Extension values (the OCTET STRING content) by dotted OID. */
+  extensions: Map<string, Uint8Array>;
   publicKey: KeyObject;
   subjectCn: string;
   serial: string;
@@ -22,7 +25,12 @@ export interface Cert {
 
 export interface Crl {
   der: Uint8Array;
-  parsed: pkijs.CertificateRevocationList;
+  tbs: Uint8Array;
+  issuerDer: Uint8Array;
+  /** Both the outer and the tbsCertList algorithm are ecdsa-with-SHA256. */
+  ecdsaSha256: boolean;
+  /** DER ECDSA signature from the BIT STRING; undefined when the BIT STRING has unused bits. */
+  signature: Uint8Array | undefined;
   thisUpdate: Date;
   nextUpdate: Date;
   revokedSerials: Set<string>;
@@ -40,25 +48,52 @@ function normalizeSerial(hex: string): string {
   return hex.toLowerCase().replace(/^0+(?=.)/, '');
 }
 
-/** DER must be exactly one ASN.1 element: no trailing bytes accepted. */
-function strictAsn1(der: Uint8Array, what: string, code: 'CertificateMalformed' | 'CrlMalformed'): asn1js.AsnType {
-  const parsed = asn1js.fromBER(der);
-  if (parsed.offset === -1 || parsed.offset !== der.length) {
-    throw new TdxError(code, `${what} is not a single well-formed DER element`);
+function isEcdsaSha256(alg: Tlv | undefined): boolean {
+  if (!alg || alg.tag !== 0x30) return false;
+  const [oid, ...params] = children(alg);
+  return oid?.tag === 0x06 && bytesEqual(oid.value, ECDSA_SHA256) && params.length === 0;
+}
+
+function oidText(bytes: Uint8Array): string {
+  const parts: number[] = [Math.floor((bytes[0] ?? 0) / 40), (bytes[0] ?? 0) % 40];
+  let v = 0;
+  for (const b of bytes.subarray(1)) {
+    v = v * 128 + (b & 0x7f);
+    if ((b & 0x80) === 0) {
+      parts.push(v);
+      v = 0;
+    }
   }
-  return parsed.result;
+  return parts.join('.');
+}
+
+/** Subject name and extensions from the tbsCertificate (version, serial, alg, issuer, validity, subject, spki, ...). */
+function certFields(der: Uint8Array): { subjectDer: Uint8Array; extensions: Map<string, Uint8Array> } {
+  const [tbs] = children(expectTag(readOnly(der), 0x30, 'certificate'));
+  const fields = children(expectTag(tbs, 0x30, 'tbsCertificate'));
+  const i = fields[0]?.tag === 0xa0 ? 1 : 0;
+  const subject = expectTag(fields[i + 4], 0x30, 'subject');
+  const extensions = new Map<string, Uint8Array>();
+  const extField = fields.find((f) => f.tag === 0xa3);
+  if (extField) {
+    for (const ext of children(expectTag(children(extField)[0], 0x30, 'extensions'))) {
+      const parts = children(expectTag(ext, 0x30, 'extension'));
+      const oid = expectTag(parts[0], 0x06, 'extension id');
+      const value = expectTag(parts[parts.length - 1], 0x04, 'extension value');
+      extensions.set(oidText(oid.value), value.value);
+    }
+  }
+  return { subjectDer: subject.raw, extensions };
 }
 
 export function parseCertDer(der: Uint8Array, what: string): Cert {
   try {
-    const asn = strictAsn1(der, what, 'CertificateMalformed');
-    const parsed = new pkijs.Certificate({ schema: asn });
     const x509 = new X509Certificate(der);
     const cn = /(?:^|\n)CN=([^\n]*)/.exec(x509.subject)?.[1] ?? '';
     return {
       der,
       x509,
-      parsed,
+      ...certFields(der),
       publicKey: x509.publicKey,
       subjectCn: cn,
       serial: normalizeSerial(x509.serialNumber),
@@ -84,15 +119,35 @@ export function parsePemChain(pem: string, what: string): Cert[] {
   });
 }
 
+/** CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue BIT STRING } (RFC 5280 §5.1). */
 export function parseCrl(der: Uint8Array, what: string): Crl {
   try {
-    const asn = strictAsn1(der, what, 'CrlMalformed');
-    const parsed = new pkijs.CertificateRevocationList({ schema: asn });
-    if (!parsed.nextUpdate) throw new TdxError('CrlMalformed', `${what} has no nextUpdate`);
-    const revokedSerials = new Set(
-      (parsed.revokedCertificates ?? []).map((r) => normalizeSerial(Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex'))),
-    );
-    return { der, parsed, thisUpdate: parsed.thisUpdate.value, nextUpdate: parsed.nextUpdate.value, revokedSerials };
+    const outer = children(expectTag(readOnly(der), 0x30, what));
+    if (outer.length !== 3) throw new TdxError('CrlMalformed', `${what} is not a CertificateList`);
+    const [tbsTlv, outerAlg, sigBits] = outer as [Tlv, Tlv, Tlv];
+    const tbs = children(expectTag(tbsTlv, 0x30, 'tbsCertList'));
+    let i = tbs[0]?.tag === 0x02 ? 1 : 0;
+    const innerAlg = tbs[i++];
+    const issuer = expectTag(tbs[i++], 0x30, 'CRL issuer');
+    const thisUpdate = readTime(tbs[i++], 'CRL thisUpdate');
+    const next = tbs[i];
+    if (!next || (next.tag !== 0x17 && next.tag !== 0x18)) throw new TdxError('CrlMalformed', `${what} has no nextUpdate`);
+    const nextUpdate = readTime(next, 'CRL nextUpdate');
+    i++;
+    const revokedSerials = new Set<string>();
+    if (tbs[i]?.tag === 0x30) {
+      for (const entry of children(tbs[i] as Tlv)) {
+        const [serial, date] = children(expectTag(entry, 0x30, 'CRL entry'));
+        readTime(date, 'CRL entry revocationDate');
+        revokedSerials.add(normalizeSerial(Buffer.from(expectTag(serial, 0x02, 'CRL entry serial').value).toString('hex')));
+      }
+      i++;
+    }
+    if (tbs[i]?.tag === 0xa0) i++;
+    if (i !== tbs.length) throw new TdxError('CrlMalformed', `${what} has unexpected fields in tbsCertList`);
+    expectTag(sigBits, 0x03, 'CRL signatureValue');
+    const signature = sigBits.value[0] === 0 ? sigBits.value.subarray(1) : undefined;
+    return { der, tbs: tbsTlv.raw, issuerDer: issuer.raw, ecdsaSha256: isEcdsaSha256(outerAlg) && isEcdsaSha256(innerAlg), signature, thisUpdate, nextUpdate, revokedSerials };
   } catch (err) {
     throw asTdxError(err, 'CrlMalformed', `${what} could not be parsed`);
   }
@@ -100,20 +155,12 @@ export function parseCrl(der: Uint8Array, what: string): Crl {
 
 /** CRL signature (ECDSA-SHA256 by `issuer`), issuer name equal to the issuer's subject, and freshness at `at`. */
 export function checkCrl(crl: Crl, issuer: Cert, what: string): ValidityWindow {
-  const alg = crl.parsed.signatureAlgorithm.algorithmId;
-  if (alg !== ECDSA_SHA256 || crl.parsed.signature.algorithmId !== ECDSA_SHA256) {
-    throw new TdxError('CrlSignatureInvalid', `${what} is not signed with ECDSA-SHA256`);
-  }
-  if (crl.parsed.signatureValue.valueBlock.unusedBits !== 0) throw new TdxError('CrlSignatureInvalid', `${what} signature BIT STRING has unused bits`);
-  if (!crl.parsed.issuer.isEqual(issuer.parsed.subject)) {
+  if (!crl.ecdsaSha256) throw new TdxError('CrlSignatureInvalid', `${what} is not signed with ECDSA-SHA256`);
+  if (!crl.signature) throw new TdxError('CrlSignatureInvalid', `${what} signature BIT STRING has unused bits`);
+  if (!bytesEqual(crl.issuerDer, issuer.subjectDer)) {
     throw new TdxError('CrlIssuerMismatch', `${what} issuer is not ${issuer.subjectCn}`);
   }
-  const ok = cryptoVerify(
-    'sha256',
-    crl.parsed.tbsView,
-    { key: issuer.publicKey, dsaEncoding: 'der' },
-    crl.parsed.signatureValue.valueBlock.valueHexView,
-  );
+  const ok = cryptoVerify('sha256', crl.tbs, { key: issuer.publicKey, dsaEncoding: 'der' }, crl.signature);
   if (!ok) throw new TdxError('CrlSignatureInvalid', `${what} signature does not verify with the key of ${issuer.subjectCn}`);
   return { what, notBefore: crl.thisUpdate, notAfter: crl.nextUpdate, code: 'CrlExpired' };
 }
