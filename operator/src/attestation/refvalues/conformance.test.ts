@@ -1,6 +1,7 @@
 // Every Sigstore conformance bundle-verify case and every sigstore-js bundle in the fixtures, run through
 // the project's entry point (`cai sigstore verify-bundle`, in process) with the conformance client
 // protocol; `_fail` cases must exit non-zero, the others 0.
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -52,6 +53,17 @@ describe('sigstore-conformance bundle-verify cases and sigstore-js bundles', () 
     const want = expected.cases[name]!.expected;
     it(`${name} -> ${want}`, async () => {
       const { code, out } = await run(['sigstore', 'verify-bundle', ...argsFor(name)]);
+      expect(code, out).toBe(want === 'pass' ? 0 : 1);
+    });
+  }
+
+  // The same cases with the artifact given as sha256:<hex> (the protocol's digest form).
+  for (const name of names.filter((n) => n.startsWith('conformance/'))) {
+    const want = expected.cases[name]!.expected;
+    it(`${name} (sha256 digest form) -> ${want}`, async () => {
+      const args = argsFor(name);
+      args[args.length - 1] = `sha256:${createHash('sha256').update(readFileSync(args.at(-1)!)).digest('hex')}`;
+      const { code, out } = await run(['sigstore', 'verify-bundle', ...args]);
       expect(code, out).toBe(want === 'pass' ? 0 : 1);
     });
   }

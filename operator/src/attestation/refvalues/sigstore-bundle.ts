@@ -3,8 +3,9 @@
 // (trust.ts), the in-toto subject <-> artifact check for DSSE bundles, and stable project reason codes.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { toSignedEntity, toTrustMaterial, Verifier, type KeyFinderFunc, type Signer, type VerificationPolicy } from '@sigstore/verify';
+import { HashAlgorithm, TrustedRoot } from '@sigstore/protobuf-specs';
+import { toSignedEntity, toTrustMaterial, Verifier, type KeyFinderFunc, type SignedEntity, type Signer, type VerificationPolicy } from '@sigstore/verify';
+import { verifyEcdsaPrehashed } from './ecdsa-prehashed.ts';
 import { RefValuesError, type RefValuesReason } from './errors.ts';
 import { parseTrustedRoot, type TrustedRootMaterial } from './trust.ts';
 
@@ -78,12 +79,27 @@ function checkDsseSubject(bundle: Bundle, artifact: BundleArtifact): void {
   if (!matches) throw new RefValuesError('SubjectMismatch', `no in-toto subject has the artifact's digest (sha256 ${want['sha256']})`);
 }
 
-function checkMessageDigest(bundle: Bundle, sha256: string): void {
-  if (bundle.content.$case !== 'messageSignature') return;
+/**
+ * For `sha256:<hex>` on a message-signature bundle: the bundle's messageDigest must be that digest, and the
+ * signature is checked over the digest itself (node:crypto cannot, hence ecdsa-prehashed.ts).
+ */
+function prehashedEntity(bundle: Bundle, sha256: string): SignedEntity | undefined {
+  const entity = toSignedEntity(bundle);
+  if (bundle.content.$case !== 'messageSignature') return undefined;
   const d = bundle.content.messageSignature.messageDigest;
-  if (d.digest.toString('hex') !== sha256.toLowerCase()) throw new RefValuesError('BodyEnvelopeMismatch', 'bundle messageDigest differs from the given sha256 digest');
-  // Verifying an ECDSA signature over a pre-computed digest is not possible with node:crypto.
-  throw new RefValuesError('BundleInvalid', 'digest-only verification of message-signature bundles is not supported; pass the artifact file');
+  if (d.algorithm !== HashAlgorithm.SHA2_256 || d.digest.toString('hex') !== sha256.toLowerCase()) {
+    throw new RefValuesError('BodyEnvelopeMismatch', 'bundle messageDigest is not the given sha256 digest');
+  }
+  const content = entity.signature;
+  const digest = Buffer.from(sha256, 'hex');
+  const signature: SignedEntity['signature'] = {
+    signature: content.signature,
+    compareSignature: (sig) => content.compareSignature(sig),
+    compareDigest: (dg) => content.compareDigest(dg),
+    compareSignedDigest: (dg) => content.compareSignedDigest(dg),
+    verifySignature: (key) => verifyEcdsaPrehashed(key, digest, content.signature),
+  };
+  return { ...entity, signature };
 }
 
 /** Verifies a Sigstore bundle as a sigstore-conformance client does. Never throws. */
@@ -103,11 +119,11 @@ export function verifySigstoreBundle(input: BundleVerifyInput): BundleVerdict {
     const material = toTrustMaterial(protoRoot(trust), input.key !== undefined ? keyFinder(input.key) : undefined);
     const verifier = new Verifier(material, { tlogThreshold: 1, ctlogThreshold: input.key !== undefined ? 0 : 1, timestampThreshold: 1 });
     const artifact = input.artifact && 'bytes' in input.artifact ? input.artifact.bytes : undefined;
-    if (input.artifact && 'sha256' in input.artifact) checkMessageDigest(bundle, input.artifact.sha256);
+    const entity = (input.artifact && 'sha256' in input.artifact ? prehashedEntity(bundle, input.artifact.sha256) : undefined) ?? toSignedEntity(bundle, artifact);
     const policy: VerificationPolicy = input.identity
       ? { subjectAlternativeName: input.identity.subjectAlternativeName, extensions: { issuer: input.identity.issuer } }
       : {};
-    const signer = verifier.verify(toSignedEntity(bundle, artifact), policy);
+    const signer = verifier.verify(entity, policy);
     if (input.artifact) checkDsseSubject(bundle, input.artifact);
     return { ok: true, signer, bundle };
   } catch (e) {
