@@ -120,7 +120,7 @@ export class Manager {
 
   /** The shared informer for r (one per resource and namespace); started with the manager. */
   informer<T extends KubernetesObject>(r: ResourceRef): SharedInformer<T> {
-    const key = `${r.group}/${r.version}/${r.plural}@${r.namespace ?? ''}`;
+    const key = `${r.group}/${r.version}/${r.plural}@${r.namespace ?? ''}${r.labelSelector ? '?l=' + r.labelSelector : ''}${r.fieldSelector ? '?f=' + r.fieldSelector : ''}`;
     let inf = this.#informers.get(key);
     if (!inf) {
       inf = new Informer<KubernetesObject>({
@@ -128,6 +128,8 @@ export class Manager {
         resource: r,
         logger: this.#o.logger,
         resyncPeriodMs: this.#o.resyncPeriodMs ?? 10 * 60_000,
+        ...(r.labelSelector ? { labelSelector: r.labelSelector } : {}),
+        ...(r.fieldSelector ? { fieldSelector: r.fieldSelector } : {}),
         ...(this.#o.informerBackoff ? { backoff: this.#o.informerBackoff } : {}),
         ...(this.#o.informerWatchdogMs ? { watchdogMs: this.#o.informerWatchdogMs } : {}),
         metrics: this.#m,
@@ -188,7 +190,7 @@ export class Manager {
       await this.stop({ gracePeriodMs: 0 });
       throw new RuntimeError('TIMEOUT', `manager.start(): informers did not sync within ${syncBudget} ms (${pending}); check RBAC (list/watch) and that the CRDs are installed`, { cause: err });
     }
-    if (this.#stopCampaign.signal.aborted) return;
+    if (this.#stopCampaign.signal.aborted || this.#state !== 'starting') return; // stop() raced with start()
     this.#state = 'running';
     this.#log.info({ informers: this.#informers.size, controllers: this.#controllers.length }, 'informers synced');
     if (!this.#elector) {

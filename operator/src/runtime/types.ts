@@ -33,7 +33,7 @@ export interface KubernetesObject {
   metadata?: ObjectMeta;
 }
 
-/** Identifies one resource type (and optionally one namespace to watch). group '' is the core group. */
+/** Identifies one resource type (and optionally the namespace and selectors to watch). group '' is the core group. */
 export interface ResourceRef {
   group: string;
   version: string;
@@ -41,6 +41,9 @@ export interface ResourceRef {
   kind: string;
   namespaced: boolean;
   namespace?: string;
+  /** Informers only: watch a subset (label / field selector syntax of the API server). */
+  labelSelector?: string;
+  fieldSelector?: string;
 }
 
 export interface ObjectKey {

@@ -105,6 +105,28 @@ describe('runtime against a real API server', () => {
     }
   });
 
+  it('manager informers honour label selectors (list and watch)', async () => {
+    const kc = controlPlane().kubeConfig();
+    const ns = await createNamespace(kc, 'sel');
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'in-1', labels: { pick: 'yes' } } } });
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'out-1' } } });
+    const mgr = new Manager({ kubeConfig: kc, logger: log, leaderElection: false });
+    const picked = mgr.informer<ConfigMap>({ ...configMaps(ns), labelSelector: 'pick=yes' });
+    const all = mgr.informer<ConfigMap>(configMaps(ns));
+    expect(picked).not.toBe(all);
+    await mgr.start();
+    try {
+      await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'in-2', labels: { pick: 'yes' } } } });
+      await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'out-2' } } });
+      await waitFor('all four in the unfiltered informer', () => all.list().length === 4);
+      expect(picked.list().map((o) => o.metadata?.name).sort()).toEqual(['in-1', 'in-2']);
+      expect(picked.list()[0]?.kind).toBe('ConfigMap'); // filled in on list items
+    } finally {
+      await mgr.stop();
+    }
+  });
+
   it('informer: periodic resync re-delivers cached objects as updates with old === new', async () => {
     const kc = controlPlane().kubeConfig();
     const ns = await createNamespace(kc, 'resync');
