@@ -1,9 +1,11 @@
 // `cai refvalues publish|verify|digest` end to end against the local test log, with a real signed EFI
 // binary standing in for the UKI (it is a PE image like a UKI).
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestRekorServer } from '../../../test/support/rekor-log/server.ts';
 import { runCli } from '../main.ts';
@@ -87,5 +89,28 @@ describe('cai refvalues', () => {
     expect((await cai('refvalues', 'publish', '--artifact-id', 'x')).code).toBe(2);
     expect((await cai('refvalues', 'frobnicate')).code).toBe(2);
     expect((await cai('refvalues', 'verify', '--bogus', '1')).code).toBe(2);
+  });
+});
+
+describe('guest-image/publish-reference-values.sh', () => {
+  it('publishes prod and debug reference values of a build and writes the original .rekor-meta.json next to each image', async () => {
+    const out = f('image-output');
+    mkdirSync(out);
+    writeFileSync(f('profile.json'), JSON.stringify({ rekor: { enabled: true, artifact_id: 'cai-openclaw-vllm', artifact_type: 'uki' } }));
+    for (const [type, hex] of [['prod', 'a1'], ['debug', 'b2']] as const) {
+      writeFileSync(join(out, `cai-final-${type}-202611211200.qcow2`), '');
+      writeFileSync(join(out, `cai-final-${type}-202611211200.json`), JSON.stringify({ 'measurement.uki.SHA-384': [hex.repeat(48)] }));
+    }
+    const script = join(import.meta.dirname, '../../../../guest-image/publish-reference-values.sh');
+    const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, COSIGN_KEY: f('cosign.key'), COSIGN_PASSWORD: '',
+      REKOR_URL: server.url, TRUSTED_ROOT: f('trusted_root.json') };
+    const { stdout } = await promisify(execFile)('bash', [script, f('profile.json'), out, '202611211200'], { env });
+    expect(stdout).toMatch(/Created entry at index \d+/);
+    for (const type of ['prod', 'debug']) {
+      expect(JSON.parse(readFileSync(join(out, `cai-final-${type}-202611211200.rekor-meta.json`), 'utf8'))).toEqual({
+        artifact_id: `cai-openclaw-vllm-${type}`, artifact_version: '202611211200', artifact_type: 'uki', rekor_url: server.url, rv_name: 'measurement.uki.SHA-384',
+      });
+      expect(JSON.parse(readFileSync(join(out, `cai-final-${type}-202611211200.sigstore.json`), 'utf8')).mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
+    }
   });
 });
