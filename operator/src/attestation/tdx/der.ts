@@ -65,16 +65,13 @@ export function expectTag(t: Tlv | undefined, tag: number, what: string): Tlv {
 /** UTCTime (0x17) or GeneralizedTime (0x18) in the DER "Z" form. */
 export function readTime(t: Tlv | undefined, what: string): Date {
   const text = t ? Buffer.from(t.value).toString('latin1') : '';
-  let m: RegExpExecArray | null = null;
-  let year = 0;
-  if (t?.tag === 0x17 && (m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text))) {
-    const yy = Number(m[1]);
-    year = yy >= 50 ? 1900 + yy : 2000 + yy;
-  } else if (t?.tag === 0x18 && (m = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text))) {
-    year = Number(m[1]);
-  } else {
-    throw new DerError(`${what} is not a DER UTCTime/GeneralizedTime`);
-  }
+  const utc = t?.tag === 0x17 ? /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text) : null;
+  const gen = t?.tag === 0x18 ? /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text) : null;
+  const m = utc ?? gen;
+  if (!m) throw new DerError(`${what} is not a DER UTCTime/GeneralizedTime`);
+  const first = Number(m[1]);
+  // RFC 5280: UTCTime years 50-99 are 19xx, 00-49 are 20xx.
+  const year = utc ? (first >= 50 ? 1900 + first : 2000 + first) : first;
   const [, , mo, d, h, mi, s] = m.map(Number) as number[];
   const date = new Date(Date.UTC(year, (mo ?? 1) - 1, d, h, mi, s));
   if (Number.isNaN(date.getTime()) || date.getUTCMonth() !== (mo ?? 1) - 1) throw new DerError(`${what} is not a valid date`);
