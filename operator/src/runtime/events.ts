@@ -26,6 +26,10 @@ export interface EventsV1RecorderOptions {
   /** Identical events within this window join one series (client-go: 6 minutes). */
   seriesWindowMs?: number;
   maxTracked?: number;
+  /** API writes in flight at once (default 4); further writes wait their turn. */
+  maxConcurrentWrites?: number;
+  /** Writes allowed to wait (default 1000, client-go's broadcaster queue); beyond that events are dropped. */
+  maxPendingWrites?: number;
 }
 
 interface Tracked {
@@ -43,6 +47,9 @@ export class EventsV1Recorder implements EventRecorder {
   readonly #clock: Clock;
   readonly #tracked = new Map<string, Tracked>();
   readonly #inflight = new Set<Promise<void>>();
+  readonly #waiting: Array<() => void> = [];
+  #writing = 0;
+  #dropped = 0;
 
   constructor(opts: EventsV1RecorderOptions) {
     this.#o = opts;
@@ -83,9 +90,15 @@ export class EventsV1Recorder implements EventRecorder {
 
   #schedule(key: string, t: Tracked, obj: KubernetesObject, type: EventType, reason: string, action: string, note: string): void {
     if (t.writing) return; // the running write loop picks the new count up
+    if (this.#waiting.length >= (this.#o.maxPendingWrites ?? 1000)) {
+      if (this.#dropped++ % 100 === 0) this.#o.logger.warn({ dropped: this.#dropped }, 'event backlog full; dropping events');
+      if (!t.name) this.#tracked.delete(key);
+      return;
+    }
     const p = (async () => {
       while (t.dirty) {
         t.dirty = false;
+        await this.#acquire();
         try {
           if (!t.name) await this.#create(t, obj, type, reason, action, note);
           else await this.#patchSeries(t);
@@ -98,6 +111,8 @@ export class EventsV1Recorder implements EventRecorder {
           this.#o.logger.warn({ err: describeError(err), reason, object: `${t.namespace}/${obj.metadata?.name ?? ''}` }, 'writing an event failed');
           if (!t.name) this.#tracked.delete(key);
           return;
+        } finally {
+          this.#release();
         }
       }
     })().finally(() => {
@@ -140,6 +155,20 @@ export class EventsV1Recorder implements EventRecorder {
   async #patchSeries(t: Tracked): Promise<void> {
     const body = { series: { count: t.count, lastObservedTime: new V1MicroTime(t.lastSeen) } };
     await this.#o.api.patchNamespacedEvent({ name: t.name ?? '', namespace: t.namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  }
+
+  #acquire(): Promise<void> {
+    if (this.#writing < (this.#o.maxConcurrentWrites ?? 4)) {
+      this.#writing++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve)); // the slot is handed over by #release
+  }
+
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#writing--;
   }
 
   #evict(): void {

@@ -229,6 +229,11 @@ describe('runtime against a real API server', () => {
     expect(byReason['Broken']).toMatchObject({ type: 'Warning', action: 'Check', note: 'it is broken', reportingController: 'runtime-test.example.com/ctl', reportingInstance: 'test-instance', regarding: { kind: 'ConfigMap', name: 'e', namespace: ns, uid: cm.metadata?.uid } });
     expect(byReason['Broken']?.series?.count).toBe(3);
     expect(byReason['Fixed']?.series).toBeUndefined();
+
+    // a burst of distinct events goes through the bounded writer (4 in flight) without loss
+    for (let i = 0; i < 20; i++) rec.emit(obj, 'Normal', `Burst${i}`, 'Burst', `event ${i}`);
+    await rec.flush();
+    expect((await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items).toHaveLength(22);
   });
 
   it('manager: reconciles ConfigMaps; /metrics exposes controller-runtime names with real values; /healthz and /readyz', async () => {
