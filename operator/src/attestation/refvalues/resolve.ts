@@ -5,7 +5,7 @@
 // bundle: verify a Sigstore bundle from a ConfigMap (offline). Never throws: failures come back as
 // {ok:false, reason, message} with the stable reasons of errors.ts.
 import type { z } from 'zod';
-import type { ReferenceValuesSchema } from '../../api/attestation-policy.ts';
+import type { CheckpointSchema, ReferenceValuesSchema, ResolvedReferenceValueSchema } from '../../api/attestation-policy.ts';
 import { checkpointFromStatus, checkpointToStatus, verifyCheckpoint, type Checkpoint } from './checkpoint.ts';
 import type { RekorClient } from './client.ts';
 import { RefValuesError, type RefValuesReason } from './errors.ts';
@@ -17,17 +17,10 @@ import { parseTrustedRoot, publicGoodTrustedRoot, type TrustedRootMaterial } fro
 import { verifyRekorEntry, type EntryPolicy, type VerifiedReference } from './verify-entry.ts';
 
 export type ReferenceValuesSpec = z.infer<typeof ReferenceValuesSchema>;
-export interface ResolvedReferenceValue {
-  name: string;
-  digest: string;
-  version?: string;
-  logIndex?: number;
-}
-export interface CheckpointStatus {
-  origin: string;
-  treeSize: number;
-  rootHash: string;
-}
+/** status.referenceValues[] of AttestationPolicy. */
+export type ResolvedReferenceValue = z.infer<typeof ResolvedReferenceValueSchema>;
+/** status.checkpoint of AttestationPolicy (rootHash in base64). */
+export type CheckpointStatus = z.infer<typeof CheckpointSchema>;
 export type ResolveResult =
   | { ok: true; values: ResolvedReferenceValue[]; checkpoint?: CheckpointStatus }
   | { ok: false; reason: RefValuesReason; message: string };
