@@ -18,4 +18,5 @@ COPY --chown=root:root package.json ./
 COPY --chown=root:root crds ./crds
 USER 65532:65532
 EXPOSE 8080 8081
-ENTRYPOINT ["node", "dist/cli/main.js", "operator"]
+# Same V8 flags as operator/src/app/node-flags.ts (peak RSS; see docs/architecture.md).
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--max-old-space-size=192", "dist/cli/main.js", "operator"]

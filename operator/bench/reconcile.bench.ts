@@ -10,6 +10,7 @@ import { startLocalCloud } from '../src/cloud/local/cloud-server.ts';
 import { workloadGuestLauncher } from '../src/cloud/local/guest-launcher.ts';
 import { startControlPlane } from '../src/devenv/control-plane.ts';
 import { freePort } from '../src/devenv/ports.ts';
+import { shareDispatcher } from '../src/runtime/shared-dispatcher.ts';
 import { spawnOperator } from '../test/support/operator.ts';
 
 const N = Number(process.env.BENCH_AGENTS ?? 1000);
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
   const cloud = await startLocalCloud({ launchGuest: workloadGuestLauncher(), pendingMs: 1 });
   let operator: ReturnType<typeof spawnOperator> | undefined;
   try {
-    const kc = cp.kubeConfig();
+    const kc = shareDispatcher(cp.kubeConfig());
     const core = kc.makeApiClient(CoreV1Api);
     const crd = kc.makeApiClient(CustomObjectsApi);
     for (const name of ['bench-raw', 'bench']) await core.createNamespace({ body: { metadata: { name } } });

@@ -14,8 +14,10 @@ import type { ProviderSet } from '../controllers/agent/providers.ts';
 import { policyReconciler } from '../controllers/attestation-policy.ts';
 import { startGarbageCollector } from '../controllers/garbage-collector.ts';
 import { AGENTS, CREDENTIALS, POLICIES, scoped } from '../controllers/resources.ts';
+import { filterUpdates } from '../controllers/predicates.ts';
 import { credentialReconciler } from '../controllers/sealed-credential.ts';
 import { Manager, type ObjectKey, type SharedInformer } from '../runtime/manager.ts';
+import { shareDispatcher } from '../runtime/shared-dispatcher.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { OperatorConfig } from './config.ts';
 import { buildServices } from './services.ts';
@@ -37,7 +39,7 @@ export interface StartOptions {
 
 export async function startOperator(config: OperatorConfig, opts: StartOptions): Promise<OperatorHandle> {
   const { logger } = opts;
-  const kubeConfig = opts.kubeConfig ?? loadKubeConfig(config.kubeconfig);
+  const kubeConfig = shareDispatcher(opts.kubeConfig ?? loadKubeConfig(config.kubeconfig));
   const clusterId = config.clusterId ?? (await readClusterId(kubeConfig));
 
   const closers: Array<() => Promise<void>> = [];
@@ -84,7 +86,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
 
   manager.addController({
     name: 'confidentialagent',
-    for: agents as unknown as SharedInformer<KubernetesObject>,
+    for: filterUpdates(agents) as unknown as SharedInformer<KubernetesObject>,
     workers: config.workers,
     watches: [
       {
@@ -108,13 +110,13 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   });
   manager.addController({
     name: 'attestationpolicy',
-    for: policies as unknown as SharedInformer<KubernetesObject>,
+    for: filterUpdates(policies) as unknown as SharedInformer<KubernetesObject>,
     workers: Math.max(1, Math.floor(config.workers / 2)),
     reconcile: policyReconciler({ policies, clients: manager.client, events: manager.events, resolveReferenceValues: services.resolveReferenceValues }),
   });
   manager.addController({
     name: 'sealedcredential',
-    for: credentials as unknown as SharedInformer<KubernetesObject>,
+    for: filterUpdates(credentials) as unknown as SharedInformer<KubernetesObject>,
     workers: Math.max(1, Math.floor(config.workers / 2)),
     reconcile: credentialReconciler({ credentials, clients: manager.client, events: manager.events, checkSealed: services.checkSealed }),
   });

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { GROUP, VERSION } from '../../src/api/common.ts';
 import type { ConfidentialAgent } from '../../src/api/confidential-agent.ts';
 import { parseOperatorConfig, type OperatorConfig } from '../../src/app/config.ts';
+import { OPERATOR_NODE_FLAGS } from '../../src/app/node-flags.ts';
 import { startOperator, type OperatorHandle } from '../../src/app/operator.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -32,7 +33,7 @@ export interface SpawnedOperator {
 
 /** Runs `cai operator` as its own process, so a test can SIGKILL it. */
 export function spawnOperator(kubeconfigPath: string, extra: string[]): SpawnedOperator {
-  const proc = spawn(process.execPath, [CLI, 'operator', '--kubeconfig', kubeconfigPath, ...testArgs(extra)], {
+  const proc = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, CLI, 'operator', '--kubeconfig', kubeconfigPath, ...testArgs(extra)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'debug' },
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Condition } from '../../api/common.ts';
 import { findOrphans } from '../garbage-collector.ts';
+import { metadataOrSpecChanged } from '../predicates.ts';
 import { instanceToken } from './instance-token.ts';
 import { summariseReady } from './ready.ts';
 
@@ -46,5 +47,18 @@ describe('findOrphans', () => {
       { id: 'deleted', state: 'Deleted' as const, owner: owner('u4'), createdAt: '2026-01-01T00:00:00Z' },
     ];
     expect(findOrphans(instances, new Set(['u1']), 30_000, now).map((i) => i.id)).toEqual(['orphan']);
+  });
+});
+
+describe('metadataOrSpecChanged', () => {
+  const obj = (generation: number, extra: Record<string, unknown> = {}) => ({ metadata: { name: 'a', generation, resourceVersion: String(Math.random()), ...extra }, status: { x: Math.random() } });
+  it('drops status-only updates and keeps spec, finalizer, deletion and resync updates', () => {
+    const a = obj(1);
+    expect(metadataOrSpecChanged(a, obj(1))).toBe(false);
+    expect(metadataOrSpecChanged(a, obj(2))).toBe(true);
+    expect(metadataOrSpecChanged(a, obj(1, { finalizers: ['f'] }))).toBe(true);
+    expect(metadataOrSpecChanged(a, obj(1, { deletionTimestamp: '2026-01-01T00:00:00Z' }))).toBe(true);
+    expect(metadataOrSpecChanged(a, a)).toBe(true);
+    expect(metadataOrSpecChanged(undefined, a)).toBe(true);
   });
 });
