@@ -169,6 +169,6 @@ describe('a Rekor v1 shard rotation', () => {
 describe('inline reference values', () => {
   it('pass straight through, lower-cased, with their measurement names', async () => {
     const r = await resolveReferenceValues({ inline: { mrtd: ['AA'.repeat(48)], ukiSha384: ['bb'.repeat(48)] } }, deps, undefined, NOW);
-    expect(r).toEqual({ ok: true, values: [{ name: 'mrtd', digest: 'aa'.repeat(48) }, { name: 'measurement.uki.SHA-384', digest: 'bb'.repeat(48) }] });
+    expect(r).toEqual({ ok: true, values: [{ name: 'mr_td', digest: 'aa'.repeat(48) }, { name: 'measurement.uki.SHA-384', digest: 'bb'.repeat(48) }] });
   });
 });

@@ -39,7 +39,7 @@ const FOREIGN: ReadonlySet<RefValuesReason> = new Set(['SignatureInvalid', 'Subj
 
 const MAX_ENTRIES_PER_VERSION = 1000;
 
-const INLINE_NAMES = { mrtd: 'mrtd', rtmr0: 'rtmr0', rtmr1: 'rtmr1', rtmr2: 'rtmr2', rtmr3: 'rtmr3', ukiSha384: UKI_MEASUREMENT_NAME } as const;
+const INLINE_NAMES = { mrtd: 'mr_td', rtmr0: 'rtmr0', rtmr1: 'rtmr1', rtmr2: 'rtmr2', rtmr3: 'rtmr3', ukiSha384: UKI_MEASUREMENT_NAME } as const;
 
 async function configMapText(deps: ResolveDeps, ref: { name: string; key: string }, what: string): Promise<string> {
   const text = await deps.readConfigMap(ref.name, ref.key);
@@ -149,6 +149,7 @@ export async function resolveReferenceValues(source: ReferenceValuesSpec, deps: 
   try {
     if (source.rekor) return await resolveRekor(source.rekor, deps, previous, at);
     if (source.bundle) return await resolveBundle(source.bundle, deps, at);
+    // Names as the appraisal matches them (same as app/services.ts inlineReferenceValues).
     const values: ResolvedReferenceValue[] = [];
     for (const [field, name] of Object.entries(INLINE_NAMES)) {
       for (const digest of source.inline?.[field as keyof typeof INLINE_NAMES] ?? []) values.push({ name, digest: digest.toLowerCase() });
