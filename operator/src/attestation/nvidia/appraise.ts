@@ -74,7 +74,12 @@ async function appraiseOne(item: GpuEvidenceItem, o: GpuAppraisalOptions, cache:
 
   facts.driverRimId = driverRimId(item.arch, report.info.driverVersion);
   facts.vbiosRimId = vbiosRimId(report.info);
-  const [driver, vbios] = await Promise.all([loadRim(facts.driverRimId, 'driver', o, cache), loadRim(facts.vbiosRimId, 'VBIOS', o, cache)]);
+  // Fetch both concurrently, but report deterministically: driver first.
+  const [d, v] = await Promise.allSettled([loadRim(facts.driverRimId, 'driver', o, cache), loadRim(facts.vbiosRimId, 'VBIOS', o, cache)]);
+  if (d.status === 'rejected') throw d.reason;
+  if (v.status === 'rejected') throw v.reason;
+  const driver = d.value;
+  const vbios = v.value;
   if (driver.rim.colloquialVersion !== report.info.driverVersion) {
     throw new NvidiaError('RimVersionMismatch', `driver RIM is for version ${driver.rim.colloquialVersion}, the report says ${report.info.driverVersion}`);
   }
