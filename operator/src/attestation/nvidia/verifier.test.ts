@@ -63,8 +63,10 @@ describe('nvidia Verifier on the captured H100 set', () => {
     if (!r.ok) expect(r.message).toMatch(/vbios 1 \(value\), vbios 2 \(value\), vbios 3 \(value\), vbios 9 \(value\)/);
   });
 
-  it('fails with an expiry reason after the RIM signing certificates expire', async () => {
+  it('fails with an expiry reason after the RIM signing certificates expire (also with a warm cache)', async () => {
     const v = createNvidiaVerifier({ rims: rims() });
+    const warm = await v.verify({ evidence: evidence2023, expectedReportData: reportDataFor(H100_2023.nonceHex), at: H100_2023.pinnedTime, policy: policy() });
+    expect(warm.ok).toBe(true);
     const r = await v.verify({ evidence: evidence2023, expectedReportData: reportDataFor(H100_2023.nonceHex), at: H100_2023.afterRimExpiry, policy: policy() });
     expect(r).toMatchObject({ ok: false, failure: { code: 'RimCertExpired', message: expect.stringMatching(/HCC RIM L4 Signer.*2025-06-26/) } });
   });
