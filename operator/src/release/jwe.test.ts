@@ -61,6 +61,8 @@ describe('KBS JWE', () => {
     const a128 = Buffer.from('{"alg":"ECDH-ES+A256KW","enc":"A128GCM"}').toString('base64url');
     expect(codeOf(() => decryptKbsJwe({ ...jwe, protected: a128 }, kp.privateKey))).toBe('UnsupportedAlgorithm');
     expect(codeOf(() => encryptToTeeKey({ kty: 'RSA', alg: 'RSA1_5', n: 'x', e: 'AQAB' }, secret))).toBe('UnsupportedTeeKey');
+    const offCurve = { kty: 'EC' as const, crv: 'P-256' as const, alg: 'ECDH-ES+A256KW', x: Buffer.alloc(32, 1).toString('base64url'), y: Buffer.alloc(32, 2).toString('base64url') };
+    expect(codeOf(() => encryptToTeeKey(offCurve, secret))).toBe('UnsupportedTeeKey');
     expect(codeOf(() => encryptToTeeKey({ ...(kp.publicKey as { kty: 'EC'; x: string; y: string; crv: 'P-256' }), alg: 'ECDH-ES' }, secret))).toBe('UnsupportedTeeKey');
   });
 });

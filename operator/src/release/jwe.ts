@@ -6,9 +6,9 @@
 import {
   createCipheriv,
   createDecipheriv,
+  createECDH,
   createHash,
   diffieHellman,
-  generateKeyPairSync,
   privateDecrypt,
   publicEncrypt,
   randomBytes,
@@ -87,13 +87,20 @@ export function encryptToTeeKey(teeKey: TeePubKey, plaintext: Uint8Array): KbsJw
     if (teeKey.alg !== ECDH_ES_A256KW || !SUPPORTED_CURVES.has(teeKey.crv)) {
       throw new JweError('UnsupportedTeeKey', `EC TEE key must be alg ${ECDH_ES_A256KW} on P-256 or P-521 (got ${teeKey.alg} on ${teeKey.crv})`);
     }
-    const recipient = teeKeyToKeyObject(teeKey);
-    const eph = generateKeyPairSync('ec', { namedCurve: teeKey.crv === 'P-256' ? 'prime256v1' : 'secp521r1' });
-    const kek = concatKdfA256KW(diffieHellman({ privateKey: eph.privateKey, publicKey: recipient }));
-    const wrap = createCipheriv('id-aes256-wrap', kek, KW_IV);
+    // Raw-point ECDH (node:crypto ECDH) avoids KeyObject import/export on this hot path; computeSecret
+    // rejects points that are not on the curve.
+    const eph = createECDH(teeKey.crv === 'P-256' ? 'prime256v1' : 'secp521r1');
+    const pub = eph.generateKeys();
+    let z: Buffer;
+    try {
+      z = eph.computeSecret(Buffer.concat([Buffer.from([4]), Buffer.from(teeKey.x, 'base64url'), Buffer.from(teeKey.y, 'base64url')]));
+    } catch {
+      throw new JweError('UnsupportedTeeKey', 'TEE key is not a valid point on its curve');
+    }
+    const wrap = createCipheriv('id-aes256-wrap', concatKdfA256KW(z), KW_IV);
     const encryptedKey = Buffer.concat([wrap.update(cek), wrap.final()]);
-    const jwk = eph.publicKey.export({ format: 'jwk' });
-    const epk = { crv: teeKey.crv, kty: 'EC', x: jwk.x, y: jwk.y };
+    const coord = (pub.length - 1) / 2;
+    const epk = { crv: teeKey.crv, kty: 'EC', x: b64u(pub.subarray(1, 1 + coord)), y: b64u(pub.subarray(1 + coord)) };
     return seal(serdeProtectedHeaderJson({ alg: ECDH_ES_A256KW, enc: A256GCM, epk }), encryptedKey, cek, plaintext);
   }
   if (teeKey.alg !== RSA_OAEP_256) throw new JweError('UnsupportedTeeKey', `RSA TEE key must be alg ${RSA_OAEP_256} (got ${teeKey.alg})`);
