@@ -158,6 +158,17 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
     const initial = this.#o.backoff?.initialMs ?? 800;
     const max = this.#o.backoff?.maxMs ?? 30_000;
     let backoff = initial;
+    let consecutiveGone = 0; // a 410 right after a fresh list again and again must not spin
+    const backoffSleep = async (): Promise<boolean> => {
+      const wait = Math.min(backoff * (1 + Math.random()), max); // jitter factor 1.0 like client-go
+      backoff = Math.min(backoff * 2, max);
+      try {
+        await sleep(this.#clock, wait, this.#stop.signal);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     while (this.#running) {
       const attempt = new AbortController();
       this.#attempt = attempt;
@@ -170,31 +181,31 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
           this.#o.metrics?.informerRestarts.inc({ resource: this.#name(), reason: 'gone' });
           this.#log.info({ resourceVersion: this.#rv }, 'watch resourceVersion expired (410); relisting');
           this.#rv = '';
-        } else if (outcome === 'timeout') {
-          this.#o.metrics?.informerRestarts.inc({ resource: this.#name(), reason: 'timeout' });
+          if (++consecutiveGone > 1 && !(await backoffSleep())) break;
+        } else {
+          consecutiveGone = 0;
+          if (outcome === 'timeout') this.#o.metrics?.informerRestarts.inc({ resource: this.#name(), reason: 'timeout' });
         }
         // client-go resets backoff after a healthy stretch; a watch that stayed open counts as healthy.
-        if (this.#clock.now() - startedAt > 5_000) backoff = initial;
+        if (this.#clock.now() - startedAt > 5_000) {
+          backoff = initial;
+          consecutiveGone = 0;
+        }
       } catch (err) {
         this.#attempt = undefined;
         if (!this.#running) break;
         if (httpStatusOf(err) === 410 || (err instanceof RuntimeError && err.code === 'GONE')) {
           this.#stats.gone++;
           this.#rv = '';
+          if (++consecutiveGone > 1 && !(await backoffSleep())) break;
           continue;
         }
         const watchdog = attempt.signal.aborted;
         this.#stats.errors++;
         this.#stats.lastError = describeError(err).message;
         this.#o.metrics?.informerRestarts.inc({ resource: this.#name(), reason: watchdog ? 'watchdog' : 'error' });
-        const wait = backoff * (1 + Math.random()); // jitter factor 1.0 like client-go
-        this.#log.warn({ err: describeError(err), retryInMs: Math.round(wait), synced: this.#synced }, 'list/watch failed; retrying');
-        backoff = Math.min(backoff * 2, max);
-        try {
-          await sleep(this.#clock, Math.min(wait, max), this.#stop.signal);
-        } catch {
-          break;
-        }
+        this.#log.warn({ err: describeError(err), backoffMs: backoff, synced: this.#synced }, 'list/watch failed; retrying');
+        if (!(await backoffSleep())) break;
       } finally {
         this.#attempt = undefined;
       }
