@@ -19,6 +19,7 @@ export function verifyPckChain(pem: string, collateral: VerifiedCollateral): Ver
   const chain = parsePemChain(pem, 'PCK certificate chain');
   if (chain.length !== 3) throw new TdxError('CertificateChainInvalid', `PCK certificate chain has ${chain.length} certificates; expected leaf, PCK CA and root`);
   const [leaf, ca, root] = chain as [Cert, Cert, Cert];
+  if (!bytesEqual(root.der, collateral.root.der)) throw new TdxError('RootCaMismatch', 'PCK certificate chain does not end in the pinned Intel SGX Root CA');
   if (leaf.subjectCn !== 'Intel SGX PCK Certificate') {
     throw new TdxError('CertificateChainInvalid', `PCK leaf subject CN is "${leaf.subjectCn}", expected "Intel SGX PCK Certificate"`);
   }

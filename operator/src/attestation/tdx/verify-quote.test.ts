@@ -88,6 +88,12 @@ describe('verifyTdxQuote time and trust checks', () => {
     expect(v.ok ? 'verified' : v.failure.code).toBe('RootCaMismatch');
   });
 
+  it('rejects a quote whose PCK chain roots to a non-production Intel SGX Root CA', async () => {
+    const ubuntu = new Uint8Array(readFileSync(join(TDX_FIXTURES, '..', 'ccel', 'ubuntu-grub-ima-evidence-api', 'quote.bin')));
+    const v = verifyTdxQuote({ quote: ubuntu, collateral: await loadCollateralDir(dir), at: new Date('2025-07-01T00:00:00Z') });
+    expect(v.ok ? 'verified' : v.failure).toEqual({ code: 'RootCaMismatch', message: 'PCK certificate chain does not end in the pinned Intel SGX Root CA' });
+  });
+
   it('rejects collateral of another FMSPC', async () => {
     const otherDir = join(TDX_FIXTURES, 'v4-20a06f000000-phala-near', 'collateral-2025-09');
     const v = verifyTdxQuote({ quote, collateral: await loadCollateralDir(otherDir), at: new Date('2025-09-15T00:00:00Z') });
