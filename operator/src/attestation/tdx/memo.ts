@@ -12,8 +12,8 @@ export interface TdxVerificationMemo {
   readonly roots: Map<string, Cert>;
   readonly collateralKeys: WeakMap<TdxCollateral, string>;
   readonly collateral: Map<string, VerifiedCollateral>;
-  /** Key: collateral key + PCK chain PEM. */
-  readonly pckChains: Map<string, VerifiedPck>;
+  /** Verified PCK chains by PEM, per collateral key. */
+  readonly pckChains: Map<string, Map<string, VerifiedPck>>;
   /** Parsed P-256 attestation keys by their raw x‖y hex (a QE keeps its key across quotes). */
   readonly attestationKeys: Map<string, KeyObject>;
   /** Collateral lookup keys (FMSPC, CA type) read from a PCK chain PEM, before that chain is verified. */

@@ -5,7 +5,7 @@ import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto
 import type { KeyObject } from 'node:crypto';
 import { TdxError } from './errors.ts';
 import type { TdxErrorCode } from './errors.ts';
-import { bytesEqual, toHex } from './bytes.ts';
+import { bytesEqual, isAllZero, toHex } from './bytes.ts';
 import { parseTdxQuote } from './quote.ts';
 import type { TdxQuote } from './quote.ts';
 import { checkWindow, parsePemChain } from './x509.ts';
@@ -85,11 +85,16 @@ function verifiedCollateral(c: TdxCollateral, root: Cert, memo?: TdxVerification
 
 function verifiedPck(pem: string, v: VerifiedCollateral, c: TdxCollateral, memo?: TdxVerificationMemo): VerifiedPck {
   if (!memo) return verifyPckChain(pem, v);
-  const key = `${collateralKey(memo, c)}\n${pem}`;
-  let p = memo.pckChains.get(key);
+  const ckey = collateralKey(memo, c);
+  let perCollateral = memo.pckChains.get(ckey);
+  if (!perCollateral) {
+    perCollateral = new Map();
+    remember(memo, memo.pckChains, ckey, perCollateral);
+  }
+  let p = perCollateral.get(pem);
   if (!p) {
     p = verifyPckChain(pem, v);
-    remember(memo, memo.pckChains, key, p);
+    remember(memo, perCollateral, pem, p);
   }
   return p;
 }
@@ -104,8 +109,8 @@ function checkQuote(quote: TdxQuote, input: VerifyTdxQuoteInput): TdxQuoteReport
   const qeSigOk = cryptoVerify('sha256', quote.qeReport.raw, { key: pck.leaf.publicKey, dsaEncoding: 'ieee-p1363' }, quote.qeReportSignature);
   if (!qeSigOk) throw new TdxError('QeReportSignatureInvalid', 'the QE report signature does not verify with the PCK leaf key');
   const binding = createHash('sha256').update(quote.attestationKey).update(quote.qeAuthData).digest();
-  const expected = Buffer.concat([binding, Buffer.alloc(32)]);
-  if (!bytesEqual(quote.qeReport.reportData, expected)) {
+  const reportData = quote.qeReport.reportData;
+  if (!bytesEqual(reportData.subarray(0, 32), binding) || !isAllZero(reportData.subarray(32))) {
     throw new TdxError('QeReportDataMismatch', 'QE report REPORTDATA is not SHA-256(attestation key ‖ QE auth data) followed by 32 zero bytes');
   }
   const qeLevel = evaluateQeIdentity(quote.qeReport, collateral.qeIdentity);
