@@ -15,6 +15,7 @@ import { realClock, sleep, type Clock } from './clock.ts';
 import { describeError, httpStatusOf, RuntimeError } from './errors.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { listPage } from './rest.ts';
+import { watchStream, type WatchOutcome } from './watch-stream.ts';
 import { apiVersionOf, collectionPath, keyToString, objectKey, type KubernetesObject, type ResourceRef } from './types.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
@@ -53,8 +54,6 @@ export interface InformerStats {
   lastProgressAt: number;
   lastError?: string;
 }
-
-type WatchOutcome = 'closed' | 'timeout' | 'gone';
 
 export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
   readonly resource: ResourceRef;
@@ -263,63 +262,21 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
 
   #watchOnce(signal: AbortSignal): Promise<WatchOutcome> {
     this.#stats.watches++;
-    const startedAt = this.#clock.now();
-    let events = 0;
-    let gone = false;
-    let eventError: RuntimeError | undefined;
-    return new Promise<WatchOutcome>((resolve, reject) => {
-      let settled = false;
-      const settle = (fn: () => void) => {
-        if (!settled) {
-          settled = true;
-          signal.removeEventListener('abort', onAbort);
-          fn();
-        }
-      };
-      const onAbort = () => {
-        void request.then((c) => c.abort()).catch(() => undefined);
-        settle(() => reject(signal.reason instanceof Error ? signal.reason : new RuntimeError('TIMEOUT', 'watch aborted')));
-      };
-      const query: Record<string, string> = {
-        resourceVersion: this.#rv,
-        allowWatchBookmarks: 'true',
-        // server-side timeout spread over 5..10 min like client-go, so reconnects do not synchronise
-        timeoutSeconds: String(300 + Math.floor(Math.random() * 300)),
-      };
-      if (this.#o.labelSelector) query['labelSelector'] = this.#o.labelSelector;
-      if (this.#o.fieldSelector) query['fieldSelector'] = this.#o.fieldSelector;
-      let failed = false;
-      const request = this.#watch.watch(
-        this.#path,
-        query,
-        (type: string, obj: unknown) => {
-          if (settled) return;
-          this.#progress();
-          events++;
-          const ev = this.#onWatchEvent(type, obj);
-          if (ev === 'gone') gone = true;
-          else if (ev instanceof RuntimeError) eventError = ev;
-        },
-        (err: unknown) => {
-          if (err) failed = true;
-          const name = typeof err === 'object' && err !== null ? (err as { name?: unknown }).name : undefined;
-          if (err && name === 'TimeoutError') settle(() => resolve('timeout'));
-          else if (err) settle(() => reject(err));
-          else if (gone) settle(() => resolve('gone'));
-          else if (eventError) settle(() => reject(eventError));
-          else if (events === 0 && this.#clock.now() - startedAt < 1000) settle(() => reject(new RuntimeError('API_ERROR', 'very short watch: closed within 1 s without events')));
-          else settle(() => resolve('closed'));
-        },
-      );
-      void request.then(
-        (c) => {
-          if (settled) c.abort();
-          else if (!failed) this.#progress(); // connected (HTTP 200)
-        },
-        (err: unknown) => settle(() => reject(err)),
-      );
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
+    const query: Record<string, string> = {
+      resourceVersion: this.#rv,
+      allowWatchBookmarks: 'true',
+      // server-side timeout spread over 5..10 min like client-go, so reconnects do not synchronise
+      timeoutSeconds: String(300 + Math.floor(Math.random() * 300)),
+    };
+    if (this.#o.labelSelector) query['labelSelector'] = this.#o.labelSelector;
+    if (this.#o.fieldSelector) query['fieldSelector'] = this.#o.fieldSelector;
+    return watchStream(this.#watch, this.#path, query, signal, {
+      now: () => this.#clock.now(),
+      onEvent: (type, obj) => {
+        this.#progress();
+        return this.#onWatchEvent(type, obj);
+      },
+      onConnected: () => this.#progress(),
     });
   }
 
