@@ -87,10 +87,11 @@ export function parseLogEntries(json: unknown): RekorLogEntry[] {
 }
 
 /** Decodes the canonical intoto v0.0.2 body. */
-export function parseIntotoBody(bodyB64: string): IntotoV002Body {
+export function parseIntotoBody(bodyB64OrBytes: string | Buffer): IntotoV002Body {
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.from(bodyB64, 'base64').toString('utf8'));
+    const bytes = typeof bodyB64OrBytes === 'string' ? Buffer.from(bodyB64OrBytes, 'base64') : bodyB64OrBytes;
+    body = JSON.parse(bytes.toString('utf8'));
   } catch {
     return bad('body is not base64 JSON');
   }

@@ -66,8 +66,8 @@ export function verifyEntryInLog(entry: RekorLogEntry, trust: TrustedRootMateria
 
 /** Full verification of a reference-value entry against the policy. Throws RefValuesError. */
 export function verifyRekorEntry(entry: RekorLogEntry, trust: TrustedRootMaterial, policy: EntryPolicy, at: Date): VerifiedReference {
-  const { checkpoint } = verifyEntryInLog(entry, trust, at);
-  const body = parseIntotoBody(entry.body);
+  const { checkpoint, body: bodyBytes } = verifyEntryInLog(entry, trust, at);
+  const body = parseIntotoBody(bodyBytes);
   if (!entry.attestation?.data) {
     throw new RefValuesError('EntryMalformed', `entry ${entry.uuid}: the log returned no attestation (statement) for this entry`);
   }
