@@ -3,7 +3,7 @@ import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
 import type { VerifiedEvidence } from '../../attestation/verifier.ts';
 import { seal } from '../sealing/envelope.ts';
 import { createKeyring, type SealingKeyring } from '../sealing/keyring.ts';
-import { decideRelease, memoizedUnseal, type AgentRecord, type CredentialRecord, type PolicyRecord, type ReleaseInputs } from './decide-release.ts';
+import { decideRelease, memoizedUnseal, policyForFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord, type ReleaseInputs } from './decide-release.ts';
 
 const at = new Date('2026-11-21T12:00:00Z');
 const sample: VerifiedEvidence = { tee: 'sample', teeClass: 'cpu', claims: { svn: '1', report_data: 'x', launch_digest: 'abcde', debug: false }, warnings: [] };
@@ -81,5 +81,16 @@ describe('decideRelease', () => {
     expect(third.ok && third.plaintext.toString()).toBe('A-value');
     const moved = m(c.encryptedData, keyring, { ...scope, namespace: 'team-b' });
     expect(!moved.ok && moved.code).toBe('ScopeMismatch');
+  });
+
+  it('policyForFromLists picks the policy of the agent the requester is, preferring one that admits its TEE', async () => {
+    const i = base();
+    i.policies.push({ namespace: 'team-a', name: 'strict', spec: AttestationPolicySpecSchema.parse({}), referenceValues: [] });
+    i.agents.unshift({ namespace: 'team-a', name: 'prod', policyName: 'strict', credentials: [], identity: { peerAddress: '10.0.0.1' } });
+    const policyFor = policyForFromLists({ snapshot: () => i });
+    expect((await policyFor({ tee: 'sample', peerAddress: '10.0.0.1' }))?.id).toBe('team-a/dev');
+    expect((await policyFor({ tee: 'tdx', peerAddress: '10.0.0.1' }))?.id).toBe('team-a/strict');
+    expect((await policyFor({ tee: 'sample', peerAddress: '10.0.0.2' }))?.id).toBe('team-b/dev');
+    expect(await policyFor({ tee: 'sample', peerAddress: '10.9.9.9' })).toBeUndefined();
   });
 });

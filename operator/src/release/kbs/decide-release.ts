@@ -9,7 +9,7 @@ import type { VerifiedEvidence } from '../../attestation/verifier.ts';
 import { createHash } from 'node:crypto';
 import { scopeBytes, unseal, type SealScope, type UnsealResult } from '../sealing/envelope.ts';
 import type { SealingKeyring } from '../sealing/keyring.ts';
-import type { AttestedRequester, Entitlements } from './types.ts';
+import type { AttestedRequester, Entitlements, PolicyContext, PolicyQuery } from './types.ts';
 
 export interface CredentialRecord {
   namespace: string;
@@ -185,5 +185,24 @@ export function entitlementsFromLists(source: {
       });
       return Promise.resolve(d.ok ? { ok: true, plaintext: d.plaintext, credential: d.credential, agent: d.agent } : { ok: false, code: d.code, reason: d.reason });
     },
+  };
+}
+
+/**
+ * The KBS `policyFor` hook over the same lists: the AttestationPolicy of an agent whose instance identity
+ * matches the requester. When several agents match (e.g. local guests sharing 127.0.0.1) a policy that
+ * admits the requested TEE is preferred; the release decision re-appraises per agent anyway.
+ */
+export function policyForFromLists(source: { snapshot(): { agents: AgentRecord[]; policies: PolicyRecord[] } }): (q: PolicyQuery) => Promise<PolicyContext | undefined> {
+  return (q) => {
+    const { agents, policies } = source.snapshot();
+    const request: ReleaseRequest = { resourcePath: '', verified: [], peerAddress: q.peerAddress, ...(q.initDataDigest ? { initDataDigest: q.initDataDigest } : {}) };
+    const candidates = agents
+      .filter((a) => identityMatches(a, request) === undefined)
+      .map((a) => policies.find((p) => p.namespace === a.namespace && p.name === a.policyName))
+      .filter((p): p is PolicyRecord => p !== undefined);
+    const sample = q.tee === 'sample' || q.tee === 'sampledevice';
+    const chosen = candidates.find((p) => !sample || p.spec.allowSampleTee) ?? candidates[0];
+    return Promise.resolve(chosen ? { id: `${chosen.namespace}/${chosen.name}`, spec: chosen.spec, referenceValues: chosen.referenceValues } : undefined);
   };
 }

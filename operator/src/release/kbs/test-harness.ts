@@ -6,7 +6,7 @@ import { EarSigner } from '../../attestation/policy/ear.ts';
 import { defaultVerifierRegistry } from '../../attestation/registry.ts';
 import { seal } from '../sealing/envelope.ts';
 import { createKeyring, type SealingKeyring } from '../sealing/keyring.ts';
-import { entitlementsFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord } from './decide-release.ts';
+import { entitlementsFromLists, policyForFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord } from './decide-release.ts';
 import { createKbsServer, type KbsServer, type KbsServerOptions } from './server.ts';
 import type { KbsEvent } from './types.ts';
 
@@ -45,7 +45,7 @@ export async function startTestKbs(opts: { policy?: object; now?: () => number; 
   const kbs = createKbsServer({
     registry: defaultVerifierRegistry(),
     signer,
-    policyFor: () => Promise.resolve({ id: 'agents/dev', spec: lists.policies[0]!.spec, referenceValues: [] }),
+    policyFor: policyForFromLists({ snapshot: () => lists }),
     entitlements: entitlementsFromLists({ snapshot: () => lists, keyring: () => keyring, now: () => new Date(now()) }),
     now,
     onEvent: (e) => events.push(e),

@@ -36,11 +36,12 @@ describe('simulated guest', () => {
     const saved = kbs.lists.agents[0]!.identity;
     kbs.lists.agents[0]!.identity = { peerAddress: '10.1.1.1' };
     g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [TEST_RESOURCE], kbsRetry: { attempts: 20, delayMs: 50 } });
+    const refused = new Promise<void>((resolve) => g!.events.on('event', (e: { type: string }) => e.type === 'kbs-error' && resolve()));
     await push(g, BOOTSTRAP_RESOURCE, JSON.stringify({ mode: 'kbs', kbs_url: kbs.url }));
-    await new Promise((r) => setTimeout(r, 200));
+    await refused;
     kbs.lists.agents[0]!.identity = saved;
     expect((await g.waitForResource(TEST_RESOURCE, 10_000)).toString()).toBe(TEST_SECRET);
-    expect(g.events.history.some((e) => e.type === 'kbs-error' && e.code === 'Unauthorized')).toBe(true);
+    expect(g.events.history.some((e) => e.type === 'kbs-error' && e.code === 'AttestationRefused')).toBe(true);
     expect(JSON.stringify(g.events.history)).not.toContain('kbs-test-secret');
   });
 
