@@ -89,9 +89,11 @@ export const GpuPolicySchema = z
       .default('https://rim.attestation.nvidia.com/v1/rim/')
       .describe('NVIDIA RIM service base URL.'),
     rimConfigMapRef: z
-      .object({ name: z.string().min(1).max(253).describe('Name of the ConfigMap in the same namespace.') })
+      .object({ name: z.string().min(1).max(253).describe("Name of the ConfigMap in the operator's namespace.") })
       .optional()
-      .describe('Offline RIMs: a ConfigMap whose keys are RIM ids and values are RIM XML.'),
+      .describe(
+        "Offline RIMs: a ConfigMap in the operator's namespace (trust material stays with the operator's admins) whose keys are RIM ids and values are RIM XML.",
+      ),
     ocsp: z.enum(['Require', 'Prefer', 'Skip']).default('Prefer').describe('OCSP checking of the device and RIM chains.'),
     ocspUrl: z.string().url().max(2048).default('https://ocsp.ndis.nvidia.com/').describe('NVIDIA OCSP responder URL.'),
     allowedDriverVersions: z.array(z.string().max(64)).max(64).optional().describe('Accepted driver versions; any when omitted.'),

@@ -115,6 +115,7 @@ export const InstanceStatusSchema = z.object({
 });
 
 export const AttestationStatusSchema = z.object({
+  instanceId: z.string().max(256).optional().describe('Instance the evidence came from.'),
   teeType: z.string().describe('TEE type of the primary evidence (tdx, sample, ...).'),
   status: z.enum(['affirming', 'warning', 'contraindicated']).describe('EAR status of the last appraisal.'),
   verifiedAt: z.string().describe('When the last evidence was verified (RFC 3339).'),

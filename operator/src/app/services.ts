@@ -1,19 +1,29 @@
 // Domain services the reconcilers call: reference-value resolution, sealed-credential checks, and the
-// attestation + release step. Built once per operator from its configuration.
+// attestation + release step (challenge push, and the KBS for pull). Built once per operator.
 import type { Logger } from 'pino';
 import type { AttestationPolicy } from '../api/attestation-policy.ts';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
+import { RekorClient, resolveReferenceValues } from '../attestation/refvalues/index.ts';
+import { defaultVerifierRegistry, type VerifierRegistry } from '../attestation/registry.ts';
+import { createReleaseStep } from '../controllers/agent/attest-release.ts';
 import type { ReleaseStep } from '../controllers/agent/controller.ts';
-import type { ReferenceValueResolver, ResolvedValues } from '../controllers/attestation-policy.ts';
+import type { ReferenceValueResolver } from '../controllers/attestation-policy.ts';
 import type { SealCheck } from '../controllers/sealed-credential.ts';
+import { SealingKeyStore } from '../release/sealing/store.ts';
+import { checkSealedCredential } from '../release/sealing/status.ts';
 import type { Manager, SharedInformer } from '../runtime/manager.ts';
 import type { OperatorConfig } from './config.ts';
+import { loadOrCreateEarSigner } from './ear-key.ts';
+import { startKbsService } from './kbs-service.ts';
+import { hardwareVerifiers } from './verifiers.ts';
 
 export interface Services {
   resolveReferenceValues: ReferenceValueResolver;
   checkSealed: (credential: SealedCredential) => Promise<SealCheck>;
-  release?: ReleaseStep;
+  release: ReleaseStep;
+  registry: VerifierRegistry;
+  kbsUrl: string;
   close(): Promise<void>;
 }
 
@@ -26,25 +36,81 @@ export interface ServiceDeps {
   logger: Logger;
 }
 
-/** Inline reference values, named as the appraisal matches them. */
-export function inlineReferenceValues(policy: AttestationPolicy): ResolvedValues['values'] {
-  const inline = policy.spec.tdx?.referenceValues?.inline;
-  if (!inline) return [];
-  const named: Array<[string, string[] | undefined]> = [
-    ['mr_td', inline.mrtd],
-    ['rtmr0', inline.rtmr0],
-    ['rtmr1', inline.rtmr1],
-    ['rtmr2', inline.rtmr2],
-    ['rtmr3', inline.rtmr3],
-    ['measurement.uki.SHA-384', inline.ukiSha384],
-  ];
-  return named.flatMap(([name, digests]) => (digests ?? []).map((d) => ({ name, digest: d.toLowerCase() })));
+/** Reference values via attestation/refvalues: inline, a Rekor log (one client per log URL), or a bundle in a ConfigMap. */
+export function referenceValueResolver(deps: ServiceDeps): ReferenceValueResolver {
+  const rekorClients = new Map<string, RekorClient>();
+  return async (policy, previous, at) => {
+    const source = policy.spec.tdx?.referenceValues;
+    if (!source) return { ok: true, values: [] };
+    const namespace = policy.metadata.namespace ?? '';
+    return resolveReferenceValues(
+      source,
+      {
+        rekorClient: (url) => {
+          if (!rekorClients.has(url)) rekorClients.set(url, new RekorClient({ url }));
+          return rekorClients.get(url)!;
+        },
+        readConfigMap: async (name, key) => {
+          try {
+            return (await deps.manager.client.core.readNamespacedConfigMap({ name, namespace })).data?.[key];
+          } catch (err) {
+            if ((err as { code?: number }).code === 404) return undefined;
+            throw err;
+          }
+        },
+      },
+      previous,
+      at,
+    );
+  };
 }
 
-export async function buildServices(_deps: ServiceDeps): Promise<Services> {
+export async function buildServices(deps: ServiceDeps): Promise<Services> {
+  const { config, manager, logger } = deps;
+  const core = manager.client.core;
+  await ensureNamespace(deps);
+  // Sealing keyring and EAR key live in the operator namespace (see docs/trust-model.md).
+  const keyring = await new SealingKeyStore().loadOrCreate(core, config.operatorNamespace);
+  const signer = await loadOrCreateEarSigner(core, config.operatorNamespace);
+  const registry = defaultVerifierRegistry(await hardwareVerifiers(deps));
+  const kbs = await startKbsService({
+    agents: deps.agents,
+    policies: deps.policies,
+    credentials: deps.credentials,
+    keyring: () => keyring,
+    registry,
+    signer,
+    host: config.kbsHost,
+    port: config.kbsPort,
+    ...(config.kbsPublicUrl ? { publicUrl: config.kbsPublicUrl } : {}),
+    logger: logger.child({ component: 'kbs' }),
+  });
+  logger.info({ kbs: kbs.url, sealingKey: keyring.activeKeyId }, 'release services ready');
   return {
-    resolveReferenceValues: async (policy) => ({ ok: true, values: inlineReferenceValues(policy) }),
-    checkSealed: async () => ({ ok: false, code: 'SealingKeyUnavailable', message: 'no sealing key is loaded', digest: '' }),
-    close: async () => {},
+    resolveReferenceValues: referenceValueResolver(deps),
+    checkSealed: async (cred) => {
+      const r = checkSealedCredential(cred, keyring);
+      return r.ok ? { ok: true, sealingKeyId: r.sealingKeyId, digest: r.digest } : { ok: false, code: r.code, message: r.message, digest: r.digest };
+    },
+    release: createReleaseStep({
+      policies: deps.policies,
+      credentials: deps.credentials,
+      keyring: () => keyring,
+      registry,
+      signer,
+      kbs: kbs.deliveries,
+    }),
+    registry,
+    kbsUrl: kbs.url,
+    close: () => kbs.server.close(),
   };
+}
+
+async function ensureNamespace(deps: ServiceDeps): Promise<void> {
+  try {
+    await deps.manager.client.core.createNamespace({ body: { metadata: { name: deps.config.operatorNamespace } } });
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    if (code !== 409 && code !== 403) throw err; // exists, or we may not create namespaces (then it must exist)
+  }
 }

@@ -47,7 +47,7 @@ export function policyReconciler(deps: PolicyControllerDeps) {
     const at = now();
     let conditions: Condition[] = policy.status?.conditions ?? [];
     const set = (c: ConditionInput) => (conditions = setCondition(conditions, c, policy.metadata.generation, at));
-    const status: AttestationPolicyStatus = { ...policy.status };
+    const status: AttestationPolicyStatus = { ...policy.status, referenceValuesSource: referenceSource(policy) };
 
     if (policy.spec.allowSampleTee) {
       set({ type: 'SampleTeeAllowed', status: 'True', reason: 'DevelopmentSetting', message: 'the sample TEE (no hardware protection) is accepted: development only' });

@@ -67,7 +67,7 @@ describe('ConfidentialAgent lifecycle (local provider)', () => {
     const orphaned = await provider.create({
       token: instanceToken(uid, created?.spec.instance),
       owner,
-      spec: { bootDelaySeconds: 0, workload: { model: 'm', port: 18789 }, manifest: [] },
+      spec: { bootDelaySeconds: 0, workload: { model: 'm', port: 18789 }, guestApiPort: 8006, manifest: [] },
       labels: {},
     });
     operator = await startTestOperator(kc, ['--local-cloud-url', cloud.url, '--gc-interval', '3600']);
@@ -84,7 +84,7 @@ describe('ConfidentialAgent lifecycle (local provider)', () => {
     await operator?.stop();
     operator = await startTestOperator(kc, ['--local-cloud-url', cloud.url, '--gc-interval', '3600', '--gc-min-age', '0']);
     const provider = createLocalProvider({ url: cloud.url });
-    const spec = { bootDelaySeconds: 0, workload: { model: 'm', port: 18789 }, manifest: [] };
+    const spec = { bootDelaySeconds: 0, workload: { model: 'm', port: 18789 }, guestApiPort: 8006, manifest: [] };
     const leaked = await provider.create({ token: 'leaked-token-1', owner: { clusterId: operator.clusterId, namespace: 'gone', name: 'gone', uid: 'no-such-uid' }, spec, labels: {} });
     const foreign = await provider.create({ token: 'foreign-token-1', owner: { clusterId: 'another-cluster', namespace: 'x', name: 'x', uid: 'x' }, spec, labels: {} });
     await waitFor('operator caches synced and leading', async () => ((await operator!.sweepOrphans()) >= 1 ? true : undefined), { timeoutMs: 20_000, intervalMs: 250 });

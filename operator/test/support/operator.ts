@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { GROUP, VERSION } from '../../src/api/common.ts';
 import type { ConfidentialAgent } from '../../src/api/confidential-agent.ts';
 import { parseOperatorConfig, type OperatorConfig } from '../../src/app/config.ts';
@@ -21,8 +21,15 @@ export function testConfig(extra: string[] = []): OperatorConfig {
   );
 }
 
-export async function startTestOperator(kc: KubeConfig, extra: string[] = []): Promise<OperatorHandle> {
-  return startOperator(testConfig(extra), { kubeConfig: kc, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+export async function startTestOperator(kc: KubeConfig, extra: string[] = [], logger?: Logger): Promise<OperatorHandle> {
+  return startOperator(testConfig(extra), { kubeConfig: kc, logger: logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+}
+
+/** A debug-level logger whose JSON lines are kept in memory (for "no secret in any log line" checks). */
+export function capturingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+  return { logger, lines };
 }
 
 export interface SpawnedOperator {

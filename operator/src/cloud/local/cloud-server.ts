@@ -192,6 +192,7 @@ function validateCreate(body: unknown): string | undefined {
     return 'owner must have string clusterId, namespace, name and uid';
   if (typeof b.bootDelaySeconds !== 'number' || b.bootDelaySeconds < 0 || b.bootDelaySeconds > 600) return 'bootDelaySeconds must be 0-600';
   if (!b.workload || typeof b.workload.model !== 'string' || typeof b.workload.port !== 'number') return 'workload must have model and port';
+  if (typeof b.guestApiPort !== 'number' || b.guestApiPort < 1 || b.guestApiPort > 65535) return 'guestApiPort must be 1-65535';
   if (!Array.isArray(b.manifest) || !b.manifest.every((p) => typeof p === 'string')) return 'manifest must be a list of resource paths';
   if (typeof b.labels !== 'object' || b.labels === null) return 'labels must be an object';
   return undefined;

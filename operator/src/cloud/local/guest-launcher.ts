@@ -1,11 +1,36 @@
-// Boots a simulated guest for a local instance: the agent's workload endpoint (and, once the release
-// module provides it, the trustiflux API with the sample TEE), each on a loopback port.
+// Boots a simulated guest for a local instance, like the real image's initrd: the trustiflux API
+// (resource injection with `sample` evidence bound to an ephemeral TEE key, and a KBS client for pull
+// mode) on the guest API port, and the agent's workload endpoint, each on a loopback port.
+import { startSimulatedGuest, type SimulatedGuest } from './guest/guest.ts';
 import type { GuestLauncher } from './cloud-server.ts';
 import { startWorkloadEndpoint } from './workload-endpoint.ts';
 
-export function workloadGuestLauncher(host = '127.0.0.1'): GuestLauncher {
-  return async (_record, request) => {
-    const workload = await startWorkloadEndpoint(host, request.workload.model);
-    return { ports: { [request.workload.port]: workload.port }, close: () => workload.close() };
+export interface LocalGuests {
+  launch: GuestLauncher;
+  /** The running guest of an instance (tests read what it decrypted; values stay in memory). */
+  guest(instanceId: string): SimulatedGuest | undefined;
+}
+
+export function localGuests(host = '127.0.0.1'): LocalGuests {
+  const running = new Map<string, SimulatedGuest>();
+  return {
+    guest: (id) => running.get(id),
+    launch: async (record, request) => {
+      const workload = await startWorkloadEndpoint(host, request.workload.model);
+      const guest = await startSimulatedGuest({ host, manifest: request.manifest });
+      running.set(record.id, guest);
+      return {
+        ports: { [request.workload.port]: workload.port, [request.guestApiPort]: guest.apiPort },
+        close: async () => {
+          running.delete(record.id);
+          await Promise.all([workload.close(), guest.close()]);
+        },
+      };
+    },
   };
+}
+
+/** Launcher for callers that do not inspect guests. */
+export function workloadGuestLauncher(host = '127.0.0.1'): GuestLauncher {
+  return localGuests(host).launch;
 }

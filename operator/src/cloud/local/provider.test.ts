@@ -5,7 +5,7 @@ import { workloadGuestLauncher } from './guest-launcher.ts';
 import { createLocalProvider } from './provider.ts';
 
 const owner: InstanceOwner = { clusterId: 'cluster-a', namespace: 'ns', name: 'agent', uid: 'uid-1' };
-const spec = { bootDelaySeconds: 0, workload: { model: 'test-model', port: 18789 }, manifest: [] };
+const spec = { bootDelaySeconds: 0, workload: { model: 'test-model', port: 18789 }, guestApiPort: 8006, manifest: [] };
 
 async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, ms = 5000): Promise<T> {
   const end = Date.now() + ms;

@@ -13,6 +13,7 @@ import type { CreateLocalInstanceBody, LocalInstanceRecord } from './types.ts';
 /** What the agent controller passes for a local instance: the spec block plus what the guest serves. */
 export interface LocalCreateSpec extends LocalInstanceSpec {
   workload: { model: string; port: number };
+  guestApiPort: number;
   manifest: string[];
 }
 
@@ -69,6 +70,7 @@ export function createLocalProvider(opts: LocalProviderOptions): InstanceProvide
         labels: req.labels,
         bootDelaySeconds: req.spec.bootDelaySeconds,
         workload: req.spec.workload,
+        guestApiPort: req.spec.guestApiPort,
         manifest: req.spec.manifest,
       };
       const { json } = await call<LocalInstanceRecord>('POST', '/v1/instances', body);

@@ -21,6 +21,8 @@ export interface CreateLocalInstanceBody {
   bootDelaySeconds: number;
   /** Workload the simulated guest serves (model name, gateway port). */
   workload: { model: string; port: number };
+  /** Port the guest's trustiflux API is reached at (agent spec.delivery.guestApiPort). */
+  guestApiPort: number;
   /** Resource paths the guest "image" fetches from a KBS when told to (KBS delivery mode). */
   manifest: string[];
 }

@@ -12,7 +12,12 @@ export function providerNameOf(agent: ConfidentialAgent): ProviderName {
 export function createSpecOf(agent: ConfidentialAgent, manifest: string[]): unknown {
   const { instance, workload } = agent.spec;
   if (instance.alibaba) return instance.alibaba;
-  return { ...(instance.local ?? { bootDelaySeconds: 0 }), workload: { model: workload.model, port: workload.port }, manifest };
+  return {
+    ...(instance.local ?? { bootDelaySeconds: 0 }),
+    workload: { model: workload.model, port: workload.port },
+    guestApiPort: agent.spec.delivery.guestApiPort,
+    manifest,
+  };
 }
 
 /** Poll interval while an instance boots: local instances boot in seconds, cloud ones in minutes. */
