@@ -20,6 +20,7 @@ import { startHttpServer, type RunningHttpServer } from './http.ts';
 import { Informer, type SharedInformer } from './informer.ts';
 import { LeaderElector } from './leader-election.ts';
 import { RuntimeMetrics } from './metrics.ts';
+import { shareDispatcher } from './shared-dispatcher.ts';
 import type { KubernetesObject, ResourceRef } from './types.ts';
 
 export type { KubeClients } from './clients.ts';
@@ -92,6 +93,9 @@ export class Manager {
     this.#log = opts.logger.child({ component: 'manager', identity: this.identity });
     this.metrics = opts.registry ?? new prom.Registry();
     this.#m = new RuntimeMetrics(this.metrics);
+    // client-node 2.0.1 would build a new undici dispatcher per request (lease renewals every 2 s, every
+    // watch reconnect): share one per cluster + credentials. Idempotent if the caller already did.
+    shareDispatcher(opts.kubeConfig);
     this.client = makeClients(opts.kubeConfig, opts.fieldManager);
     this.#recorder = new EventsV1Recorder({
       api: this.client.events,
