@@ -128,7 +128,11 @@ export async function handleResource(
     requester = { claims: s.claims, verified: s.verified, teePubkey: s.teePubkey, ear: s.token, peerAddress, ...(s.initDataDigest ? { initDataDigest: s.initDataDigest } : {}) };
   } else {
     const bearer = requesterFromBearer(deps, authorization, peerAddress);
-    if (bearer && 'status' in bearer) return err(bearer);
+    if (bearer && 'status' in bearer) {
+      const detail = (JSON.parse(bearer.body) as { detail: string }).detail;
+      deps.emit({ type: 'release-refused', resourcePath, code: /^(Ear\w+):/.exec(detail)?.[1] ?? 'TokenVerifierError', reason: detail, peerAddress });
+      return err(bearer);
+    }
     requester = bearer;
   }
   if (!requester) return err(kbsError('TokenNotFound', 'Attestation Token not found'));
