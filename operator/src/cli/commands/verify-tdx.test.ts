@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { command } from './verify-tdx.ts';
 import type { CliIO } from '../command.ts';
 import { CCEL_FIXTURES, TDX_FIXTURES } from '../../../test/fixtures/tdx/fixtures.ts';
@@ -51,6 +53,30 @@ describe('cai verify tdx', () => {
     const code = await command.run(['--quote', join(cos, 'quote.bin'), '--eventlog', other, '--collateral', collateral, '--at', '2025-06-05T03:45:00Z', '--json'], t.cli);
     expect(code).toBe(1);
     expect((JSON.parse(t.out()) as { failure: { code: string } }).failure.code).toBe('RtmrMismatch');
+  });
+
+  it('fetches collateral from --pccs (local PCCS) and verifies', async () => {
+    const f = (name: string) => readFileSync(join(collateral, name));
+    const chain = (name: string) => encodeURIComponent(f(name).toString('utf8'));
+    const server = createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path.endsWith('/tdx/certification/v4/tcb')) res.writeHead(200, { 'TCB-Info-Issuer-Chain': chain('tcb_info_issuer_chain.pem') }).end(f('tcb_info.json'));
+      else if (path.endsWith('/qe/identity')) res.writeHead(200, { 'SGX-Enclave-Identity-Issuer-Chain': chain('tcb_info_issuer_chain.pem') }).end(f('qe_identity.json'));
+      else if (path.endsWith('/pckcrl')) res.writeHead(200, { 'SGX-PCK-CRL-Issuer-Chain': chain('pck_crl_issuer_chain.pem') }).end(f('pck_crl.der'));
+      else if (path.endsWith('/rootcacrl')) res.writeHead(200).end(f('root_ca_crl.der').toString('hex'));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tdx/certification/v4`;
+      const t = io();
+      // The fixture collateral is from June 2025, so the verification time is pinned inside its window.
+      const code = await command.run(['--quote', join(cos, 'quote.bin'), '--pccs', url, '--at', '2025-06-05T03:45:00Z'], t.cli);
+      expect(t.out()).toMatch(/^VERIFIED/);
+      expect(code).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('exits 2 on usage errors', async () => {
