@@ -105,13 +105,18 @@ describe('createTdxVerifier', () => {
       [{ quote: 'not base64!' }, /"quote" is not standard base64/],
       [{ quote: quote.toString('base64url') }, /"quote" is not standard base64/],
       [{ quote: quote.toString('base64'), cc_eventlog: 12 }, /"cc_eventlog" is not standard base64/],
-      [{ quote: quote.toString('base64'), extra: 'x' }, /unexpected fields: extra/],
     ];
     for (const [evidence, message] of cases) {
       const r = await v.verify(input(evidence));
       expect(r.ok ? 'ok' : r.failure.code).toBe('EvidenceMalformed');
       if (!r.ok) expect(r.failure.message).toMatch(message);
     }
+  });
+
+  it('ignores unknown evidence fields (legacy aa_eventlog) and says so', async () => {
+    const r = await (await verifierWith()).verify(input({ ...wire(quote, ccel), aa_eventlog: 'INIT sha384/00' }));
+    if (!r.ok) throw new Error(r.failure.message);
+    expect(r.verified.warnings).toContain('TDX evidence fields ignored (not verified): aa_eventlog');
   });
 
   it('reports an unreachable collateral source as CollateralUnavailable', async () => {

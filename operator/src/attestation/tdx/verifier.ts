@@ -29,16 +29,16 @@ function decodeB64(value: unknown, field: string): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function readEvidence(evidence: unknown): { quote: Uint8Array; eventLog?: Uint8Array } {
+/** Other fields (e.g. the legacy 2024 `aa_eventlog`) are ignored, as trustee's serde does, and reported. */
+function readEvidence(evidence: unknown): { quote: Uint8Array; eventLog?: Uint8Array; ignored: string[] } {
   if (typeof evidence !== 'object' || evidence === null || Array.isArray(evidence)) {
     throw new TdxError('EvidenceMalformed', 'TDX evidence must be a JSON object {"cc_eventlog", "quote"}');
   }
   const e = evidence as Record<string, unknown>;
-  const unknownKeys = Object.keys(e).filter((k) => k !== 'quote' && k !== 'cc_eventlog');
-  if (unknownKeys.length > 0) throw new TdxError('EvidenceMalformed', `TDX evidence has unexpected fields: ${unknownKeys.join(', ')}`);
+  const ignored = Object.keys(e).filter((k) => k !== 'quote' && k !== 'cc_eventlog');
   const quote = decodeB64(e.quote, 'quote');
-  if (e.cc_eventlog === null || e.cc_eventlog === undefined) return { quote };
-  return { quote, eventLog: decodeB64(e.cc_eventlog, 'cc_eventlog') };
+  if (e.cc_eventlog === null || e.cc_eventlog === undefined) return { quote, ignored };
+  return { quote, eventLog: decodeB64(e.cc_eventlog, 'cc_eventlog'), ignored };
 }
 
 function fail(err: unknown): VerificationResult {
@@ -53,7 +53,7 @@ export function createTdxVerifier(deps: TdxVerifierDeps): Verifier {
     async verify(input: EvidenceToVerify): Promise<VerificationResult> {
       try {
         const policy = input.policy.tdx ?? TdxPolicySchema.parse({});
-        const { quote: quoteBytes, eventLog } = readEvidence(input.evidence);
+        const { quote: quoteBytes, eventLog, ignored } = readEvidence(input.evidence);
         const parsed = parseTdxQuote(quoteBytes);
         let source: TdxCollateralSource;
         let fetched;
@@ -88,6 +88,7 @@ export function createTdxVerifier(deps: TdxVerifierDeps): Verifier {
           if (!bytesEqual(body.mrConfigId, want)) throw new TdxError('InitDataMismatch', `MRCONFIGID ${toHex(body.mrConfigId)} is not the init-data digest zero-padded to 48 bytes`);
         }
         const warnings = [...fetched.warnings, ...verdict.warnings];
+        if (ignored.length > 0) warnings.push(`TDX evidence fields ignored (not verified): ${ignored.join(', ')}`);
         return { ok: true, verified: { tee: 'tdx', teeClass: 'cpu', claims: verdict.claims, warnings } };
       } catch (err) {
         return fail(err);
