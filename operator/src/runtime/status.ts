@@ -5,11 +5,13 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeClients } from './clients.ts';
 import { RuntimeError, toRuntimeError } from './errors.ts';
+import { mergePatch } from './merge-patch.ts';
 import type { KubernetesObject, ResourceRef } from './types.ts';
 
 /**
- * Merge-patches obj's status with `status` plus observedGeneration = obj.metadata.generation.
- * Lists (conditions) are replaced whole by a merge patch, so pass the complete list.
+ * Makes obj's status equal `status` plus observedGeneration = obj.metadata.generation, sent as a merge
+ * patch against the status obj carries (fields the caller dropped are deleted). Lists (conditions) are
+ * replaced whole, so pass the complete list.
  */
 export async function patchStatus(client: KubeClients, r: ResourceRef, obj: KubernetesObject & { metadata: { name?: string } }, status: object): Promise<void> {
   const name = obj.metadata.name;
@@ -18,7 +20,8 @@ export async function patchStatus(client: KubeClients, r: ResourceRef, obj: Kube
   const namespace = obj.metadata.namespace;
   if (r.namespaced && !namespace) throw new RuntimeError('INVALID_ARGUMENT', `patchStatus(${r.kind}/${name}): namespaced resource without metadata.namespace`);
   const generation = obj.metadata.generation;
-  const body = { status: generation === undefined ? { ...status } : { ...status, observedGeneration: generation } };
+  const desired = generation === undefined ? { ...status } : { ...status, observedGeneration: generation };
+  const body = { status: mergePatch((obj as { status?: unknown }).status ?? {}, desired) };
   const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   try {
     if (r.namespaced && namespace) {

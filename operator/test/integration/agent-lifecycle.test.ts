@@ -38,8 +38,11 @@ describe('ConfidentialAgent lifecycle (local provider)', () => {
     expect(agent.metadata.finalizers).toContain('confidential-agent.io/instance-cleanup');
     expect(agent.status?.instance).toMatchObject({ provider: 'local', state: 'Running' });
     expect(agent.status?.observedGeneration).toBe(agent.metadata.generation);
-    // kstatus: Ready is present and does not claim what has not happened.
-    expect(conditionOf(agent, 'Ready')?.status).not.toBe('True');
+    // kstatus: every condition is present, and Ready never claims what has not happened.
+    for (const type of ['Ready', 'Provisioned', 'Attested', 'CredentialsReleased']) expect(conditionOf(agent, type)).toBeDefined();
+    if (conditionOf(agent, 'Ready')?.status === 'True') {
+      expect([conditionOf(agent, 'Attested')?.status, conditionOf(agent, 'CredentialsReleased')?.status]).toEqual(['True', 'True']);
+    }
     const address = agent.status?.instance?.address ?? '';
     const models = (await (await fetch(`http://${address}/v1/models`)).json()) as { data: Array<{ id: string }> };
     expect(models.data[0]?.id).toBe('lifecycle-model');
