@@ -2,6 +2,7 @@
 // KBS ErrorInformation for every failure (including malformed HTTP, via clientError), so unmodified
 // attestation-agent / confidential-data-hub / kbs-client talk to it as to trustee.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { EarSigner, EcPublicJwk } from '../../attestation/policy/ear.ts';
 import type { VerifierRegistry } from '../../attestation/registry.ts';
@@ -26,10 +27,12 @@ export interface KbsServerOptions {
   maxAttestBodyBytes?: number;
   logger?: KbsLogger;
   onEvent?: (e: KbsEvent) => void;
+  /** Serve HTTPS with this PEM key/certificate (guests pass the CA as KBS_CERT); plain HTTP otherwise. */
+  tls?: { key: string; cert: string };
 }
 
 export interface KbsServer {
-  server: Server;
+  server: Server | HttpsServer;
   sessions: SessionStore;
   listen(port: number, host?: string): Promise<{ port: number; url: string }>;
   close(): Promise<void>;
@@ -137,9 +140,11 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
     return sendError(res, kbsError('PluginNotFound', 'unknown KBS plugin'));
   }
 
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch(() => sendError(res, kbsError('PluginInternalError', 'internal error'), true));
-  });
+  };
+  const limits = { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 };
+  const server = opts.tls ? createHttpsServer({ ...limits, key: opts.tls.key, cert: opts.tls.cert }, handler) : createServer(limits, handler);
   server.on('clientError', (_e, socket) => {
     if (!socket.writable) return socket.destroy();
     const body = kbsError('SerdeError', 'malformed HTTP request').body;
@@ -154,7 +159,7 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
         server.once('error', reject);
         server.listen(port, host, () => {
           const a = server.address() as AddressInfo;
-          resolve({ port: a.port, url: `http://${host.includes(':') ? `[${host}]` : host}:${a.port}` });
+          resolve({ port: a.port, url: `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${a.port}` });
         });
       });
     },

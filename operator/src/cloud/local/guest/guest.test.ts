@@ -7,6 +7,7 @@ import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../..
 import { generateTeeKeyPair } from '../../../release/tee-key.ts';
 import { BOOTSTRAP_RESOURCE, startSimulatedGuest, type SimulatedGuest } from './guest.ts';
 import { httpCall } from './http.ts';
+import { KbsClient } from './kbs-client.ts';
 
 const policy = AttestationPolicySpecSchema.parse({ allowSampleTee: true, minimumStatus: 'warning' });
 const verify = challengeVerifier({ registry: defaultVerifierRegistry(), policy, policyId: 'agents/dev', referenceValues: [] });
@@ -29,6 +30,18 @@ describe('simulated guest', () => {
     expect((await g.waitForResource(TEST_RESOURCE, 10_000)).toString()).toBe(TEST_SECRET);
     expect(g.events.history.map((e) => e.type)).toEqual(['injected', 'bootstrap', 'fetched']);
     expect(kbs.events.map((e) => e.type)).toEqual(['attested', 'released']);
+  });
+
+  it('KBS mode over HTTPS with the CA handed over in the bootstrap config (KBS_CERT)', async () => {
+    const { generateControlPlaneCerts } = await import('../../../devenv/certs.ts');
+    const certs = await generateControlPlaneCerts({ servingHosts: ['127.0.0.1'] });
+    kbs = await startTestKbs({ server: { tls: { key: certs.serving.keyPem, cert: certs.serving.certPem } } });
+    expect(kbs.url).toMatch(/^https:/);
+    g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [TEST_RESOURCE], kbsRetry: { attempts: 2, delayMs: 50 } });
+    await push(g, BOOTSTRAP_RESOURCE, JSON.stringify({ mode: 'kbs', kbs_url: kbs.url, kbs_cert: certs.ca.certPem }));
+    expect((await g.waitForResource(TEST_RESOURCE, 10_000)).toString()).toBe(TEST_SECRET);
+    const untrusting = new KbsClient({ baseUrl: kbs.url, handshakeAttempts: 1, getAttempts: 1 });
+    await expect(untrusting.getResource(TEST_RESOURCE)).rejects.toMatchObject({ code: 'Transport' });
   });
 
   it('KBS mode retries through refusals (401 → re-attest) and reports them without values', async () => {

@@ -93,7 +93,7 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
   };
 
   function onBootstrap(value: Buffer): void {
-    let cfg: { mode?: unknown; kbs_url?: unknown; trustee_url?: unknown };
+    let cfg: { mode?: unknown; kbs_url?: unknown; trustee_url?: unknown; kbs_cert?: unknown };
     try {
       cfg = JSON.parse(value.toString('utf8')) as typeof cfg;
     } catch {
@@ -103,11 +103,11 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
     const mode = typeof cfg.mode === 'string' ? cfg.mode : 'unknown';
     emit({ type: 'bootstrap', mode });
     const url = mode === 'kbs' ? cfg.kbs_url : mode === 'trustee' ? cfg.trustee_url : undefined;
-    if (typeof url === 'string' && /^https?:\/\//.test(url)) kbsRun = fetchManifest(url.replace(/\/+$/, ''));
+    if (typeof url === 'string' && /^https?:\/\//.test(url)) kbsRun = fetchManifest(url.replace(/\/+$/, ''), typeof cfg.kbs_cert === 'string' ? cfg.kbs_cert : undefined);
   }
 
-  async function fetchManifest(baseUrl: string): Promise<void> {
-    const client = new KbsClient({ baseUrl, svn, handshakeAttempts: 5, handshakeRetryDelayMs: opts.kbsRetry?.delayMs ?? 1000 });
+  async function fetchManifest(baseUrl: string, ca: string | undefined): Promise<void> {
+    const client = new KbsClient({ baseUrl, svn, handshakeAttempts: 5, handshakeRetryDelayMs: opts.kbsRetry?.delayMs ?? 1000, ...(ca ? { ca } : {}) });
     const attempts = opts.kbsRetry?.attempts ?? 20;
     for (const path of opts.manifest) {
       for (let i = 1; i <= attempts && !closed; i++) {

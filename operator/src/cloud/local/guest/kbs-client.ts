@@ -40,6 +40,8 @@ export interface KbsClientOptions {
   /** Override the evidence (tests craft hostile evidence with it). */
   evidence?: (nonce: string, teePubkey: TeePubKey) => Evidence;
   agent?: Agent;
+  /** PEM CA for an HTTPS KBS (the guest's KBS_CERT). */
+  ca?: string;
   timeoutMs?: number;
   handshakeAttempts?: number;
   handshakeRetryDelayMs?: number;
@@ -78,6 +80,7 @@ export class KbsClient {
         ...(body !== undefined ? { body } : {}),
         headers: { ...headers, ...(this.#cookie ? { cookie: this.#cookie } : {}) },
         ...(this.#o.agent ? { agent: this.#o.agent } : {}),
+        ...(this.#o.ca ? { ca: this.#o.ca } : {}),
         timeoutMs: this.#o.timeoutMs ?? 60_000,
       });
     } catch (err) {
