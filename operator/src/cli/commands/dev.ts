@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import pino from 'pino';
 import { parseAllDocuments } from 'yaml';
 import { parseOperatorConfig } from '../../app/config.ts';
@@ -48,13 +48,13 @@ export const command: CliCommand = {
     try {
       io.stdout(`control plane ready: ${cp.server}\n  export KUBECONFIG=${cp.kubeconfigPath}\n`);
       const kc = cp.kubeConfig();
-      const config = parseOperatorConfig(['--http-host', '127.0.0.1', '--http-port', '0', '--kbs-host', '127.0.0.1', '--kbs-port', '0', '--operator-namespace', 'default'], {});
+      const config = parseOperatorConfig(['--http-host', '127.0.0.1', '--http-port', '0', '--kbs-host', '127.0.0.1', '--kbs-port', '0'], {});
       const operator = await startOperator(config, { kubeConfig: kc, logger });
       stopOperator = () => operator.stop();
       const http = await operator.manager.httpAddress;
       io.stdout(`operator running (metrics: http://${http.host}:${http.port}/metrics)\n`);
 
-      const objects = await loadExamples(exampleDir, kc, io);
+      const objects = await loadExamples(exampleDir, kc, config.operatorNamespace, io);
       const api = KubernetesObjectApi.makeApiClient(kc);
       for (const obj of objects) {
         await api.create(obj);
@@ -80,10 +80,10 @@ export const command: CliCommand = {
   },
 };
 
-async function loadExamples(dir: string, kc: import('@kubernetes/client-node').KubeConfig, io: CliIO): Promise<KubernetesObject[]> {
+async function loadExamples(dir: string, kc: KubeConfig, operatorNamespace: string, io: CliIO): Promise<KubernetesObject[]> {
   const files = ['attestation-policy.yaml', 'confidential-agent.yaml'];
   const objects = files.flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as KubernetesObject));
-  const credentials = await prepareExampleCredentials(dir, kc, io);
+  const credentials = await prepareExampleCredentials(dir, kc, operatorNamespace, io);
   // Policy and credentials first, then the agent that uses them.
   return [...objects.filter((o) => o.kind !== 'ConfidentialAgent'), ...credentials, ...objects.filter((o) => o.kind === 'ConfidentialAgent')];
 }
