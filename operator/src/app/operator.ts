@@ -112,7 +112,13 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
     name: 'attestationpolicy',
     for: filterUpdates(policies) as unknown as SharedInformer<KubernetesObject>,
     workers: Math.max(1, Math.floor(config.workers / 2)),
-    reconcile: policyReconciler({ policies, clients: manager.client, events: manager.events, resolveReferenceValues: services.resolveReferenceValues }),
+    reconcile: policyReconciler({
+      policies,
+      clients: manager.client,
+      events: manager.events,
+      resolveReferenceValues: services.resolveReferenceValues,
+      pccsUnreachableSince: services.pccsUnreachableSince,
+    }),
   });
   manager.addController({
     name: 'sealedcredential',

@@ -23,6 +23,7 @@ export interface Services {
   checkSealed: (credential: SealedCredential) => Promise<SealCheck>;
   release: ReleaseStep;
   registry: VerifierRegistry;
+  pccsUnreachableSince(pccsUrl: string): Date | undefined;
   kbsUrl: string;
   close(): Promise<void>;
 }
@@ -72,7 +73,8 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   // Sealing keyring and EAR key live in the operator namespace (see docs/trust-model.md).
   const keyring = await new SealingKeyStore().loadOrCreate(core, config.operatorNamespace);
   const signer = await loadOrCreateEarSigner(core, config.operatorNamespace);
-  const registry = defaultVerifierRegistry(await hardwareVerifiers(deps));
+  const hardware = hardwareVerifiers(deps);
+  const registry = defaultVerifierRegistry(hardware.verifiers);
   const kbs = await startKbsService({
     agents: deps.agents,
     policies: deps.policies,
@@ -101,6 +103,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       kbs: kbs.deliveries,
     }),
     registry,
+    pccsUnreachableSince: hardware.pccsUnreachableSince,
     kbsUrl: kbs.url,
     close: () => kbs.server.close(),
   };

@@ -3,6 +3,7 @@
 // collateral, RIMs and OCSP answers come from caching clients.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { createNvidiaVerifier, HttpOcspClient, HttpRimSource, PolicyRimSource, VerificationCache } from '../attestation/nvidia/index.ts';
+import { createPccsCollateralSources, createTdxMemo, createTdxVerifier } from '../attestation/tdx/index.ts';
 import type { Verifier } from '../attestation/verifier.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
 import type { SharedInformer } from '../runtime/manager.ts';
@@ -12,7 +13,15 @@ interface ConfigMapObject extends KubernetesObject {
   data?: Record<string, string>;
 }
 
-export async function hardwareVerifiers(deps: ServiceDeps): Promise<Verifier[]> {
+export interface HardwareVerifiers {
+  verifiers: Verifier[];
+  /** When the PCCS at this URL started failing (verification then runs on cached, unexpired collateral). */
+  pccsUnreachableSince(pccsUrl: string): Date | undefined;
+}
+
+export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
+  const collateralFor = createPccsCollateralSources({ now: Date.now });
+  const tdx = createTdxVerifier({ collateralFor, memo: createTdxMemo() });
   // Offline RIMs live in ConfigMaps in the operator namespace (policy.gpu.rimConfigMapRef).
   const configMaps = deps.manager.informer<ConfigMapObject>(scoped(CONFIGMAPS, deps.config.operatorNamespace)) as unknown as SharedInformer<ConfigMapObject>;
   const nvidia = createNvidiaVerifier({
@@ -26,5 +35,5 @@ export async function hardwareVerifiers(deps: ServiceDeps): Promise<Verifier[]> 
     ocsp: new HttpOcspClient({}),
     cache: new VerificationCache(),
   });
-  return [nvidia];
+  return { verifiers: [tdx, nvidia], pccsUnreachableSince: (url) => collateralFor(url).unreachableSince() };
 }

@@ -36,8 +36,13 @@ export interface PolicyControllerDeps {
   clients: KubeClients;
   events: EventRecorder;
   resolveReferenceValues: ReferenceValueResolver;
+  /** Since when the PCCS at a URL has been failing (cached collateral is then in use). */
+  pccsUnreachableSince?: (pccsUrl: string) => Date | undefined;
   now?: () => Date;
 }
+
+/** How often a TDX policy re-checks its collateral source, so the condition stays current. */
+const COLLATERAL_CHECK_MS = 5 * 60_000;
 
 export function policyReconciler(deps: PolicyControllerDeps) {
   const now = deps.now ?? (() => new Date());
@@ -57,6 +62,16 @@ export function policyReconciler(deps: PolicyControllerDeps) {
       }
     } else if (conditions.some((c) => c.type === 'SampleTeeAllowed')) {
       set({ type: 'SampleTeeAllowed', status: 'False', reason: 'HardwareTeeRequired', message: 'only hardware TEE evidence is accepted' });
+    }
+
+    const pccsUrl = policy.spec.tdx?.pccsUrl;
+    if (pccsUrl && deps.pccsUnreachableSince) {
+      const since = deps.pccsUnreachableSince(pccsUrl);
+      set(
+        since
+          ? { type: 'CollateralAvailable', status: 'False', reason: 'PccsUnreachable', message: `PCCS ${pccsUrl} unreachable since ${since.toISOString()}; verifying with cached collateral until it expires` }
+          : { type: 'CollateralAvailable', status: 'True', reason: 'PccsReachable', message: `collateral from ${pccsUrl}` },
+      );
     }
 
     const problem = validate(policy);
@@ -83,6 +98,7 @@ export function policyReconciler(deps: PolicyControllerDeps) {
       }
       const rekor = policy.spec.tdx?.referenceValues?.rekor;
       requeueAfterMs = rekor ? rekor.refreshIntervalSeconds * 1000 : undefined;
+      if (pccsUrl) requeueAfterMs = Math.min(requeueAfterMs ?? COLLATERAL_CHECK_MS, COLLATERAL_CHECK_MS);
     }
     status.conditions = conditions;
     const next = { ...status, observedGeneration: policy.metadata.generation };
