@@ -1,7 +1,6 @@
 // The `sample` and `sampledevice` TEEs (no hardware, no signature): evidence `{"svn","report_data"}` whose
 // base64-decoded report_data must equal the expected runtime-data hash byte for byte, as trustee's sample
 // verifiers check. They prove only that the sender knew the nonce and key; they are for development.
-import { createHash } from 'node:crypto';
 import type { EvidenceToVerify, JsonValue, TeeType, VerificationResult, Verifier } from '../verifier.ts';
 
 const STD_B64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -79,9 +78,4 @@ export class SampleDeviceVerifier implements Verifier {
 /** What the sample attester produces for a report data: `{"svn","report_data": std_b64(raw bytes)}`. */
 export function sampleEvidence(reportData: Uint8Array, svn = '1'): { svn: string; report_data: string } {
   return { svn, report_data: Buffer.from(reportData).toString('base64') };
-}
-
-/** SHA-256 of the evidence's canonical text, for replay detection without keeping evidence around. */
-export function evidenceDigest(evidence: JsonValue): string {
-  return createHash('sha256').update(JSON.stringify(evidence) ?? '').digest('hex');
 }
