@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { AttestationPolicy } from '../api/attestation-policy.ts';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
-import { RekorClient, resolveReferenceValues } from '../attestation/refvalues/index.ts';
+import type { RekorClient } from '../attestation/refvalues/index.ts';
 import { defaultVerifierRegistry, type VerifierRegistry } from '../attestation/registry.ts';
 import { createReleaseStep } from '../controllers/agent/attest-release.ts';
 import type { ReleaseStep } from '../controllers/agent/controller.ts';
@@ -43,6 +43,8 @@ export function referenceValueResolver(deps: ServiceDeps): ReferenceValueResolve
   return async (policy, previous, at) => {
     const source = policy.spec.tdx?.referenceValues;
     if (!source) return { ok: true, values: [] };
+    // The Sigstore stack loads when the first policy with reference values needs it.
+    const { RekorClient, resolveReferenceValues } = await import('../attestation/refvalues/index.ts');
     const namespace = policy.metadata.namespace ?? '';
     return resolveReferenceValues(
       source,

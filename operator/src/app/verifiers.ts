@@ -1,9 +1,8 @@
 // Hardware verifiers registered next to the sample ones: Intel TDX (DCAP with PCCS collateral) and
 // NVIDIA GPUs (SPDM reports against RIMs, OCSP). Trust anchors are pinned inside each verifier;
-// collateral, RIMs and OCSP answers come from caching clients.
+// collateral, RIMs and OCSP answers come from caching clients. Both stacks load on first use.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { createNvidiaVerifier, HttpOcspClient, HttpRimSource, PolicyRimSource, VerificationCache } from '../attestation/nvidia/index.ts';
-import { createPccsCollateralSources, createTdxMemo, createTdxVerifier } from '../attestation/tdx/index.ts';
+import { lazyVerifier } from '../attestation/lazy-verifier.ts';
 import type { Verifier } from '../attestation/verifier.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
 import type { SharedInformer } from '../runtime/manager.ts';
@@ -20,20 +19,29 @@ export interface HardwareVerifiers {
 }
 
 export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
-  const collateralFor = createPccsCollateralSources({ now: Date.now });
-  const tdx = createTdxVerifier({ collateralFor, memo: createTdxMemo() });
+  let collateralFor: ((pccsUrl: string) => { unreachableSince(): Date | undefined }) | undefined;
+  const tdx = lazyVerifier('tdx', async () => {
+    const { createPccsCollateralSources, createTdxMemo, createTdxVerifier } = await import('../attestation/tdx/index.ts');
+    const sources = createPccsCollateralSources({ now: Date.now });
+    collateralFor = sources;
+    return createTdxVerifier({ collateralFor: sources, memo: createTdxMemo() });
+  });
   // Offline RIMs live in ConfigMaps in the operator namespace (policy.gpu.rimConfigMapRef).
   const configMaps = deps.manager.informer<ConfigMapObject>(scoped(CONFIGMAPS, deps.config.operatorNamespace)) as unknown as SharedInformer<ConfigMapObject>;
-  const nvidia = createNvidiaVerifier({
-    rims: new PolicyRimSource({
-      http: new HttpRimSource({}),
-      configMaps: (name) => {
-        const cm = configMaps.get(deps.config.operatorNamespace, name);
-        return cm ? new Map(Object.entries(cm.data ?? {})) : undefined;
-      },
-    }),
-    ocsp: new HttpOcspClient({}),
-    cache: new VerificationCache(),
+  const nvidia = lazyVerifier('nvidia', async () => {
+    const { createNvidiaVerifier, HttpOcspClient, HttpRimSource, PolicyRimSource, VerificationCache } = await import('../attestation/nvidia/index.ts');
+    return createNvidiaVerifier({
+      rims: new PolicyRimSource({
+        http: new HttpRimSource({}),
+        configMaps: (name) => {
+          const cm = configMaps.get(deps.config.operatorNamespace, name);
+          return cm ? new Map(Object.entries(cm.data ?? {})) : undefined;
+        },
+      }),
+      ocsp: new HttpOcspClient({}),
+      cache: new VerificationCache(),
+    });
   });
-  return { verifiers: [tdx, nvidia], pccsUnreachableSince: (url) => collateralFor(url).unreachableSince() };
+  // Before the first TDX attestation nothing has been fetched, so nothing can have failed.
+  return { verifiers: [tdx, nvidia], pccsUnreachableSince: (url) => collateralFor?.(url).unreachableSince() };
 }

@@ -1,24 +1,16 @@
 #!/usr/bin/env node
-// `cai` entry point (also `kubectl cai` through the kubectl-cai binary name). Subcommands are the
-// modules in ./commands; each exports `command: CliCommand`, so adding one needs no edit here.
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import type { CliCommand, CliIO } from './command.ts';
+// `cai` entry point (also `kubectl cai` through the kubectl-cai binary name). Subcommands are listed
+// in ./registry.ts and loaded only when selected.
+import type { CliIO } from './command.ts';
+import { COMMANDS, type CommandEntry } from './registry.ts';
 
-async function loadCommands(): Promise<CliCommand[]> {
-  const dir = join(import.meta.dirname, 'commands');
-  const files = readdirSync(dir).filter((f) => /\.(ts|js)$/.test(f) && !/\.(test|d)\.(ts|js)$/.test(f));
-  const modules = await Promise.all(files.sort().map((f) => import(join(dir, f)) as Promise<{ command?: CliCommand }>));
-  return modules.flatMap((m) => (m.command ? [m.command] : []));
-}
-
-function help(commands: CliCommand[]): string {
+function help(commands: CommandEntry[]): string {
   const rows = commands.map((c) => `  cai ${c.path.join(' ').padEnd(24)} ${c.summary}`);
   return ['Usage: cai <command> [options]', '', 'Commands:', ...rows, '', 'Run `cai <command> --help` for its options.', ''].join('\n');
 }
 
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
-  const commands = await loadCommands();
+  const commands = COMMANDS;
   // Longest matching command path wins (`verify tdx` before `verify`).
   const match = commands
     .filter((c) => c.path.every((word, i) => argv[i] === word))
@@ -28,12 +20,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     (asked ? io.stdout : io.stderr)(asked ? help(commands) : `cai: unknown command '${argv.join(' ')}'\n\n${help(commands)}`);
     return asked ? 0 : 2;
   }
+  const { command } = await match.load();
   const rest = argv.slice(match.path.length);
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout(`${match.usage}\n`);
+    io.stdout(`${command.usage}\n`);
     return 0;
   }
-  return match.run(rest, io);
+  return command.run(rest, io);
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.filename === process.argv[1];

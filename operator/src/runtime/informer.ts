@@ -228,6 +228,7 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
       for (const item of page.items) {
         item.apiVersion ??= this.#apiVersion;
         item.kind ??= this.#o.resource.kind;
+        stripManagedFields(item);
       }
       items.push(...page.items);
       rv = page.metadata.resourceVersion;
@@ -290,7 +291,7 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
       const code = typeof status.code === 'number' ? status.code : undefined;
       return new RuntimeError('API_ERROR', `watch error event: ${typeof status.message === 'string' ? status.message : 'unknown'}`, code === undefined ? {} : { status: code });
     }
-    const obj = raw as T;
+    const obj = stripManagedFields(raw as T);
     const rv = obj.metadata?.resourceVersion;
     if (type === 'BOOKMARK') {
       if (rv) this.#rv = rv;
@@ -350,4 +351,15 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
     };
     this.#cancelResync = this.#clock.setTimer(tick, period);
   }
+}
+
+/**
+ * Cached objects drop metadata.managedFields, as controller-runtime's TransformStripManagedFields does:
+ * nothing here reads them, every write grows them, and at 1,000 objects they are most of the cache.
+ * Writes are patches, so dropping them locally never removes them on the server.
+ */
+export function stripManagedFields<T extends KubernetesObject>(obj: T): T {
+  const meta = obj.metadata as (KubernetesObject['metadata'] & { managedFields?: unknown }) | undefined;
+  if (meta && 'managedFields' in meta) delete meta.managedFields;
+  return obj;
 }

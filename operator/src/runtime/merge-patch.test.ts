@@ -22,3 +22,11 @@ describe('mergePatch', () => {
     for (const [from, to] of cases) expect(applyMergePatch(from, mergePatch(from, to))).toEqual(to);
   });
 });
+
+describe('stripManagedFields', () => {
+  it('drops managedFields and keeps the rest of metadata', async () => {
+    const { stripManagedFields } = await import('./informer.ts');
+    const obj = { metadata: { name: 'a', resourceVersion: '7', managedFields: [{ manager: 'x' }] }, spec: { a: 1 } };
+    expect(stripManagedFields(obj)).toEqual({ metadata: { name: 'a', resourceVersion: '7' }, spec: { a: 1 } });
+  });
+});

@@ -19,6 +19,12 @@ import type { ReleaseOutcome, ReleaseStep } from './controller.ts';
 import type { ConditionInput } from './ready.ts';
 
 type Delivery = NonNullable<ConfidentialAgentStatus['credentials']>[number];
+interface Released {
+  condition: ConditionInput;
+  deliveries: Delivery[];
+  newlyDelivered: Delivery[];
+  retryMs: number;
+}
 
 /** What the KBS released, per agent (`namespace/name`), reported by the KBS server's events. */
 export interface KbsDeliveries {
@@ -102,7 +108,6 @@ export function createReleaseStep(deps: ReleaseStepDeps): ReleaseStep {
         }
         attestation = attestationStatus(result, instance, policy, at);
         if (result.appraisal.sampleTee) logger.warn({ agent: agentKey(agent) }, 'agent attested with the sample TEE: no hardware protection (development policy)');
-        events.push({ type: 'Normal', reason: 'Attested', action: 'Attest', note: `${tee} evidence appraised ${result.appraisal.status} under ${policy.metadata.name}` });
       }
       const attested: ConditionInput = {
         type: 'Attested',
@@ -112,6 +117,18 @@ export function createReleaseStep(deps: ReleaseStepDeps): ReleaseStep {
       };
       const nextDue = Math.max(1_000, Date.parse(attestation?.nextAttestationAt ?? '') - at.getTime());
       const released = mode === 'KBS' && deps.kbs ? trackKbs(agent, deps.kbs) : await pushCredentials(agent, push, events);
+      // One Event per reconcile for what happened (API writes are the operator's scarcest resource).
+      const delivered = released.newlyDelivered.map((d) => `${d.name} (sha256 ${d.digest.slice(0, 12)})`);
+      if (due || delivered.length) {
+        const attestedNote = due ? `${attestation?.teeType ?? tee} evidence appraised ${attestation?.status ?? '?'} under ${policy.metadata.name}` : '';
+        const releasedNote = delivered.length ? `delivered ${delivered.join(', ')}` : '';
+        events.unshift({
+          type: 'Normal',
+          reason: due && delivered.length ? 'AttestedAndReleased' : due ? 'Attested' : 'CredentialReleased',
+          action: delivered.length ? 'Release' : 'Attest',
+          note: [attestedNote, releasedNote].filter(Boolean).join('; '),
+        });
+      }
       return {
         conditions: [attested, released.condition],
         ...(attestation ? { attestation } : {}),
@@ -126,9 +143,10 @@ export function createReleaseStep(deps: ReleaseStepDeps): ReleaseStep {
     agent: ConfidentialAgent,
     push: (path: string, plaintext: Uint8Array) => Promise<InjectResult>,
     events: NonNullable<ReleaseOutcome['events']>,
-  ): Promise<{ condition: ConditionInput; deliveries: Delivery[]; retryMs: number }> {
+  ): Promise<Released> {
     const previous = new Map((agent.status?.credentials ?? []).map((d) => [d.name, d]));
     const deliveries: Delivery[] = [];
+    const newlyDelivered: Delivery[] = [];
     const problems: Array<{ reason: string; message: string }> = [];
     for (const ref of agent.spec.credentials) {
       const cred = deps.credentials.get(agent.metadata.namespace, ref.name);
@@ -165,18 +183,19 @@ export function createReleaseStep(deps: ReleaseStepDeps): ReleaseStep {
       }
       const delivery = { name: ref.name, resourcePath: cred.spec.resourcePath, mode: 'Challenge' as const, digest, deliveredAt: now().toISOString() };
       deliveries.push(delivery);
-      events.push({ type: 'Normal', reason: 'CredentialReleased', action: 'Release', note: `${ref.name} delivered to ${cred.spec.resourcePath} (sha256 ${digest.slice(0, 12)})` });
+      newlyDelivered.push(delivery);
     }
     for (const p of problems) events.push({ type: 'Warning', reason: p.reason, action: 'Release', note: p.message });
     const first = problems[0];
     const condition: ConditionInput = first
       ? { type: 'CredentialsReleased', status: 'False', reason: first.reason, message: problems.map((p) => p.message).join('; ') }
       : { type: 'CredentialsReleased', status: 'True', reason: 'Delivered', message: `${deliveries.length} credential(s) delivered by challenge` };
-    return { condition, deliveries, retryMs: RETRY_AFTER_FAILURE_MS };
+    return { condition, deliveries, newlyDelivered, retryMs: RETRY_AFTER_FAILURE_MS };
   }
 
-  function trackKbs(agent: ConfidentialAgent, kbs: KbsDeliveries): { condition: ConditionInput; deliveries: Delivery[]; retryMs: number } {
+  function trackKbs(agent: ConfidentialAgent, kbs: KbsDeliveries): Released {
     const released = kbs.delivered(agentKey(agent));
+    const before = new Set((agent.status?.credentials ?? []).filter((d) => d.mode === 'KBS').map((d) => `${d.name}@${d.deliveredAt}`));
     const deliveries: Delivery[] = [];
     const waiting: string[] = [];
     for (const ref of agent.spec.credentials) {
@@ -188,7 +207,7 @@ export function createReleaseStep(deps: ReleaseStepDeps): ReleaseStep {
     const condition: ConditionInput = waiting.length
       ? { type: 'CredentialsReleased', status: 'False', reason: 'WaitingForGuestFetch', message: `waiting for the guest to fetch ${waiting.join(', ')} from the KBS` }
       : { type: 'CredentialsReleased', status: 'True', reason: 'Delivered', message: `${deliveries.length} credential(s) fetched by the guest from the KBS` };
-    return { condition, deliveries, retryMs: KBS_POLL_MS };
+    return { condition, deliveries, newlyDelivered: deliveries.filter((d) => !before.has(`${d.name}@${d.deliveredAt}`)), retryMs: KBS_POLL_MS };
   }
 }
 

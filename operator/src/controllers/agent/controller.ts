@@ -96,9 +96,11 @@ export function agentReconciler(deps: AgentControllerDeps) {
 
     if (provisioned.condition.status === 'True' && provisioned.info) {
       if (deps.release) {
-        // Persist the instance first: if attestation takes long or the process dies, status still
-        // tells the next reconcile (and the user) which instance exists.
-        if (!agent.status?.instance || agent.status.instance.id !== provisioned.instance?.id || agent.status.instance.state !== 'Running') {
+        // In KBS mode the guest pulls while we attest it, and the KBS recognises it by the address in
+        // status: persist the running instance first. (Challenge mode needs no extra write: the
+        // idempotency token already finds the instance after a crash.)
+        const instanceChanged = !agent.status?.instance || agent.status.instance.id !== provisioned.instance?.id || agent.status.instance.state !== 'Running';
+        if (agent.spec.delivery.mode === 'KBS' && instanceChanged) {
           await writeStatus(agent, { ...status, conditions: setCondition(conditions, summariseReady(conditions), generation, at) });
         }
         const released = await deps.release.run(agent, provisioned.info, ctx.logger);
