@@ -3,7 +3,6 @@
 // deployment's challenge client does; in KBS mode the guest is told where the KBS is (by the same
 // attested push) and pulls its credentials itself, and the KBS reports what it released.
 import { createHash } from 'node:crypto';
-import type { Logger } from 'pino';
 import type { AttestationPolicy } from '../../api/attestation-policy.ts';
 import type { ConfidentialAgent, ConfidentialAgentStatus } from '../../api/confidential-agent.ts';
 import type { SealedCredential } from '../../api/sealed-credential.ts';
