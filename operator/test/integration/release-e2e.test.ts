@@ -14,6 +14,7 @@ import { runCli } from '../../src/cli/main.ts';
 import { startLocalCloud, type LocalCloud } from '../../src/cloud/local/cloud-server.ts';
 import { localGuests, type LocalGuests } from '../../src/cloud/local/guest-launcher.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
+import { tamperingLauncher, type Tampering } from '../support/tampering-guest.ts';
 import { capturingLogger, conditionOf, createCustom, customObjects, getAgent, localAgent, startTestOperator } from '../support/operator.ts';
 
 const controlPlane = useControlPlane();
@@ -53,7 +54,8 @@ describe('attestation-gated release (local provider, sample TEE)', () => {
 
   beforeAll(async () => {
     guests = localGuests();
-    cloud = await startLocalCloud({ launchGuest: guests.launch, pendingMs: 5 });
+    const hostile: Record<string, Tampering> = { 'evil-nonce': 'wrong-nonce', 'evil-key': 'other-tee-key', 'evil-replay': 'replay' };
+    cloud = await startLocalCloud({ launchGuest: tamperingLauncher(guests.launch, (agent) => hostile[agent]), pendingMs: 5 });
     const kc = controlPlane().kubeConfig();
     operator = await startTestOperator(kc, ['--local-cloud-url', cloud.url, '--operator-namespace', OPERATOR_NS, '--gc-interval', '3600'], captured.logger);
     ns = await createNamespace(kc, 'release');
@@ -147,6 +149,42 @@ describe('attestation-gated release (local provider, sample TEE)', () => {
     expect(released?.message).toContain('SealedCredential cred-t:');
     const guest = guests.guest(agent.status?.instance?.id ?? '');
     expect([...(guest?.resources().keys() ?? [])]).toEqual(['default/local-resources/cai_bootstrap_config']);
+  });
+
+  it('refuses hostile guests with the check that failed, in status and Events: wrong nonce, another TEE key, replayed evidence', async () => {
+    const kc = controlPlane().kubeConfig();
+    const cases: Array<[string, string]> = [
+      ['evil-nonce', 'NonceMismatch'],
+      ['evil-key', 'ReportDataMismatch'],
+      ['evil-replay', 'ReportDataMismatch'],
+    ];
+    for (const [name] of cases) {
+      const sealed = await sealWithCli(kc, ['--from-literal', SECRETS.scoped, '--name', `cred-${name}`, '--namespace', ns, '--resource-path', `default/local-resources/${name}`, '--agent', name]);
+      await createCustom(kc, 'sealedcredentials', ns, sealed);
+      await createCustom(kc, 'confidentialagents', ns, localAgent(name, 'dev', { credentials: [{ name: `cred-${name}` }] }));
+    }
+    for (const [name, reason] of cases.slice(0, 2)) {
+      const agent = await waitFor(`${name} refused`, async () => {
+        const a = await getAgent(kc, ns, name);
+        const attested = conditionOf(a, 'Attested');
+        return attested?.status === 'False' && attested.reason !== 'WaitingForInstance' && attested.reason !== 'Reconciling' ? a : undefined;
+      }, { timeoutMs: 60_000 });
+      expect(conditionOf(agent, 'Attested')?.reason, name).toBe(reason);
+      expect(conditionOf(agent, 'CredentialsReleased')?.reason).toBe('NotAttested');
+      expect(guests.guest(agent.status?.instance?.id ?? '')?.resources().size, `${name} received something`).toBe(0);
+      const events = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns, fieldSelector: `regarding.name=${name}` });
+      expect(events.items.some((e) => e.reason === 'AttestationFailed' && e.note?.startsWith(reason)), `${name} Warning event`).toBe(true);
+    }
+    // Replay: the guest's first attestation is genuine; its next prepare replays that evidence and key
+    // under the fresh nonce, so the credential push is refused (the evidence binds the old nonce).
+    const replayed = await waitFor('evil-replay credential refused', async () => {
+      const a = await getAgent(kc, ns, 'evil-replay');
+      return conditionOf(a, 'CredentialsReleased')?.reason === 'ReportDataMismatch' ? a : undefined;
+    }, { timeoutMs: 60_000 });
+    expect(conditionOf(replayed, 'Ready')?.status).toBe('False');
+    expect([...(guests.guest(replayed.status?.instance?.id ?? '')?.resources().keys() ?? [])]).toEqual(['default/local-resources/cai_bootstrap_config']);
+    const events = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns, fieldSelector: 'regarding.name=evil-replay' });
+    expect(events.items.some((e) => e.type === 'Warning' && e.reason === 'ReportDataMismatch')).toBe(true);
   });
 
   it('no secret value appears in any log line, Event, status field or metric', async () => {
