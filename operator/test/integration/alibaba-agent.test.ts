@@ -67,7 +67,7 @@ describe('ConfidentialAgent on Alibaba Cloud (ECS simulator)', () => {
       'confidential-agent.io/profile': 'openclaw-vllm',
     });
     expect(agent.status?.instance).toMatchObject({ provider: 'alibaba', state: 'Running', zone: 'cn-beijing-l' });
-    expect(agent.status?.instance?.address).toMatch(/^10\.0\.\d+\.\d+:18789$/);
+    expect(agent.status?.instance?.address).toMatch(/^127\.10\.\d+\.\d+:18789$/); // the simulator's loopback "VPC" addresses
     expect(sim.requestLog.filter((r) => r.action === 'RunInstances' && r.params.DryRun !== 'true' && r.params['Tag.5.Value'] === uid)).toHaveLength(1);
 
     await customObjects(kc).deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: 'confidentialagents', name: 'a1' });

@@ -2,7 +2,7 @@
 // `local` provider, and the example agent from examples/local, whose conditions are printed as they
 // change. Keeps running (so kubectl can be pointed at it) until Ctrl-C, or exits once Ready with
 // --exit-when-ready.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
@@ -19,16 +19,18 @@ const REPO = join(import.meta.dirname, '..', '..', '..', '..');
 export const command: CliCommand = {
   path: ['dev'],
   summary: 'local control plane + operator (local provider) + example agent',
-  usage: `Usage: cai dev [--example DIR] [--exit-when-ready] [--timeout SECONDS] [--log-level LEVEL]
-  --example DIR       directory of example manifests (default examples/local)
-  --exit-when-ready   stop everything once the example agent is Ready (exit 0), or on timeout (exit 1)
-  --timeout SECONDS   how long to wait for Ready (default 300)`,
+  usage: `Usage: cai dev [--provider local|alibaba] [--example DIR] [--exit-when-ready] [--timeout SECONDS] [--log-level LEVEL]
+  --provider P        local (default): simulated TEE guests; alibaba: the real ECS SDK against the local ECS API
+                      simulator (instances have no guest, so they stop at Provisioned: attestation needs TDX hardware)
+  --example DIR       directory of example manifests (default examples/<provider>)
+  --exit-when-ready   stop everything once the example agent is Ready (Provisioned for alibaba), exit 0; exit 1 on timeout
+  --timeout SECONDS   how long to wait (default 300)`,
   async run(args, io) {
-    let values: { example?: string; 'exit-when-ready'?: boolean; timeout?: string; 'log-level'?: string };
+    let values: { provider?: string; example?: string; 'exit-when-ready'?: boolean; timeout?: string; 'log-level'?: string };
     try {
       values = parseArgs({
         args,
-        options: { example: { type: 'string' }, 'exit-when-ready': { type: 'boolean' }, timeout: { type: 'string' }, 'log-level': { type: 'string' } },
+        options: { provider: { type: 'string' }, example: { type: 'string' }, 'exit-when-ready': { type: 'boolean' }, timeout: { type: 'string' }, 'log-level': { type: 'string' } },
         strict: true,
       }).values;
     } catch (err) {
@@ -40,15 +42,33 @@ export const command: CliCommand = {
       io.stderr('cai dev: --timeout must be a positive number of seconds\n');
       return 2;
     }
-    const exampleDir = values.example ?? join(REPO, 'examples', 'local');
+    const provider = values.provider ?? 'local';
+    if (provider !== 'local' && provider !== 'alibaba') {
+      io.stderr(`cai dev: --provider must be local or alibaba, got '${provider}'\n`);
+      return 2;
+    }
+    const exampleDir = values.example ?? join(REPO, 'examples', provider);
+    const goal = provider === 'alibaba' ? 'Provisioned' : 'Ready';
     const logger = pino({ level: values['log-level'] ?? 'warn' }, pino.destination(2));
     io.stdout('starting control plane (etcd + kube-apiserver)...\n');
     const cp = await startControlPlane({ crdDir: join(REPO, 'crds') });
     let stopOperator: (() => Promise<void>) | undefined;
+    let stopSimulator: (() => Promise<void>) | undefined;
     try {
+      const providerArgs: string[] = [];
+      if (provider === 'alibaba') {
+        const { startEcsSimulator } = await import('../../cloud/alibaba/simulator/index.ts');
+        const sim = await startEcsSimulator({});
+        stopSimulator = () => sim.close();
+        // The simulator ignores signatures: give the SDK's credential chain dev-only keys, never real ones.
+        io.env.ALIBABA_CLOUD_ACCESS_KEY_ID = 'LTAIdevSimulatorOnly';
+        io.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET = 'dev-simulator-only-not-a-secret';
+        providerArgs.push('--providers', 'local,alibaba', '--alibaba-endpoint', sim.endpoint, '--alibaba-protocol', 'http');
+        io.stdout(`ECS API simulator at http://${sim.endpoint} (real @alicloud/ecs20140526 SDK, fake dev keys)\n`);
+      }
       io.stdout(`control plane ready: ${cp.server}\n  export KUBECONFIG=${cp.kubeconfigPath}\n`);
       const kc = cp.kubeConfig();
-      const config = parseOperatorConfig(['--http-host', '127.0.0.1', '--http-port', '0', '--kbs-host', '127.0.0.1', '--kbs-port', '0'], {});
+      const config = parseOperatorConfig(['--http-host', '127.0.0.1', '--http-port', '0', '--kbs-host', '127.0.0.1', '--kbs-port', '0', ...providerArgs], io.env);
       const operator = await startOperator(config, { kubeConfig: kc, logger });
       stopOperator = () => operator.stop();
       const http = await operator.manager.httpAddress;
@@ -56,6 +76,11 @@ export const command: CliCommand = {
 
       const objects = await loadExamples(exampleDir, kc, config.operatorNamespace, io);
       const api = KubernetesObjectApi.makeApiClient(kc);
+      for (const namespace of new Set(objects.map((o) => o.metadata?.namespace ?? 'default'))) {
+        await api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }).catch((err: unknown) => {
+          if ((err as { code?: number }).code !== 409) throw err;
+        });
+      }
       for (const obj of objects) {
         await api.create(obj);
         io.stdout(`applied ${obj.kind}/${obj.metadata?.name ?? ''}\n`);
@@ -65,7 +90,7 @@ export const command: CliCommand = {
         io.stdout('no ConfidentialAgent in the example; nothing to watch\n');
         return 0;
       }
-      const ready = await watchAgent(api, agent, timeoutMs, io);
+      const ready = await watchAgent(api, agent, goal, timeoutMs, io);
       if (values['exit-when-ready']) return ready ? 0 : 1;
       io.stdout('\nrunning; try: kubectl get cagent,attpol,sealedcred -A   (Ctrl-C to stop)\n');
       await new Promise<void>((resolve) => {
@@ -75,20 +100,21 @@ export const command: CliCommand = {
       return 0;
     } finally {
       await stopOperator?.();
+      await stopSimulator?.();
       await cp.stop();
     }
   },
 };
 
 async function loadExamples(dir: string, kc: KubeConfig, operatorNamespace: string, io: CliIO): Promise<KubernetesObject[]> {
-  const files = ['attestation-policy.yaml', 'confidential-agent.yaml'];
+  const files = ['attestation-policy.yaml', 'confidential-agent.yaml'].filter((f) => existsSync(join(dir, f)));
   const objects = files.flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as KubernetesObject));
   const credentials = await prepareExampleCredentials(dir, kc, operatorNamespace, io);
   // Policy and credentials first, then the agent that uses them.
   return [...objects.filter((o) => o.kind !== 'ConfidentialAgent'), ...credentials, ...objects.filter((o) => o.kind === 'ConfidentialAgent')];
 }
 
-async function watchAgent(api: KubernetesObjectApi, agent: KubernetesObject, timeoutMs: number, io: CliIO): Promise<boolean> {
+async function watchAgent(api: KubernetesObjectApi, agent: KubernetesObject, goal: 'Ready' | 'Provisioned', timeoutMs: number, io: CliIO): Promise<boolean> {
   const seen = new Map<string, string>();
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -102,12 +128,12 @@ async function watchAgent(api: KubernetesObjectApi, agent: KubernetesObject, tim
         io.stdout(`  ${new Date().toISOString().slice(11, 19)}  ${c.type.padEnd(20)} ${line}\n`);
       }
     }
-    if (current.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) {
-      io.stdout(`agent ${current.metadata?.name ?? ''} is Ready (instance ${current.status.instance?.id ?? '?'} at ${current.status.instance?.address ?? '?'})\n`);
+    if (current.status?.conditions?.some((c) => c.type === goal && c.status === 'True')) {
+      io.stdout(`agent ${current.metadata?.name ?? ''} is ${goal} (instance ${current.status.instance?.id ?? '?'} at ${current.status.instance?.address ?? '?'})\n`);
       return true;
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  io.stdout('timed out before the agent became Ready\n');
+  io.stdout(`timed out before the agent became ${goal}\n`);
   return false;
 }

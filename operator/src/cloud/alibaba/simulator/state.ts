@@ -118,13 +118,17 @@ export class SimState {
     this.catalog = structuredClone(catalog);
   }
 
+  // Real ECS hands out VPC (10.x) and public IPs. The simulator hands out loopback addresses instead
+  // (127.10.0.0/16 "private", 127.47.0.0/16 "public"), so whatever the operator does with an instance
+  // address (e.g. reaching the guest API on 8006) never leaves this machine; nothing listens there, so
+  // such attempts fail fast with connection refused.
   allocatePrivateIp(): string {
     const n = this.nextIp++;
-    return `10.0.${1 + Math.floor(n / 250)}.${n % 250}`;
+    return `127.10.${1 + Math.floor(n / 250)}.${1 + (n % 250)}`;
   }
 
   allocatePublicIp(): string {
-    return `47.93.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+    return `127.47.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
   }
 
   private dur(ms: number): number {
