@@ -103,6 +103,9 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       registry,
       signer,
       kbs: kbs.deliveries,
+      // A guest that is not up yet should not hold a worker: a few quick tries, then the work queue
+      // retries the reconcile (30 s later).
+      injectRetry: { attempts: 3, baseDelayMs: 300, maxDelayMs: 2_000 },
     }),
     registry,
     pccsUnreachableSince: hardware.pccsUnreachableSince,

@@ -24,4 +24,16 @@ describe('cai dev', () => {
     expect(existsSync(dir)).toBe(false);
     expect(processAlive(proc.pid ?? 0)).toBe(false);
   });
+
+  it('--provider alibaba provisions the example through the real ECS SDK against the simulator', async () => {
+    const proc = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, CLI, 'dev', '--provider', 'alibaba', '--exit-when-ready', '--timeout', '120'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
+    expect(code, out).toBe(0);
+    expect(out).toContain('ECS API simulator at http://127.0.0.1:');
+    expect(out).toMatch(/Provisioned\s+True InstanceRunning: instance i-[0-9a-f]+ is running at 127\.10\./);
+    expect(out).not.toContain('dev-simulator-only-not-a-secret');
+  });
 });

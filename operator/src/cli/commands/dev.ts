@@ -22,7 +22,7 @@ export const command: CliCommand = {
   usage: `Usage: cai dev [--provider local|alibaba] [--example DIR] [--exit-when-ready] [--timeout SECONDS] [--log-level LEVEL]
   --provider P        local (default): simulated TEE guests; alibaba: the real ECS SDK against the local ECS API
                       simulator (instances have no guest, so they stop at Provisioned: attestation needs TDX hardware)
-  --example DIR       directory of example manifests (default examples/<provider>)
+  --example DIR       directory of example manifests (default examples/local, examples/alibaba/simulator)
   --exit-when-ready   stop everything once the example agent is Ready (Provisioned for alibaba), exit 0; exit 1 on timeout
   --timeout SECONDS   how long to wait (default 300)`,
   async run(args, io) {
@@ -47,7 +47,7 @@ export const command: CliCommand = {
       io.stderr(`cai dev: --provider must be local or alibaba, got '${provider}'\n`);
       return 2;
     }
-    const exampleDir = values.example ?? join(REPO, 'examples', provider);
+    const exampleDir = values.example ?? join(REPO, 'examples', ...(provider === 'alibaba' ? ['alibaba', 'simulator'] : ['local']));
     const goal = provider === 'alibaba' ? 'Provisioned' : 'Ready';
     const logger = pino({ level: values['log-level'] ?? 'warn' }, pino.destination(2));
     io.stdout('starting control plane (etcd + kube-apiserver)...\n');
@@ -82,7 +82,14 @@ export const command: CliCommand = {
         });
       }
       for (const obj of objects) {
-        await api.create(obj);
+        try {
+          await api.create(obj);
+        } catch (err) {
+          const body = (err as { body?: unknown }).body;
+          const message = typeof body === 'string' ? ((JSON.parse(body) as { message?: string }).message ?? body) : String(err);
+          io.stderr(`cai dev: the API server rejected ${obj.kind}/${obj.metadata?.name ?? ''}: ${message}\n`);
+          return 1;
+        }
         io.stdout(`applied ${obj.kind}/${obj.metadata?.name ?? ''}\n`);
       }
       const agent = objects.find((o) => o.kind === 'ConfidentialAgent');
