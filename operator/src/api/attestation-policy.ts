@@ -1,19 +1,13 @@
 // AttestationPolicy: what evidence is acceptable before credentials are released.
 import { z } from 'zod';
+import { TCB_STATUSES } from '../attestation/tdx/collateral-schemas.ts';
 import { cel, ConditionsSchema, ConfigMapKeyReferenceSchema, type KubeObject } from './common.ts';
 
 const hex = (bytes: number) => z.string().length(bytes * 2).regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`));
 const sha384List = (what: string) => z.array(hex(48)).max(64).optional().describe(`Accepted ${what} values (hex SHA-384).`);
 
-export const TcbStatusSchema = z.enum([
-  'UpToDate',
-  'SWHardeningNeeded',
-  'ConfigurationNeeded',
-  'ConfigurationAndSWHardeningNeeded',
-  'OutOfDate',
-  'OutOfDateConfigurationNeeded',
-  'Revoked',
-]);
+// Intel's TCB status names, as the TDX verifier reports them (one list for both).
+export const TcbStatusSchema = z.enum(TCB_STATUSES);
 
 export const InlineReferenceValuesSchema = z
   .object({

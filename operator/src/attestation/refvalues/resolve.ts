@@ -149,7 +149,7 @@ export async function resolveReferenceValues(source: ReferenceValuesSpec, deps: 
   try {
     if (source.rekor) return await resolveRekor(source.rekor, deps, previous, at);
     if (source.bundle) return await resolveBundle(source.bundle, deps, at);
-    // Names as the appraisal matches them (same as app/services.ts inlineReferenceValues).
+    // Names as the appraisal matches them (attestation/policy/reference-values.ts).
     const values: ResolvedReferenceValue[] = [];
     for (const [field, name] of Object.entries(INLINE_NAMES)) {
       for (const digest of source.inline?.[field as keyof typeof INLINE_NAMES] ?? []) values.push({ name, digest: digest.toLowerCase() });

@@ -13,6 +13,7 @@ import { BOOTSTRAP_RESOURCE } from '../../cloud/local/guest/guest.ts';
 import { challengeVerifier, injectResource, type InjectResult } from '../../release/challenge.ts';
 import { unseal } from '../../release/sealing/envelope.ts';
 import type { SealingKeyring } from '../../release/sealing/keyring.ts';
+import { sealScopeOf } from '../../release/sealing/status.ts';
 import type { SharedInformer } from '../../runtime/manager.ts';
 import type { ReleaseOutcome, ReleaseStep } from './controller.ts';
 import type { ConditionInput } from './ready.ts';
@@ -163,13 +164,7 @@ export function createReleaseStep(deps: ReleaseStepDeps): ReleaseStep {
         problems.push({ reason: 'NotInScope', message: `SealedCredential ${ref.name} is not sealed for agent ${agent.metadata.name}` });
         continue;
       }
-      const opened = unseal(cred.spec.encryptedData, deps.keyring(), {
-        namespace: cred.metadata.namespace ?? '',
-        name: cred.metadata.name,
-        mode: cred.spec.scope.mode,
-        agents: cred.spec.scope.agents,
-        resourcePath: cred.spec.resourcePath,
-      });
+      const opened = unseal(cred.spec.encryptedData, deps.keyring(), sealScopeOf(cred));
       if (!opened.ok) {
         problems.push({ reason: opened.code, message: `SealedCredential ${ref.name}: ${opened.message}` });
         continue;
