@@ -9,6 +9,7 @@ import type { ConfidentialAgent } from '../../src/api/confidential-agent.ts';
 import { parseOperatorConfig, type OperatorConfig } from '../../src/app/config.ts';
 import { OPERATOR_NODE_FLAGS } from '../../src/app/node-flags.ts';
 import { startOperator, type OperatorHandle } from '../../src/app/operator.ts';
+import { createLogger } from '../../src/runtime/logging.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
 export const CLI = join(REPO_ROOT, 'operator', 'src', 'cli', 'main.ts');
@@ -28,7 +29,8 @@ export async function startTestOperator(kc: KubeConfig, extra: string[] = [], lo
 /** A debug-level logger whose JSON lines are kept in memory (for "no secret in any log line" checks). */
 export function capturingLogger(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+  // The operator's own logger (with its redaction list), writing into memory.
+  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
   return { logger, lines };
 }
 

@@ -6,11 +6,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import pino from 'pino';
 import { parseAllDocuments } from 'yaml';
 import { parseOperatorConfig } from '../../app/config.ts';
 import { startOperator } from '../../app/operator.ts';
 import { startControlPlane } from '../../devenv/control-plane.ts';
+import { createLogger } from '../../runtime/logging.ts';
 import type { CliCommand, CliIO } from '../command.ts';
 import { prepareExampleCredentials } from '../dev-credentials.ts';
 
@@ -49,7 +49,7 @@ export const command: CliCommand = {
     }
     const exampleDir = values.example ?? join(REPO, 'examples', ...(provider === 'alibaba' ? ['alibaba', 'simulator'] : ['local']));
     const goal = provider === 'alibaba' ? 'Provisioned' : 'Ready';
-    const logger = pino({ level: values['log-level'] ?? 'warn' }, pino.destination(2));
+    const logger = createLogger({ level: values['log-level'] ?? 'warn', destination: process.stderr });
     io.stdout('starting control plane (etcd + kube-apiserver)...\n');
     const cp = await startControlPlane({ crdDir: join(REPO, 'crds') });
     let stopOperator: (() => Promise<void>) | undefined;

@@ -1,9 +1,9 @@
 // `cai local-cloud`: run the local cloud API on its own (so simulated instances survive operator
 // restarts, as cloud instances do). Prints its URL on stdout once listening.
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { startLocalCloud } from '../../cloud/local/cloud-server.ts';
 import { workloadGuestLauncher } from '../../cloud/local/guest-launcher.ts';
+import { createLogger } from '../../runtime/logging.ts';
 import type { CliCommand } from '../command.ts';
 
 export const command: CliCommand = {
@@ -24,7 +24,7 @@ export const command: CliCommand = {
       return 2;
     }
     const host = values.host ?? '127.0.0.1';
-    const logger = pino({ level: io.env.LOG_LEVEL ?? 'info', base: { component: 'local-cloud' } });
+    const logger = createLogger({ level: io.env.LOG_LEVEL ?? 'info', base: { component: 'local-cloud' } });
     const cloud = await startLocalCloud({ host, port, launchGuest: workloadGuestLauncher(host), logger });
     io.stdout(`${cloud.url}\n`);
     await new Promise<void>((resolve) => {

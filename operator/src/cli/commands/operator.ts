@@ -1,7 +1,7 @@
 // `cai operator`: run the operator (the container entrypoint).
-import pino from 'pino';
 import { ConfigError, OPERATOR_USAGE, parseOperatorConfig } from '../../app/config.ts';
 import { startOperator } from '../../app/operator.ts';
+import { createLogger } from '../../runtime/logging.ts';
 import type { CliCommand } from '../command.ts';
 
 export const command: CliCommand = {
@@ -19,7 +19,7 @@ export const command: CliCommand = {
       }
       throw err;
     }
-    const logger = pino({ level: config.logLevel, base: { component: 'operator' } });
+    const logger = createLogger({ level: config.logLevel, base: { component: 'operator' } });
     const handle = await startOperator(config, { logger });
     await new Promise<void>((resolve) => {
       const shutdown = (signal: string) => {
