@@ -16,9 +16,8 @@ import { startGarbageCollector } from '../controllers/garbage-collector.ts';
 import { AGENTS, CREDENTIALS, POLICIES, scoped } from '../controllers/resources.ts';
 import { filterUpdates } from '../controllers/predicates.ts';
 import { credentialReconciler } from '../controllers/sealed-credential.ts';
-import { Manager, type ObjectKey, type SharedInformer } from '../runtime/manager.ts';
+import { Manager, type ObjectKey } from '../runtime/manager.ts';
 import { shareDispatcher } from '../runtime/shared-dispatcher.ts';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import type { OperatorConfig } from './config.ts';
 import { buildServices } from './services.ts';
 
@@ -74,9 +73,9 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
     ...(config.identity ? { identity: config.identity } : {}),
     leaderElection: config.leaderElect ? { namespace: config.operatorNamespace, name: config.leaseName } : false,
   });
-  const agents = manager.informer<ConfidentialAgent & KubernetesObject>(scoped(AGENTS, config.watchNamespace)) as unknown as SharedInformer<ConfidentialAgent>;
-  const policies = manager.informer<AttestationPolicy & KubernetesObject>(scoped(POLICIES, config.watchNamespace)) as unknown as SharedInformer<AttestationPolicy>;
-  const credentials = manager.informer<SealedCredential & KubernetesObject>(scoped(CREDENTIALS, config.watchNamespace)) as unknown as SharedInformer<SealedCredential>;
+  const agents = manager.informer<ConfidentialAgent>(scoped(AGENTS, config.watchNamespace));
+  const policies = manager.informer<AttestationPolicy>(scoped(POLICIES, config.watchNamespace));
+  const credentials = manager.informer<SealedCredential>(scoped(CREDENTIALS, config.watchNamespace));
 
   const services = await buildServices({ config, manager, agents, policies, credentials, logger });
   closers.push(() => services.close());
@@ -86,15 +85,15 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
 
   manager.addController({
     name: 'confidentialagent',
-    for: filterUpdates(agents) as unknown as SharedInformer<KubernetesObject>,
+    for: filterUpdates(agents),
     workers: config.workers,
     watches: [
       {
-        informer: credentials as unknown as SharedInformer<KubernetesObject>,
+        informer: credentials,
         map: (o) => agentsReferencing((a) => a.spec.credentials.some((c) => c.name === o.metadata?.name))(o.metadata?.namespace),
       },
       {
-        informer: policies as unknown as SharedInformer<KubernetesObject>,
+        informer: policies,
         map: (o) => agentsReferencing((a) => a.spec.attestationPolicyRef.name === o.metadata?.name)(o.metadata?.namespace),
       },
     ],
@@ -110,7 +109,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   });
   manager.addController({
     name: 'attestationpolicy',
-    for: filterUpdates(policies) as unknown as SharedInformer<KubernetesObject>,
+    for: filterUpdates(policies),
     workers: Math.max(1, Math.floor(config.workers / 2)),
     reconcile: policyReconciler({
       policies,
@@ -122,7 +121,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   });
   manager.addController({
     name: 'sealedcredential',
-    for: filterUpdates(credentials) as unknown as SharedInformer<KubernetesObject>,
+    for: filterUpdates(credentials),
     workers: Math.max(1, Math.floor(config.workers / 2)),
     reconcile: credentialReconciler({ credentials, clients: manager.client, events: manager.events, checkSealed: services.checkSealed }),
   });

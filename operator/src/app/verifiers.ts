@@ -5,7 +5,6 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { lazyVerifier } from '../attestation/lazy-verifier.ts';
 import type { Verifier } from '../attestation/verifier.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
-import type { SharedInformer } from '../runtime/manager.ts';
 import type { ServiceDeps } from './services.ts';
 
 interface ConfigMapObject extends KubernetesObject {
@@ -27,7 +26,7 @@ export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
     return createTdxVerifier({ collateralFor: sources, memo: createTdxMemo() });
   });
   // Offline RIMs live in ConfigMaps in the operator namespace (policy.gpu.rimConfigMapRef).
-  const configMaps = deps.manager.informer<ConfigMapObject>(scoped(CONFIGMAPS, deps.config.operatorNamespace)) as unknown as SharedInformer<ConfigMapObject>;
+  const configMaps = deps.manager.informer<ConfigMapObject>(scoped(CONFIGMAPS, deps.config.operatorNamespace));
   const nvidia = lazyVerifier('nvidia', async () => {
     const { createNvidiaVerifier, HttpOcspClient, HttpRimSource, PolicyRimSource, VerificationCache } = await import('../attestation/nvidia/index.ts');
     return createNvidiaVerifier({
