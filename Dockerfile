@@ -19,4 +19,4 @@ COPY --chown=root:root crds ./crds
 USER 65532:65532
 EXPOSE 8080 8081
 # Same V8 flags as operator/src/app/node-flags.ts (peak RSS; see docs/architecture.md).
-ENTRYPOINT ["node", "--max-semi-space-size=2", "--max-old-space-size=192", "dist/cli/main.js", "operator"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--max-old-space-size=192", "--optimize-for-size", "dist/cli/main.js", "operator"]
