@@ -15,6 +15,7 @@ import { checkSealedCredential } from '../release/sealing/status.ts';
 import type { Manager, SharedInformer } from '../runtime/manager.ts';
 import type { OperatorConfig } from './config.ts';
 import { loadOrCreateEarSigner } from './ear-key.ts';
+import { liveKeyring } from './sealing-keyring.ts';
 import { startKbsService } from './kbs-service.ts';
 import { hardwareVerifiers } from './verifiers.ts';
 
@@ -73,7 +74,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   const core = manager.client.core;
   await ensureNamespace(deps);
   // Sealing keyring and EAR key live in the operator namespace (see docs/trust-model.md).
-  const keyring = await new SealingKeyStore().loadOrCreate(core, config.operatorNamespace);
+  const keyring = liveKeyring(manager, config.operatorNamespace, await new SealingKeyStore().loadOrCreate(core, config.operatorNamespace), logger);
   const signer = await loadOrCreateEarSigner(core, config.operatorNamespace);
   const hardware = hardwareVerifiers(deps);
   const registry = defaultVerifierRegistry(hardware.verifiers);
@@ -81,7 +82,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     agents: deps.agents,
     policies: deps.policies,
     credentials: deps.credentials,
-    keyring: () => keyring,
+    keyring,
     registry,
     signer,
     host: config.kbsHost,
@@ -89,17 +90,17 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     ...(config.kbsPublicUrl ? { publicUrl: config.kbsPublicUrl } : {}),
     logger: logger.child({ component: 'kbs' }),
   });
-  logger.info({ kbs: kbs.url, sealingKey: keyring.activeKeyId }, 'release services ready');
+  logger.info({ kbs: kbs.url, sealingKey: keyring().activeKeyId }, 'release services ready');
   return {
     resolveReferenceValues: referenceValueResolver(deps),
     checkSealed: async (cred) => {
-      const r = checkSealedCredential(cred, keyring);
+      const r = checkSealedCredential(cred, keyring());
       return r.ok ? { ok: true, sealingKeyId: r.sealingKeyId, digest: r.digest } : { ok: false, code: r.code, message: r.message, digest: r.digest };
     },
     release: createReleaseStep({
       policies: deps.policies,
       credentials: deps.credentials,
-      keyring: () => keyring,
+      keyring,
       registry,
       signer,
       kbs: kbs.deliveries,

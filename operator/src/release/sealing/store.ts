@@ -7,7 +7,7 @@ import { createKeyring, parseKeyring, rotateKeyring, serializeKeyring, type Seal
 
 export const SEALING_SECRET = 'confidential-agent-sealing-keys';
 export const SEALING_CERT_CONFIGMAP = 'confidential-agent-sealing-cert';
-const KEYRING_KEY = 'keyring.json';
+export const KEYRING_KEY = 'keyring.json';
 const LABELS = { 'app.kubernetes.io/managed-by': 'confidential-agent-operator', 'app.kubernetes.io/component': 'sealing' };
 
 /** The storage the keyring lives in (a Secret in production). */
