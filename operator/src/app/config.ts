@@ -27,6 +27,8 @@ export interface OperatorConfig {
   gcIntervalSeconds: number;
   /** Orphans younger than this are left alone (informer caches may lag their creation). */
   gcMinAgeSeconds: number;
+  /** Air-gapped GPU attestation: read RIMs from this directory (a mounted volume) instead of the RIM service. */
+  nvidiaRimDir?: string;
 }
 
 export class ConfigError extends Error {
@@ -55,6 +57,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'gc-interval': { type: 'string' },
   'gc-min-age': { type: 'string' },
+  'nvidia-rim-dir': { type: 'string' },
 } as const;
 
 export const OPERATOR_USAGE = `Usage: cai operator [options]
@@ -76,7 +79,8 @@ export const OPERATOR_USAGE = `Usage: cai operator [options]
   --identity ID              leader-election identity (default hostname + random suffix)
   --log-level LEVEL          pino level (default info)
   --gc-interval SECONDS      orphan garbage-collection interval (default 60)
-  --gc-min-age SECONDS       leave orphans younger than this alone (default 30)`;
+  --gc-min-age SECONDS       leave orphans younger than this alone (default 30)
+  --nvidia-rim-dir DIR       read NVIDIA RIMs from this directory (a mounted volume) instead of the RIM service`;
 
 function int(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -122,5 +126,6 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
     logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
     gcIntervalSeconds: int('gc-interval', values['gc-interval'], 60, 1, 86400),
     gcMinAgeSeconds: int('gc-min-age', values['gc-min-age'], 30, 0, 86400),
+    nvidiaRimDir: values['nvidia-rim-dir'],
   };
 }

@@ -28,10 +28,11 @@ export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
   // Offline RIMs live in ConfigMaps in the operator namespace (policy.gpu.rimConfigMapRef).
   const configMaps = deps.manager.informer<ConfigMapObject>(scoped(CONFIGMAPS, deps.config.operatorNamespace));
   const nvidia = lazyVerifier('nvidia', async () => {
-    const { createNvidiaVerifier, HttpOcspClient, HttpRimSource, PolicyRimSource, VerificationCache } = await import('../attestation/nvidia/index.ts');
+    const { createNvidiaVerifier, DirectoryRimSource, HttpOcspClient, HttpRimSource, PolicyRimSource, VerificationCache } = await import('../attestation/nvidia/index.ts');
     return createNvidiaVerifier({
       rims: new PolicyRimSource({
-        http: new HttpRimSource({}),
+        // A RIM directory (mounted volume) replaces the RIM service entirely: nothing is fetched.
+        http: deps.config.nvidiaRimDir ? new DirectoryRimSource(deps.config.nvidiaRimDir) : new HttpRimSource({}),
         configMaps: (name) => {
           const cm = configMaps.get(deps.config.operatorNamespace, name);
           return cm ? new Map(Object.entries(cm.data ?? {})) : undefined;
