@@ -1,25 +1,14 @@
 import type { Element } from '@xmldom/xmldom';
 import { describe, expect, it } from 'vitest';
-import { H100_2023 } from '../../../test/fixtures/nvidia/support/fixtures.ts';
+import { H100_2023, failure } from '../../../test/fixtures/nvidia/support/fixtures.ts';
 import { resignRim } from '../../../test/fixtures/nvidia/support/synthetic.ts';
 import { makeTestPki } from '../../../test/fixtures/nvidia/support/test-pki.ts';
-import { NvidiaError } from './errors.ts';
 import { HASH_NS, verifyRim } from './rim.ts';
 import { loadTrustAnchors } from './roots.ts';
 import { parsePemChain, type ParsedCert } from './x509-chain.ts';
 
 const { rimRoot } = loadTrustAnchors();
 const at = H100_2023.pinnedTime;
-
-function failure(fn: () => unknown): NvidiaError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(NvidiaError);
-    return err as NvidiaError;
-  }
-  throw new Error('expected failure');
-}
 
 describe('NVIDIA RIM verification (captured, NVIDIA-signed SWID tags)', () => {
   it('verifies the driver, VBIOS and PROD VBIOS RIMs to the CoRIM root at the pinned time', () => {

@@ -1,24 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { H100_2023, H100_550, ROOT_PEMS } from '../../../test/fixtures/nvidia/support/fixtures.ts';
+import { H100_2023, H100_550, ROOT_PEMS, failure } from '../../../test/fixtures/nvidia/support/fixtures.ts';
 import { makeCert, makeTestPki, makeDeviceLeaf } from '../../../test/fixtures/nvidia/support/test-pki.ts';
 import { toHex } from './bytes.ts';
-import { NvidiaError } from './errors.ts';
 import { leafFwids } from './fwid.ts';
 import { NVIDIA_DEVICE_IDENTITY_ROOT_PEM, NVIDIA_RIM_ROOT_PEM, loadTrustAnchors } from './roots.ts';
 import { parsePemChain, verifyChain, type ParsedCert } from './x509-chain.ts';
 
 const anchors = loadTrustAnchors();
 const at = H100_2023.pinnedTime;
-
-function failure(fn: () => unknown): NvidiaError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(NvidiaError);
-    return err as NvidiaError;
-  }
-  throw new Error('expected failure');
-}
 
 const chainOf = (...certs: { pem: string }[]): ParsedCert[] => parsePemChain(certs.map((c) => c.pem).join(''), 'test chain');
 
