@@ -104,7 +104,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
       clusterId,
       clients: manager.client,
       events: manager.events,
-      ...(services.release ? { release: services.release } : {}),
+      release: services.release,
     }),
   });
   manager.addController({

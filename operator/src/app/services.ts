@@ -5,7 +5,7 @@ import type { AttestationPolicy } from '../api/attestation-policy.ts';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
 import type { RekorClient } from '../attestation/refvalues/index.ts';
-import { defaultVerifierRegistry, type VerifierRegistry } from '../attestation/registry.ts';
+import { defaultVerifierRegistry } from '../attestation/registry.ts';
 import { createReleaseStep } from '../controllers/agent/attest-release.ts';
 import type { ReleaseStep } from '../controllers/agent/controller.ts';
 import type { ReferenceValueResolver } from '../controllers/attestation-policy.ts';
@@ -23,9 +23,7 @@ export interface Services {
   resolveReferenceValues: ReferenceValueResolver;
   checkSealed: (credential: SealedCredential) => Promise<SealCheck>;
   release: ReleaseStep;
-  registry: VerifierRegistry;
   pccsUnreachableSince(pccsUrl: string): Date | undefined;
-  kbsUrl: string;
   close(): Promise<void>;
 }
 
@@ -108,9 +106,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       // retries the reconcile (30 s later).
       injectRetry: { attempts: 3, baseDelayMs: 300, maxDelayMs: 2_000 },
     }),
-    registry,
     pccsUnreachableSince: hardware.pccsUnreachableSince,
-    kbsUrl: kbs.url,
     close: () => kbs.server.close(),
   };
 }

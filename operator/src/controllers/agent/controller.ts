@@ -38,7 +38,7 @@ export interface AgentControllerDeps {
   clusterId: string;
   clients: KubeClients;
   events: EventRecorder;
-  release?: ReleaseStep;
+  release: ReleaseStep;
   now?: () => Date;
 }
 
@@ -62,7 +62,7 @@ export function agentReconciler(deps: AgentControllerDeps) {
         if (outcome.deletedIds.length) ctx.logger.info({ instances: outcome.deletedIds }, 'waiting for instance deletion');
         return { requeueAfterMs: outcome.requeueAfterMs };
       }
-      deps.release?.forget?.(agent);
+      deps.release.forget?.(agent);
       await removeFinalizer(deps.clients, AGENTS, agent, FINALIZER);
       deps.events.emit(agent, 'Normal', 'InstanceDeleted', 'Delete', 'instance deleted; finalizer removed');
       return;
@@ -95,24 +95,19 @@ export function agentReconciler(deps: AgentControllerDeps) {
     let requeueAfterMs = provisioned.requeueAfterMs;
 
     if (provisioned.condition.status === 'True' && provisioned.info) {
-      if (deps.release) {
-        // In KBS mode the guest pulls while we attest it, and the KBS recognises it by the address in
-        // status: persist the running instance first. (Challenge mode needs no extra write: the
-        // idempotency token already finds the instance after a crash.)
-        const instanceChanged = !agent.status?.instance || agent.status.instance.id !== provisioned.instance?.id || agent.status.instance.state !== 'Running';
-        if (agent.spec.delivery.mode === 'KBS' && instanceChanged) {
-          await writeStatus(agent, { ...status, conditions: setCondition(conditions, summariseReady(conditions), generation, at) });
-        }
-        const released = await deps.release.run(agent, provisioned.info, ctx.logger);
-        for (const c of released.conditions) set(c);
-        if (released.attestation) status.attestation = released.attestation;
-        if (released.credentials) status.credentials = released.credentials;
-        for (const e of released.events ?? []) deps.events.emit(agent, e.type, e.reason, e.action, e.note);
-        requeueAfterMs = released.requeueAfterMs;
-      } else {
-        set({ type: 'Attested', status: 'False', reason: 'AttestationNotConfigured', message: 'the operator runs without an attestation service; nothing has been verified' });
-        set({ type: 'CredentialsReleased', status: 'False', reason: 'NotAttested', message: 'credentials are released only after attestation' });
+      // In KBS mode the guest pulls while we attest it, and the KBS recognises it by the address in
+      // status: persist the running instance first. (Challenge mode needs no extra write: the
+      // idempotency token already finds the instance after a crash.)
+      const instanceChanged = !agent.status?.instance || agent.status.instance.id !== provisioned.instance?.id || agent.status.instance.state !== 'Running';
+      if (agent.spec.delivery.mode === 'KBS' && instanceChanged) {
+        await writeStatus(agent, { ...status, conditions: setCondition(conditions, summariseReady(conditions), generation, at) });
       }
+      const released = await deps.release.run(agent, provisioned.info, ctx.logger);
+      for (const c of released.conditions) set(c);
+      if (released.attestation) status.attestation = released.attestation;
+      if (released.credentials) status.credentials = released.credentials;
+      for (const e of released.events ?? []) deps.events.emit(agent, e.type, e.reason, e.action, e.note);
+      requeueAfterMs = released.requeueAfterMs;
     } else {
       for (const type of ['Attested', 'CredentialsReleased']) {
         set({ type, status: 'False', reason: 'WaitingForInstance', message: 'the instance is not running yet' });
