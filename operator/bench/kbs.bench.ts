@@ -8,8 +8,8 @@ import { diffieHellman, generateKeyPairSync, sign } from 'node:crypto';
 import { Agent } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
-import { KbsClient } from '../src/cloud/local/guest/kbs-client.ts';
-import { startTestKbs, TEST_RESOURCE, TEST_SECRET } from '../src/release/kbs/test-harness.ts';
+import { KbsClient } from '../src/sim/guest/kbs-client.ts';
+import { startTestKbs, TEST_RESOURCE, TEST_SECRET } from '../test/support/kbs-harness.ts';
 
 const SECONDS = Number(process.env['KBS_BENCH_SECONDS'] ?? 3);
 const LEVELS = [1, 16, 64];

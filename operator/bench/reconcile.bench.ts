@@ -7,10 +7,10 @@ import * as https from 'node:https';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../src/api/common.ts';
-import { startLocalCloud } from '../src/cloud/local/cloud-server.ts';
-import { workloadGuestLauncher } from '../src/cloud/local/guest-launcher.ts';
-import { startControlPlane } from '../src/devenv/control-plane.ts';
-import { freePort } from '../src/devenv/ports.ts';
+import { startLocalCloud } from '../src/sim/local/cloud-server.ts';
+import { workloadGuestLauncher } from '../src/sim/local/guest-launcher.ts';
+import { startControlPlane } from '../src/envtest/control-plane.ts';
+import { freePort } from '../src/envtest/ports.ts';
 import { shareDispatcher } from '../src/runtime/shared-dispatcher.ts';
 import { spawnOperator } from '../test/support/operator.ts';
 

@@ -7,7 +7,7 @@ import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
 import type { EarSigner } from '../attestation/policy/ear.ts';
 import type { VerifierRegistry } from '../attestation/registry.ts';
-import type { KbsDeliveries } from '../controllers/agent/attest-release.ts';
+import type { KbsDeliveries } from '../controllers/agent/attest.ts';
 import { entitlementsFromLists, normalizeAddress, type AgentRecord, type PolicyRecord } from '../release/kbs/decide-release.ts';
 import { createKbsServer, type KbsServer } from '../release/kbs/server.ts';
 import type { SealingKeyring } from '../release/sealing/keyring.ts';

@@ -6,7 +6,7 @@ import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
 import type { RekorClient } from '../attestation/refvalues/index.ts';
 import { defaultVerifierRegistry } from '../attestation/registry.ts';
-import { createReleaseStep } from '../controllers/agent/attest-release.ts';
+import { createReleaseStep } from '../controllers/agent/attest.ts';
 import type { ReleaseStep } from '../controllers/agent/controller.ts';
 import type { ReferenceValueResolver } from '../controllers/attestation-policy.ts';
 import type { SealCheck } from '../controllers/sealed-credential.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AttestationPolicySpecSchema } from '../api/attestation-policy.ts';
-import { deviceReportData, primaryReportData } from '../release/runtime-data.ts';
-import { generateTeeKeyPair } from '../release/tee-key.ts';
+import { deviceReportData, primaryReportData } from '../protocol/runtime-data.ts';
+import { generateTeeKeyPair } from '../protocol/tee-key.ts';
 import { defaultVerifierRegistry, verifyCompositeEvidence, type CompositeAttestation } from './registry.ts';
 import { sampleEvidence } from './sample/verifier.ts';
 

@@ -2,8 +2,8 @@
 // against SHA-384(JCS({nonce, tee-pubkey, additional-evidence})) and every additional device evidence against
 // SHA-384(JCS({nonce, tee-pubkey})). The sample TEEs are refused unless the policy explicitly allows them.
 import type { AttestationPolicySpec } from '../api/attestation-policy.ts';
-import { deviceReportData, primaryReportData } from '../release/runtime-data.ts';
-import type { TeePubKey } from '../release/tee-key.ts';
+import { deviceReportData, primaryReportData } from '../protocol/runtime-data.ts';
+import type { TeePubKey } from '../protocol/tee-key.ts';
 import { SampleDeviceVerifier, SampleVerifier } from './sample/verifier.ts';
 import type { JsonValue, TeeType, VerificationFailure, VerifiedEvidence, Verifier } from './verifier.ts';
 

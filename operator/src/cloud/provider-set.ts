@@ -1,6 +1,6 @@
 // Which provider serves an agent, and the provider-specific create spec derived from the agent.
-import type { ConfidentialAgent } from '../../api/confidential-agent.ts';
-import type { InstanceProvider, ProviderName } from '../../cloud/provider.ts';
+import type { ConfidentialAgent } from '../api/confidential-agent.ts';
+import type { InstanceProvider, ProviderName } from './provider.ts';
 
 export type ProviderSet = Partial<Record<ProviderName, InstanceProvider>>;
 

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { InstanceInfo } from '../cloud/provider.ts';
 import type { SharedInformer } from '../runtime/manager.ts';
-import type { ProviderSet } from './agent/providers.ts';
+import type { ProviderSet } from '../cloud/provider-set.ts';
 
 export interface GarbageCollectorOptions {
   agents: SharedInformer<ConfidentialAgent>;

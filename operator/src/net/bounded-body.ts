@@ -4,8 +4,10 @@
 
 export class BodyTooLargeError extends Error {
   readonly code = 'BodyTooLarge';
-  constructor(readonly maxBytes: number) {
+  readonly maxBytes: number;
+  constructor(maxBytes: number) {
     super(`response body exceeds ${maxBytes} bytes`);
+    this.maxBytes = maxBytes;
     this.name = 'BodyTooLargeError';
   }
 }

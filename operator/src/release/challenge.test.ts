@@ -5,10 +5,10 @@ import { AttestationPolicySpecSchema } from '../api/attestation-policy.ts';
 import { EarSigner, verifyEar } from '../attestation/policy/ear.ts';
 import { defaultVerifierRegistry } from '../attestation/registry.ts';
 import { sampleEvidence } from '../attestation/sample/verifier.ts';
-import { startSimulatedGuest, type SimulatedGuest } from '../cloud/local/guest/guest.ts';
+import { startSimulatedGuest, type SimulatedGuest } from '../sim/guest/guest.ts';
 import { challengeVerifier, injectResource, type InjectOptions } from './challenge.ts';
-import { deviceReportData } from './runtime-data.ts';
-import { generateTeeKeyPair } from './tee-key.ts';
+import { deviceReportData } from '../protocol/runtime-data.ts';
+import { generateTeeKeyPair } from '../protocol/tee-key.ts';
 
 const devPolicy = AttestationPolicySpecSchema.parse({ allowSampleTee: true, minimumStatus: 'warning' });
 const registry = defaultVerifierRegistry();

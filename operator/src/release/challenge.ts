@@ -12,8 +12,8 @@ import type { ReferenceValue } from '../attestation/policy/reference-values.ts';
 import type { VerifierRegistry } from '../attestation/registry.ts';
 import type { JsonValue } from '../attestation/verifier.ts';
 import { encryptToTeeKey, JweError } from './jwe.ts';
-import { deviceReportData } from './runtime-data.ts';
-import { parseTeePubKey, type TeePubKey } from './tee-key.ts';
+import { deviceReportData } from '../protocol/runtime-data.ts';
+import { parseTeePubKey, type TeePubKey } from '../protocol/tee-key.ts';
 import { RESOURCE_PATH_PATTERN } from '../api/sealed-credential.ts';
 
 export type ChallengeVerification = { ok: true; appraisal: Appraisal; ear?: string } | { ok: false; code: string; message: string };

@@ -9,9 +9,9 @@ import { SealedCredentialSpecSchema } from '../api/sealed-credential.ts';
 import { AttestationPolicySpecSchema } from '../api/attestation-policy.ts';
 import { defaultVerifierRegistry } from '../attestation/registry.ts';
 import { sealCommand } from '../cli/commands/seal.ts';
-import { BOOTSTRAP_RESOURCE, startSimulatedGuest, type SimulatedGuest } from '../cloud/local/guest/guest.ts';
+import { BOOTSTRAP_RESOURCE, startSimulatedGuest, type SimulatedGuest } from '../sim/guest/guest.ts';
 import { challengeVerifier, injectResource } from './challenge.ts';
-import { startTestKbs, type TestKbs } from './kbs/test-harness.ts';
+import { startTestKbs, type TestKbs } from '../../test/support/kbs-harness.ts';
 import { unseal } from './sealing/envelope.ts';
 import type { SealingKeyring } from './sealing/keyring.ts';
 

@@ -1,7 +1,7 @@
 import { flattenedDecrypt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { decryptKbsJwe, encryptToTeeKey, JweError, serdeProtectedHeaderJson } from './jwe.ts';
-import { generateTeeKeyPair, type TeeKeyAlgorithm } from './tee-key.ts';
+import { generateTeeKeyPair, type TeeKeyAlgorithm } from '../protocol/tee-key.ts';
 
 const secret = Buffer.from('{"clientSecret":"s3cr3t-value"}');
 const algorithms: TeeKeyAlgorithm[] = ['ECDH-ES+A256KW-P256', 'ECDH-ES+A256KW-P521', 'RSA-OAEP-256'];

@@ -15,7 +15,7 @@ import {
   constants,
   type KeyObject,
 } from 'node:crypto';
-import { teeKeyToKeyObject, type TeePubKey } from './tee-key.ts';
+import { teeKeyToKeyObject, type TeePubKey } from '../protocol/tee-key.ts';
 
 export interface KbsJwe {
   protected: string;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll } from 'vitest';
-import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/devenv/control-plane.ts';
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/envtest/control-plane.ts';
 
 /** The repository's crds/ directory (generated from operator/src/api by `npm run crds`). */
 export const CRD_DIR = join(import.meta.dirname, '..', '..', '..', 'crds');
@@ -95,4 +95,4 @@ export function apiErrorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export type { ControlPlane } from '../../src/devenv/control-plane.ts';
+export type { ControlPlane } from '../../src/envtest/control-plane.ts';

@@ -1,8 +1,8 @@
 // The operator process is SIGKILLed while it provisions and then restarted: exactly one instance must
 // exist for each agent afterwards (idempotency token + adoption by token, not luck).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCloud, type LocalCloud } from '../../src/cloud/local/cloud-server.ts';
-import { workloadGuestLauncher } from '../../src/cloud/local/guest-launcher.ts';
+import { startLocalCloud, type LocalCloud } from '../../src/sim/local/cloud-server.ts';
+import { workloadGuestLauncher } from '../../src/sim/local/guest-launcher.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
 import { conditionOf, createCustom, getAgent, localAgent, samplePolicy, spawnOperator, type SpawnedOperator } from '../support/operator.ts';
 

@@ -3,8 +3,8 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instanceToken } from '../../src/controllers/agent/instance-token.ts';
-import { startLocalCloud, type LocalCloud } from '../../src/cloud/local/cloud-server.ts';
-import { workloadGuestLauncher } from '../../src/cloud/local/guest-launcher.ts';
+import { startLocalCloud, type LocalCloud } from '../../src/sim/local/cloud-server.ts';
+import { workloadGuestLauncher } from '../../src/sim/local/guest-launcher.ts';
 import { createLocalProvider } from '../../src/cloud/local/provider.ts';
 import type { OperatorHandle } from '../../src/app/operator.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';

@@ -9,7 +9,7 @@ import { GROUP, VERSION } from '../../src/api/common.ts';
 import { startOperator, type OperatorHandle } from '../../src/app/operator.ts';
 import { createAlibabaProvider } from '../../src/cloud/alibaba/index.ts';
 import { Ecs } from '../../src/cloud/alibaba/sdk.ts';
-import { startEcsSimulator, type EcsSimulator } from '../../src/cloud/alibaba/simulator/index.ts';
+import { startEcsSimulator, type EcsSimulator } from '../../src/sim/ecs/index.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
 import { conditionOf, createCustom, customObjects, getAgent, samplePolicy, testConfig } from '../support/operator.ts';
 import { captureLogger, FAKE_AK_ID, FAKE_AK_SECRET, useFakeCredentials } from './alibaba-helpers.ts';

@@ -3,7 +3,7 @@
 // ProviderErrors with the ECS code and request id after a bounded number of requests; transient
 // conflicts and 5xx are retried.
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEcsSimulator, type EcsSimulator } from '../../src/cloud/alibaba/simulator/index.ts';
+import { startEcsSimulator, type EcsSimulator } from '../../src/sim/ecs/index.ts';
 import { ProviderError } from '../../src/cloud/provider.ts';
 import { provider, request, sleep, spec, useFakeCredentials } from './alibaba-helpers.ts';
 

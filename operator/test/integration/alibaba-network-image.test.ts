@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEcsCaller } from '../../src/cloud/alibaba/caller.ts';
 import { ensureSecurityGroup, importImage } from '../../src/cloud/alibaba/index.ts';
-import { startEcsSimulator, type EcsSimulator } from '../../src/cloud/alibaba/simulator/index.ts';
+import { startEcsSimulator, type EcsSimulator } from '../../src/sim/ecs/index.ts';
 import { ProviderError } from '../../src/cloud/provider.ts';
 import { command as imageCommand } from '../../src/cli/commands/image.ts';
 import { useFakeCredentials } from './alibaba-helpers.ts';

@@ -2,7 +2,7 @@
 // tags, delete, lost RunInstances responses across an operator restart, ownership for GC, and
 // credential hygiene.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEcsSimulator, type EcsSimulator } from '../../src/cloud/alibaba/simulator/index.ts';
+import { startEcsSimulator, type EcsSimulator } from '../../src/sim/ecs/index.ts';
 import { ProviderError } from '../../src/cloud/provider.ts';
 import { captureLogger, FAKE_AK_ID, FAKE_AK_SECRET, provider, request, spec, useFakeCredentials } from './alibaba-helpers.ts';
 

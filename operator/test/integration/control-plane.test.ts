@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { ControlPlaneError, startControlPlane } from '../../src/devenv/control-plane.ts';
+import { ControlPlaneError, startControlPlane } from '../../src/envtest/control-plane.ts';
 import { CRD_DIR, createNamespace, processAlive, waitFor } from '../envtest/index.ts';
 
 const HOLDER = join(import.meta.dirname, '..', 'envtest', 'hold-control-plane.ts');

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { OperatorHandle } from '../../src/app/operator.ts';
 import { runCli } from '../../src/cli/main.ts';
-import { startLocalCloud, type LocalCloud } from '../../src/cloud/local/cloud-server.ts';
-import { localGuests, type LocalGuests } from '../../src/cloud/local/guest-launcher.ts';
+import { startLocalCloud, type LocalCloud } from '../../src/sim/local/cloud-server.ts';
+import { localGuests, type LocalGuests } from '../../src/sim/local/guest-launcher.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
 import { conditionOf, createCustom, getAgent, localAgent, samplePolicy, startTestOperator } from '../support/operator.ts';
 

@@ -1,14 +1,14 @@
 // Test/bench harness: a KBS server on loopback wired to decideRelease over in-memory lists, with one agent,
 // one development policy and one sealed credential. Used by the KBS tests, the simulated-guest tests and
 // the benchmark; production wiring lives in the controllers.
-import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
-import { EarSigner } from '../../attestation/policy/ear.ts';
-import { defaultVerifierRegistry } from '../../attestation/registry.ts';
-import { seal } from '../sealing/envelope.ts';
-import { createKeyring, type SealingKeyring } from '../sealing/keyring.ts';
-import { entitlementsFromLists, policyForFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord } from './decide-release.ts';
-import { createKbsServer, type KbsServer, type KbsServerOptions } from './server.ts';
-import type { KbsEvent } from './types.ts';
+import { AttestationPolicySpecSchema } from '../../src/api/attestation-policy.ts';
+import { EarSigner } from '../../src/attestation/policy/ear.ts';
+import { defaultVerifierRegistry } from '../../src/attestation/registry.ts';
+import { seal } from '../../src/release/sealing/envelope.ts';
+import { createKeyring, type SealingKeyring } from '../../src/release/sealing/keyring.ts';
+import { entitlementsFromLists, policyForFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord } from '../../src/release/kbs/decide-release.ts';
+import { createKbsServer, type KbsServer, type KbsServerOptions } from '../../src/release/kbs/server.ts';
+import type { KbsEvent } from '../../src/release/kbs/types.ts';
 
 export const TEST_RESOURCE = 'default/local-resources/openclaw_vllm_config';
 export const TEST_SECRET = '{"clientSecret":"kbs-test-secret-5c1d"}';

@@ -4,7 +4,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { GuestLauncher } from '../../src/cloud/local/cloud-server.ts';
+import type { GuestLauncher } from '../../src/sim/local/cloud-server.ts';
 
 export type Tampering = 'wrong-nonce' | 'other-tee-key' | 'replay';
 

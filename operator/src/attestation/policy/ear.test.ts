@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
-import { generateTeeKeyPair } from '../../release/tee-key.ts';
+import { generateTeeKeyPair } from '../../protocol/tee-key.ts';
 import type { VerifiedEvidence } from '../verifier.ts';
 import { appraise } from './appraise.ts';
 import { buildEarClaims, EarSigner, teePubkeyFromEar, verifiedFromEar, verifyEar } from './ear.ts';

@@ -3,8 +3,8 @@
 // ES256 by an operator key whose public JWK rides in the `jwk` header. Verification never trusts that header:
 // the key must be one of the caller's trusted keys.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import type { TeePubKey } from '../../release/tee-key.ts';
-import { parseTeePubKey } from '../../release/tee-key.ts';
+import type { TeePubKey } from '../../protocol/tee-key.ts';
+import { parseTeePubKey } from '../../protocol/tee-key.ts';
 import type { JsonValue, TeeType, VerifiedEvidence } from '../verifier.ts';
 import type { Appraisal } from './appraise.ts';
 import type { EarStatus, TrustVector } from './trust-vector.ts';

@@ -9,7 +9,7 @@ import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@ku
 import { parseAllDocuments } from 'yaml';
 import { parseOperatorConfig } from '../../app/config.ts';
 import { startOperator } from '../../app/operator.ts';
-import { startControlPlane } from '../../devenv/control-plane.ts';
+import { startControlPlane } from '../../envtest/control-plane.ts';
 import { createLogger } from '../../runtime/logging.ts';
 import type { CliCommand, CliIO } from '../command.ts';
 import { prepareExampleCredentials } from '../dev-credentials.ts';
@@ -57,7 +57,7 @@ export const command: CliCommand = {
     try {
       const providerArgs: string[] = [];
       if (provider === 'alibaba') {
-        const { startEcsSimulator } = await import('../../cloud/alibaba/simulator/index.ts');
+        const { startEcsSimulator } = await import('../../sim/ecs/index.ts');
         const sim = await startEcsSimulator({});
         stopSimulator = () => sim.close();
         // The simulator ignores signatures: give the SDK's credential chain dev-only keys, never real ones.

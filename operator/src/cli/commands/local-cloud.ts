@@ -1,8 +1,8 @@
 // `cai local-cloud`: run the local cloud API on its own (so simulated instances survive operator
 // restarts, as cloud instances do). Prints its URL on stdout once listening.
 import { parseArgs } from 'node:util';
-import { startLocalCloud } from '../../cloud/local/cloud-server.ts';
-import { workloadGuestLauncher } from '../../cloud/local/guest-launcher.ts';
+import { startLocalCloud } from '../../sim/local/cloud-server.ts';
+import { workloadGuestLauncher } from '../../sim/local/guest-launcher.ts';
 import { createLogger } from '../../runtime/logging.ts';
 import type { CliCommand } from '../command.ts';
 

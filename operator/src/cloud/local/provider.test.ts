@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError, type InstanceOwner } from '../provider.ts';
-import { startLocalCloud, type LocalCloud } from './cloud-server.ts';
-import { workloadGuestLauncher } from './guest-launcher.ts';
+import { startLocalCloud, type LocalCloud } from '../../sim/local/cloud-server.ts';
+import { workloadGuestLauncher } from '../../sim/local/guest-launcher.ts';
 import { createLocalProvider } from './provider.ts';
 
 const owner: InstanceOwner = { clusterId: 'cluster-a', namespace: 'ns', name: 'agent', uid: 'uid-1' };

@@ -9,7 +9,7 @@ import type { SealedCredential } from '../../api/sealed-credential.ts';
 import type { EarSigner } from '../../attestation/policy/ear.ts';
 import type { VerifierRegistry } from '../../attestation/registry.ts';
 import type { InstanceInfo } from '../../cloud/provider.ts';
-import { BOOTSTRAP_RESOURCE } from '../../cloud/local/guest/guest.ts';
+import { BOOTSTRAP_RESOURCE } from '../../sim/guest/guest.ts';
 import { challengeVerifier, injectResource, type InjectResult } from '../../release/challenge.ts';
 import { unseal } from '../../release/sealing/envelope.ts';
 import type { SealingKeyring } from '../../release/sealing/keyring.ts';

@@ -10,9 +10,9 @@ import { addFinalizer, removeFinalizer } from '../../runtime/finalizers.ts';
 import type { KubeClients, ObjectKey, ReconcileResult, SharedInformer } from '../../runtime/manager.ts';
 import { patchStatus } from '../../runtime/status.ts';
 import { AGENTS, FINALIZER } from '../resources.ts';
-import { deleteInstance } from './deletion.ts';
-import { providerNameOf, type ProviderSet } from './providers.ts';
-import { ensureInstance } from './provisioning.ts';
+import { deleteInstance } from './delete.ts';
+import { providerNameOf, type ProviderSet } from '../../cloud/provider-set.ts';
+import { ensureInstance } from './provision.ts';
 import { summariseReady, type ConditionInput } from './ready.ts';
 
 /** What the attestation + release step reports back for one agent. */

@@ -4,7 +4,7 @@
 import type { ConfidentialAgent } from '../../api/confidential-agent.ts';
 import type { InstanceProvider, ProviderName } from '../../cloud/provider.ts';
 import { instanceToken } from './instance-token.ts';
-import { pollIntervalMs } from './providers.ts';
+import { pollIntervalMs } from '../../cloud/provider-set.ts';
 
 export interface DeletionOutcome {
   /** True once no instance remains: the finalizer may go. */

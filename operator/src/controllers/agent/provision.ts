@@ -5,7 +5,7 @@ import type { ConfidentialAgent, ConfidentialAgentStatus } from '../../api/confi
 import { ProviderError, type InstanceInfo, type InstanceProvider, type ProviderName } from '../../cloud/provider.ts';
 import type { ConditionInput } from './ready.ts';
 import { instanceToken } from './instance-token.ts';
-import { createSpecOf, pollIntervalMs } from './providers.ts';
+import { createSpecOf, pollIntervalMs } from '../../cloud/provider-set.ts';
 
 export interface ProvisionOutcome {
   instance?: NonNullable<ConfidentialAgentStatus['instance']>;

@@ -4,10 +4,10 @@ import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EarSigner } from '../../attestation/policy/ear.ts';
-import { httpCall, type HttpReply } from '../../cloud/local/guest/http.ts';
-import { KbsClient } from '../../cloud/local/guest/kbs-client.ts';
+import { httpCall, type HttpReply } from '../../sim/guest/http.ts';
+import { KbsClient } from '../../sim/guest/kbs-client.ts';
 import { KBS_ERROR_PREFIX } from './errors.ts';
-import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from './test-harness.ts';
+import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../test/support/kbs-harness.ts';
 
 const TOTAL = 10_000;
 const CONCURRENCY = 32;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateTeeKeyPair, parseTeePubKey } from '../tee-key.ts';
+import { generateTeeKeyPair, parseTeePubKey } from '../../protocol/tee-key.ts';
 import { parseAttestation, parseAuthRequest, parseJson } from './messages.ts';
 import { SessionStore } from './sessions.ts';
 

@@ -2,7 +2,7 @@
 // or a message naming the field and the check; nothing here throws.
 import { createHash } from 'node:crypto';
 import type { JsonValue } from '../../attestation/verifier.ts';
-import { parseTeePubKey, type TeePubKey } from '../tee-key.ts';
+import { parseTeePubKey, type TeePubKey } from '../../protocol/tee-key.ts';
 
 export const KBS_PROTOCOL_VERSION = '0.4.0';
 /** kbs-types `Tee` serde strings (a request naming anything else fails to deserialize). */

@@ -2,11 +2,11 @@
 // reports it in its events, which the controllers turn into status reasons and Events), nothing released.
 import { afterEach, describe, expect, it } from 'vitest';
 import { sampleEvidence } from '../../attestation/sample/verifier.ts';
-import { httpCall } from '../../cloud/local/guest/http.ts';
-import { KbsClient } from '../../cloud/local/guest/kbs-client.ts';
-import { primaryReportData } from '../runtime-data.ts';
-import { generateTeeKeyPair, type TeePubKey } from '../tee-key.ts';
-import { startTestKbs, TEST_RESOURCE, type TestKbs } from './test-harness.ts';
+import { httpCall } from '../../sim/guest/http.ts';
+import { KbsClient } from '../../sim/guest/kbs-client.ts';
+import { primaryReportData } from '../../protocol/runtime-data.ts';
+import { generateTeeKeyPair, type TeePubKey } from '../../protocol/tee-key.ts';
+import { startTestKbs, TEST_RESOURCE, type TestKbs } from '../../../test/support/kbs-harness.ts';
 
 let t = Date.now();
 let kbs: TestKbs;

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
 import { verifyEar } from '../../attestation/policy/ear.ts';
 import { sampleEvidence } from '../../attestation/sample/verifier.ts';
-import { KbsClient, KbsClientError, sampleCompositeEvidence } from '../../cloud/local/guest/kbs-client.ts';
-import { httpCall } from '../../cloud/local/guest/http.ts';
-import { primaryReportData } from '../runtime-data.ts';
-import { generateTeeKeyPair } from '../tee-key.ts';
-import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from './test-harness.ts';
+import { KbsClient, KbsClientError, sampleCompositeEvidence } from '../../sim/guest/kbs-client.ts';
+import { httpCall } from '../../sim/guest/http.ts';
+import { primaryReportData } from '../../protocol/runtime-data.ts';
+import { generateTeeKeyPair } from '../../protocol/tee-key.ts';
+import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../test/support/kbs-harness.ts';
 
 const fixtures = join(import.meta.dirname, '../../../test/fixtures/kbs');
 let kbs: TestKbs | undefined;

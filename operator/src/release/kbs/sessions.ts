@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Appraisal } from '../../attestation/policy/appraise.ts';
 import type { EarClaims } from '../../attestation/policy/ear.ts';
 import type { VerifiedEvidence } from '../../attestation/verifier.ts';
-import type { TeePubKey } from '../tee-key.ts';
+import type { TeePubKey } from '../../protocol/tee-key.ts';
 
 export interface AttestedState {
   token: string;

@@ -4,7 +4,7 @@ import type { AttestationPolicySpec } from '../../api/attestation-policy.ts';
 import type { EarClaims } from '../../attestation/policy/ear.ts';
 import type { ReferenceValue } from '../../attestation/policy/reference-values.ts';
 import type { VerifiedEvidence } from '../../attestation/verifier.ts';
-import type { TeePubKey } from '../tee-key.ts';
+import type { TeePubKey } from '../../protocol/tee-key.ts';
 
 export interface PolicyContext {
   /** Identifies the policy in the EAR (`ear.appraisal-policy-id`), e.g. `namespace/name`. */

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AttestationPolicySpecSchema } from '../../../api/attestation-policy.ts';
-import { defaultVerifierRegistry } from '../../../attestation/registry.ts';
-import { challengeVerifier, injectResource } from '../../../release/challenge.ts';
-import { encryptToTeeKey } from '../../../release/jwe.ts';
-import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../release/kbs/test-harness.ts';
-import { generateTeeKeyPair } from '../../../release/tee-key.ts';
+import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
+import { defaultVerifierRegistry } from '../../attestation/registry.ts';
+import { challengeVerifier, injectResource } from '../../release/challenge.ts';
+import { encryptToTeeKey } from '../../release/jwe.ts';
+import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../test/support/kbs-harness.ts';
+import { generateTeeKeyPair } from '../../protocol/tee-key.ts';
 import { BOOTSTRAP_RESOURCE, startSimulatedGuest, type SimulatedGuest } from './guest.ts';
 import { httpCall } from './http.ts';
 import { KbsClient } from './kbs-client.ts';
@@ -33,7 +33,7 @@ describe('simulated guest', () => {
   });
 
   it('KBS mode over HTTPS with the CA handed over in the bootstrap config (KBS_CERT)', async () => {
-    const { generateControlPlaneCerts } = await import('../../../devenv/certs.ts');
+    const { generateControlPlaneCerts } = await import('../../envtest/certs.ts');
     const certs = await generateControlPlaneCerts({ servingHosts: ['127.0.0.1'] });
     kbs = await startTestKbs({ server: { tls: { key: certs.serving.keyPem, cert: certs.serving.certPem } } });
     expect(kbs.url).toMatch(/^https:/);

@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sampleEvidence } from '../../../attestation/sample/verifier.ts';
-import { decryptKbsJwe, JweError } from '../../../release/jwe.ts';
-import { deviceReportData } from '../../../release/runtime-data.ts';
-import { generateTeeKeyPair, type TeeKeyPair } from '../../../release/tee-key.ts';
-import { RESOURCE_PATH_PATTERN } from '../../../api/sealed-credential.ts';
+import { sampleEvidence } from '../../attestation/sample/verifier.ts';
+import { decryptKbsJwe, JweError } from '../../release/jwe.ts';
+import { deviceReportData } from '../../protocol/runtime-data.ts';
+import { generateTeeKeyPair, type TeeKeyPair } from '../../protocol/tee-key.ts';
+import { RESOURCE_PATH_PATTERN } from '../../api/sealed-credential.ts';
 import { KbsClient, KbsClientError } from './kbs-client.ts';
 
 export const BOOTSTRAP_RESOURCE = 'default/local-resources/cai_bootstrap_config';

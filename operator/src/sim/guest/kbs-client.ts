@@ -3,11 +3,11 @@
 // a cookie; a 401 triggers a handshake and a retry (at most 3 GETs), and a failed handshake is retried up to
 // 5 times — the retry rules of the Rust client.
 import type { Agent } from 'node:http';
-import { sampleEvidence } from '../../../attestation/sample/verifier.ts';
-import type { JsonValue } from '../../../attestation/verifier.ts';
-import { decryptKbsJwe } from '../../../release/jwe.ts';
-import { deviceReportData, primaryReportData } from '../../../release/runtime-data.ts';
-import { generateTeeKeyPair, type TeeKeyAlgorithm, type TeeKeyPair, type TeePubKey } from '../../../release/tee-key.ts';
+import { sampleEvidence } from '../../attestation/sample/verifier.ts';
+import type { JsonValue } from '../../attestation/verifier.ts';
+import { decryptKbsJwe } from '../../release/jwe.ts';
+import { deviceReportData, primaryReportData } from '../../protocol/runtime-data.ts';
+import { generateTeeKeyPair, type TeeKeyAlgorithm, type TeeKeyPair, type TeePubKey } from '../../protocol/tee-key.ts';
 import { httpCall, type HttpReply } from './http.ts';
 
 export type KbsClientErrorCode = 'Transport' | 'AttestationRefused' | 'ResourceNotFound' | 'Unauthorized' | 'BadResponse';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { CreateLocalInstanceBody, LocalCloudError, LocalInstanceRecord } from './types.ts';
+import type { CreateLocalInstanceBody, LocalCloudError, LocalInstanceRecord } from '../../cloud/local/types.ts';
 
 /** Starts whatever a booted guest serves; returns guest-port -> host-port mappings. */
 export type GuestLauncher = (

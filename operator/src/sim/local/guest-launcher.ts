@@ -1,7 +1,7 @@
 // Boots a simulated guest for a local instance, like the real image's initrd: the trustiflux API
 // (resource injection with `sample` evidence bound to an ephemeral TEE key, and a KBS client for pull
 // mode) on the guest API port, and the agent's workload endpoint, each on a loopback port.
-import { startSimulatedGuest, type SimulatedGuest } from './guest/guest.ts';
+import { startSimulatedGuest, type SimulatedGuest } from '../guest/guest.ts';
 import type { GuestLauncher } from './cloud-server.ts';
 import { startWorkloadEndpoint } from './workload-endpoint.ts';
 
