@@ -1,6 +1,6 @@
 // AttestationPolicy: what evidence is acceptable before credentials are released.
 import { z } from 'zod';
-import { TCB_STATUSES } from '../attestation/tdx/collateral-schemas.ts';
+import { TCB_STATUSES } from './enums.ts';
 import { cel, ConditionsSchema, ConfigMapKeyReferenceSchema, type KubeObject } from './common.ts';
 
 const hex = (bytes: number) => z.string().length(bytes * 2).regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`));

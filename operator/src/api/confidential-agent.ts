@@ -1,6 +1,7 @@
 // ConfidentialAgent: "run this agent in a TEE instance, gate it on this AttestationPolicy, give it these
 // SealedCredentials once attested".
 import { z } from 'zod';
+import { DELIVERY_MODES, EAR_STATUSES, PROVIDER_NAMES } from './enums.ts';
 import { cel, ConditionsSchema, immutable, LocalObjectReferenceSchema, type KubeObject } from './common.ts';
 
 export const LocalInstanceSchema = z
@@ -78,7 +79,7 @@ export const WorkloadSchema = z
 export const DeliverySchema = z
   .object({
     mode: z
-      .enum(['Challenge', 'KBS'])
+      .enum(DELIVERY_MODES)
       .default('Challenge')
       .describe('Challenge: the operator pushes credentials to the guest (resource injection). KBS: the guest pulls them from the operator KBS.'),
     guestApiPort: z.int().min(1).max(65535).default(8006).describe('Port of the guest trustiflux API (resource injection).'),
@@ -106,7 +107,7 @@ export type AlibabaInstanceSpec = z.infer<typeof AlibabaInstanceSchema>;
 export type LocalInstanceSpec = z.infer<typeof LocalInstanceSchema>;
 
 export const InstanceStatusSchema = z.object({
-  provider: z.enum(['local', 'alibaba']).describe('Provider that owns the instance.'),
+  provider: z.enum(PROVIDER_NAMES).describe('Provider that owns the instance.'),
   id: z.string().describe('Provider instance ID.'),
   state: z.string().describe('Provider-reported state (Pending, Starting, Running, Stopping, Stopped).'),
   address: z.string().optional().describe('Address the operator reaches the instance at (private IP or host:port).'),
@@ -117,17 +118,18 @@ export const InstanceStatusSchema = z.object({
 export const AttestationStatusSchema = z.object({
   instanceId: z.string().max(256).optional().describe('Instance the evidence came from.'),
   teeType: z.string().describe('TEE type of the primary evidence (tdx, sample, ...).'),
-  status: z.enum(['affirming', 'warning', 'contraindicated']).describe('EAR status of the last appraisal.'),
+  status: z.enum(EAR_STATUSES).describe('EAR status of the last appraisal.'),
   verifiedAt: z.string().describe('When the last evidence was verified (RFC 3339).'),
   nextAttestationAt: z.string().optional().describe('When the operator re-attests next (RFC 3339).'),
   tokenDigest: z.string().optional().describe('SHA-256 of the last EAR token issued (the token itself is not stored).'),
   policyGeneration: z.int().optional().describe('Generation of the AttestationPolicy the appraisal used.'),
+  trustDigest: z.string().max(64).optional().describe('SHA-256 of the reference values the appraisal used; a change re-attests.'),
 });
 
 export const CredentialDeliveryStatusSchema = z.object({
   name: z.string().describe('SealedCredential name.'),
   resourcePath: z.string().describe('repo/type/tag the credential was delivered at.'),
-  mode: z.enum(['Challenge', 'KBS']).describe('Delivery mode used.'),
+  mode: z.enum(DELIVERY_MODES).describe('Delivery mode used.'),
   digest: z.string().describe('SHA-256 of the sealed ciphertext delivered (never the value).'),
   deliveredAt: z.string().describe('Delivery time (RFC 3339).'),
 });

@@ -1,13 +1,15 @@
 // The operator's KBS (pull delivery): the KBS 0.4.0 server from release/kbs, fed from the informer
-// caches (which agents may receive which credentials, under which policy), and a record of what it
-// released per agent for the agents' status.
+// caches (which agents may receive which credentials, under which policy). What it releases is buffered
+// per agent and announced to listeners (the agent controller re-queues the agent, and its release phase
+// records the delivery in the agent's status — status, not this buffer, is the source of truth).
 import type { Logger } from 'pino';
 import type { AttestationPolicy } from '../api/attestation-policy.ts';
+import { isPolicyReady } from '../api/conditions.ts';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
 import type { EarSigner } from '../attestation/policy/ear.ts';
 import type { VerifierRegistry } from '../attestation/registry.ts';
-import type { KbsDeliveries } from '../controllers/agent/attest.ts';
+import type { KbsDeliveries } from '../controllers/agent/release.ts';
 import { entitlementsFromLists, normalizeAddress, type AgentRecord, type PolicyRecord } from '../release/kbs/decide-release.ts';
 import { createKbsServer, type KbsServer } from '../release/kbs/server.ts';
 import type { SealingKeyring } from '../release/sealing/keyring.ts';
@@ -17,6 +19,8 @@ export interface KbsService {
   server: KbsServer;
   url: string;
   deliveries: KbsDeliveries;
+  /** Calls listener with the agent key (`namespace/name`) after each release. */
+  onRelease(listener: (agentKey: string) => void): void;
 }
 
 export async function startKbsService(deps: {
@@ -32,6 +36,7 @@ export async function startKbsService(deps: {
   logger: Logger;
 }): Promise<KbsService> {
   const released = new Map<string, Map<string, { resourcePath: string; at: string }>>();
+  const listeners: Array<(agentKey: string) => void> = [];
   const policyRecord = (p: AttestationPolicy): PolicyRecord => ({
     namespace: p.metadata.namespace ?? '',
     name: p.metadata.name,
@@ -57,7 +62,7 @@ export async function startKbsService(deps: {
         .list()
         .find((a) => normalizeAddress(a.status?.instance?.address?.replace(/:\d+$/, '')) === normalizeAddress(query.peerAddress) && a.spec.delivery.mode === 'KBS');
       const policy = agent ? deps.policies.get(agent.metadata.namespace, agent.spec.attestationPolicyRef.name) : undefined;
-      if (!policy || policy.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') return undefined;
+      if (!policy || !isPolicyReady(policy)) return undefined;
       const record = policyRecord(policy);
       return { id: `${record.namespace}/${record.name}`, spec: record.spec, referenceValues: record.referenceValues };
     },
@@ -71,7 +76,7 @@ export async function startKbsService(deps: {
           encryptedData: c.spec.encryptedData,
         })),
         agents: deps.agents.list().filter((a) => a.spec.delivery.mode === 'KBS').map(agentRecord),
-        policies: deps.policies.list().filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map(policyRecord),
+        policies: deps.policies.list().filter(isPolicyReady).map(policyRecord),
       }),
       keyring: deps.keyring,
     }),
@@ -81,6 +86,7 @@ export async function startKbsService(deps: {
       const byCredential = released.get(e.agent) ?? new Map<string, { resourcePath: string; at: string }>();
       byCredential.set(e.credential.split('/').pop() ?? e.credential, { resourcePath: e.resourcePath, at: new Date().toISOString() });
       released.set(e.agent, byCredential);
+      for (const l of listeners) l(e.agent);
     },
   });
   const { port, url } = await server.listen(deps.port, deps.host);
@@ -93,5 +99,6 @@ export async function startKbsService(deps: {
       delivered: (agentKey) => released.get(agentKey) ?? new Map(),
       forget: (agentKey) => released.delete(agentKey),
     },
+    onRelease: (listener) => void listeners.push(listener),
   };
 }

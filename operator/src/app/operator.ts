@@ -8,9 +8,9 @@ import type { SealedCredential } from '../api/sealed-credential.ts';
 import { startLocalCloud, type LocalCloud } from '../sim/local/cloud-server.ts';
 import { workloadGuestLauncher } from '../sim/local/guest-launcher.ts';
 import { createLocalProvider } from '../cloud/local/provider.ts';
-import type { InstanceProvider } from '../cloud/provider.ts';
 import { agentReconciler } from '../controllers/agent/controller.ts';
 import type { ProviderSet } from '../cloud/provider-set.ts';
+import { agentLifecycle } from '../controllers/agent/lifecycle.ts';
 import { policyReconciler } from '../controllers/attestation-policy.ts';
 import { startGarbageCollector } from '../controllers/garbage-collector.ts';
 import { AGENTS, CREDENTIALS, POLICIES, scoped } from '../controllers/resources.ts';
@@ -51,7 +51,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
       closers.push(() => localCloud!.close());
       url = localCloud.url;
     }
-    providers.local = createLocalProvider({ url }) as InstanceProvider;
+    providers.local = createLocalProvider({ url });
   }
   if (config.providers.includes('alibaba')) {
     const { createAlibabaProvider } = await import('../cloud/alibaba/index.ts');
@@ -61,7 +61,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
       protocol: config.alibabaProtocol,
       requestsPerSecond: config.alibabaRequestsPerSecond,
       logger: logger.child({ component: 'alibaba' }),
-    }) as InstanceProvider;
+    });
   }
   for (const p of Object.values(providers)) closers.push(() => p!.close());
 
@@ -80,6 +80,13 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   const services = await buildServices({ config, manager, agents, policies, credentials, logger });
   closers.push(() => services.close());
 
+  // The resource paths a KBS-mode guest image fetches (its manifest), from the agent's credentials.
+  const credentialPaths = (agent: ConfidentialAgent): string[] =>
+    agent.spec.credentials.flatMap((ref) => {
+      const cred = credentials.get(agent.metadata.namespace, ref.name);
+      return cred ? [cred.spec.resourcePath] : [];
+    });
+
   const agentsReferencing = (predicate: (a: ConfidentialAgent) => boolean) => (namespace: string | undefined): ObjectKey[] =>
     agents.list(namespace).filter(predicate).map((a) => ({ namespace: a.metadata.namespace, name: a.metadata.name }));
 
@@ -97,14 +104,12 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
         map: (o) => agentsReferencing((a) => a.spec.attestationPolicyRef.name === o.metadata?.name)(o.metadata?.namespace),
       },
     ],
+    sources: [services.kbsReleases],
     reconcile: agentReconciler({
       agents,
-      credentials,
-      providers,
-      clusterId,
       clients: manager.client,
       events: manager.events,
-      release: services.release,
+      phases: agentLifecycle({ ...services.lifecycle, providers, clusterId, manifestOf: credentialPaths }),
     }),
   });
   manager.addController({

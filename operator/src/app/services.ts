@@ -1,18 +1,18 @@
 // Domain services the reconcilers call: reference-value resolution, sealed-credential checks, and the
-// attestation + release step (challenge push, and the KBS for pull). Built once per operator.
+// attest and release phases' dependencies (challenge push, and the KBS for pull). Built once per operator.
 import type { Logger } from 'pino';
 import type { AttestationPolicy } from '../api/attestation-policy.ts';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
 import type { RekorClient } from '../attestation/refvalues/index.ts';
 import { defaultVerifierRegistry } from '../attestation/registry.ts';
-import { createReleaseStep } from '../controllers/agent/attest.ts';
-import type { ReleaseStep } from '../controllers/agent/controller.ts';
+import type { LifecycleDeps } from '../controllers/agent/lifecycle.ts';
 import type { ReferenceValueResolver } from '../controllers/attestation-policy.ts';
 import type { SealCheck } from '../controllers/sealed-credential.ts';
 import { SealingKeyStore } from '../release/sealing/store.ts';
 import { checkSealedCredential } from '../release/sealing/status.ts';
-import type { Manager, SharedInformer } from '../runtime/manager.ts';
+import type { EventSource, Manager, SharedInformer } from '../runtime/manager.ts';
+import { keyFromString } from '../runtime/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { loadOrCreateEarSigner } from './ear-key.ts';
 import { liveKeyring } from './sealing-keyring.ts';
@@ -22,7 +22,10 @@ import { hardwareVerifiers } from './verifiers.ts';
 export interface Services {
   resolveReferenceValues: ReferenceValueResolver;
   checkSealed: (credential: SealedCredential) => Promise<SealCheck>;
-  release: ReleaseStep;
+  /** What the attest and release phases need (the provision phase's deps come from the providers). */
+  lifecycle: Omit<LifecycleDeps, 'providers' | 'clusterId' | 'manifestOf'>;
+  /** Re-queues an agent when the KBS released something to it (the delivery is recorded by the release phase). */
+  kbsReleases: EventSource;
   pccsUnreachableSince(pccsUrl: string): Date | undefined;
   close(): Promise<void>;
 }
@@ -95,17 +98,19 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       const r = checkSealedCredential(cred, keyring());
       return r.ok ? { ok: true, sealingKeyId: r.sealingKeyId, digest: r.digest } : { ok: false, code: r.code, message: r.message, digest: r.digest };
     },
-    release: createReleaseStep({
+    lifecycle: {
       policies: deps.policies,
       credentials: deps.credentials,
       keyring,
       registry,
       signer,
       kbs: kbs.deliveries,
+      kbsUrl: kbs.url,
       // A guest that is not up yet should not hold a worker: a few quick tries, then the work queue
       // retries the reconcile (30 s later).
       injectRetry: { attempts: 3, baseDelayMs: 300, maxDelayMs: 2_000 },
-    }),
+    },
+    kbsReleases: (enqueue) => kbs.onRelease((agentKey) => enqueue(keyFromString(agentKey))),
     pccsUnreachableSince: hardware.pccsUnreachableSince,
     close: () => kbs.server.close(),
   };

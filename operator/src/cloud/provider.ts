@@ -1,6 +1,7 @@
 // InstanceProvider: how the ConfidentialAgent controller gets a TEE instance. Implementations must be
 // idempotent on `token` (a retried create after a lost response or an operator restart returns the
-// same instance) and must only ever touch instances carrying the operator's ownership tags.
+// same instance) and must only ever touch instances carrying the operator's ownership tags. Every call
+// takes the reconcile's abort signal: a stopping or deposed operator starts no new cloud work.
 
 export type ProviderName = 'local' | 'alibaba';
 
@@ -63,13 +64,13 @@ export class ProviderError extends Error {
 export interface InstanceProvider<Spec = unknown> {
   readonly name: ProviderName;
   /** Create (or return the already-created) instance for this token. Never creates two for one token. */
-  create(request: CreateInstanceRequest<Spec>): Promise<InstanceInfo>;
+  create(request: CreateInstanceRequest<Spec>, signal?: AbortSignal): Promise<InstanceInfo>;
   /** Current state, or undefined when the instance no longer exists. */
-  describe(id: string): Promise<InstanceInfo | undefined>;
+  describe(id: string, signal?: AbortSignal): Promise<InstanceInfo | undefined>;
   /** Find the instance created for a token (recovery after a lost create response). */
-  findByToken(token: string, owner: InstanceOwner): Promise<InstanceInfo | undefined>;
+  findByToken(token: string, owner: InstanceOwner, signal?: AbortSignal): Promise<InstanceInfo | undefined>;
   /** Start deleting; deleting an instance that is already gone is success. */
-  delete(id: string): Promise<void>;
+  delete(id: string, signal?: AbortSignal): Promise<void>;
   /** Every instance carrying this operator's ownership tags for this cluster (for garbage collection). */
   listOwned(clusterId: string): Promise<InstanceInfo[]>;
   /** Release resources held by the provider itself (servers, timers). */

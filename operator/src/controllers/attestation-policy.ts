@@ -3,14 +3,15 @@
 // verified log checkpoint in status. A policy whose values cannot be verified is Ready=False and the
 // agents using it are not released anything.
 import { createPublicKey } from 'node:crypto';
-import type { Logger } from 'pino';
 import type { AttestationPolicy, AttestationPolicyStatus } from '../api/attestation-policy.ts';
 import type { Condition } from '../api/common.ts';
+import { EventAction, PolicyCondition, PolicyReason } from '../api/conditions.ts';
 import { setCondition } from '../runtime/conditions.ts';
 import type { EventRecorder } from '../runtime/events.ts';
-import type { KubeClients, ObjectKey, ReconcileResult, SharedInformer } from '../runtime/manager.ts';
+import { jsonEqual } from '../runtime/json-equal.ts';
+import type { KubeClients, ObjectKey, ReconcileContext, ReconcileResult, SharedInformer } from '../runtime/manager.ts';
 import { patchStatus } from '../runtime/status.ts';
-import type { ConditionInput } from './agent/ready.ts';
+import type { ConditionInput } from './agent/phase.ts';
 import { POLICIES } from './resources.ts';
 
 export interface ResolvedValues {
@@ -38,30 +39,28 @@ export interface PolicyControllerDeps {
   resolveReferenceValues: ReferenceValueResolver;
   /** Since when the PCCS at a URL has been failing (cached collateral is then in use). */
   pccsUnreachableSince?: (pccsUrl: string) => Date | undefined;
-  now?: () => Date;
 }
 
 /** How often a TDX policy re-checks its collateral source, so the condition stays current. */
 const COLLATERAL_CHECK_MS = 5 * 60_000;
 
 export function policyReconciler(deps: PolicyControllerDeps) {
-  const now = deps.now ?? (() => new Date());
-  return async function reconcile(key: ObjectKey, ctx: { logger: Logger }): Promise<ReconcileResult | void> {
+  return async function reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const policy = deps.policies.get(key.namespace, key.name);
     if (!policy || policy.metadata.deletionTimestamp) return;
-    const at = now();
+    const at = new Date(ctx.clock.now());
     let conditions: Condition[] = policy.status?.conditions ?? [];
     const set = (c: ConditionInput) => (conditions = setCondition(conditions, c, policy.metadata.generation, at));
     const status: AttestationPolicyStatus = { ...policy.status, referenceValuesSource: referenceSource(policy) };
 
     if (policy.spec.allowSampleTee) {
-      set({ type: 'SampleTeeAllowed', status: 'True', reason: 'DevelopmentSetting', message: 'the sample TEE (no hardware protection) is accepted: development only' });
-      if (!policy.status?.conditions?.some((c) => c.type === 'SampleTeeAllowed' && c.status === 'True')) {
+      set({ type: PolicyCondition.SampleTeeAllowed, status: 'True', reason: PolicyReason.DevelopmentSetting, message: 'the sample TEE (no hardware protection) is accepted: development only' });
+      if (!policy.status?.conditions?.some((c) => c.type === PolicyCondition.SampleTeeAllowed && c.status === 'True')) {
         ctx.logger.warn({ policy: `${key.namespace}/${key.name}` }, 'policy accepts the sample TEE: no hardware protection, development only');
-        deps.events.emit(policy, 'Warning', 'SampleTeeAllowed', 'Validate', 'policy accepts the sample TEE: development only, no hardware protection');
+        deps.events.emit(policy, 'Warning', PolicyCondition.SampleTeeAllowed, EventAction.Validate, 'policy accepts the sample TEE: development only, no hardware protection');
       }
-    } else if (conditions.some((c) => c.type === 'SampleTeeAllowed')) {
-      set({ type: 'SampleTeeAllowed', status: 'False', reason: 'HardwareTeeRequired', message: 'only hardware TEE evidence is accepted' });
+    } else if (conditions.some((c) => c.type === PolicyCondition.SampleTeeAllowed)) {
+      set({ type: PolicyCondition.SampleTeeAllowed, status: 'False', reason: PolicyReason.HardwareTeeRequired, message: 'only hardware TEE evidence is accepted' });
     }
 
     const pccsUrl = policy.spec.tdx?.pccsUrl;
@@ -69,16 +68,16 @@ export function policyReconciler(deps: PolicyControllerDeps) {
       const since = deps.pccsUnreachableSince(pccsUrl);
       set(
         since
-          ? { type: 'CollateralAvailable', status: 'False', reason: 'PccsUnreachable', message: `PCCS ${pccsUrl} unreachable since ${since.toISOString()}; verifying with cached collateral until it expires` }
-          : { type: 'CollateralAvailable', status: 'True', reason: 'PccsReachable', message: `collateral from ${pccsUrl}` },
+          ? { type: PolicyCondition.CollateralAvailable, status: 'False', reason: PolicyReason.PccsUnreachable, message: `PCCS ${pccsUrl} unreachable since ${since.toISOString()}; verifying with cached collateral until it expires` }
+          : { type: PolicyCondition.CollateralAvailable, status: 'True', reason: PolicyReason.PccsReachable, message: `collateral from ${pccsUrl}` },
       );
     }
 
     const problem = validate(policy);
     let requeueAfterMs: number | undefined;
     if (problem) {
-      set({ type: 'ReferenceValuesResolved', status: 'False', reason: problem.reason, message: problem.message });
-      set({ type: 'Ready', status: 'False', reason: problem.reason, message: problem.message });
+      set({ type: PolicyCondition.ReferenceValuesResolved, status: 'False', reason: problem.reason, message: problem.message });
+      set({ type: PolicyCondition.Ready, status: 'False', reason: problem.reason, message: problem.message });
     } else {
       const resolved = await deps.resolveReferenceValues(policy, policy.status?.checkpoint, at);
       if (resolved.ok) {
@@ -87,27 +86,26 @@ export function policyReconciler(deps: PolicyControllerDeps) {
         status.lastResolvedAt = at.toISOString();
         const source = referenceSource(policy);
         const msg = source === 'none' ? 'no TDX reference values configured' : `${resolved.values.length} reference values resolved from ${source}`;
-        set({ type: 'ReferenceValuesResolved', status: 'True', reason: source === 'none' ? 'NoReferenceValues' : 'Resolved', message: msg });
-        set({ type: 'Ready', status: 'True', reason: 'PolicyReady', message: msg });
+        set({ type: PolicyCondition.ReferenceValuesResolved, status: 'True', reason: source === 'none' ? PolicyReason.NoReferenceValues : PolicyReason.Resolved, message: msg });
+        set({ type: PolicyCondition.Ready, status: 'True', reason: PolicyReason.PolicyReady, message: msg });
       } else {
         // Stop using values that can no longer be verified (e.g. the log forked): clear them.
         delete status.referenceValues;
-        set({ type: 'ReferenceValuesResolved', status: 'False', reason: resolved.reason, message: resolved.message });
-        set({ type: 'Ready', status: 'False', reason: resolved.reason, message: resolved.message });
-        deps.events.emit(policy, 'Warning', resolved.reason, 'ResolveReferenceValues', resolved.message);
+        set({ type: PolicyCondition.ReferenceValuesResolved, status: 'False', reason: resolved.reason, message: resolved.message });
+        set({ type: PolicyCondition.Ready, status: 'False', reason: resolved.reason, message: resolved.message });
+        deps.events.emit(policy, 'Warning', resolved.reason, EventAction.ResolveReferenceValues, resolved.message);
       }
       const rekor = policy.spec.tdx?.referenceValues?.rekor;
       requeueAfterMs = rekor ? rekor.refreshIntervalSeconds * 1000 : undefined;
       if (pccsUrl) requeueAfterMs = Math.min(requeueAfterMs ?? COLLATERAL_CHECK_MS, COLLATERAL_CHECK_MS);
     }
     status.conditions = conditions;
-    const next = { ...status, observedGeneration: policy.metadata.generation };
-    if (JSON.stringify(next) !== JSON.stringify(policy.status)) {
-      if (JSON.stringify({ ...next, lastResolvedAt: undefined }) === JSON.stringify({ ...policy.status, lastResolvedAt: undefined }) && !requeueAfterMs) {
-        return; // only the timestamp would change: no write
-      }
-      await patchStatus(deps.clients, POLICIES, policy, next);
+    // Without a periodic refresh, a resolution that changed nothing but its timestamp is not worth a write.
+    const previous = policy.status;
+    if (!requeueAfterMs && previous?.lastResolvedAt && jsonEqual({ ...status, lastResolvedAt: undefined, observedGeneration: undefined }, { ...previous, lastResolvedAt: undefined, observedGeneration: undefined })) {
+      status.lastResolvedAt = previous.lastResolvedAt;
     }
+    await patchStatus(deps.clients, POLICIES, policy, status, ctx.signal); // sends nothing when nothing changed
     return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
   };
 }
@@ -126,14 +124,14 @@ export function validate(policy: AttestationPolicy): { reason: string; message: 
     try {
       const key = createPublicKey(signed.publicKey);
       if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-        return { reason: 'InvalidPublicKey', message: `${field} must be a P-256 public key, got ${key.asymmetricKeyType ?? 'unknown'} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim() };
+        return { reason: PolicyReason.InvalidPublicKey, message: `${field} must be a P-256 public key, got ${key.asymmetricKeyType ?? 'unknown'} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim() };
       }
     } catch {
-      return { reason: 'InvalidPublicKey', message: `${field} is not a PEM public key` };
+      return { reason: PolicyReason.InvalidPublicKey, message: `${field} is not a PEM public key` };
     }
   }
   if (!policy.spec.allowSampleTee && !policy.spec.tdx) {
-    return { reason: 'NoTeeAccepted', message: 'spec.tdx is not set and the sample TEE is not allowed: no evidence could ever satisfy this policy' };
+    return { reason: PolicyReason.NoTeeAccepted, message: 'spec.tdx is not set and the sample TEE is not allowed: no evidence could ever satisfy this policy' };
   }
   return undefined;
 }

@@ -1,6 +1,7 @@
 // Event filtering for a controller's primary informer, like controller-runtime's
 // GenerationChangedPredicate: an update that changes only status (typically our own status write)
 // does not enqueue a reconcile. Periodic resyncs (old and new are the same object) still pass.
+import { jsonEqual } from '../runtime/json-equal.ts';
 import type { InformerEvent, KubernetesObject, SharedInformer } from '../runtime/manager.ts';
 
 export function metadataOrSpecChanged(old: KubernetesObject | undefined, obj: KubernetesObject): boolean {
@@ -10,9 +11,9 @@ export function metadataOrSpecChanged(old: KubernetesObject | undefined, obj: Ku
   if (a.generation === undefined || a.generation !== b.generation) return true;
   return (
     a.deletionTimestamp !== b.deletionTimestamp ||
-    JSON.stringify(a.finalizers ?? []) !== JSON.stringify(b.finalizers ?? []) ||
-    JSON.stringify(a.labels ?? {}) !== JSON.stringify(b.labels ?? {}) ||
-    JSON.stringify(a.annotations ?? {}) !== JSON.stringify(b.annotations ?? {})
+    !jsonEqual(a.finalizers ?? [], b.finalizers ?? []) ||
+    !jsonEqual(a.labels ?? {}, b.labels ?? {}) ||
+    !jsonEqual(a.annotations ?? {}, b.annotations ?? {})
   );
 }
 

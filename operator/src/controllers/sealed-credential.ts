@@ -1,6 +1,7 @@
 // SealedCredential reconciler: proves the operator can open the envelope for exactly the scope written
 // in spec (wrong key, tampering, or a scope that differs from the one sealed in → Ready=False with the
 // reason), and publishes which sealing key opens it and the envelope digest. The value is never kept.
+import { CredentialCondition, CredentialReason } from '../api/conditions.ts';
 import type { Logger } from 'pino';
 import type { Condition } from '../api/common.ts';
 import type { SealedCredential, SealedCredentialStatus } from '../api/sealed-credential.ts';
@@ -34,16 +35,15 @@ export function credentialReconciler(deps: CredentialControllerDeps) {
     const status: SealedCredentialStatus = { ...cred.status, digest: result.digest };
     if (result.ok) {
       status.sealingKeyId = result.sealingKeyId;
-      conditions = setCondition(conditions, { type: 'Ready', status: 'True', reason: 'Unsealable', message: `opens with sealing key ${result.sealingKeyId} for its scope` }, cred.metadata.generation, at);
+      conditions = setCondition(conditions, { type: CredentialCondition.Ready, status: 'True', reason: CredentialReason.Unsealable, message: `opens with sealing key ${result.sealingKeyId} for its scope` }, cred.metadata.generation, at);
     } else {
       delete status.sealingKeyId;
-      conditions = setCondition(conditions, { type: 'Ready', status: 'False', reason: result.code, message: result.message }, cred.metadata.generation, at);
-      if (cred.status?.conditions?.find((c) => c.type === 'Ready')?.reason !== result.code) {
+      conditions = setCondition(conditions, { type: CredentialCondition.Ready, status: 'False', reason: result.code, message: result.message }, cred.metadata.generation, at);
+      if (cred.status?.conditions?.find((c) => c.type === CredentialCondition.Ready)?.reason !== result.code) {
         deps.events.emit(cred, 'Warning', result.code, 'Unseal', result.message);
       }
     }
     status.conditions = conditions;
-    const next = { ...status, observedGeneration: cred.metadata.generation };
-    if (JSON.stringify(next) !== JSON.stringify(cred.status)) await patchStatus(deps.clients, CREDENTIALS, cred, next);
+    await patchStatus(deps.clients, CREDENTIALS, cred, status); // sends nothing when nothing changed
   };
 }

@@ -43,15 +43,18 @@ export interface InjectOptions {
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   timeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** The reconcile's abort signal: no new attempt (and no in-flight request) outlives it. */
+  signal?: AbortSignal;
 }
 
 class TransportError extends Error {}
 const TRANSIENT_STATUS = new Set([502, 503, 504]);
 
-async function postJson(url: string, body: unknown, timeoutMs: number): Promise<{ status: number; json: unknown }> {
+async function postJson(url: string, body: unknown, timeoutMs: number, abort?: AbortSignal): Promise<{ status: number; json: unknown }> {
   let res: Response;
+  const signal = abort ? AbortSignal.any([abort, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
   try {
-    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
   } catch (err) {
     throw new TransportError(err instanceof Error ? `${err.name}: ${(err.cause as Error | undefined)?.message ?? err.message}` : 'network error');
   }
@@ -71,7 +74,7 @@ type Attempt = { ok: true; appraisal: Appraisal; ear?: string } | { ok: false; c
 async function attempt(o: InjectOptions, timeoutMs: number): Promise<Attempt> {
   const base = o.baseUrl.replace(/\/+$/, '');
   const nonce = randomBytes(32).toString('base64url');
-  const prep = await postJson(`${base}/cdh/resource-injection/prepare/${o.resourcePath}`, { nonce }, timeoutMs);
+  const prep = await postJson(`${base}/cdh/resource-injection/prepare/${o.resourcePath}`, { nonce }, timeoutMs, o.signal);
   if (prep.status !== 200) return { ok: false, code: 'PrepareRejected', message: `prepare returned HTTP ${prep.status}` };
   const p = prep.json as Record<string, unknown> | undefined;
   if (typeof p !== 'object' || p === null || typeof p['session_id'] !== 'string' || typeof p['nonce'] !== 'string' || typeof p['evidence'] !== 'string') {
@@ -94,7 +97,7 @@ async function attempt(o: InjectOptions, timeoutMs: number): Promise<Attempt> {
   } catch (err) {
     return { ok: false, code: 'UnsupportedTeeKey', message: err instanceof JweError ? err.message : 'cannot encrypt to the TEE key' };
   }
-  const commit = await postJson(`${base}/cdh/resource-injection/commit/${o.resourcePath}`, { session_id: p['session_id'], encrypted_resource: encrypted }, timeoutMs);
+  const commit = await postJson(`${base}/cdh/resource-injection/commit/${o.resourcePath}`, { session_id: p['session_id'], encrypted_resource: encrypted }, timeoutMs, o.signal);
   if (commit.status < 200 || commit.status > 299) return { ok: false, code: 'CommitRejected', message: `commit returned HTTP ${commit.status}` };
   return { ok: true, appraisal: v.appraisal, ...(v.ear ? { ear: v.ear } : {}) };
 }
@@ -108,6 +111,7 @@ export async function injectResource(o: InjectOptions): Promise<InjectResult> {
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   let lastTransport = '';
   for (let i = 1; i <= attempts; i++) {
+    if (o.signal?.aborted) return { ok: false, code: 'Transport', message: 'aborted: the reconcile was called off', attempts: i - 1 };
     try {
       const r = await attempt(o, o.timeoutMs ?? 15_000);
       return { ...r, attempts: i };

@@ -1,9 +1,15 @@
 // kstatus-compatible conditions (metav1.Condition shape). lastTransitionTime changes only when the
 // status changes; reason/message/observedGeneration follow the latest evaluation. Pure: time is passed in.
 
-import type { Condition } from '../api/common.ts';
-
-export type { Condition };
+/** metav1.Condition as it travels on the wire (the runtime knows no project API; api/ has the schema). */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
 export type ConditionStatus = Condition['status'];
 
 export interface ConditionUpdate {

@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { controllerOf } from './apply.ts';
 import { realClock, type Clock } from './clock.ts';
 import { describeError, isConflict, retryAfterOf } from './errors.ts';
 import type { SharedInformer } from './informer.ts';
@@ -23,12 +24,27 @@ export interface ReconcileContext {
   logger: Logger;
   /** Aborted when the controller stops or leadership is lost: stop outside work promptly. */
   signal: AbortSignal;
+  /** The controller's clock (tests drive it; reconcilers never read Date.now themselves). */
+  clock: Clock;
 }
+
+/** An owned kind: a change to an object whose controller reference names an owner of `owner.kind` re-queues that owner. */
+export interface OwnsWatch {
+  informer: SharedInformer<KubernetesObject>;
+  owner: { apiVersion: string; kind: string };
+}
+
+/** An outside event source (controller-runtime source.Channel): calls enqueue when something happened. */
+export type EventSource = (enqueue: (key: ObjectKey) => void) => void;
 
 export interface ControllerOptions<T> {
   name: string;
   for: SharedInformer<T>;
   watches?: Array<{ informer: SharedInformer<KubernetesObject>; map: (obj: KubernetesObject) => ObjectKey[] }>;
+  /** Owned objects (controller-runtime Owns): mapped to their controller owner's key. */
+  owns?: OwnsWatch[];
+  /** Outside event sources (e.g. the KBS reporting a release): each only re-queues a key. */
+  sources?: EventSource[];
   workers?: number;
   reconcile: (key: ObjectKey, ctx: ReconcileContext) => Promise<ReconcileResult | void>;
   /** Per-controller limiter factory (default: client-go's 5 ms..1000 s per item, 10 qps / 100 burst overall). */
@@ -68,7 +84,14 @@ export class Controller<T extends KubernetesObject> {
     opts.for.on('add', enqueueObj);
     opts.for.on('update', enqueueObj);
     opts.for.on('delete', enqueueObj);
-    for (const w of opts.watches ?? []) {
+    const ownerKey = (owner: OwnsWatch['owner']) => (obj: KubernetesObject): ObjectKey[] => {
+      const ref = controllerOf(obj, owner);
+      const namespace = obj.metadata?.namespace;
+      return ref ? [namespace ? { namespace, name: ref.name } : { name: ref.name }] : [];
+    };
+    const watches = [...(opts.watches ?? []), ...(opts.owns ?? []).map((o) => ({ informer: o.informer, map: ownerKey(o.owner) }))];
+    for (const source of opts.sources ?? []) source((key) => this.enqueue(key));
+    for (const w of watches) {
       const mapped = (obj: KubernetesObject) => {
         for (const k of w.map(obj)) this.enqueue(k);
       };
@@ -149,7 +172,7 @@ export class Controller<T extends KubernetesObject> {
     const log = this.#log.child({ key, reconcileID: randomUUID() });
     let result: ReconcileResultLabel = 'success';
     try {
-      const res = await this.#o.reconcile(keyFromString(key), { logger: log, signal: abort.signal });
+      const res = await this.#o.reconcile(keyFromString(key), { logger: log, signal: abort.signal, clock: this.#clock });
       if (res && res.requeueAfterMs !== undefined && res.requeueAfterMs > 0) {
         queue.forget(key);
         queue.addAfter(key, res.requeueAfterMs);

@@ -7,7 +7,8 @@ export type RuntimeErrorCode =
   | 'API_ERROR' // any other API server answer
   | 'INVALID_ARGUMENT' // a caller passed something the runtime cannot act on
   | 'TIMEOUT'
-  | 'LEADERSHIP_LOST';
+  | 'LEADERSHIP_LOST'
+  | 'ABORTED'; // the reconcile's signal fired (controller stopping, leadership lost)
 
 export class RuntimeError extends Error {
   readonly code: RuntimeErrorCode;

@@ -24,7 +24,8 @@ import { shareDispatcher } from './shared-dispatcher.ts';
 import type { KubernetesObject, ResourceRef } from './types.ts';
 
 export type { KubeClients } from './clients.ts';
-export type { ControllerOptions, ReconcileContext, ReconcileResult } from './controller.ts';
+export type { ControllerOptions, EventSource, OwnsWatch, ReconcileContext, ReconcileResult } from './controller.ts';
+export type { Clock } from './clock.ts';
 export type { EventRecorder } from './events.ts';
 export type { InformerEvent, SharedInformer } from './informer.ts';
 export type { KubernetesObject, ObjectKey, ObjectMeta, ResourceRef } from './types.ts';

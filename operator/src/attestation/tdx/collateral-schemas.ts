@@ -5,16 +5,9 @@ import { z } from 'zod';
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`));
 const isoDate = z.string().refine((s) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(s) && !Number.isNaN(Date.parse(s)), 'not an ISO date');
 
-export const TCB_STATUSES = [
-  'UpToDate',
-  'SWHardeningNeeded',
-  'ConfigurationNeeded',
-  'ConfigurationAndSWHardeningNeeded',
-  'OutOfDate',
-  'OutOfDateConfigurationNeeded',
-  'Revoked',
-] as const;
-export type TcbStatus = (typeof TCB_STATUSES)[number];
+import { TCB_STATUSES, type TcbStatus } from '../../api/enums.ts';
+
+export { TCB_STATUSES, type TcbStatus };
 const TcbStatusSchema = z.enum(TCB_STATUSES);
 
 const svn = z.int().min(0).max(255);

@@ -148,7 +148,8 @@ export function createAlibabaProvider(opts: AlibabaProviderOptions): AlibabaProv
     return toInstanceInfo(inst, preferPublic);
   }
 
-  async function findByToken(token: string, owner: InstanceOwner): Promise<InstanceInfo | undefined> {
+  async function findByToken(token: string, owner: InstanceOwner, signal?: AbortSignal): Promise<InstanceInfo | undefined> {
+    signal?.throwIfAborted();
     const selector = [...clusterSelector(owner.clusterId), { key: TAG_UID, value: owner.uid }, { key: TAG_CLIENT_TOKEN, value: token }];
     for (const regionId of regions) {
       const found = (await listByTags(regionId, selector)).map(info).filter((i): i is InstanceInfo => i !== undefined);
@@ -211,12 +212,13 @@ export function createAlibabaProvider(opts: AlibabaProviderOptions): AlibabaProv
     if (dry.error.code !== 'DryRunOperation') throw dry.error;
   }
 
-  async function create(request: CreateInstanceRequest<AlibabaInstanceSpec>): Promise<InstanceInfo> {
+  async function create(request: CreateInstanceRequest<AlibabaInstanceSpec>, signal?: AbortSignal): Promise<InstanceInfo> {
     const p = buildRunInstancesParams(request);
     regions.add(p.regionId);
-    const existing = await findByToken(request.token, request.owner);
+    const existing = await findByToken(request.token, request.owner, signal);
     if (existing) return existing;
     await refusals.guard(p, () => checkLaunch(p));
+    signal?.throwIfAborted(); // never launch a paid instance for a reconcile that was called off
     const resp = await refusals.guard(p, () => caller(p.regionId).call('RunInstances', (c) => c.runInstances(runRequest(p, false))));
     const id = resp.body?.instanceIdSets?.instanceIdSet?.[0];
     if (!id) throw new ProviderError('Retryable', 'EmptyResponse', `RunInstances returned no instance id (request id ${resp.body?.requestId ?? 'none'})`, resp.body?.requestId);
@@ -227,12 +229,14 @@ export function createAlibabaProvider(opts: AlibabaProviderOptions): AlibabaProv
     return (inst && info(inst)) ?? { id, state: 'Pending', zone: p.zoneId, owner: request.owner, token: request.token };
   }
 
-  async function describe(id: string): Promise<InstanceInfo | undefined> {
+  async function describe(id: string, signal?: AbortSignal): Promise<InstanceInfo | undefined> {
+    signal?.throwIfAborted();
     const found = await findRaw(id);
     return found ? info(found.inst) : undefined;
   }
 
-  async function del(id: string): Promise<void> {
+  async function del(id: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     const found = await findRaw(id);
     if (!found) return;
     if (!matchesSelector(instanceTags(found.inst), ownSelector)) {

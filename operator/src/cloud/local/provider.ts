@@ -27,16 +27,17 @@ export function createLocalProvider(opts: LocalProviderOptions): InstanceProvide
   const base = opts.url.replace(/\/$/, '');
   const timeoutMs = opts.timeoutMs ?? 10_000;
 
-  async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+  async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<{ status: number; json: T }> {
     let res: Response;
     try {
       res = await fetch(`${base}${path}`, {
         method,
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         body: body === undefined ? null : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
       });
     } catch (cause) {
+      if (signal?.aborted) throw cause; // the reconcile was aborted: not a cloud failure
       throw new ProviderError('Retryable', 'LocalCloudUnreachable', `local cloud at ${base} unreachable: ${String(cause)}`, undefined, { cause });
     }
     const text = await res.text();
@@ -63,7 +64,7 @@ export function createLocalProvider(opts: LocalProviderOptions): InstanceProvide
 
   return {
     name: 'local',
-    async create(req: CreateInstanceRequest<LocalCreateSpec>): Promise<InstanceInfo> {
+    async create(req: CreateInstanceRequest<LocalCreateSpec>, signal?: AbortSignal): Promise<InstanceInfo> {
       const body: CreateLocalInstanceBody = {
         token: req.token,
         owner: req.owner,
@@ -73,21 +74,21 @@ export function createLocalProvider(opts: LocalProviderOptions): InstanceProvide
         guestApiPort: req.spec.guestApiPort,
         manifest: req.spec.manifest,
       };
-      const { json } = await call<LocalInstanceRecord>('POST', '/v1/instances', body);
+      const { json } = await call<LocalInstanceRecord>('POST', '/v1/instances', body, signal);
       return toInfo(json);
     },
-    async describe(id: string): Promise<InstanceInfo | undefined> {
-      const { status, json } = await call<LocalInstanceRecord>('GET', `/v1/instances/${encodeURIComponent(id)}`);
+    async describe(id: string, signal?: AbortSignal): Promise<InstanceInfo | undefined> {
+      const { status, json } = await call<LocalInstanceRecord>('GET', `/v1/instances/${encodeURIComponent(id)}`, undefined, signal);
       return status === 404 ? undefined : toInfo(json);
     },
-    async findByToken(token: string, owner: InstanceOwner): Promise<InstanceInfo | undefined> {
+    async findByToken(token: string, owner: InstanceOwner, signal?: AbortSignal): Promise<InstanceInfo | undefined> {
       const q = new URLSearchParams({ cluster: owner.clusterId, token });
-      const { json } = await call<{ instances: LocalInstanceRecord[] }>('GET', `/v1/instances?${q}`);
+      const { json } = await call<{ instances: LocalInstanceRecord[] }>('GET', `/v1/instances?${q}`, undefined, signal);
       const match = json.instances.find((r) => r.owner.uid === owner.uid);
       return match ? toInfo(match) : undefined;
     },
-    async delete(id: string): Promise<void> {
-      await call('DELETE', `/v1/instances/${encodeURIComponent(id)}`); // 404: already gone, which is success
+    async delete(id: string, signal?: AbortSignal): Promise<void> {
+      await call('DELETE', `/v1/instances/${encodeURIComponent(id)}`, undefined, signal); // 404: already gone, which is success
     },
     async listOwned(clusterId: string): Promise<InstanceInfo[]> {
       const { json } = await call<{ instances: LocalInstanceRecord[] }>('GET', `/v1/instances?${new URLSearchParams({ cluster: clusterId })}`);

@@ -1,134 +1,96 @@
-// ConfidentialAgent reconciler. Thin by design: read the cache, run the lifecycle steps
-// (provision -> attest + release), write status once, emit Events. Every step is idempotent.
-import type { Logger } from 'pino';
+// ConfidentialAgent reconciler: a loop over the lifecycle phases (phase.ts). Thin by design: read the
+// cache, run the phases in order, write status once (or earlier when a phase asks), emit Events. From the
+// one phase list it derives the Unknown seeding, the "waiting for the previous phase" cascade, Ready,
+// the earliest requeue and the finalizer order. Every phase is idempotent.
 import type { ConfidentialAgent, ConfidentialAgentStatus } from '../../api/confidential-agent.ts';
-import type { SealedCredential } from '../../api/sealed-credential.ts';
-import type { InstanceInfo } from '../../cloud/provider.ts';
-import { setCondition } from '../../runtime/conditions.ts';
+import { ensureConditions, setCondition } from '../../runtime/conditions.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import { addFinalizer, removeFinalizer } from '../../runtime/finalizers.ts';
-import type { KubeClients, ObjectKey, ReconcileResult, SharedInformer } from '../../runtime/manager.ts';
+import type { KubeClients, ObjectKey, ReconcileContext, ReconcileResult, SharedInformer } from '../../runtime/manager.ts';
 import { patchStatus } from '../../runtime/status.ts';
+import { AgentReason, EventAction } from '../../api/conditions.ts';
 import { AGENTS, FINALIZER } from '../resources.ts';
-import { deleteInstance } from './delete.ts';
-import { providerNameOf, type ProviderSet } from '../../cloud/provider-set.ts';
-import { ensureInstance } from './provision.ts';
-import { summariseReady, type ConditionInput } from './ready.ts';
-
-/** What the attestation + release step reports back for one agent. */
-export interface ReleaseOutcome {
-  conditions: ConditionInput[];
-  attestation?: ConfidentialAgentStatus['attestation'];
-  credentials?: ConfidentialAgentStatus['credentials'];
-  requeueAfterMs?: number;
-  events?: Array<{ type: 'Normal' | 'Warning'; reason: string; action: string; note: string }>;
-}
-
-/** Attests a running instance and releases its credentials (see release/agent-release.ts). */
-export interface ReleaseStep {
-  run(agent: ConfidentialAgent, instance: InstanceInfo, logger: Logger): Promise<ReleaseOutcome>;
-  /** The agent is going away: drop sessions and entitlements. */
-  forget?(agent: ConfidentialAgent): void;
-}
+import { earliest, READY, summariseReady, type AgentFacts, type ConditionInput, type Phase, type PhaseContext, type PhaseEvent } from './phase.ts';
 
 export interface AgentControllerDeps {
   agents: SharedInformer<ConfidentialAgent>;
-  credentials: SharedInformer<SealedCredential>;
-  providers: ProviderSet;
-  clusterId: string;
   clients: KubeClients;
   events: EventRecorder;
-  release: ReleaseStep;
-  now?: () => Date;
+  /** The lifecycle, in order: [provision, attest, release] in the operator. */
+  phases: readonly Phase[];
 }
 
 export function agentReconciler(deps: AgentControllerDeps) {
-  const now = deps.now ?? (() => new Date());
+  const { phases } = deps;
+  const conditionTypes = [READY, ...phases.map((p) => p.condition)];
 
-  return async function reconcile(key: ObjectKey, ctx: { logger: Logger }): Promise<ReconcileResult | void> {
+  return async function reconcile(key: ObjectKey, rctx: ReconcileContext): Promise<ReconcileResult | void> {
     const agent = deps.agents.get(key.namespace, key.name);
     if (!agent) return;
-    const providerName = providerNameOf(agent);
-    const provider = deps.providers[providerName];
+    const now = new Date(rctx.clock.now());
+    const facts: AgentFacts = {};
+    const ctx: PhaseContext = { logger: rctx.logger, signal: rctx.signal, clock: rctx.clock, now, facts };
+    const emit = (events: readonly PhaseEvent[] | undefined) => {
+      for (const e of events ?? []) deps.events.emit(agent, e.type, e.reason, e.action, e.note);
+    };
 
     if (agent.metadata.deletionTimestamp) {
       if (!agent.metadata.finalizers?.includes(FINALIZER)) return;
-      if (!provider) {
-        deps.events.emit(agent, 'Warning', 'ProviderNotConfigured', 'Delete', `provider ${providerName} is not configured; cannot delete the instance`);
-        return { requeueAfterMs: 60_000 };
+      // Reverse order: what a later phase holds goes before what it was built on.
+      const requeues: Array<number | undefined> = [];
+      let done = true;
+      for (const phase of [...phases].reverse()) {
+        if (!phase.finalize) continue;
+        const r = await phase.finalize(agent, ctx);
+        emit(r.events);
+        if (!r.done) {
+          done = false;
+          requeues.push(r.requeueAfterMs);
+        }
       }
-      const outcome = await deleteInstance(agent, providerName, provider, deps.clusterId);
-      if (!outcome.gone) {
-        if (outcome.deletedIds.length) ctx.logger.info({ instances: outcome.deletedIds }, 'waiting for instance deletion');
-        return { requeueAfterMs: outcome.requeueAfterMs };
-      }
-      deps.release.forget?.(agent);
+      if (!done) return { requeueAfterMs: earliest(requeues) ?? 5_000 };
       await removeFinalizer(deps.clients, AGENTS, agent, FINALIZER);
-      deps.events.emit(agent, 'Normal', 'InstanceDeleted', 'Delete', 'instance deleted; finalizer removed');
+      deps.events.emit(agent, 'Normal', AgentReason.InstanceDeleted, EventAction.Delete, 'instance deleted; finalizer removed');
       return;
     }
 
-    const at = now();
     const generation = agent.metadata.generation;
-    let conditions = agent.status?.conditions ?? [];
-    const set = (c: ConditionInput) => (conditions = setCondition(conditions, c, generation, at));
     // kstatus: every condition the object will ever carry exists from the first visit on.
-    for (const type of ['Ready', 'Provisioned', 'Attested', 'CredentialsReleased']) {
-      if (!conditions.some((c) => c.type === type)) set({ type, status: 'Unknown', reason: 'Reconciling', message: 'not evaluated yet' });
-    }
+    let conditions = ensureConditions(agent.status?.conditions, conditionTypes, generation, now);
+    const set = (c: ConditionInput) => (conditions = setCondition(conditions, c, generation, now));
+    const status: ConfidentialAgentStatus = { ...agent.status };
+    let current: ConfidentialAgent = agent.metadata.finalizers?.includes(FINALIZER) || !phases.some((p) => p.finalize) ? agent : await addFinalizer(deps.clients, AGENTS, agent, FINALIZER);
+    let written = current;
+    const requeues: Array<number | undefined> = [];
+    let blockedBy: Phase | undefined;
 
-    if (!provider) {
-      set({ type: 'Provisioned', status: 'False', reason: 'ProviderNotConfigured', message: `the operator runs without the ${providerName} provider` });
-      set(summariseReady(conditions));
-      await writeStatus(agent, { ...agent.status, conditions });
-      return { requeueAfterMs: 5 * 60_000 };
-    }
-
-    const current = agent.metadata.finalizers?.includes(FINALIZER) ? agent : await addFinalizer(deps.clients, AGENTS, agent, FINALIZER);
-    const manifest = credentialPaths(agent);
-    const provisioned = await ensureInstance(current as ConfidentialAgent, providerName, provider, deps.clusterId, manifest);
-    set(provisioned.condition);
-    if (provisioned.event) deps.events.emit(agent, provisioned.event.type, provisioned.event.reason, provisioned.event.action, provisioned.event.note);
-
-    const status: ConfidentialAgentStatus = { ...agent.status, conditions };
-    if (provisioned.instance) status.instance = provisioned.instance;
-    let requeueAfterMs = provisioned.requeueAfterMs;
-
-    if (provisioned.condition.status === 'True' && provisioned.info) {
-      // In KBS mode the guest pulls while we attest it, and the KBS recognises it by the address in
-      // status: persist the running instance first. (Challenge mode needs no extra write: the
-      // idempotency token already finds the instance after a crash.)
-      const instanceChanged = !agent.status?.instance || agent.status.instance.id !== provisioned.instance?.id || agent.status.instance.state !== 'Running';
-      if (agent.spec.delivery.mode === 'KBS' && instanceChanged) {
-        await writeStatus(agent, { ...status, conditions: setCondition(conditions, summariseReady(conditions), generation, at) });
+    for (const phase of phases) {
+      if (blockedBy) {
+        set({ type: phase.condition, status: 'False', ...blockedBy.blocks });
+        continue;
       }
-      const released = await deps.release.run(agent, provisioned.info, ctx.logger);
-      for (const c of released.conditions) set(c);
-      if (released.attestation) status.attestation = released.attestation;
-      if (released.credentials) status.credentials = released.credentials;
-      for (const e of released.events ?? []) deps.events.emit(agent, e.type, e.reason, e.action, e.note);
-      requeueAfterMs = released.requeueAfterMs;
-    } else {
-      for (const type of ['Attested', 'CredentialsReleased']) {
-        set({ type, status: 'False', reason: 'WaitingForInstance', message: 'the instance is not running yet' });
+      const r = await phase.reconcile({ ...current, status: { ...status, conditions } }, ctx);
+      set({ type: phase.condition, ...r.condition });
+      Object.assign(status, r.status);
+      Object.assign(facts, r.facts);
+      emit(r.events);
+      requeues.push(r.requeueAfterMs);
+      if (r.condition.status !== 'True') blockedBy = phase;
+      else if (r.persistBeforeNext) {
+        set(summariseReady(phases, conditions));
+        await writeStatus(written, { ...status, conditions }, rctx.signal);
+        written = { ...written, status: { ...status, conditions, ...(generation !== undefined ? { observedGeneration: generation } : {}) } };
       }
+      current = { ...current, status: { ...status, conditions } };
     }
-    set(summariseReady(conditions));
-    status.conditions = conditions;
-    await writeStatus(agent, status);
+    set(summariseReady(phases, conditions));
+    await writeStatus(written, { ...status, conditions }, rctx.signal);
+    const requeueAfterMs = earliest(requeues);
     return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
   };
 
-  function credentialPaths(agent: ConfidentialAgent): string[] {
-    return agent.spec.credentials.flatMap((ref) => {
-      const cred = deps.credentials.get(agent.metadata.namespace, ref.name);
-      return cred ? [cred.spec.resourcePath] : [];
-    });
-  }
-
-  async function writeStatus(agent: ConfidentialAgent, status: ConfidentialAgentStatus): Promise<void> {
-    const next = { ...status, observedGeneration: agent.metadata.generation };
-    if (JSON.stringify(next) === JSON.stringify(agent.status)) return; // no write churn on resync
-    await patchStatus(deps.clients, AGENTS, agent, next);
+  /** One merge patch against what the API server has; nothing is sent when nothing changed. */
+  async function writeStatus(agent: ConfidentialAgent, status: ConfidentialAgentStatus, signal: AbortSignal): Promise<void> {
+    await patchStatus(deps.clients, AGENTS, agent, status, signal);
   }
 }

@@ -1,4 +1,4 @@
-// Deletion step: delete the agent's instance and confirm it is gone before the finalizer is removed,
+// Deletion (the provision phase's finalize): delete the agent's instance and confirm it is gone before the finalizer is removed,
 // so no paid instance outlives its object. The instance is found by status id and by token (it may
 // have been created by a reconcile that crashed before writing status).
 import type { ConfidentialAgent } from '../../api/confidential-agent.ts';
@@ -18,19 +18,20 @@ export async function deleteInstance(
   providerName: ProviderName,
   provider: InstanceProvider,
   clusterId: string,
+  signal?: AbortSignal,
 ): Promise<DeletionOutcome> {
   const uid = agent.metadata.uid ?? '';
   const owner = { clusterId, namespace: agent.metadata.namespace ?? '', name: agent.metadata.name, uid };
   const ids = new Set<string>();
   if (agent.status?.instance?.id) ids.add(agent.status.instance.id);
-  const byToken = await provider.findByToken(instanceToken(uid, agent.spec.instance), owner);
+  const byToken = await provider.findByToken(instanceToken(uid, agent.spec.instance), owner, signal);
   if (byToken) ids.add(byToken.id);
   const remaining: string[] = [];
   for (const id of ids) {
-    const info = await provider.describe(id);
+    const info = await provider.describe(id, signal);
     if (!info || info.state === 'Deleted') continue;
     remaining.push(id);
-    if (info.state !== 'Stopping') await provider.delete(id);
+    if (info.state !== 'Stopping') await provider.delete(id, signal);
   }
   return remaining.length === 0
     ? { gone: true, deletedIds: [] }

@@ -1,90 +1,116 @@
-// Provisioned step: make sure exactly one instance exists for the agent and report its state. The
-// idempotency token makes every call safe to repeat: after a crash between "create" and "write
-// status", the next reconcile finds the instance by token instead of creating a second one.
+// Provision phase (condition Provisioned): make sure exactly one instance exists for the agent and report
+// its state. The idempotency token makes every call safe to repeat: after a crash between "create" and
+// "write status", the next reconcile finds the instance by token instead of creating a second one.
+// Finalize deletes the instance (delete.ts) so no paid instance outlives its object.
+import { AgentCondition, AgentReason, EventAction } from '../../api/conditions.ts';
 import type { ConfidentialAgent, ConfidentialAgentStatus } from '../../api/confidential-agent.ts';
-import { ProviderError, type InstanceInfo, type InstanceProvider, type ProviderName } from '../../cloud/provider.ts';
-import type { ConditionInput } from './ready.ts';
+import { createSpecOf, pollIntervalMs, providerNameOf, type ProviderSet } from '../../cloud/provider-set.ts';
+import { ProviderError, type InstanceInfo } from '../../cloud/provider.ts';
+import { deleteInstance } from './delete.ts';
 import { instanceToken } from './instance-token.ts';
-import { createSpecOf, pollIntervalMs } from '../../cloud/provider-set.ts';
-
-export interface ProvisionOutcome {
-  instance?: NonNullable<ConfidentialAgentStatus['instance']>;
-  info?: InstanceInfo;
-  condition: ConditionInput;
-  requeueAfterMs?: number;
-  event?: { type: 'Normal' | 'Warning'; reason: string; action: string; note: string };
-}
+import type { Phase, PhaseResult } from './phase.ts';
 
 /** How long to wait before retrying after a condition-class provider error (no hot loops). */
 export const SLOW_RETRY_MS = 5 * 60_000;
 
-export async function ensureInstance(
-  agent: ConfidentialAgent,
-  providerName: ProviderName,
-  provider: InstanceProvider,
-  clusterId: string,
-  manifest: string[],
-): Promise<ProvisionOutcome> {
-  const uid = agent.metadata.uid ?? '';
-  const owner = { clusterId, namespace: agent.metadata.namespace ?? '', name: agent.metadata.name, uid };
-  const spec = createSpecOf(agent, manifest);
-  const token = instanceToken(uid, agent.spec.instance);
-  try {
-    let info: InstanceInfo | undefined;
-    let event: ProvisionOutcome['event'];
-    const knownId = agent.status?.instance?.id;
-    if (knownId) info = await provider.describe(knownId);
-    if (!info) info = await provider.findByToken(token, owner);
-    if (!info) {
-      info = await provider.create({ token, owner, spec, labels: { profile: agent.spec.workload.profile } });
-      event = { type: 'Normal', reason: 'InstanceCreated', action: 'Provision', note: `created ${providerName} instance ${info.id}` };
-    } else if (knownId && knownId !== info.id) {
-      event = { type: 'Warning', reason: 'InstanceReplaced', action: 'Provision', note: `instance ${knownId} is gone; now tracking ${info.id}` };
-    }
-    const instance = {
-      provider: providerName,
-      id: info.id,
-      state: info.state,
-      ...(info.address ? { address: addressOf(info, agent.spec.workload.port) } : {}),
-      ...(info.zone ? { zone: info.zone } : {}),
-      ...(info.createdAt ? { createdAt: info.createdAt } : {}),
-    };
-    if (info.state === 'Running') {
-      return {
-        instance,
-        info,
-        event,
-        condition: { type: 'Provisioned', status: 'True', reason: 'InstanceRunning', message: `instance ${info.id} is running at ${instance.address ?? 'an unknown address'}` },
-      };
-    }
-    if (info.state === 'Stopped' || info.state === 'Stopping' || info.state === 'Deleted') {
-      return {
-        instance,
-        info,
-        event,
-        requeueAfterMs: pollIntervalMs(providerName) * 4,
-        condition: { type: 'Provisioned', status: 'False', reason: 'InstanceNotRunning', message: `instance ${info.id} is ${info.state}` },
-      };
-    }
-    return {
-      instance,
-      info,
-      event,
-      requeueAfterMs: pollIntervalMs(providerName),
-      condition: { type: 'Provisioned', status: 'False', reason: 'InstanceStarting', message: `instance ${info.id} is ${info.state}` },
-    };
-  } catch (err) {
-    if (err instanceof ProviderError && err.kind !== 'Retryable' && err.kind !== 'NotFound') {
-      const reason = { InvalidSpec: 'InvalidInstanceSpec', Capacity: 'NoCapacity', Quota: 'QuotaExceeded', Auth: 'CloudAuthFailed' }[err.kind];
-      const request = err.requestId ? ` (request id ${err.requestId})` : '';
-      return {
-        requeueAfterMs: SLOW_RETRY_MS,
-        event: { type: 'Warning', reason, action: 'Provision', note: `${err.code}: ${err.message}${request}` },
-        condition: { type: 'Provisioned', status: 'False', reason, message: `${providerName} refused the instance: ${err.code}: ${err.message}${request}` },
-      };
-    }
-    throw err; // retryable: the work queue backs off
-  }
+export interface ProvisionDeps {
+  providers: ProviderSet;
+  clusterId: string;
+  /** Resource paths the guest image fetches in KBS mode (its manifest), from the agent's credentials. */
+  manifestOf(agent: ConfidentialAgent): string[];
+}
+
+export function provisionPhase(deps: ProvisionDeps): Phase {
+  return {
+    name: 'provision',
+    condition: AgentCondition.Provisioned,
+    blocks: { reason: AgentReason.WaitingForInstance, message: 'the instance is not running yet' },
+    async reconcile(agent, ctx) {
+      const providerName = providerNameOf(agent);
+      const provider = deps.providers[providerName];
+      if (!provider) {
+        return {
+          condition: { status: 'False', reason: AgentReason.ProviderNotConfigured, message: `the operator runs without the ${providerName} provider` },
+          requeueAfterMs: SLOW_RETRY_MS,
+        };
+      }
+      const uid = agent.metadata.uid ?? '';
+      const owner = { clusterId: deps.clusterId, namespace: agent.metadata.namespace ?? '', name: agent.metadata.name, uid };
+      const spec = createSpecOf(agent, deps.manifestOf(agent));
+      const token = instanceToken(uid, agent.spec.instance);
+      try {
+        let info: InstanceInfo | undefined;
+        const events: NonNullable<PhaseResult['events']> = [];
+        const knownId = agent.status?.instance?.id;
+        if (knownId) info = await provider.describe(knownId, ctx.signal);
+        if (!info) info = await provider.findByToken(token, owner, ctx.signal);
+        if (!info) {
+          info = await provider.create({ token, owner, spec, labels: { profile: agent.spec.workload.profile } }, ctx.signal);
+          events.push({ type: 'Normal', reason: AgentReason.InstanceCreated, action: EventAction.Provision, note: `created ${providerName} instance ${info.id}` });
+        } else if (knownId && knownId !== info.id) {
+          events.push({ type: 'Warning', reason: AgentReason.InstanceReplaced, action: EventAction.Provision, note: `instance ${knownId} is gone; now tracking ${info.id}` });
+        }
+        const instance: NonNullable<ConfidentialAgentStatus['instance']> = {
+          provider: providerName,
+          id: info.id,
+          state: info.state,
+          ...(info.address ? { address: addressOf(info, agent.spec.workload.port) } : {}),
+          ...(info.zone ? { zone: info.zone } : {}),
+          ...(info.createdAt ? { createdAt: info.createdAt } : {}),
+        };
+        const base = { status: { instance }, facts: { instance: info }, events };
+        if (info.state === 'Running') {
+          const prev = agent.status?.instance;
+          return {
+            ...base,
+            condition: { status: 'True', reason: AgentReason.InstanceRunning, message: `instance ${info.id} is running at ${instance.address ?? 'an unknown address'}` },
+            // In KBS mode the guest pulls while we attest it, and the KBS recognises it by the address in
+            // status: persist the running instance first. (Challenge mode needs no extra write: the
+            // idempotency token already finds the instance after a crash.)
+            persistBeforeNext: agent.spec.delivery.mode === 'KBS' && (!prev || prev.id !== info.id || prev.state !== 'Running' || prev.address !== instance.address),
+          };
+        }
+        if (info.state === 'Stopped' || info.state === 'Stopping' || info.state === 'Deleted') {
+          return {
+            ...base,
+            requeueAfterMs: pollIntervalMs(providerName) * 4,
+            condition: { status: 'False', reason: AgentReason.InstanceNotRunning, message: `instance ${info.id} is ${info.state}` },
+          };
+        }
+        return {
+          ...base,
+          requeueAfterMs: pollIntervalMs(providerName),
+          condition: { status: 'False', reason: AgentReason.InstanceStarting, message: `instance ${info.id} is ${info.state}` },
+        };
+      } catch (err) {
+        if (err instanceof ProviderError && err.kind !== 'Retryable' && err.kind !== 'NotFound') {
+          const reason = { InvalidSpec: AgentReason.InvalidInstanceSpec, Capacity: AgentReason.NoCapacity, Quota: AgentReason.QuotaExceeded, Auth: AgentReason.CloudAuthFailed }[err.kind];
+          const request = err.requestId ? ` (request id ${err.requestId})` : '';
+          return {
+            requeueAfterMs: SLOW_RETRY_MS,
+            events: [{ type: 'Warning', reason, action: EventAction.Provision, note: `${err.code}: ${err.message}${request}` }],
+            condition: { status: 'False', reason, message: `${providerName} refused the instance: ${err.code}: ${err.message}${request}` },
+          };
+        }
+        throw err; // retryable: the work queue backs off
+      }
+    },
+    async finalize(agent, ctx) {
+      const providerName = providerNameOf(agent);
+      const provider = deps.providers[providerName];
+      if (!provider && !agent.status?.instance) return { done: true }; // never provisioned: nothing to delete
+      if (!provider) {
+        return {
+          done: false,
+          requeueAfterMs: 60_000,
+          events: [{ type: 'Warning', reason: AgentReason.ProviderNotConfigured, action: EventAction.Delete, note: `provider ${providerName} is not configured; cannot delete the instance` }],
+        };
+      }
+      const outcome = await deleteInstance(agent, providerName, provider, deps.clusterId, ctx.signal);
+      if (!outcome.gone && outcome.deletedIds.length) ctx.logger.info({ instances: outcome.deletedIds }, 'waiting for instance deletion');
+      return outcome.gone ? { done: true } : { done: false, ...(outcome.requeueAfterMs !== undefined ? { requeueAfterMs: outcome.requeueAfterMs } : {}) };
+    },
+  };
 }
 
 /** host:port of the agent endpoint (the local provider maps guest ports to loopback ports). */

@@ -3,7 +3,9 @@ import type { Condition } from '../../api/common.ts';
 import { findOrphans } from '../garbage-collector.ts';
 import { metadataOrSpecChanged } from '../predicates.ts';
 import { instanceToken } from './instance-token.ts';
-import { summariseReady } from './ready.ts';
+import { summariseReady } from './phase.ts';
+
+const LIFECYCLE = [{ condition: 'Provisioned' }, { condition: 'Attested' }, { condition: 'CredentialsReleased' }];
 
 const cond = (type: string, status: Condition['status'], reason = 'R'): Condition => ({ type, status, reason, message: `${type} ${status}`, lastTransitionTime: '2026-01-01T00:00:00Z' });
 
@@ -24,15 +26,15 @@ describe('instanceToken', () => {
 
 describe('summariseReady', () => {
   it('is True only when every lifecycle step is True', () => {
-    expect(summariseReady([cond('Provisioned', 'True'), cond('Attested', 'True'), cond('CredentialsReleased', 'True')]).status).toBe('True');
+    expect(summariseReady(LIFECYCLE, [cond('Provisioned', 'True'), cond('Attested', 'True'), cond('CredentialsReleased', 'True')]).status).toBe('True');
   });
   it('carries the reason of the first step that is not True', () => {
-    const r = summariseReady([cond('Provisioned', 'True'), cond('Attested', 'False', 'EvidenceRejected'), cond('CredentialsReleased', 'False', 'NotAttested')]);
+    const r = summariseReady(LIFECYCLE, [cond('Provisioned', 'True'), cond('Attested', 'False', 'EvidenceRejected'), cond('CredentialsReleased', 'False', 'NotAttested')]);
     expect(r).toMatchObject({ status: 'False', reason: 'EvidenceRejected' });
     expect(r.message).toContain('Attested');
   });
   it('is Unknown while a step has not been evaluated', () => {
-    expect(summariseReady([cond('Provisioned', 'True')]).status).toBe('Unknown');
+    expect(summariseReady(LIFECYCLE, [cond('Provisioned', 'True')]).status).toBe('Unknown');
   });
 });
 

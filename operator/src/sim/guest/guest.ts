@@ -14,7 +14,8 @@ import { generateTeeKeyPair, type TeeKeyPair } from '../../protocol/tee-key.ts';
 import { RESOURCE_PATH_PATTERN } from '../../api/sealed-credential.ts';
 import { KbsClient, KbsClientError } from './kbs-client.ts';
 
-export const BOOTSTRAP_RESOURCE = 'default/local-resources/cai_bootstrap_config';
+import { BOOTSTRAP_RESOURCE } from '../../protocol/bootstrap.ts';
+export { BOOTSTRAP_RESOURCE };
 
 export type GuestEvent =
   | { type: 'injected'; resourcePath: string; bytes: number }

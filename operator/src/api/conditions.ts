@@ -1,0 +1,99 @@
+// The API's vocabulary: condition types and reasons of every kind, as typed constants, and the one
+// definition of "this AttestationPolicy is Ready" that the agent controller and the KBS both use.
+// Reasons that come from verifier or provider error codes are open (string); the ones the operator
+// itself decides are listed here so a typo is a compile error, not a silent new reason.
+import type { Condition } from './common.ts';
+
+/** Condition types of a ConfidentialAgent, in lifecycle order (Ready summarises the others). */
+export const AgentCondition = {
+  Provisioned: 'Provisioned',
+  Attested: 'Attested',
+  CredentialsReleased: 'CredentialsReleased',
+  Ready: 'Ready',
+} as const;
+export type AgentConditionType = (typeof AgentCondition)[keyof typeof AgentCondition];
+
+export const PolicyCondition = {
+  Ready: 'Ready',
+  ReferenceValuesResolved: 'ReferenceValuesResolved',
+  CollateralAvailable: 'CollateralAvailable',
+  SampleTeeAllowed: 'SampleTeeAllowed',
+} as const;
+export type PolicyConditionType = (typeof PolicyCondition)[keyof typeof PolicyCondition];
+
+export const CredentialCondition = { Ready: 'Ready' } as const;
+
+/** Reasons the agent controller sets (condition reasons and Event reasons). */
+export const AgentReason = {
+  // Ready / seeding
+  Reconciling: 'Reconciling',
+  AgentReady: 'AgentReady',
+  // Provisioned
+  InstanceRunning: 'InstanceRunning',
+  InstanceStarting: 'InstanceStarting',
+  InstanceNotRunning: 'InstanceNotRunning',
+  InvalidInstanceSpec: 'InvalidInstanceSpec',
+  NoCapacity: 'NoCapacity',
+  QuotaExceeded: 'QuotaExceeded',
+  CloudAuthFailed: 'CloudAuthFailed',
+  ProviderNotConfigured: 'ProviderNotConfigured',
+  InstanceCreated: 'InstanceCreated',
+  InstanceReplaced: 'InstanceReplaced',
+  InstanceDeleted: 'InstanceDeleted',
+  // Attested
+  WaitingForInstance: 'WaitingForInstance',
+  PolicyNotFound: 'PolicyNotFound',
+  PolicyNotReady: 'PolicyNotReady',
+  Affirming: 'Affirming',
+  AcceptedByPolicy: 'AcceptedByPolicy',
+  AttestationFailed: 'AttestationFailed',
+  Attested: 'Attested',
+  // CredentialsReleased
+  NotAttested: 'NotAttested',
+  Delivered: 'Delivered',
+  WaitingForGuestFetch: 'WaitingForGuestFetch',
+  CredentialNotFound: 'CredentialNotFound',
+  NotInScope: 'NotInScope',
+  CredentialReleased: 'CredentialReleased',
+  AttestedAndReleased: 'AttestedAndReleased',
+} as const;
+export type AgentReasonType = (typeof AgentReason)[keyof typeof AgentReason];
+
+export const PolicyReason = {
+  PolicyReady: 'PolicyReady',
+  Resolved: 'Resolved',
+  NoReferenceValues: 'NoReferenceValues',
+  InvalidPublicKey: 'InvalidPublicKey',
+  NoTeeAccepted: 'NoTeeAccepted',
+  PccsUnreachable: 'PccsUnreachable',
+  PccsReachable: 'PccsReachable',
+  DevelopmentSetting: 'DevelopmentSetting',
+  HardwareTeeRequired: 'HardwareTeeRequired',
+} as const;
+
+export const CredentialReason = { Unsealable: 'Unsealable' } as const;
+
+/** Event actions (events.k8s.io `action`). */
+export const EventAction = {
+  Provision: 'Provision',
+  Attest: 'Attest',
+  Release: 'Release',
+  Delete: 'Delete',
+  Validate: 'Validate',
+  ResolveReferenceValues: 'ResolveReferenceValues',
+} as const;
+
+interface WithConditions {
+  metadata: { generation?: number };
+  status?: { conditions?: readonly Condition[]; observedGeneration?: number };
+}
+
+/**
+ * The policy is Ready for the generation it now has: Ready=True and the status was written for the
+ * current spec (an edited policy is not trusted until it has been re-validated). The only definition.
+ */
+export function isPolicyReady(policy: WithConditions | undefined): boolean {
+  if (!policy) return false;
+  const ready = policy.status?.conditions?.find((c) => c.type === PolicyCondition.Ready);
+  return ready?.status === 'True' && policy.status?.observedGeneration === policy.metadata.generation;
+}

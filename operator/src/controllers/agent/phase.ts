@@ -1,0 +1,96 @@
+// The one shape of an agent lifecycle phase (karpenter's NodeClaim lifecycle sub-reconcilers): each phase
+// owns one condition and returns that condition, its own status fields, Events and when to look again.
+// The controller loops over the list in order; everything else — Unknown seeding, "waiting for the
+// previous phase", Ready, the earliest requeue, the finalizer order — is derived from that one list.
+// Adding a phase is one file plus one list entry (see docs/architecture.md, "Adding a phase").
+import type { Logger } from 'pino';
+import type { ConfidentialAgent, ConfidentialAgentStatus } from '../../api/confidential-agent.ts';
+import type { InstanceInfo } from '../../cloud/provider.ts';
+import type { InjectResult } from '../../release/challenge.ts';
+import type { Clock } from '../../runtime/clock.ts';
+
+export interface ConditionInput {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
+
+export interface PhaseEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  action: string;
+  note: string;
+}
+
+/** What one phase learned that later phases of the same reconcile use (never persisted: status is). */
+export interface AgentFacts {
+  /** The provider's view of the running instance (provision). */
+  instance?: InstanceInfo;
+  /** The attested guest (attest): pushes a resource, each push a fresh attestation bound to its TEE key. */
+  guest?: {
+    push(resourcePath: string, plaintext: Uint8Array): Promise<InjectResult>;
+    /** Why the guest was attested in this reconcile; undefined when the last attestation still holds. */
+    attestedBecause?: string;
+  };
+}
+
+export interface PhaseContext {
+  logger: Logger;
+  /** Aborted when the controller stops or leadership is lost. */
+  signal: AbortSignal;
+  clock: Clock;
+  /** The reconcile's single point in time (conditions and status timestamps agree). */
+  now: Date;
+  facts: Readonly<AgentFacts>;
+}
+
+export interface PhaseResult {
+  /** Status of the phase's own condition (its type is the phase's). */
+  condition: Omit<ConditionInput, 'type'>;
+  /** The status fields this phase owns; merged over the agent's status. */
+  status?: Partial<Omit<ConfidentialAgentStatus, 'conditions' | 'observedGeneration'>>;
+  events?: PhaseEvent[];
+  /** Look again after this long (the controller takes the earliest of all phases). */
+  requeueAfterMs?: number;
+  facts?: Partial<AgentFacts>;
+  /** Write status before the next phase runs (a peer of the next phase reads it, e.g. the KBS the address). */
+  persistBeforeNext?: boolean;
+}
+
+export interface FinalizeResult {
+  /** True once the phase holds nothing outside the cluster any more. */
+  done: boolean;
+  requeueAfterMs?: number;
+  events?: PhaseEvent[];
+}
+
+export interface Phase {
+  /** Short name for logs. */
+  readonly name: string;
+  /** The condition type this phase owns. */
+  readonly condition: string;
+  /** Reason and message later phases carry while this phase is not True. */
+  readonly blocks: { reason: string; message: string };
+  reconcile(agent: ConfidentialAgent, ctx: PhaseContext): Promise<PhaseResult>;
+  /** The agent is being deleted: release what the phase holds (run in reverse list order). */
+  finalize?(agent: ConfidentialAgent, ctx: PhaseContext): Promise<FinalizeResult>;
+}
+
+export const READY = 'Ready';
+
+/** Ready (kstatus): True only when every phase's condition is True; else the first phase that is not. */
+export function summariseReady(phases: readonly Pick<Phase, 'condition'>[], conditions: readonly { type: string; status: string; reason: string; message: string }[]): ConditionInput {
+  for (const { condition: type } of phases) {
+    const c = conditions.find((x) => x.type === type);
+    if (!c) return { type: READY, status: 'Unknown', reason: 'Reconciling', message: `${type} has not been evaluated yet` };
+    if (c.status !== 'True') return { type: READY, status: c.status === 'Unknown' ? 'Unknown' : 'False', reason: c.reason, message: `${type}: ${c.message}` };
+  }
+  return { type: READY, status: 'True', reason: 'AgentReady', message: `${phases.map((p) => p.condition).join(', ')}: all True` };
+}
+
+/** The earliest of several optional requeue delays. */
+export function earliest(delays: ReadonlyArray<number | undefined>): number | undefined {
+  const set = delays.filter((d): d is number => d !== undefined && d > 0);
+  return set.length ? Math.min(...set) : undefined;
+}
