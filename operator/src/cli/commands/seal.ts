@@ -21,7 +21,11 @@ REPO/TYPE/<key> (give --resource-path as REPO/TYPE); --name/--namespace default 
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const SEGMENT = /^[a-zA-Z0-9_-]+[a-zA-Z0-9_.-]*$/;
 
-class UsageError extends Error {}
+/** The request cannot be sealed as given (which flag or field, and why). */
+export class SealInputError extends Error {
+  readonly code = 'InvalidSealInput';
+}
+const UsageError = SealInputError;
 
 interface Args {
   cert?: string;
@@ -76,7 +80,7 @@ interface Item {
   value: Buffer;
 }
 
-function secretItems(text: string, a: Args): { items: Item[]; namespace: string } {
+function secretItems(text: string, a: Pick<Args, 'name' | 'namespace' | 'resourcePath'>): { items: Item[]; namespace: string } {
   const docs = parseAllDocuments(text).filter((d) => d.contents !== null);
   if (docs.length !== 1 || docs[0]!.errors.length > 0) throw new UsageError('--secret-manifest must hold exactly one YAML/JSON document');
   const secret = docs[0]!.toJS() as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown }; data?: Record<string, unknown>; stringData?: Record<string, unknown> };
@@ -105,37 +109,75 @@ function secretItems(text: string, a: Args): { items: Item[]; namespace: string 
   return { items, namespace };
 }
 
+/** What to seal: exactly one value source and the scope to bind (the flags of `cai seal` minus --cert). */
+export interface SealRequest {
+  literal?: string;
+  /** Bytes of --from-file. */
+  fileValue?: Buffer;
+  /** Text of a Secret manifest (--secret-manifest). */
+  secretManifest?: string;
+  name?: string;
+  namespace?: string;
+  resourcePath?: string;
+  scope: 'Strict' | 'NamespaceWide';
+  agents: string[];
+}
+
+export interface SealedCredentialManifest {
+  apiVersion: string;
+  kind: 'SealedCredential';
+  metadata: { name: string; namespace: string };
+  spec: ReturnType<typeof SealedCredentialSpecSchema.parse>;
+}
+
+/** Seals to the certificate: one SealedCredential per value (per key for a Secret). Throws SealInputError. */
+export function sealCredentials(certPem: string, r: SealRequest): SealedCredentialManifest[] {
+  const cert = sealingKeyFromCertificate(certPem);
+  if (!cert.ok) throw new UsageError(`--cert: ${cert.message}`);
+  let items: Item[];
+  let namespace: string;
+  if (r.secretManifest !== undefined) {
+    ({ items, namespace } = secretItems(r.secretManifest, { ...(r.name ? { name: r.name } : {}), ...(r.namespace ? { namespace: r.namespace } : {}), ...(r.resourcePath ? { resourcePath: r.resourcePath } : {}) }));
+  } else {
+    if (!r.name || !r.namespace) throw new UsageError('--name and --namespace are required');
+    if (!r.resourcePath || !RESOURCE_PATH_PATTERN.test(r.resourcePath)) throw new UsageError('--resource-path must be REPO/TYPE/TAG');
+    const value = r.literal !== undefined ? Buffer.from(r.literal, 'utf8') : r.fileValue;
+    if (!value) throw new UsageError('give exactly one of --from-literal, --from-file, --secret-manifest');
+    items = [{ name: r.name, resourcePath: r.resourcePath, value }];
+    namespace = r.namespace;
+  }
+  if (!DNS1123.test(namespace) || namespace.length > 63) throw new UsageError(`namespace ${namespace} is not a valid namespace name`);
+  return items.map((item) => {
+    if (!DNS1123.test(item.name) || item.name.length > 253) throw new UsageError(`name ${item.name} is not a valid object name`);
+    const scope: SealScope = { namespace, name: item.name, mode: r.scope, agents: r.agents, resourcePath: item.resourcePath };
+    const spec = SealedCredentialSpecSchema.parse({
+      encryptedData: seal(certPem, item.value, scope),
+      resourcePath: item.resourcePath,
+      scope: { mode: r.scope, agents: [...new Set(r.agents)].sort() },
+    });
+    item.value.fill(0);
+    return { apiVersion: API_VERSION, kind: 'SealedCredential' as const, metadata: { name: item.name, namespace }, spec };
+  });
+}
+
 export async function sealCommand(argv: string[], io: CliIO): Promise<number> {
   try {
     const a = parseArgs(argv);
     const certPem = readFileSync(a.cert!, 'utf8');
-    const cert = sealingKeyFromCertificate(certPem);
-    if (!cert.ok) throw new UsageError(`--cert: ${cert.message}`);
-    let items: Item[];
-    let namespace: string;
-    if (a.secretManifest !== undefined) {
-      ({ items, namespace } = secretItems((await readInput(a.secretManifest, io)).toString('utf8'), a));
-    } else {
-      if (!a.name || !a.namespace) throw new UsageError('--name and --namespace are required');
-      if (!a.resourcePath || !RESOURCE_PATH_PATTERN.test(a.resourcePath)) throw new UsageError('--resource-path must be REPO/TYPE/TAG');
-      const value = a.literal !== undefined ? Buffer.from(a.literal, 'utf8') : await readInput(a.file!, io);
-      items = [{ name: a.name, resourcePath: a.resourcePath, value }];
-      namespace = a.namespace;
-    }
-    if (!DNS1123.test(namespace) || namespace.length > 63) throw new UsageError(`namespace ${namespace} is not a valid namespace name`);
-    const docs = items.map((item) => {
-      if (!DNS1123.test(item.name) || item.name.length > 253) throw new UsageError(`name ${item.name} is not a valid object name`);
-      const scope: SealScope = { namespace, name: item.name, mode: a.scope, agents: a.agents, resourcePath: item.resourcePath };
-      const spec = SealedCredentialSpecSchema.parse({
-        encryptedData: seal(certPem, item.value, scope),
-        resourcePath: item.resourcePath,
-        scope: { mode: a.scope, agents: [...new Set(a.agents)].sort() },
-      });
-      item.value.fill(0);
-      return stringify({ apiVersion: API_VERSION, kind: 'SealedCredential', metadata: { name: item.name, namespace }, spec }, { lineWidth: 0 });
+    const manifests = sealCredentials(certPem, {
+      scope: a.scope,
+      agents: a.agents,
+      ...(a.literal !== undefined ? { literal: a.literal } : {}),
+      ...(a.file !== undefined ? { fileValue: await readInput(a.file, io) } : {}),
+      ...(a.secretManifest !== undefined ? { secretManifest: (await readInput(a.secretManifest, io)).toString('utf8') } : {}),
+      ...(a.name ? { name: a.name } : {}),
+      ...(a.namespace ? { namespace: a.namespace } : {}),
+      ...(a.resourcePath ? { resourcePath: a.resourcePath } : {}),
     });
+    const docs = manifests.map((m) => stringify(m, { lineWidth: 0 }));
     io.stdout(docs.join('---\n'));
-    io.stderr(`sealed ${docs.length} credential(s) to key ${cert.keyId.slice(0, 16)}…\n`);
+    const cert = sealingKeyFromCertificate(certPem);
+    io.stderr(`sealed ${docs.length} credential(s) to key ${cert.ok ? cert.keyId.slice(0, 16) : '?'}…\n`);
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {

@@ -1,0 +1,63 @@
+// Imports point one way. Each top-level folder of operator/src may import only the folders listed for it;
+// an upward import (the API importing a verifier, the runtime importing the API, a controller importing
+// the simulators, attestation importing release) fails here with the file and the import.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const SRC = resolve(import.meta.dirname, '..', '..', 'src');
+
+/** Who may import whom (besides itself). Lower layers first. */
+export const LAYERS: Record<string, readonly string[]> = {
+  net: [],
+  protocol: [],
+  api: [],
+  runtime: ['net'],
+  attestation: ['api', 'protocol', 'net'],
+  release: ['api', 'protocol', 'attestation', 'net'],
+  cloud: ['api', 'net'],
+  controllers: ['api', 'runtime', 'cloud', 'attestation', 'release', 'protocol', 'net'],
+  envtest: [],
+  sim: ['api', 'protocol', 'attestation', 'release', 'cloud', 'net'],
+  app: ['api', 'runtime', 'cloud', 'attestation', 'release', 'protocol', 'net', 'controllers', 'sim'],
+  cli: ['api', 'runtime', 'cloud', 'attestation', 'release', 'protocol', 'net', 'controllers', 'sim', 'app', 'envtest'],
+};
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return sources(p);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
+
+export function upwardImports(srcRoot: string, layers: Record<string, readonly string[]>): string[] {
+  const problems: string[] = [];
+  for (const file of sources(srcRoot)) {
+    const layer = relative(srcRoot, file).split('/')[0] ?? '';
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(IMPORT)) {
+      const spec = m[1] ?? m[2] ?? '';
+      if (!spec.startsWith('.')) continue;
+      const target = relative(srcRoot, resolve(dirname(file), spec)).split('/')[0] ?? '';
+      if (target === layer || target.endsWith('.ts')) continue;
+      const allowed = layers[layer];
+      if (!allowed) problems.push(`${relative(srcRoot, file)}: folder ${layer}/ has no layer rule`);
+      else if (!allowed.includes(target)) problems.push(`${relative(srcRoot, file)} imports ${spec} (${layer}/ may not import ${target}/)`);
+    }
+  }
+  return problems;
+}
+
+describe('import direction', () => {
+  it('every import in operator/src follows the layer rules', () => {
+    expect(upwardImports(SRC, LAYERS)).toEqual([]);
+  });
+
+  it('catches an upward import (the rule can fail)', () => {
+    const strict = { ...LAYERS, controllers: LAYERS['controllers']!.filter((l) => l !== 'runtime') };
+    expect(upwardImports(SRC, strict).some((p) => p.startsWith('controllers/') && p.includes('may not import runtime/'))).toBe(true);
+  });
+});
