@@ -7,10 +7,10 @@ const input = { evidence: {}, expectedReportData: new Uint8Array(48), at: new Da
 describe('lazyVerifier', () => {
   it('loads once, on first use, and delegates', async () => {
     let loads = 0;
-    const inner: Verifier = { tee: 'tdx', verify: async () => ({ ok: false, failure: { code: 'X', message: 'inner' } }) };
+    const inner: Verifier = { tee: 'tdx', verify: async () => ({ ok: false, failure: { code: 'QuoteMalformed', message: 'inner' } }) };
     const v = lazyVerifier('tdx', async () => (loads++, inner));
     expect(loads).toBe(0);
-    expect(await v.verify(input)).toEqual({ ok: false, failure: { code: 'X', message: 'inner' } });
+    expect(await v.verify(input)).toEqual({ ok: false, failure: { code: 'QuoteMalformed', message: 'inner' } });
     await v.verify(input);
     expect(loads).toBe(1);
   });
@@ -18,9 +18,9 @@ describe('lazyVerifier', () => {
     let calls = 0;
     const v = lazyVerifier('nvidia', async () => {
       if (calls++ === 0) throw new Error('boom');
-      return { tee: 'nvidia', verify: async () => ({ ok: false, failure: { code: 'Y', message: '' } }) };
+      return { tee: 'nvidia', verify: async () => ({ ok: false, failure: { code: 'RimMismatch', message: '' } }) };
     });
     await expect(v.verify(input)).rejects.toThrow('boom');
-    expect(await v.verify(input)).toMatchObject({ ok: false, failure: { code: 'Y' } });
+    expect(await v.verify(input)).toMatchObject({ ok: false, failure: { code: 'RimMismatch' } });
   });
 });

@@ -2,6 +2,8 @@
 // network: trust material (collateral, RIMs, roots) arrives through injected sources whose fetching
 // and caching live in separate clients, and the time is passed in.
 import type { AttestationPolicySpec } from '../api/attestation-policy.ts';
+import type { NvidiaErrorCode } from './nvidia/errors.ts';
+import type { TdxErrorCode } from './tdx/errors.ts';
 
 /** KBS `Tee` strings for the evidence types the operator understands. */
 export type TeeType = 'sample' | 'sampledevice' | 'tdx' | 'nvidia';
@@ -25,9 +27,24 @@ export interface EvidenceToVerify {
   initDataDigest?: Uint8Array;
 }
 
+/** Codes of the sample verifier and of the registry itself (dispatch, composite checks). */
+export type CommonVerificationCode =
+  | 'MalformedEvidence'
+  | 'ReportDataMismatch'
+  | 'UnsupportedTee'
+  | 'SampleTeeNotAllowed'
+  | 'VerifierError'
+  | 'NonceMismatch'
+  | 'MalformedAdditionalEvidence'
+  | 'NotPrimaryTee'
+  | 'NotDeviceTee';
+
+/** Every code a verifier may report: the union of the verifiers' code lists. */
+export type VerificationCode = CommonVerificationCode | TdxErrorCode | NvidiaErrorCode;
+
 export interface VerificationFailure {
   /** Stable machine-readable reason, e.g. `ReportDataMismatch`, `TcbInfoExpired`, `RimMismatch`. */
-  code: string;
+  code: VerificationCode;
   /** One human sentence naming the exact check that failed. */
   message: string;
 }

@@ -5,7 +5,7 @@ import type { EvidenceToVerify, JsonValue, TeeType, VerificationResult, Verifier
 
 const STD_B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-type Parsed = { ok: true; svn: string; reportData: Buffer; reportDataText: string } | { ok: false; code: string; message: string };
+type Parsed = { ok: true; svn: string; reportData: Buffer; reportDataText: string } | { ok: false; code: 'MalformedEvidence'; message: string };
 
 function parseSampleEvidence(tee: TeeType, evidence: JsonValue): Parsed {
   if (typeof evidence !== 'object' || evidence === null || Array.isArray(evidence)) {
