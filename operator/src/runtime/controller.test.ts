@@ -1,43 +1,12 @@
 import { pino } from 'pino';
 import * as prom from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { MemoryInformer } from '../../test/support/memory-informer.ts';
 import { Controller } from './controller.ts';
 import { RuntimeError } from './errors.ts';
-import type { InformerEvent, InformerHandler, SharedInformer } from './informer.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { ItemExponentialFailureRateLimiter } from './rate-limiter.ts';
 import type { KubernetesObject, ObjectKey } from './types.ts';
-
-/** An in-memory SharedInformer: objects are put/removed by the test, handlers fire synchronously. */
-class MemoryInformer implements SharedInformer<KubernetesObject> {
-  #objs = new Map<string, KubernetesObject>();
-  #h: Record<InformerEvent, InformerHandler<KubernetesObject>[]> = { add: [], update: [], delete: [] };
-  put(namespace: string, name: string, extra: Record<string, unknown> = {}): void {
-    const key = `${namespace}/${name}`;
-    const old = this.#objs.get(key);
-    const obj = { metadata: { namespace, name, resourceVersion: String(Math.random()) }, ...extra };
-    this.#objs.set(key, obj);
-    for (const fn of this.#h[old ? 'update' : 'add']) fn(obj, old);
-  }
-  remove(namespace: string, name: string): void {
-    const obj = this.#objs.get(`${namespace}/${name}`);
-    if (!obj) return;
-    this.#objs.delete(`${namespace}/${name}`);
-    for (const fn of this.#h.delete) fn(obj);
-  }
-  get(namespace: string | undefined, name: string) {
-    return this.#objs.get(`${namespace}/${name}`);
-  }
-  list() {
-    return [...this.#objs.values()];
-  }
-  hasSynced() {
-    return true;
-  }
-  on(ev: InformerEvent, fn: InformerHandler<KubernetesObject>) {
-    this.#h[ev].push(fn);
-  }
-}
 
 const silent = pino({ level: 'silent' });
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
