@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AttestationPolicy } from '../../api/attestation-policy.ts';
+import { EarSigner } from '../../attestation/policy/ear.ts';
+import { defaultVerifierRegistry } from '../../attestation/registry.ts';
+import type { InstanceInfo } from '../../cloud/provider.ts';
+import { BOOTSTRAP_RESOURCE } from '../../protocol/bootstrap.ts';
+import { startSimulatedGuest, type SimulatedGuest } from '../../sim/guest/guest.ts';
+import { agent, phaseContext, readyPolicy, T0 } from '../../../test/support/agent-fixtures.ts';
+import { MemoryInformer } from '../../../test/support/memory-informer.ts';
+import { attestPhase } from './attest.ts';
+import { attestationDue, TRIGGERS, type TriggerInput } from './triggers.ts';
+
+let guest: SimulatedGuest;
+let instance: InstanceInfo;
+beforeAll(async () => {
+  guest = await startSimulatedGuest({ host: '127.0.0.1', manifest: [] });
+  instance = { id: 'i-1', state: 'Running', address: '127.0.0.1', ports: { 8006: guest.apiPort } };
+});
+afterAll(() => guest.close());
+
+function setup(policy?: AttestationPolicy) {
+  const policies = new MemoryInformer<AttestationPolicy>();
+  if (policy) policies.set(policy);
+  return { policies, phase: attestPhase({ policies, registry: defaultVerifierRegistry(), signer: EarSigner.generate(), injectRetry: { attempts: 1 } }) };
+}
+const bootstraps = () => guest.events.history.filter((e) => e.type === 'bootstrap').length;
+
+describe('attest phase', () => {
+  it('attests a never-attested guest by pushing the bootstrap config; names the trigger in the Event', async () => {
+    const { phase } = setup(readyPolicy());
+    const before = bootstraps();
+    const r = await phase.reconcile(agent('a'), phaseContext({ instance }));
+    expect(r.condition).toMatchObject({ status: 'True', reason: 'AcceptedByPolicy' });
+    expect(r.status?.attestation).toMatchObject({ instanceId: 'i-1', teeType: 'sample', status: 'warning', policyGeneration: 1 });
+    expect(r.status?.attestation?.nextAttestationAt).toBe(new Date(T0 + 3600_000).toISOString());
+    expect(r.events?.[0]).toMatchObject({ type: 'Normal', reason: 'Attested' });
+    expect(r.events?.[0]?.note).toMatch(/^NeverAttested: /);
+    expect(r.facts?.guest?.attestedBecause).toBe('NeverAttested');
+    expect(bootstraps()).toBe(before + 1);
+    expect(guest.resources().has(BOOTSTRAP_RESOURCE)).toBe(true);
+    expect(r.requeueAfterMs).toBe(3600_000);
+  });
+
+  it('does not attest again while the last attestation holds (same instance, policy, values, interval)', async () => {
+    const { phase } = setup(readyPolicy());
+    const first = await phase.reconcile(agent('a'), phaseContext({ instance }));
+    const attested = agent('a', {}, { status: { attestation: first.status!.attestation!, conditions: [{ type: 'Attested', status: 'True', reason: 'AcceptedByPolicy', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] } });
+    const before = bootstraps();
+    const again = await phase.reconcile(attested, phaseContext({ instance }));
+    expect(again.condition.status).toBe('True');
+    expect(again.events).toEqual([]);
+    expect(again.facts?.guest?.attestedBecause).toBeUndefined();
+    expect(bootstraps()).toBe(before);
+  });
+
+  it('refuses without a policy, and while the policy is not Ready for its current generation', async () => {
+    expect((await setup().phase.reconcile(agent('a'), phaseContext({ instance }))).condition).toMatchObject({ status: 'False', reason: 'PolicyNotFound' });
+    const stale = readyPolicy();
+    stale.metadata.generation = 2; // edited, not yet re-validated
+    expect((await setup(stale).phase.reconcile(agent('a'), phaseContext({ instance }))).condition).toMatchObject({ status: 'False', reason: 'PolicyNotReady' });
+  });
+
+  it('reports the verifier code when the evidence is refused (sample TEE not allowed)', async () => {
+    const { phase } = setup(readyPolicy('dev', { tdx: {} }));
+    const r = await phase.reconcile(agent('a'), phaseContext({ instance }));
+    expect(r.condition).toMatchObject({ status: 'False', reason: 'SampleTeeNotAllowed' });
+    expect(r.events?.[0]).toMatchObject({ type: 'Warning', reason: 'AttestationFailed' });
+    expect(r.facts).toBeUndefined();
+  });
+});
+
+describe('re-attestation triggers', () => {
+  const base: TriggerInput = {
+    wasAttested: true,
+    last: { instanceId: 'i-1', teeType: 'sample', status: 'warning', verifiedAt: '2026-01-01T00:00:00Z', nextAttestationAt: '2026-01-01T01:00:00Z', policyGeneration: 1, trustDigest: 'd1' },
+    instanceId: 'i-1',
+    policyGeneration: 1,
+    trustDigest: 'd1',
+    nowMs: T0,
+  };
+  it('none fires while the attestation holds', () => {
+    expect(attestationDue(base)).toBeUndefined();
+  });
+  it.each([
+    ['NeverAttested', { wasAttested: false }],
+    ['InstanceChanged', { instanceId: 'i-2' }],
+    ['PolicyChanged', { policyGeneration: 2 }],
+    ['TrustMaterialUpdated', { trustDigest: 'd2' }],
+    ['IntervalElapsed', { nowMs: T0 + 3600_000 }],
+  ] as const)('%s fires on its own input', (name, change) => {
+    expect(attestationDue({ ...base, ...change })?.trigger).toBe(name);
+  });
+  it('a record without a trust digest (written before it existed) does not re-attest for it', () => {
+    expect(attestationDue({ ...base, last: { ...base.last!, trustDigest: undefined } })).toBeUndefined();
+  });
+  it('lists the triggers in precedence order', () => {
+    expect(TRIGGERS.map((t) => t.name)).toEqual(['NeverAttested', 'InstanceChanged', 'PolicyChanged', 'TrustMaterialUpdated', 'IntervalElapsed']);
+  });
+});
