@@ -8,6 +8,8 @@ export class FakeInstanceProvider implements InstanceProvider {
   readonly instances = new Map<string, InstanceInfo & { token: string; owner: InstanceOwner }>();
   /** State a new instance starts in. */
   initialState: InstanceState = 'Running';
+  /** Guest port -> reachable port of new instances (point 8006 at a simulated guest's API). */
+  ports: Record<number, number> = { 8006: 18006 };
   /** Thrown by the next call (then cleared). */
   failNext: Error | undefined;
   #seq = 0;
@@ -29,7 +31,7 @@ export class FakeInstanceProvider implements InstanceProvider {
     const existing = [...this.instances.values()].find((i) => i.token === req.token);
     if (existing) return { ...existing };
     const id = `i-${++this.#seq}`;
-    const info = { id, state: this.initialState, address: '127.0.0.1', ports: { 8006: 18006 }, token: req.token, owner: req.owner, createdAt: '2026-01-01T00:00:00Z' };
+    const info = { id, state: this.initialState, address: '127.0.0.1', ports: { ...this.ports }, token: req.token, owner: req.owner, createdAt: '2026-01-01T00:00:00Z' };
     this.instances.set(id, info);
     return { ...info };
   }
