@@ -1,5 +1,5 @@
 // Vitest helpers for integration tests against the real control plane (etcd + kube-apiserver from
-// $KUBEBUILDER_ASSETS, see operator/src/devenv/control-plane.ts). One control plane per test file:
+// $KUBEBUILDER_ASSETS, see operator/src/envtest/control-plane.ts). One control plane per test file:
 //
 //   const controlPlane = useControlPlane();
 //   it('...', async () => { const kc = controlPlane().kubeConfig(); ... });
