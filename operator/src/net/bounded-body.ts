@@ -9,6 +9,7 @@ export class BodyTooLargeError extends Error {
     super(`response body exceeds ${maxBytes} bytes`);
     this.maxBytes = maxBytes;
     this.name = 'BodyTooLargeError';
+    this.maxBytes = maxBytes;
   }
 }
 
