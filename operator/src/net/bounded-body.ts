@@ -7,7 +7,6 @@ export class BodyTooLargeError extends Error {
   readonly maxBytes: number;
   constructor(maxBytes: number) {
     super(`response body exceeds ${maxBytes} bytes`);
-    this.maxBytes = maxBytes;
     this.name = 'BodyTooLargeError';
     this.maxBytes = maxBytes;
   }
