@@ -55,7 +55,6 @@ export const AgentReason = {
   CredentialNotFound: 'CredentialNotFound',
   NotInScope: 'NotInScope',
   CredentialReleased: 'CredentialReleased',
-  AttestedAndReleased: 'AttestedAndReleased',
 } as const;
 export type AgentReasonType = (typeof AgentReason)[keyof typeof AgentReason];
 

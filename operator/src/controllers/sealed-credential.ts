@@ -2,12 +2,11 @@
 // in spec (wrong key, tampering, or a scope that differs from the one sealed in → Ready=False with the
 // reason), and publishes which sealing key opens it and the envelope digest. The value is never kept.
 import { CredentialCondition, CredentialReason } from '../api/conditions.ts';
-import type { Logger } from 'pino';
 import type { Condition } from '../api/common.ts';
 import type { SealedCredential, SealedCredentialStatus } from '../api/sealed-credential.ts';
 import { setCondition } from '../runtime/conditions.ts';
 import type { EventRecorder } from '../runtime/events.ts';
-import type { KubeClients, ObjectKey, ReconcileResult, SharedInformer } from '../runtime/manager.ts';
+import type { KubeClients, ObjectKey, ReconcileContext, ReconcileResult, SharedInformer } from '../runtime/manager.ts';
 import { patchStatus } from '../runtime/status.ts';
 import { CREDENTIALS } from './resources.ts';
 
@@ -21,17 +20,15 @@ export interface CredentialControllerDeps {
   events: EventRecorder;
   /** Opens the envelope in memory (value discarded) and reports whether it is usable. */
   checkSealed: (credential: SealedCredential) => Promise<SealCheck>;
-  now?: () => Date;
 }
 
 export function credentialReconciler(deps: CredentialControllerDeps) {
-  const now = deps.now ?? (() => new Date());
-  return async function reconcile(key: ObjectKey, _ctx: { logger: Logger }): Promise<ReconcileResult | void> {
+  return async function reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const cred = deps.credentials.get(key.namespace, key.name);
     if (!cred || cred.metadata.deletionTimestamp) return;
     const result = await deps.checkSealed(cred);
     let conditions: Condition[] = cred.status?.conditions ?? [];
-    const at = now();
+    const at = new Date(ctx.clock.now());
     const status: SealedCredentialStatus = { ...cred.status, digest: result.digest };
     if (result.ok) {
       status.sealingKeyId = result.sealingKeyId;
@@ -44,6 +41,6 @@ export function credentialReconciler(deps: CredentialControllerDeps) {
       }
     }
     status.conditions = conditions;
-    await patchStatus(deps.clients, CREDENTIALS, cred, status); // sends nothing when nothing changed
+    await patchStatus(deps.clients, CREDENTIALS, cred, status, ctx.signal); // sends nothing when nothing changed
   };
 }
