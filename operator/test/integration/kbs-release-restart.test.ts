@@ -81,7 +81,7 @@ describe('KBS deliveries survive operator restart and leader failover', () => {
     fetches: guest.events.history.filter((e) => e.type === 'fetched').length,
   });
 
-  it('restart: a new operator process finds the delivery in status; CredentialsReleased stays True, nothing re-released', async () => {
+  it('restart: a new operator instance (fresh KBS, empty memory) finds the delivery in status; CredentialsReleased stays True, nothing re-released', async () => {
     const kc = controlPlane().kubeConfig();
     const first = await start();
     const ns = await createNamespace(kc, 'kbs-restart');
@@ -92,7 +92,7 @@ describe('KBS deliveries survive operator restart and leader failover', () => {
     await stop(first);
 
     const second = await start();
-    // The new process reconciles every agent on start; wait for that, plus a margin for any late write.
+    // The new instance reconciles every agent on start; wait for that, plus a margin for any late write.
     await waitFor('restarted operator reconciled the agent', async () => (await reconciles(second)) >= 1);
     await new Promise((r) => setTimeout(r, 1500));
     const after = await getAgent(kc, ns, 'agent-r');
