@@ -48,7 +48,7 @@ export function referenceValueResolver(deps: ServiceDeps): ReferenceValueResolve
     // The Sigstore stack loads when the first policy with reference values needs it.
     const { RekorClient, resolveReferenceValues } = await import('../attestation/refvalues/index.ts');
     const namespace = policy.metadata.namespace ?? '';
-    return resolveReferenceValues(
+    const resolved = await resolveReferenceValues(
       source,
       {
         rekorClient: (url) => {
@@ -67,6 +67,7 @@ export function referenceValueResolver(deps: ServiceDeps): ReferenceValueResolve
       previous,
       at,
     );
+    return resolved.ok ? resolved : { ok: false, code: resolved.reason, message: resolved.message };
   };
 }
 

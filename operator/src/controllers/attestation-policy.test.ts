@@ -58,7 +58,7 @@ describe('AttestationPolicy reconciler', () => {
   it('publishes resolved reference values, and clears them (Ready=False, Event) when they can no longer be verified', async () => {
     let ok = true;
     const w = setup({ tdx: { referenceValues: { bundle: { configMapRef: { name: 'b', key: 'k' }, publicKey: p256, artifactId: 'cai-openclaw-vllm', allowedVersions: ['1.0.0'] } } } }, async () =>
-      ok ? { ok: true, values: [{ name: 'mr_td', values: ['aa'.repeat(48)] }] as never } : { ok: false, reason: 'CheckpointForked', message: 'the log forked' },
+      ok ? { ok: true, values: [{ name: 'mr_td', values: ['aa'.repeat(48)] }] as never } : { ok: false, code: 'CheckpointForked', message: 'the log forked' },
     );
     await w.run();
     expect(w.cond('ReferenceValuesResolved')).toMatchObject({ status: 'True', reason: 'Resolved' });

@@ -21,7 +21,8 @@ export interface ResolvedValues {
 }
 export interface ResolveFailure {
   ok: false;
-  reason: string;
+  /** The failure code (becomes the condition reason), as every module names it. */
+  code: string;
   message: string;
 }
 
@@ -76,8 +77,8 @@ export function policyReconciler(deps: PolicyControllerDeps) {
     const problem = validate(policy);
     let requeueAfterMs: number | undefined;
     if (problem) {
-      set({ type: PolicyCondition.ReferenceValuesResolved, status: 'False', reason: problem.reason, message: problem.message });
-      set({ type: PolicyCondition.Ready, status: 'False', reason: problem.reason, message: problem.message });
+      set({ type: PolicyCondition.ReferenceValuesResolved, status: 'False', reason: problem.code, message: problem.message });
+      set({ type: PolicyCondition.Ready, status: 'False', reason: problem.code, message: problem.message });
     } else {
       const resolved = await deps.resolveReferenceValues(policy, policy.status?.checkpoint, at);
       if (resolved.ok) {
@@ -91,9 +92,9 @@ export function policyReconciler(deps: PolicyControllerDeps) {
       } else {
         // Stop using values that can no longer be verified (e.g. the log forked): clear them.
         delete status.referenceValues;
-        set({ type: PolicyCondition.ReferenceValuesResolved, status: 'False', reason: resolved.reason, message: resolved.message });
-        set({ type: PolicyCondition.Ready, status: 'False', reason: resolved.reason, message: resolved.message });
-        deps.events.emit(policy, 'Warning', resolved.reason, EventAction.ResolveReferenceValues, resolved.message);
+        set({ type: PolicyCondition.ReferenceValuesResolved, status: 'False', reason: resolved.code, message: resolved.message });
+        set({ type: PolicyCondition.Ready, status: 'False', reason: resolved.code, message: resolved.message });
+        deps.events.emit(policy, 'Warning', resolved.code, EventAction.ResolveReferenceValues, resolved.message);
       }
       const rekor = policy.spec.tdx?.referenceValues?.rekor;
       requeueAfterMs = rekor ? rekor.refreshIntervalSeconds * 1000 : undefined;
@@ -116,7 +117,7 @@ export function referenceSource(policy: AttestationPolicy): 'inline' | 'rekor' |
 }
 
 /** Checks the API server's schema cannot express. */
-export function validate(policy: AttestationPolicy): { reason: string; message: string } | undefined {
+export function validate(policy: AttestationPolicy): { code: string; message: string } | undefined {
   const rv = policy.spec.tdx?.referenceValues;
   const signed = rv?.rekor ?? rv?.bundle;
   const field = rv?.rekor ? 'spec.tdx.referenceValues.rekor.publicKey' : 'spec.tdx.referenceValues.bundle.publicKey';
@@ -124,14 +125,14 @@ export function validate(policy: AttestationPolicy): { reason: string; message: 
     try {
       const key = createPublicKey(signed.publicKey);
       if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-        return { reason: PolicyReason.InvalidPublicKey, message: `${field} must be a P-256 public key, got ${key.asymmetricKeyType ?? 'unknown'} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim() };
+        return { code: PolicyReason.InvalidPublicKey, message: `${field} must be a P-256 public key, got ${key.asymmetricKeyType ?? 'unknown'} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim() };
       }
     } catch {
-      return { reason: PolicyReason.InvalidPublicKey, message: `${field} is not a PEM public key` };
+      return { code: PolicyReason.InvalidPublicKey, message: `${field} is not a PEM public key` };
     }
   }
   if (!policy.spec.allowSampleTee && !policy.spec.tdx) {
-    return { reason: PolicyReason.NoTeeAccepted, message: 'spec.tdx is not set and the sample TEE is not allowed: no evidence could ever satisfy this policy' };
+    return { code: PolicyReason.NoTeeAccepted, message: 'spec.tdx is not set and the sample TEE is not allowed: no evidence could ever satisfy this policy' };
   }
   return undefined;
 }
