@@ -70,6 +70,37 @@ describe('Controller', () => {
     await ctrl.stop(1000);
   });
 
+  it('owns(): maps an owned object to its controller owner of that kind; sources only enqueue keys', async () => {
+    const seen: string[] = [];
+    const owned = new MemoryInformer();
+    let fire: (key: ObjectKey) => void = () => undefined;
+    const ctrl = new Controller<KubernetesObject>(
+      {
+        name: 'owns',
+        for: new MemoryInformer(),
+        owns: [{ informer: owned, owner: { apiVersion: 'confidential-agent.io/v1alpha1', kind: 'ConfidentialAgent' } }],
+        sources: [(enqueue) => (fire = enqueue)],
+        reconcile: async (k, ctx) => {
+          expect(typeof ctx.clock.now()).toBe('number');
+          seen.push(`${k.namespace}/${k.name}`);
+        },
+      },
+      { logger: silent, metrics: new RuntimeMetrics(new prom.Registry()) },
+    );
+    ctrl.start();
+    const put = (name: string, kind: string, apiVersion: string, controller: boolean) =>
+      owned.set({ metadata: { namespace: 'ns', name, ownerReferences: [{ apiVersion, kind, name: `${kind}-owner`, uid: 'u', controller }] } });
+    put('svc', 'ConfidentialAgent', 'confidential-agent.io/v1alpha2', true); // other version, same group: mapped
+    put('not-controller', 'ConfidentialAgent', 'confidential-agent.io/v1alpha1', false);
+    put('other-kind', 'Deployment', 'apps/v1', true);
+    put('other-group', 'ConfidentialAgent', 'example.com/v1', true);
+    fire({ namespace: 'ns', name: 'from-kbs' });
+    await until('owner and source keys reconciled', () => seen.includes('ns/ConfidentialAgent-owner') && seen.includes('ns/from-kbs'));
+    await tick(30);
+    expect([...new Set(seen)].sort()).toEqual(['ns/ConfidentialAgent-owner', 'ns/from-kbs']);
+    await ctrl.stop(1000);
+  });
+
   it('maps events of watched objects to owner keys', async () => {
     const seen: string[] = [];
     const { related, ctrl } = setup(async (k) => void seen.push(k.name));
