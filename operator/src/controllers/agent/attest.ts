@@ -14,7 +14,7 @@ import type { InstanceInfo } from '../../cloud/provider.ts';
 import { BOOTSTRAP_RESOURCE, bootstrapPayload, type BootstrapConfig } from '../../protocol/bootstrap.ts';
 import { challengeVerifier, injectResource, type InjectResult } from '../../release/challenge.ts';
 import type { SharedInformer } from '../../runtime/manager.ts';
-import type { Phase, PhaseResult } from './phase.ts';
+import { PhaseOrderError, type Phase, type PhaseResult } from './phase.ts';
 import { attestationDue, type AttestationRecord } from './triggers.ts';
 
 export interface AttestDeps {
@@ -44,7 +44,7 @@ export function attestPhase(deps: AttestDeps): Phase {
     blocks: { reason: AgentReason.NotAttested, message: 'credentials are released only to an attested instance' },
     async reconcile(agent, ctx) {
       const instance = ctx.facts.instance;
-      if (!instance) throw new Error('attest phase: no running instance (the provision phase must run first)');
+      if (!instance) throw new PhaseOrderError('attest', 'running instance');
       const ns = agent.metadata.namespace;
       const policy = deps.policies.get(ns, agent.spec.attestationPolicyRef.name);
       const refused = (reason: string, message: string, requeueAfterMs = RETRY_AFTER_FAILURE_MS): PhaseResult => ({ condition: { status: 'False', reason, message }, requeueAfterMs });

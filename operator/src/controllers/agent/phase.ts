@@ -79,6 +79,15 @@ export interface Phase {
 
 export const READY = 'Ready';
 
+/** A phase ran without the facts an earlier phase provides: the list is in the wrong order (a bug, not input). */
+export class PhaseOrderError extends Error {
+  readonly code = 'PhaseOrder';
+  constructor(phase: string, needs: string) {
+    super(`${phase} phase: no ${needs} (a phase that provides it must come earlier in the lifecycle list)`);
+    this.name = 'PhaseOrderError';
+  }
+}
+
 /** Ready (kstatus): True only when every phase's condition is True; else the first phase that is not. */
 export function summariseReady(phases: readonly Pick<Phase, 'condition'>[], conditions: readonly { type: string; status: string; reason: string; message: string }[]): ConditionInput {
   for (const { condition: type } of phases) {

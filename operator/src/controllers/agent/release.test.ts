@@ -117,3 +117,9 @@ describe('release phase, KBS mode (level-triggered)', () => {
     expect(kbs.delivered('agents/a').size).toBe(0);
   });
 });
+
+describe('phase order', () => {
+  it('release before attest is a PhaseOrderError naming what is missing', async () => {
+    await expect(releasePhase({ credentials, keyring: () => keyring }).reconcile(agent('a'), phaseContext({ instance }))).rejects.toMatchObject({ code: 'PhaseOrder', message: expect.stringContaining('attested guest') });
+  });
+});

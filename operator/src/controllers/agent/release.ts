@@ -12,7 +12,7 @@ import type { SealingKeyring } from '../../release/sealing/keyring.ts';
 import { sealScopeOf } from '../../release/sealing/status.ts';
 import type { SharedInformer } from '../../runtime/manager.ts';
 import { agentKey, RETRY_AFTER_FAILURE_MS } from './attest.ts';
-import type { AgentFacts, Phase, PhaseContext, PhaseEvent, PhaseResult } from './phase.ts';
+import { PhaseOrderError, type AgentFacts, type Phase, type PhaseContext, type PhaseEvent, type PhaseResult } from './phase.ts';
 
 export type Delivery = NonNullable<ConfidentialAgentStatus['credentials']>[number];
 
@@ -40,7 +40,7 @@ export function releasePhase(deps: ReleaseDeps): Phase {
     blocks: { reason: AgentReason.NotAttested, message: 'the credentials are not released' },
     async reconcile(agent, ctx) {
       const guest = ctx.facts.guest;
-      if (!guest) throw new Error('release phase: no attested guest (the attest phase must run first)');
+      if (!guest) throw new PhaseOrderError('release', 'attested guest');
       // A new instance (or a first attestation) holds nothing yet: earlier deliveries do not count.
       const fresh = guest.attestedBecause === 'InstanceChanged' || guest.attestedBecause === 'NeverAttested';
       const previous = fresh ? [] : (agent.status?.credentials ?? []);
