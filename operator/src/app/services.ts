@@ -106,7 +106,6 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       registry,
       signer,
       kbs: kbs.deliveries,
-      kbsUrl: kbs.url,
       // A guest that is not up yet should not hold a worker: a few quick tries, then the work queue
       // retries the reconcile (30 s later).
       injectRetry: { attempts: 3, baseDelayMs: 300, maxDelayMs: 2_000 },

@@ -36,6 +36,8 @@ export interface InstanceInfo {
   createdAt?: string;
   owner?: InstanceOwner;
   token?: string;
+  /** KBS `Tee` of the instance's evidence when the provider knows it (local: the simulated guest's). */
+  tee?: string;
 }
 
 /** Why a provider call failed, classified once so controllers never guess. */

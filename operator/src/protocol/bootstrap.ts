@@ -5,7 +5,8 @@
 /** repo/type/tag the bootstrap config is injected at (trustiflux resource path). */
 export const BOOTSTRAP_RESOURCE = 'default/local-resources/cai_bootstrap_config';
 
-export type BootstrapConfig = { mode: 'challenge' } | { mode: 'kbs'; kbs_url: string };
+/** `kbs_cert`: PEM the guest must trust the KBS with (HTTPS). */
+export type BootstrapConfig = { mode: 'challenge' } | { mode: 'kbs'; kbs_url: string; kbs_cert?: string };
 
 /** The bytes injected at BOOTSTRAP_RESOURCE. */
 export function bootstrapPayload(config: BootstrapConfig): Uint8Array {

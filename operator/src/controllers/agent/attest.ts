@@ -14,23 +14,22 @@ import type { InstanceInfo } from '../../cloud/provider.ts';
 import { BOOTSTRAP_RESOURCE, bootstrapPayload, type BootstrapConfig } from '../../protocol/bootstrap.ts';
 import { challengeVerifier, injectResource, type InjectResult } from '../../release/challenge.ts';
 import type { SharedInformer } from '../../runtime/manager.ts';
-import { PhaseOrderError, type Phase, type PhaseResult } from './phase.ts';
+import { agentKey, PhaseOrderError, RETRY_AFTER_FAILURE_MS, type Phase, type PhaseResult } from './phase.ts';
+import type { KbsDeliveries } from './release.ts';
 import { attestationDue, type AttestationRecord } from './triggers.ts';
 
 export interface AttestDeps {
   policies: SharedInformer<AttestationPolicy>;
   registry: VerifierRegistry;
   signer: EarSigner;
-  /** The KBS URL a KBS-mode guest is told to pull from (absent: the operator runs no KBS). */
-  kbsUrl?: string;
+  /** The KBS a KBS-mode guest is told to pull from (absent: the operator runs no KBS). */
+  kbs?: Pick<KbsDeliveries, 'publicUrl' | 'kbsCert'>;
   /** Per-injection transport retries (the work queue retries whole reconciles on top). */
   injectRetry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
 }
 
-export const RETRY_AFTER_FAILURE_MS = 30_000;
 const POLICY_NOT_READY_RETRY_MS = 2_000;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-export const agentKey = (a: ConfidentialAgent) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`;
 
 /** Digest of the trust material a policy publishes (its resolved reference values). */
 export function trustDigestOf(policy: AttestationPolicy): string {
@@ -54,7 +53,7 @@ export function attestPhase(deps: AttestDeps): Phase {
         return refused(AgentReason.PolicyNotReady, `AttestationPolicy ${policy.metadata.name} is not ready: ${ready?.message ?? 'not reconciled yet'}`, POLICY_NOT_READY_RETRY_MS);
       }
 
-      const tee = teeOf(agent);
+      const tee = teeOf(agent, instance);
       const push = guestChannel(deps, agent, instance, policy, tee, ctx.signal, () => ctx.now);
       const last = agent.status?.attestation;
       const trustDigest = trustDigestOf(policy);
@@ -70,7 +69,9 @@ export function attestPhase(deps: AttestDeps): Phase {
       const events: NonNullable<PhaseResult['events']> = [];
       let attestation = last;
       if (due) {
-        const bootstrap: BootstrapConfig = agent.spec.delivery.mode === 'KBS' && deps.kbsUrl ? { mode: 'kbs', kbs_url: deps.kbsUrl } : { mode: 'challenge' };
+        const kbsCert = deps.kbs?.kbsCert?.();
+        const bootstrap: BootstrapConfig =
+          agent.spec.delivery.mode === 'KBS' && deps.kbs ? { mode: 'kbs', kbs_url: deps.kbs.publicUrl, ...(kbsCert ? { kbs_cert: kbsCert } : {}) } : { mode: 'challenge' };
         const result = await push(BOOTSTRAP_RESOURCE, bootstrapPayload(bootstrap));
         if (!result.ok) {
           const reason = result.verification?.code ?? result.code;
@@ -121,8 +122,9 @@ function guestChannel(deps: AttestDeps, agent: ConfidentialAgent, instance: Inst
   };
 }
 
-function teeOf(agent: ConfidentialAgent): string {
-  return agent.spec.instance.alibaba ? 'tdx' : 'sample';
+/** Alibaba TDX instances present TDX evidence; a local instance presents what its simulated guest reports. */
+function teeOf(agent: ConfidentialAgent, instance: InstanceInfo): string {
+  return agent.spec.instance.alibaba ? 'tdx' : (instance.tee ?? 'sample');
 }
 
 function attestationRecord(result: Extract<InjectResult, { ok: true }>, instance: InstanceInfo, policy: AttestationPolicy, trustDigest: string, at: Date): AttestationRecord {

@@ -79,6 +79,12 @@ export interface Phase {
 
 export const READY = 'Ready';
 
+/** Retry delay after a refusal the next reconcile may not see differently (no hot loops). */
+export const RETRY_AFTER_FAILURE_MS = 30_000;
+
+/** `namespace/name` of an agent (the KBS's and the logs' key). */
+export const agentKey = (a: ConfidentialAgent): string => `${a.metadata.namespace ?? ''}/${a.metadata.name}`;
+
 /** A phase ran without the facts an earlier phase provides: the list is in the wrong order (a bug, not input). */
 export class PhaseOrderError extends Error {
   readonly code = 'PhaseOrder';

@@ -30,7 +30,7 @@ export function provisionPhase(deps: ProvisionDeps): Phase {
       const provider = deps.providers[providerName];
       if (!provider) {
         return {
-          condition: { status: 'False', reason: AgentReason.ProviderNotConfigured, message: `the operator runs without the ${providerName} provider` },
+          condition: { status: 'False', reason: AgentReason.ProviderNotConfigured, message: `provider ${providerName} is not enabled in this operator (start it with --providers including ${providerName})` },
           requeueAfterMs: SLOW_RETRY_MS,
         };
       }

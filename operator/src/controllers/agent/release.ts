@@ -11,14 +11,15 @@ import { unseal } from '../../release/sealing/envelope.ts';
 import type { SealingKeyring } from '../../release/sealing/keyring.ts';
 import { sealScopeOf } from '../../release/sealing/status.ts';
 import type { SharedInformer } from '../../runtime/manager.ts';
-import { agentKey, RETRY_AFTER_FAILURE_MS } from './attest.ts';
-import { PhaseOrderError, type AgentFacts, type Phase, type PhaseContext, type PhaseEvent, type PhaseResult } from './phase.ts';
+import { agentKey, PhaseOrderError, RETRY_AFTER_FAILURE_MS, type AgentFacts, type Phase, type PhaseContext, type PhaseEvent, type PhaseResult } from './phase.ts';
 
 export type Delivery = NonNullable<ConfidentialAgentStatus['credentials']>[number];
 
 /** What the KBS released since the operator started, per agent (`namespace/name`): a buffer until recorded in status. */
 export interface KbsDeliveries {
   publicUrl: string;
+  /** PEM the guest must trust the KBS with (HTTPS); sent as kbs_cert in the attested bootstrap push. */
+  kbsCert?(): string | undefined;
   delivered(agentKey: string): Map<string, { resourcePath: string; at: string }>;
   forget(agentKey: string): void;
 }
