@@ -35,7 +35,7 @@ describe('attest phase', () => {
     expect(r.status?.attestation?.nextAttestationAt).toBe(new Date(T0 + 3600_000).toISOString());
     expect(r.events?.[0]).toMatchObject({ type: 'Normal', reason: 'Attested' });
     expect(r.events?.[0]?.note).toMatch(/^NeverAttested: /);
-    expect(r.facts?.guest?.attestedBecause).toBe('NeverAttested');
+    expect(r.facts?.guest).toMatchObject({ attestedBecause: 'NeverAttested', newInstance: true });
     expect(bootstraps()).toBe(before + 1);
     expect(guest.resources().has(BOOTSTRAP_RESOURCE)).toBe(true);
     expect(r.requeueAfterMs).toBe(3600_000);
@@ -51,6 +51,10 @@ describe('attest phase', () => {
     expect(again.events).toEqual([]);
     expect(again.facts?.guest?.attestedBecause).toBeUndefined();
     expect(bootstraps()).toBe(before);
+    // Re-attested on the same instance (policy changed): it still holds what was delivered.
+    const policyEdited = setup(readyPolicy('dev', { allowSampleTee: true, minimumStatus: 'warning' }, 2));
+    const reattested = await policyEdited.phase.reconcile(attested, phaseContext({ instance }));
+    expect(reattested.facts?.guest).toMatchObject({ attestedBecause: 'PolicyChanged', newInstance: false });
   });
 
   it('refuses without a policy, and while the policy is not Ready for its current generation', async () => {

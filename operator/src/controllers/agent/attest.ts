@@ -98,7 +98,7 @@ export function attestPhase(deps: AttestDeps): Phase {
         ...(attestation ? { status: { attestation } } : {}),
         events,
         requeueAfterMs: Number.isFinite(nextDue) ? nextDue : RETRY_AFTER_FAILURE_MS,
-        facts: { guest: { push, ...(due ? { attestedBecause: due.trigger } : {}) } },
+        facts: { guest: { push, ...(due ? { attestedBecause: due.trigger, newInstance: last?.instanceId !== instance.id } : {}) } },
       };
     },
   };

@@ -32,6 +32,8 @@ export interface AgentFacts {
     push(resourcePath: string, plaintext: Uint8Array): Promise<InjectResult>;
     /** Why the guest was attested in this reconcile; undefined when the last attestation still holds. */
     attestedBecause?: string;
+    /** Attested for the first time on this instance: it holds nothing delivered to an earlier one. */
+    newInstance?: boolean;
   };
 }
 

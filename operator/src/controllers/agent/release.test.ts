@@ -100,7 +100,7 @@ describe('release phase, KBS mode (level-triggered)', () => {
   it('a fresh attestation of a new instance drops earlier deliveries and older KBS releases', async () => {
     const old: Delivery = { name: 'cred', resourcePath: PATH, mode: 'KBS', digest: 'x'.repeat(64), deliveredAt: new Date(T0 - 5000).toISOString() };
     const phase = releasePhase({ credentials, keyring: () => keyring, kbs: kbsBuffer({ cred: { resourcePath: PATH, at: new Date(T0 - 5000).toISOString() } }) });
-    const r = await phase.reconcile(kbsAgent({ credentials: [old] }), phaseContext({ instance, guest: { ...notAttestedNow, attestedBecause: 'InstanceChanged' } }));
+    const r = await phase.reconcile(kbsAgent({ credentials: [old] }), phaseContext({ instance, guest: { ...notAttestedNow, attestedBecause: 'InstanceChanged', newInstance: true } }));
     expect(r.condition).toMatchObject({ status: 'False', reason: 'WaitingForGuestFetch' });
     expect(r.status?.credentials).toEqual([]);
   });

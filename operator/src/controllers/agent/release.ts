@@ -42,8 +42,8 @@ export function releasePhase(deps: ReleaseDeps): Phase {
     async reconcile(agent, ctx) {
       const guest = ctx.facts.guest;
       if (!guest) throw new PhaseOrderError('release', 'attested guest');
-      // A new instance (or a first attestation) holds nothing yet: earlier deliveries do not count.
-      const fresh = guest.attestedBecause === 'InstanceChanged' || guest.attestedBecause === 'NeverAttested';
+      // A new instance holds nothing yet: deliveries recorded for an earlier instance do not count.
+      const fresh = guest.newInstance === true;
       const previous = fresh ? [] : (agent.status?.credentials ?? []);
       const released =
         agent.spec.delivery.mode === 'KBS' && deps.kbs ? recordKbs(agent, deps.kbs, previous, fresh ? ctx.now : undefined) : await pushCredentials(agent, guest, previous, ctx);
