@@ -65,7 +65,8 @@ export const OPERATOR_USAGE = `Usage: cai operator [options]
   --namespace NS             watch only this namespace (default: all)
   --operator-namespace NS    namespace for sealing keys, EAR key and leader Lease (default: $POD_NAMESPACE or confidential-agent-system)
   --cluster-id ID            ownership tag value (default: UID of the kube-system namespace)
-  --providers LIST           comma list of local,alibaba (default: local)
+  --providers LIST           comma list of alibaba,local (default: alibaba). \`local\` is the simulated
+                             sample-TEE provider for development: opt-in only, never enabled by default
   --local-cloud-url URL      local cloud API (default: an embedded local cloud)
   --alibaba-endpoint HOST    ECS endpoint override (e.g. 127.0.0.1:PORT for the simulator)
   --alibaba-protocol P       http|https (default https)
@@ -96,7 +97,9 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
   } catch (err) {
     throw new ConfigError(err instanceof Error ? err.message : String(err));
   }
-  const providers = (values.providers ?? env.CAI_PROVIDERS ?? 'local').split(',').map((p) => p.trim()).filter(Boolean);
+  // The simulated `local` provider (sample TEE, no hardware protection) runs only when asked for.
+  const providers = (values.providers ?? env.CAI_PROVIDERS ?? 'alibaba').split(',').map((p) => p.trim()).filter(Boolean);
+  if (providers.length === 0) throw new ConfigError('--providers must name at least one provider (alibaba, local)');
   for (const p of providers) if (p !== 'local' && p !== 'alibaba') throw new ConfigError(`--providers: unknown provider '${p}' (expected local, alibaba)`);
   const protocol = values['alibaba-protocol'] ?? 'https';
   if (protocol !== 'http' && protocol !== 'https') throw new ConfigError(`--alibaba-protocol must be http or https, got '${protocol}'`);

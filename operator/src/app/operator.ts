@@ -20,6 +20,7 @@ import { Manager, type ObjectKey } from '../runtime/manager.ts';
 import { shareDispatcher } from '../runtime/shared-dispatcher.ts';
 import type { OperatorConfig } from './config.ts';
 import { buildServices } from './services.ts';
+import type { TrustAnchors } from './verifiers.ts';
 
 export interface OperatorHandle {
   manager: Manager;
@@ -34,6 +35,8 @@ export interface OperatorHandle {
 export interface StartOptions {
   logger: Logger;
   kubeConfig?: KubeConfig;
+  /** Tests only: roots of a private PKI instead of the pinned Intel/NVIDIA roots. */
+  trustAnchors?: TrustAnchors;
 }
 
 export async function startOperator(config: OperatorConfig, opts: StartOptions): Promise<OperatorHandle> {
@@ -77,7 +80,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   const policies = manager.informer<AttestationPolicy>(scoped(POLICIES, config.watchNamespace));
   const credentials = manager.informer<SealedCredential>(scoped(CREDENTIALS, config.watchNamespace));
 
-  const services = await buildServices({ config, manager, agents, policies, credentials, logger });
+  const services = await buildServices({ config, manager, agents, policies, credentials, logger, ...(opts.trustAnchors ? { trustAnchors: opts.trustAnchors } : {}) });
   closers.push(() => services.close());
 
   // The resource paths a KBS-mode guest image fetches (its manifest), from the agent's credentials.

@@ -17,7 +17,7 @@ import type { OperatorConfig } from './config.ts';
 import { loadOrCreateEarSigner } from './ear-key.ts';
 import { liveKeyring } from './sealing-keyring.ts';
 import { startKbsService } from './kbs-service.ts';
-import { hardwareVerifiers } from './verifiers.ts';
+import { hardwareVerifiers, type TrustAnchors } from './verifiers.ts';
 
 export interface Services {
   resolveReferenceValues: ReferenceValueResolver;
@@ -37,6 +37,8 @@ export interface ServiceDeps {
   policies: SharedInformer<AttestationPolicy>;
   credentials: SharedInformer<SealedCredential>;
   logger: Logger;
+  /** Replacement roots for tests with a private PKI (see TrustAnchors). */
+  trustAnchors?: TrustAnchors;
 }
 
 /** Reference values via attestation/refvalues: inline, a Rekor log (one client per log URL), or a bundle in a ConfigMap. */

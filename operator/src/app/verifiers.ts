@@ -11,6 +11,16 @@ interface ConfigMapObject extends KubernetesObject {
   data?: Record<string, string>;
 }
 
+/**
+ * Roots that replace the pinned Intel SGX root and NVIDIA device/RIM roots. Only the programmatic StartOptions
+ * set them (end-to-end tests with a private PKI re-signing real evidence); there is deliberately no flag.
+ */
+export interface TrustAnchors {
+  intelRootCaPem?: string;
+  nvidiaDeviceRootPem?: string;
+  nvidiaRimRootPem?: string;
+}
+
 export interface HardwareVerifiers {
   verifiers: Verifier[];
   /** When the PCCS at this URL started failing (verification then runs on cached, unexpired collateral). */
@@ -18,12 +28,14 @@ export interface HardwareVerifiers {
 }
 
 export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
+  const anchors = deps.trustAnchors ?? {};
   let collateralFor: ((pccsUrl: string) => { unreachableSince(): Date | undefined }) | undefined;
   const tdx = lazyVerifier('tdx', async () => {
     const { createPccsCollateralSources, createTdxMemo, createTdxVerifier } = await import('../attestation/tdx/index.ts');
-    const sources = createPccsCollateralSources({ now: Date.now });
+    const root = anchors.intelRootCaPem ? { rootCaPem: anchors.intelRootCaPem } : {};
+    const sources = createPccsCollateralSources({ now: Date.now, ...root });
     collateralFor = sources;
-    return createTdxVerifier({ collateralFor: sources, memo: createTdxMemo() });
+    return createTdxVerifier({ collateralFor: sources, memo: createTdxMemo(), ...(anchors.intelRootCaPem ? { intelRootCaPem: anchors.intelRootCaPem } : {}) });
   });
   // Offline RIMs live in ConfigMaps in the operator namespace (policy.gpu.rimConfigMapRef).
   const configMaps = deps.manager.informer<ConfigMapObject>(scoped(CONFIGMAPS, deps.config.operatorNamespace));
@@ -40,6 +52,9 @@ export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
       }),
       ocsp: new HttpOcspClient({}),
       cache: new VerificationCache(),
+      ...(anchors.nvidiaDeviceRootPem || anchors.nvidiaRimRootPem
+        ? { roots: { ...(anchors.nvidiaDeviceRootPem ? { deviceRootPem: anchors.nvidiaDeviceRootPem } : {}), ...(anchors.nvidiaRimRootPem ? { rimRootPem: anchors.nvidiaRimRootPem } : {}) } }
+        : {}),
     });
   });
   // Before the first TDX attestation nothing has been fetched, so nothing can have failed.

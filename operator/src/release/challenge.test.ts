@@ -5,8 +5,11 @@ import { AttestationPolicySpecSchema } from '../api/attestation-policy.ts';
 import { EarSigner, verifyEar } from '../attestation/policy/ear.ts';
 import { defaultVerifierRegistry } from '../attestation/registry.ts';
 import { sampleEvidence } from '../attestation/sample/verifier.ts';
+import { sampleAttester } from '../sim/guest/attester.ts';
 import { startSimulatedGuest, type SimulatedGuest } from '../sim/guest/guest.ts';
-import { challengeVerifier, injectResource, type InjectOptions } from './challenge.ts';
+import { sampleCompositeEvidence } from '../sim/guest/kbs-client.ts';
+import { startHostilePeer, type HostileMode } from '../../test/support/hostile-http.ts';
+import { challengeVerifier, injectResource, PREPARE_RESPONSE_MAX_BYTES, type InjectOptions } from './challenge.ts';
 import { deviceReportData } from '../protocol/runtime-data.ts';
 import { generateTeeKeyPair } from '../protocol/tee-key.ts';
 
@@ -20,8 +23,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-async function guest(): Promise<SimulatedGuest> {
-  const g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [] });
+async function guest(sampleDevice = false): Promise<SimulatedGuest> {
+  const g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [], attester: sampleAttester('1', sampleDevice) });
   cleanups.push(() => g.close());
   return g;
 }
@@ -122,5 +125,107 @@ describe('challenge (push) delivery', () => {
     expect(flaky.calls()).toBe(3);
     const bad = await injectResource(opts(`http://127.0.0.1:${g.apiPort}`, devPolicy, { resourcePath: '../etc/passwd' }));
     expect(!bad.ok && bad.code).toBe('InvalidResourcePath');
+  });
+});
+
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64');
+
+describe('composite evidence (primary + additional device evidence)', () => {
+  const gpuPolicy = AttestationPolicySpecSchema.parse({ allowSampleTee: true, minimumStatus: 'warning', gpu: { required: true } });
+
+  it('a guest presenting CPU + device evidence passes gpu.required; the same guest without devices is refused GpuEvidenceMissing', async () => {
+    const withGpu = await guest(true);
+    const r = await injectResource(opts(`http://127.0.0.1:${withGpu.apiPort}`, gpuPolicy));
+    expect(r.ok && r.appraisal.submods.map((m) => m.name)).toEqual(['cpu0', 'gpu0']);
+    expect(withGpu.resources().get(PATH)?.equals(VALUE)).toBe(true);
+    const cpuOnly = await guest(false);
+    const refused = await injectResource(opts(`http://127.0.0.1:${cpuOnly.apiPort}`, gpuPolicy));
+    expect(!refused.ok && [refused.code, refused.verification?.code, refused.attempts]).toEqual(['VerificationFailed', 'GpuEvidenceMissing', 1]);
+    expect(cpuOnly.resources().size).toBe(0);
+  });
+
+  it('the primary evidence covers the device evidence: swapped, dropped or re-bound device evidence is refused, nothing committed', async () => {
+    const key = generateTeeKeyPair().publicKey;
+    const cases: Array<[string, (nonce: string) => unknown, string]> = [
+      // device evidence of another nonce spliced into an otherwise genuine composite
+      ['spliced', (nonce) => {
+        const ev = sampleCompositeEvidence(nonce, key, '1', true);
+        return { primary_evidence: ev.primary, additional_evidence: sampleCompositeEvidence('other', key, '1', true).additional };
+      }, 'ReportDataMismatch'],
+      // device evidence dropped after the quote covered it
+      ['dropped', (nonce) => ({ primary_evidence: sampleCompositeEvidence(nonce, key, '1', true).primary, additional_evidence: '' }), 'ReportDataMismatch'],
+      // primary evidence bound the legacy way (no additional-evidence member) but sent as composite
+      ['legacy-bound', (nonce) => ({ primary_evidence: sampleEvidence(deviceReportData(nonce, key)), additional_evidence: '' }), 'ReportDataMismatch'],
+      ['not-a-map', (nonce) => ({ primary_evidence: sampleCompositeEvidence(nonce, key).primary, additional_evidence: '[1]' }), 'MalformedAdditionalEvidence'],
+    ];
+    for (const [name, build, code] of cases) {
+      const peer = await fakeGuest((nonce) => ({ status: 200, body: { session_id: 's', nonce, tee_pubkey: key, evidence: b64(build(nonce)) } }));
+      const r = await injectResource(opts(peer.url));
+      expect([name, !r.ok && r.verification?.code]).toEqual([name, code]);
+      expect(peer.commits()).toBe(0);
+    }
+    const noString = await fakeGuest((nonce) => ({ status: 200, body: { session_id: 's', nonce, tee_pubkey: key, evidence: b64({ primary_evidence: {}, additional_evidence: 5 }) } }));
+    const r = await injectResource(opts(noString.url));
+    expect(!r.ok && r.code).toBe('MalformedPrepareResponse');
+  });
+
+  it('single (legacy trustiflux) evidence bound to {nonce, tee-pubkey} is still accepted, and refused under gpu.required', async () => {
+    const key = generateTeeKeyPair().publicKey;
+    const legacy = await fakeGuest((nonce) => ({ status: 200, body: { session_id: 's', nonce, tee_pubkey: key, evidence: b64(sampleEvidence(deviceReportData(nonce, key))) } }));
+    expect((await injectResource(opts(legacy.url))).ok).toBe(true);
+    const refused = await injectResource(opts(legacy.url, gpuPolicy));
+    expect(!refused.ok && refused.verification?.code).toBe('GpuEvidenceMissing');
+  });
+});
+
+describe('bounded reads from a hostile guest (nothing released)', () => {
+  const hostile = async (mode: HostileMode) => {
+    const peer = await startHostilePeer(mode);
+    cleanups.push(() => peer.close());
+    return peer;
+  };
+
+  it('an endless prepare reply is cut off at the cap: PrepareResponseTooLarge, not retried, nothing committed', async () => {
+    const peer = await hostile('oversized');
+    const before = process.memoryUsage().arrayBuffers;
+    const r = await injectResource(opts(peer.url));
+    expect(!r.ok && [r.code, r.attempts]).toEqual(['PrepareResponseTooLarge', 1]);
+    // The peer had 256 MiB to send; backpressure let it push only about the cap plus socket buffers.
+    expect(peer.bytesWritten()).toBeLessThan(PREPARE_RESPONSE_MAX_BYTES + 16 * 1024 * 1024);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
+    expect(peer.requests()).toBe(1); // no commit
+  });
+
+  it('a declared oversized Content-Length is refused before reading', async () => {
+    const peer = await hostile('declared-oversized');
+    const r = await injectResource(opts(peer.url));
+    expect(!r.ok && r.code).toBe('PrepareResponseTooLarge');
+    expect(peer.bytesWritten()).toBeLessThan(PREPARE_RESPONSE_MAX_BYTES + 16 * 1024 * 1024);
+    expect(peer.requests()).toBe(1);
+  });
+
+  it('a body that never ends (slow loris) times out each attempt: Transport, nothing committed', async () => {
+    const peer = await hostile('slow-loris');
+    const r = await injectResource(opts(peer.url, devPolicy, { timeoutMs: 400, retry: { attempts: 2 } }));
+    expect(!r.ok && [r.code, r.attempts]).toEqual(['Transport', 2]);
+    expect(!r.ok && r.message).toMatch(/reading the reply body failed: (TimeoutError|AbortError)/);
+    expect(peer.requests()).toBe(2); // two prepares, no commit
+  });
+
+  it('truncated JSON is MalformedPrepareResponse, nothing committed', async () => {
+    const peer = await hostile('truncated-json');
+    const r = await injectResource(opts(peer.url));
+    expect(!r.ok && [r.code, r.attempts]).toEqual(['MalformedPrepareResponse', 1]);
+    expect(peer.requests()).toBe(1);
+  });
+
+  it('a redirect is not followed', async () => {
+    const target = await fakeGuest((nonce) => ({ status: 200, body: { nonce } }));
+    const redirecting = createServer((_req, res) => res.writeHead(307, { location: `${target.url}/cdh/resource-injection/prepare/${PATH}` }).end());
+    await new Promise<void>((r) => redirecting.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise((r) => redirecting.close(() => r())));
+    const r = await injectResource(opts(`http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`));
+    expect(!r.ok && r.code).toBe('PrepareRejected');
+    expect(target.calls()).toBe(0);
   });
 });

@@ -14,13 +14,16 @@ import { createLogger } from '../../src/runtime/logging.ts';
 export const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
 export const CLI = join(REPO_ROOT, 'operator', 'src', 'cli', 'main.ts');
 
-/** Test defaults: loopback, random ports, no leader election unless asked. */
+/** Test defaults: loopback, random ports, no leader election unless asked, the `local` provider unless others are named. */
 export function testConfig(extra: string[] = []): OperatorConfig {
   return parseOperatorConfig(
-    ['--http-host', '127.0.0.1', '--http-port', '0', '--kbs-host', '127.0.0.1', '--kbs-port', '0', '--leader-elect', 'false', '--workers', '4', ...extra],
+    ['--http-host', '127.0.0.1', '--http-port', '0', '--kbs-host', '127.0.0.1', '--kbs-port', '0', '--leader-elect', 'false', '--workers', '4', ...localUnlessNamed(extra), ...extra],
     {},
   );
 }
+
+/** The simulated provider is opt-in (never a default): tests ask for it explicitly. */
+const localUnlessNamed = (extra: string[]) => (extra.includes('--providers') ? [] : ['--providers', 'local']);
 
 export async function startTestOperator(kc: KubeConfig, extra: string[] = [], logger?: Logger): Promise<OperatorHandle> {
   return startOperator(testConfig(extra), { kubeConfig: kc, logger: logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
@@ -67,6 +70,7 @@ function testArgs(extra: string[]): string[] {
     ...(has('--http-port') ? [] : ['--http-host', '127.0.0.1', '--http-port', '0']),
     ...(has('--kbs-port') ? [] : ['--kbs-host', '127.0.0.1', '--kbs-port', '0']),
     ...(has('--leader-elect') ? [] : ['--leader-elect', 'false']),
+    ...localUnlessNamed(extra),
     ...extra,
   ];
 }

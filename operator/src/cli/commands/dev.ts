@@ -55,7 +55,8 @@ export const command: CliCommand = {
     let stopOperator: (() => Promise<void>) | undefined;
     let stopSimulator: (() => Promise<void>) | undefined;
     try {
-      const providerArgs: string[] = [];
+      // The dev environment asks for the simulated provider explicitly (it is never on by default).
+      const providerArgs: string[] = ['--providers', provider === 'alibaba' ? 'local,alibaba' : 'local'];
       if (provider === 'alibaba') {
         const { startEcsSimulator } = await import('../../sim/ecs/index.ts');
         const sim = await startEcsSimulator({});
@@ -63,7 +64,7 @@ export const command: CliCommand = {
         // The simulator ignores signatures: give the SDK's credential chain dev-only keys, never real ones.
         io.env.ALIBABA_CLOUD_ACCESS_KEY_ID = 'LTAIdevSimulatorOnly';
         io.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET = 'dev-simulator-only-not-a-secret';
-        providerArgs.push('--providers', 'local,alibaba', '--alibaba-endpoint', sim.endpoint, '--alibaba-protocol', 'http');
+        providerArgs.push('--alibaba-endpoint', sim.endpoint, '--alibaba-protocol', 'http');
         io.stdout(`ECS API simulator at http://${sim.endpoint} (real @alicloud/ecs20140526 SDK, fake dev keys)\n`);
       }
       io.stdout(`control plane ready: ${cp.server}\n  export KUBECONFIG=${cp.kubeconfigPath}\n`);

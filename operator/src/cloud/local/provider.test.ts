@@ -3,6 +3,7 @@ import { ProviderError, type InstanceOwner } from '../provider.ts';
 import { startLocalCloud, type LocalCloud } from '../../sim/local/cloud-server.ts';
 import { workloadGuestLauncher } from '../../sim/local/guest-launcher.ts';
 import { createLocalProvider } from './provider.ts';
+import { startHostilePeer, type HostileMode } from '../../../test/support/hostile-http.ts';
 
 const owner: InstanceOwner = { clusterId: 'cluster-a', namespace: 'ns', name: 'agent', uid: 'uid-1' };
 const spec = { bootDelaySeconds: 0, workload: { model: 'test-model', port: 18789 }, guestApiPort: 8006, manifest: [] };
@@ -62,5 +63,26 @@ describe('local provider against the local cloud', () => {
     const err = await down.listOwned('x').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as ProviderError).kind).toBe('Retryable');
+  });
+});
+
+describe('local provider against a hostile local-cloud peer (bounded reads, timeouts)', () => {
+  const cases: Array<[HostileMode, string]> = [
+    ['oversized', 'LocalCloudBadResponse'],
+    ['declared-oversized', 'LocalCloudBadResponse'],
+    ['slow-loris', 'LocalCloudUnreachable'],
+    ['truncated-json', 'LocalCloudBadResponse'],
+  ];
+  it.each(cases)('%s → Retryable %s, never more than the cap read', async (mode, code) => {
+    const peer = await startHostilePeer(mode);
+    try {
+      const provider = createLocalProvider({ url: peer.url, timeoutMs: 400, maxResponseBytes: 64 * 1024 });
+      const err = await provider.listOwned('cluster-a').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProviderError);
+      expect([(err as ProviderError).kind, (err as ProviderError).code]).toEqual(['Retryable', code]);
+      expect(peer.bytesWritten()).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      await peer.close();
+    }
   });
 });

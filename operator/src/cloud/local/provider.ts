@@ -1,6 +1,7 @@
 // The `local` InstanceProvider: talks HTTP to the local cloud (cloud-server.ts) exactly as a cloud
 // provider talks to its API, including idempotent create by token and ownership-scoped listing.
 import type { LocalInstanceSpec } from '../../api/confidential-agent.ts';
+import { BodyTooLargeError, readTextBounded } from '../../net/bounded-body.ts';
 import {
   ProviderError,
   type CreateInstanceRequest,
@@ -20,12 +21,19 @@ export interface LocalCreateSpec extends LocalInstanceSpec {
 export interface LocalProviderOptions {
   /** Base URL of the local cloud API, e.g. http://127.0.0.1:7400 */
   url: string;
+  /** Per request, including reading the whole reply (default 10 s). */
   timeoutMs?: number;
+  /** Reply size cap (default LOCAL_CLOUD_RESPONSE_MAX_BYTES). */
+  maxResponseBytes?: number;
 }
+
+/** An instance record is ~0.5 KiB: 4 MiB lists thousands of instances and bounds what a bad peer can make us hold. */
+export const LOCAL_CLOUD_RESPONSE_MAX_BYTES = 4 * 1024 * 1024;
 
 export function createLocalProvider(opts: LocalProviderOptions): InstanceProvider<LocalCreateSpec> {
   const base = opts.url.replace(/\/$/, '');
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  const maxBytes = opts.maxResponseBytes ?? LOCAL_CLOUD_RESPONSE_MAX_BYTES;
 
   async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<{ status: number; json: T }> {
     let res: Response;
@@ -34,13 +42,21 @@ export function createLocalProvider(opts: LocalProviderOptions): InstanceProvide
         method,
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         body: body === undefined ? null : JSON.stringify(body),
+        redirect: 'manual',
+        // Also bounds reading the body: a reply that never ends times out (or the reconcile is aborted).
         signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
       });
     } catch (cause) {
       if (signal?.aborted) throw cause; // the reconcile was aborted: not a cloud failure
       throw new ProviderError('Retryable', 'LocalCloudUnreachable', `local cloud at ${base} unreachable: ${String(cause)}`, undefined, { cause });
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await readTextBounded(res, maxBytes);
+    } catch (cause) {
+      if (cause instanceof BodyTooLargeError) throw new ProviderError('Retryable', 'LocalCloudBadResponse', `local cloud reply to ${method} exceeds ${maxBytes} bytes`, undefined, { cause });
+      throw new ProviderError('Retryable', 'LocalCloudUnreachable', `local cloud reply to ${method} could not be read: ${cause instanceof Error ? cause.name : 'error'}`, undefined, { cause });
+    }
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
@@ -60,6 +76,7 @@ export function createLocalProvider(opts: LocalProviderOptions): InstanceProvide
     createdAt: r.createdAt,
     owner: r.owner,
     token: r.token,
+    ...(r.tee ? { tee: r.tee } : {}),
   });
 
   return {

@@ -12,6 +12,8 @@ export interface LocalInstanceRecord {
   ports: Record<number, number>;
   createdAt: string;
   bootDelaySeconds: number;
+  /** KBS `Tee` of the guest's evidence once Running (the simulated "hardware": sample unless a test plugs in another). */
+  tee?: string;
 }
 
 export interface CreateLocalInstanceBody {

@@ -7,11 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sampleEvidence } from '../../attestation/sample/verifier.ts';
 import { decryptKbsJwe, JweError } from '../../release/jwe.ts';
-import { deviceReportData } from '../../protocol/runtime-data.ts';
 import { generateTeeKeyPair, type TeeKeyPair } from '../../protocol/tee-key.ts';
 import { RESOURCE_PATH_PATTERN } from '../../api/sealed-credential.ts';
+import { compositeEvidence, sampleAttester, type GuestAttester } from './attester.ts';
 import { KbsClient, KbsClientError } from './kbs-client.ts';
 
 import { BOOTSTRAP_RESOURCE } from '../../protocol/bootstrap.ts';
@@ -37,6 +36,8 @@ export interface SimulatedGuestOptions {
   logger?: GuestLogger;
   /** KBS fetch retries per resource (the real image retries for up to 600 s). */
   kbsRetry?: { attempts?: number; delayMs?: number };
+  /** Evidence source for both push (prepare) and pull (KBS); default the sample TEE with `svn`. */
+  attester?: GuestAttester;
 }
 
 export interface SimulatedGuest {
@@ -75,6 +76,7 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 
 export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<SimulatedGuest> {
   const svn = opts.svn ?? '1';
+  const attester = opts.attester ?? sampleAttester(svn);
   const store = new Map<string, Buffer>();
   const sessions = new Map<string, InjectionSession>();
   const events = Object.assign(new EventEmitter(), { history: [] as GuestEvent[] });
@@ -108,7 +110,7 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
   }
 
   async function fetchManifest(baseUrl: string, ca: string | undefined): Promise<void> {
-    const client = new KbsClient({ baseUrl, svn, handshakeAttempts: 5, handshakeRetryDelayMs: opts.kbsRetry?.delayMs ?? 1000, ...(ca ? { ca } : {}) });
+    const client = new KbsClient({ baseUrl, attester, handshakeAttempts: 5, handshakeRetryDelayMs: opts.kbsRetry?.delayMs ?? 1000, ...(ca ? { ca } : {}) });
     const attempts = opts.kbsRetry?.attempts ?? 20;
     for (const path of opts.manifest) {
       for (let i = 1; i <= attempts && !closed; i++) {
@@ -152,7 +154,9 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
       const key = generateTeeKeyPair();
       const sessionId = randomBytes(16).toString('hex');
       sessions.set(sessionId, { resourcePath, key, expiresAt: now + SESSION_TTL_MS });
-      const evidence = sampleEvidence(deviceReportData(nonce, key.publicKey), svn);
+      // KBS 0.4.0 composite evidence, bound like an attestation to the KBS (see release/challenge.ts).
+      const ev = await compositeEvidence(attester, nonce, key.publicKey);
+      const evidence = { primary_evidence: ev.primary, additional_evidence: ev.additional };
       return reply(res, 200, { session_id: sessionId, nonce, tee_pubkey: key.publicKey, evidence: Buffer.from(JSON.stringify(evidence)).toString('base64') });
     }
     const id = body['session_id'];

@@ -3,11 +3,11 @@
 // a cookie; a 401 triggers a handshake and a retry (at most 3 GETs), and a failed handshake is retried up to
 // 5 times — the retry rules of the Rust client.
 import type { Agent } from 'node:http';
-import { sampleEvidence } from '../../attestation/sample/verifier.ts';
-import type { JsonValue } from '../../attestation/verifier.ts';
 import { decryptKbsJwe } from '../../release/jwe.ts';
 import { deviceReportData, primaryReportData } from '../../protocol/runtime-data.ts';
 import { generateTeeKeyPair, type TeeKeyAlgorithm, type TeeKeyPair, type TeePubKey } from '../../protocol/tee-key.ts';
+import { sampleEvidence } from '../../attestation/sample/verifier.ts';
+import { compositeEvidence, sampleAttester, type CompositeEvidence, type GuestAttester } from './attester.ts';
 import { httpCall, type HttpReply } from './http.ts';
 
 export type KbsClientErrorCode = 'Transport' | 'AttestationRefused' | 'ResourceNotFound' | 'Unauthorized' | 'BadResponse';
@@ -25,10 +25,7 @@ export class KbsClientError extends Error {
   }
 }
 
-export interface Evidence {
-  primary: JsonValue;
-  additional: string;
-}
+export type Evidence = CompositeEvidence;
 
 export interface KbsClientOptions {
   baseUrl: string;
@@ -36,6 +33,8 @@ export interface KbsClientOptions {
   keyAlgorithm?: TeeKeyAlgorithm;
   /** Also send `sampledevice` additional evidence (like ENABLE_SAMPLE_DEVICE). */
   sampleDevice?: boolean;
+  /** The guest's evidence source (TEE type and evidence); default the sample TEE per `svn`/`sampleDevice`. */
+  attester?: GuestAttester;
   initData?: string;
   /** Override the evidence (tests craft hostile evidence with it). */
   evidence?: (nonce: string, teePubkey: TeePubKey) => Evidence;
@@ -97,12 +96,13 @@ export class KbsClient {
   /** One RCAR handshake; returns the EAR token. */
   async handshakeOnce(): Promise<string> {
     this.#cookie = undefined;
-    const auth = await this.#call('POST', 'auth', { version: '0.4.0', tee: 'sample', 'extra-params': { 'supported-hash-algorithms': ['sha384'] } });
+    const attester = this.#o.attester ?? sampleAttester(this.#o.svn, this.#o.sampleDevice);
+    const auth = await this.#call('POST', 'auth', { version: '0.4.0', tee: attester.tee, 'extra-params': { 'supported-hash-algorithms': ['sha384'] } });
     if (auth.status !== 200) throw new KbsClientError('AttestationRefused', `auth refused: ${errorInfo(auth).detail ?? auth.status}`, auth.status, errorInfo(auth).type);
     this.#takeCookie(auth);
     const challenge = JSON.parse(auth.body.toString('utf8')) as { nonce: string };
     const key = generateTeeKeyPair(this.#o.keyAlgorithm);
-    const ev = this.#o.evidence?.(challenge.nonce, key.publicKey) ?? sampleCompositeEvidence(challenge.nonce, key.publicKey, this.#o.svn, this.#o.sampleDevice);
+    const ev = this.#o.evidence?.(challenge.nonce, key.publicKey) ?? (await compositeEvidence(attester, challenge.nonce, key.publicKey));
     const attestation = {
       ...(this.#o.initData ? { 'init-data': { format: 'toml', body: this.#o.initData } } : {}),
       'runtime-data': { nonce: challenge.nonce, 'tee-pubkey': key.publicKey },

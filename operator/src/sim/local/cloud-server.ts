@@ -8,11 +8,11 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { CreateLocalInstanceBody, LocalCloudError, LocalInstanceRecord } from '../../cloud/local/types.ts';
 
-/** Starts whatever a booted guest serves; returns guest-port -> host-port mappings. */
+/** Starts whatever a booted guest serves; returns guest-port -> host-port mappings and the TEE type its evidence has. */
 export type GuestLauncher = (
   record: LocalInstanceRecord,
   request: CreateLocalInstanceBody,
-) => Promise<{ ports: Record<number, number>; close(): Promise<void> }>;
+) => Promise<{ ports: Record<number, number>; tee?: string; close(): Promise<void> }>;
 
 export interface LocalCloudOptions {
   host?: string;
@@ -61,6 +61,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
                 }
                 entry.guest = guest;
                 record.ports = guest.ports;
+                if (guest.tee) record.tee = guest.tee;
                 record.state = 'Running';
                 opts.logger?.debug({ instance: record.id }, 'local instance running');
               },

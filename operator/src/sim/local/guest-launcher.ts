@@ -1,6 +1,7 @@
 // Boots a simulated guest for a local instance, like the real image's initrd: the trustiflux API
 // (resource injection with `sample` evidence bound to an ephemeral TEE key, and a KBS client for pull
 // mode) on the guest API port, and the agent's workload endpoint, each on a loopback port.
+import type { GuestAttester } from '../guest/attester.ts';
 import { startSimulatedGuest, type SimulatedGuest } from '../guest/guest.ts';
 import type { GuestLauncher } from './cloud-server.ts';
 import { startWorkloadEndpoint } from './workload-endpoint.ts';
@@ -11,16 +12,18 @@ export interface LocalGuests {
   guest(instanceId: string): SimulatedGuest | undefined;
 }
 
-export function localGuests(host = '127.0.0.1'): LocalGuests {
+/** `attester`: the evidence every guest presents (default the sample TEE). */
+export function localGuests(host = '127.0.0.1', opts: { attester?: GuestAttester } = {}): LocalGuests {
   const running = new Map<string, SimulatedGuest>();
   return {
     guest: (id) => running.get(id),
     launch: async (record, request) => {
       const workload = await startWorkloadEndpoint(host, request.workload.model);
-      const guest = await startSimulatedGuest({ host, manifest: request.manifest });
+      const guest = await startSimulatedGuest({ host, manifest: request.manifest, ...(opts.attester ? { attester: opts.attester } : {}) });
       running.set(record.id, guest);
       return {
         ports: { [request.workload.port]: workload.port, [request.guestApiPort]: guest.apiPort },
+        tee: opts.attester?.tee ?? 'sample',
         close: async () => {
           running.delete(record.id);
           await Promise.all([workload.close(), guest.close()]);
