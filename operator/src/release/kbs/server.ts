@@ -18,11 +18,15 @@ export interface KbsServerOptions {
   /** Keys whose EAR tokens are accepted as Bearer (default: the signer's); add retired signer keys here. */
   trustedEarKeys?: EcPublicJwk[];
   policyFor(query: PolicyQuery): Promise<PolicyContext | undefined>;
+  /** Whether /auth from an address may open a session (default: any). Production: admitsFromLists. */
+  admits?(q: { peerAddress: string; tee: string }): boolean;
   entitlements: Entitlements;
   now?: () => number;
   sessionTtlSeconds?: number;
   tokenTtlSeconds?: number;
   maxSessions?: number;
+  /** Unauthenticated sessions per client address (default 32). */
+  maxPendingSessionsPerAddress?: number;
   maxAuthBodyBytes?: number;
   maxAttestBodyBytes?: number;
   logger?: KbsLogger;
@@ -89,10 +93,16 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 
 export function createKbsServer(opts: KbsServerOptions): KbsServer {
   const now = opts.now ?? Date.now;
-  const sessions = new SessionStore({ ttlSeconds: opts.sessionTtlSeconds ?? 300, maxSessions: opts.maxSessions ?? 10_000, now });
+  const sessions = new SessionStore({
+    ttlSeconds: opts.sessionTtlSeconds ?? 300,
+    maxSessions: opts.maxSessions ?? 10_000,
+    ...(opts.maxPendingSessionsPerAddress ? { maxPendingPerAddress: opts.maxPendingSessionsPerAddress } : {}),
+    now,
+  });
   const log = opts.logger;
   const deps: HandlerDeps = {
     sessions,
+    admits: opts.admits ?? (() => true),
     registry: opts.registry,
     signer: opts.signer,
     trustedEarKeys: opts.trustedEarKeys ?? [opts.signer.publicJwk],
@@ -122,7 +132,7 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
     if (body === undefined) return sendError(res, kbsError('SerdeError', `request body exceeds ${limit} bytes`), true);
     if (plugin === 'auth' && rest.length === 0) {
       if (method !== 'POST') return sendError(res, kbsError('InvalidRequestPath', '/auth accepts POST only'));
-      return send(res, handleAuth(deps, body));
+      return send(res, handleAuth(deps, body, peer));
     }
     if (plugin === 'attest' && rest.length === 0) {
       if (method !== 'POST') return sendError(res, kbsError('InvalidRequestPath', '/attest accepts POST only'));

@@ -6,7 +6,7 @@ import { EarSigner } from '../../attestation/policy/ear.ts';
 import { defaultVerifierRegistry } from '../../attestation/registry.ts';
 import { seal } from '../sealing/envelope.ts';
 import { createKeyring, type SealingKeyring } from '../sealing/keyring.ts';
-import { entitlementsFromLists, policyForFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord } from './decide-release.ts';
+import { admitsFromLists, entitlementsFromLists, policyForFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord } from './decide-release.ts';
 import { createKbsServer, type KbsServer, type KbsServerOptions } from './server.ts';
 import type { KbsEvent } from './types.ts';
 
@@ -46,6 +46,7 @@ export async function startTestKbs(opts: { policy?: object; now?: () => number; 
     registry: defaultVerifierRegistry(),
     signer,
     policyFor: policyForFromLists({ snapshot: () => lists }),
+    admits: admitsFromLists({ snapshot: () => lists }),
     entitlements: entitlementsFromLists({ snapshot: () => lists, keyring: () => keyring, now: () => new Date(now()) }),
     now,
     onEvent: (e) => events.push(e),
