@@ -29,6 +29,8 @@ interface Released {
 /** What the KBS released, per agent (`namespace/name`), reported by the KBS server's events. */
 export interface KbsDeliveries {
   publicUrl: string;
+  /** PEM the guest must trust the KBS with (HTTPS); sent as kbs_cert in the attested bootstrap push. */
+  kbsCert?(): string | undefined;
   delivered(agentKey: string): Map<string, { resourcePath: string; at: string }>;
   forget(agentKey: string): void;
 }
@@ -98,7 +100,8 @@ export function createReleaseStep(deps: ReleaseStepDeps): ReleaseStep {
       const events: NonNullable<ReleaseOutcome['events']> = [];
       let attestation = last;
       if (due) {
-        const bootstrap = mode === 'KBS' && deps.kbs ? { mode: 'kbs', kbs_url: deps.kbs.publicUrl } : { mode: 'challenge' };
+        const kbsCert = deps.kbs?.kbsCert?.();
+        const bootstrap = mode === 'KBS' && deps.kbs ? { mode: 'kbs', kbs_url: deps.kbs.publicUrl, ...(kbsCert ? { kbs_cert: kbsCert } : {}) } : { mode: 'challenge' };
         const result = await push(BOOTSTRAP_RESOURCE, Buffer.from(JSON.stringify(bootstrap)));
         if (!result.ok) {
           const reason = result.verification?.code ?? result.code;

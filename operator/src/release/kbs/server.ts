@@ -39,6 +39,8 @@ export interface KbsServer {
   server: Server | HttpsServer;
   sessions: SessionStore;
   listen(port: number, host?: string): Promise<{ port: number; url: string }>;
+  /** Replace the TLS key/certificate (HTTPS servers only): new connections get the new one. */
+  setTls(tls: { key: string; cert: string }): void;
   close(): Promise<void>;
 }
 
@@ -172,6 +174,10 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
           resolve({ port: a.port, url: `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${a.port}` });
         });
       });
+    },
+    setTls(tls) {
+      if (!opts.tls) throw new TypeError('setTls on a plain HTTP KBS server');
+      (server as HttpsServer).setSecureContext({ key: tls.key, cert: tls.cert });
     },
     close() {
       return new Promise((resolve) => {
