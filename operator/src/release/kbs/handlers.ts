@@ -75,11 +75,13 @@ export async function handleAttest(deps: HandlerDeps, body: Buffer, cookie: stri
   if ('missing' in found) return refuse(found.missing, found.missing === 'SessionExpired' ? 'the session expired; call /auth again' : 'no valid kbs-session-id cookie; call /auth first');
   const session = found.session;
   if (session.state !== 'authed') return refuse('NonceAlreadyUsed', 'this session already attested (nonces are single use); call /auth again');
+  // Any /attest uses the session up, even one that does not parse: a rejected body frees the address's
+  // allowance of unauthenticated sessions (sessions.ts) instead of holding it for a TTL.
+  deps.sessions.consume(session);
   const parsed = parseJson(body);
   if (!parsed.ok) return err(kbsError('SerdeError', parsed.message));
   const att = parseAttestation(parsed.value);
   if (!att.ok) return err(kbsError('SerdeError', att.message));
-  deps.sessions.consume(session);
   const a = att.value;
   if (a.nonce !== session.nonce) {
     const kind = deps.sessions.classifyNonce(a.nonce);

@@ -74,6 +74,10 @@ describe('caps on client-supplied fields (each named, checked before hashing)', 
     expect(msg(parseJson(Buffer.from('['.repeat(33) + ']'.repeat(33))))).toBe('request body nests JSON deeper than 32 levels');
     expect(msg(parseJson(Buffer.from('['.repeat(32) + ']'.repeat(32))))).toBe('ok');
     expect(msg(parseJson(Buffer.from('['.repeat(1_000_000))))).toMatch(/deeper than 32/);
+    expect(msg(parseJson(Buffer.from(`[${'0,'.repeat(65_536)}0]`)))).toBe('request body has more than 65536 JSON values');
+    expect(msg(parseJson(Buffer.from(`[${'0,'.repeat(65_535)}0]`)))).toBe('ok');
+    expect(msg(parseJson(Buffer.from(`["${','.repeat(100_000)}"]`)))).toBe('ok');
+    expect(msg(parseAttestation({ ...valid, 'tee-evidence': { primary_evidence: {}, additional_evidence: `[${'0,'.repeat(65_536)}0]` } }))).toMatch(/additional_evidence has more than 65536 JSON values/);
   });
 
   it('init-data algorithm: the top-level key only, found by a line scan', () => {

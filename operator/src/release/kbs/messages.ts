@@ -16,6 +16,8 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 export const KBS_LIMITS = {
   /** Nesting of `{`/`[` in a body, and inside additional_evidence (which verifiers parse again). */
   jsonDepth: 32,
+  /** Comma-separated values in one body (real attestations have a few dozen). */
+  jsonElements: 65_536,
   version: 32,
   tee: 32,
   /** A real SEV request (test/fixtures/kbs/sev_request.json) carries 28.6 KB here. */
@@ -30,12 +32,14 @@ export const KBS_LIMITS = {
 } as const;
 
 /**
- * Deepest `{`/`[` nesting in JSON text, stopping early once `cap` is exceeded: one pass, strings skipped.
- * Run before JSON.parse so that deep nesting never reaches a recursive walk later.
+ * Shape of JSON text in one pass, strings skipped: the deepest `{`/`[` nesting and the number of values
+ * separated by commas, stopping early once a cap is exceeded. Run before JSON.parse, so that deep nesting
+ * never reaches a recursive walk and a body of 300,000 tiny members never becomes 300,000 object keys.
  */
-export function jsonDepth(text: string, cap: number): number {
+export function jsonShape(text: string, caps: { depth: number; elements: number }): { depth: number; elements: number } {
   let depth = 0;
   let max = 0;
+  let elements = 1; // values = commas + 1 (an over-count inside nested containers, which is fine for a cap)
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -43,12 +47,16 @@ export function jsonDepth(text: string, cap: number): number {
       if (c === 0x5c) i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max && (max = depth) > cap) return max;
+    else if (c === 0x2c) {
+      if (++elements > caps.elements) break;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max && (max = depth) > caps.depth) break;
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
-  return max;
+  return { depth: max, elements };
 }
+
+export const jsonDepth = (text: string, cap: number): number => jsonShape(text, { depth: cap, elements: Infinity }).depth;
 
 const tooLarge = (field: string, size: number, cap: number, unit = 'bytes'): Parsed<never> => ({ ok: false, message: `${field} is ${size} ${unit}; the limit is ${cap}` });
 
@@ -80,8 +88,9 @@ export function parseJson(body: Buffer, what = 'request body'): Parsed<unknown> 
 }
 
 function parseJsonText(text: string, what: string): Parsed<unknown> {
-  const depth = jsonDepth(text, KBS_LIMITS.jsonDepth);
-  if (depth > KBS_LIMITS.jsonDepth) return { ok: false, message: `${what} nests JSON deeper than ${KBS_LIMITS.jsonDepth} levels` };
+  const shape = jsonShape(text, { depth: KBS_LIMITS.jsonDepth, elements: KBS_LIMITS.jsonElements });
+  if (shape.depth > KBS_LIMITS.jsonDepth) return { ok: false, message: `${what} nests JSON deeper than ${KBS_LIMITS.jsonDepth} levels` };
+  if (shape.elements > KBS_LIMITS.jsonElements) return { ok: false, message: `${what} has more than ${KBS_LIMITS.jsonElements} JSON values` };
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch {
@@ -154,7 +163,9 @@ export function parseAttestation(v: unknown): Parsed<AttestationMessage> {
   const additionalSize = utf8Over(additional, KBS_LIMITS.additionalEvidence);
   if (additionalSize !== undefined) return tooLarge('tee-evidence.additional_evidence', additionalSize, KBS_LIMITS.additionalEvidence);
   // Verifiers JSON.parse this string again: hold it to the same nesting cap.
-  if (jsonDepth(additional, KBS_LIMITS.jsonDepth) > KBS_LIMITS.jsonDepth) return { ok: false, message: `tee-evidence.additional_evidence nests JSON deeper than ${KBS_LIMITS.jsonDepth} levels` };
+  const shape = jsonShape(additional, { depth: KBS_LIMITS.jsonDepth, elements: KBS_LIMITS.jsonElements });
+  if (shape.depth > KBS_LIMITS.jsonDepth) return { ok: false, message: `tee-evidence.additional_evidence nests JSON deeper than ${KBS_LIMITS.jsonDepth} levels` };
+  if (shape.elements > KBS_LIMITS.jsonElements) return { ok: false, message: `tee-evidence.additional_evidence has more than ${KBS_LIMITS.jsonElements} JSON values` };
   const out: AttestationMessage = {
     nonce: rd['nonce'],
     teePubkey: key.key,
