@@ -4,6 +4,7 @@
 //   worker → main: {type:'ready', url, port, guestTrust} | {type:'event', event} | {type:'log', …}
 //                  | {type:'certificate', guestTrust} | {type:'failed', message} | {type:'closed'}
 import { parentPort, workerData } from 'node:worker_threads';
+import { niceThisThread } from './thread-priority.ts';
 import { startKbsRuntime, type KbsRuntimeOptions } from './kbs-runtime.ts';
 import type { KbsEvent } from '../release/kbs/types.ts';
 import type { KbsSnapshot } from './kbs-snapshot.ts';
@@ -20,6 +21,8 @@ export type FromWorker =
 
 const port = parentPort;
 if (port) {
+  // Under a flood the kernel then prefers the main thread (reconciles, probes, Lease renewal).
+  niceThisThread(10);
   const post = (m: FromWorker) => port.postMessage(m);
   const init = workerData as KbsWorkerInit;
   startKbsRuntime({

@@ -37,23 +37,57 @@ export const KBS_LIMITS = {
  * never reaches a recursive walk and a body of 300,000 tiny members never becomes 300,000 object keys.
  */
 export function jsonShape(text: string, caps: { depth: number; elements: number }): { depth: number; elements: number } {
+  // Two scanners that leave the search to the regex engine (native, no per-character JS): outside
+  // strings the next structural character, inside a string the next quote or backslash. test() with /g
+  // only moves lastIndex, so nothing is allocated per match.
+  const outside = /["{}[\],]/g;
+  const inside = /["\\]/g;
   let depth = 0;
   let max = 0;
-  let elements = 1; // values = commas + 1 (an over-count inside nested containers, which is fine for a cap)
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x2c) {
+  let elements = 1; // values ≈ commas + 1: a cap, not a count
+  let at = 0;
+  for (;;) {
+    outside.lastIndex = at;
+    if (!outside.test(text)) break;
+    at = outside.lastIndex;
+    const c = text.charCodeAt(at - 1);
+    if (c === 0x22) {
+      // skip the string: the next unescaped quote
+      for (;;) {
+        inside.lastIndex = at;
+        if (!inside.test(text)) return { depth: max, elements }; // unterminated: JSON.parse will refuse it
+        at = inside.lastIndex;
+        if (text.charCodeAt(at - 1) === 0x22) break;
+        at++; // backslash: skip the escaped character
+      }
+    } else if (c === 0x2c) {
       if (++elements > caps.elements) break;
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > max && (max = depth) > caps.depth) break;
-    } else if (c === 0x7d || c === 0x5d) depth--;
+    } else depth--;
   }
   return { depth: max, elements };
+}
+
+/** Characters of JSON text a parsed value takes, roughly (strings by length, not escapes), up to `cap`. */
+export function jsonSizeAtMost(v: unknown, cap: number): number {
+  let size = 0;
+  const walk = (x: unknown): void => {
+    if (size > cap) return;
+    if (typeof x === 'string') size += x.length + 2;
+    else if (Array.isArray(x)) {
+      size += 2;
+      for (const e of x) walk(e);
+    } else if (typeof x === 'object' && x !== null) {
+      size += 2;
+      for (const [k, e] of Object.entries(x)) {
+        size += k.length + 4;
+        walk(e);
+      }
+    } else size += String(x).length;
+  };
+  walk(v); // depth is capped (KBS_LIMITS.jsonDepth) before anything is parsed, so recursion is bounded
+  return size;
 }
 
 export const jsonDepth = (text: string, cap: number): number => jsonShape(text, { depth: cap, elements: Infinity }).depth;
@@ -105,8 +139,8 @@ export function parseAuthRequest(v: unknown): Parsed<AuthRequest> {
   if (typeof v['tee'] !== 'string') return { ok: false, message: 'Request.tee must be a string' };
   if (v['tee'].length > KBS_LIMITS.tee) return tooLarge('Request.tee', v['tee'].length, KBS_LIMITS.tee, 'characters');
   if (!('extra-params' in v)) return { ok: false, message: 'Request.extra-params is missing' };
-  const extra = JSON.stringify(v['extra-params']).length;
-  if (extra > KBS_LIMITS.extraParams) return tooLarge('Request.extra-params', extra, KBS_LIMITS.extraParams, 'characters of JSON');
+  const extra = jsonSizeAtMost(v['extra-params'], KBS_LIMITS.extraParams);
+  if (extra > KBS_LIMITS.extraParams) return { ok: false, message: `Request.extra-params exceeds ${KBS_LIMITS.extraParams} characters of JSON` };
   return { ok: true, value: { version: v['version'], tee: v['tee'] } };
 }
 
@@ -157,8 +191,8 @@ export function parseAttestation(v: unknown): Parsed<AttestationMessage> {
   if (!isObject(te)) return { ok: false, message: 'Attestation.tee-evidence must be an object {primary_evidence, additional_evidence}' };
   if (!('primary_evidence' in te) || te['primary_evidence'] === null) return { ok: false, message: 'tee-evidence.primary_evidence is missing' };
   if (typeof te['additional_evidence'] !== 'string') return { ok: false, message: 'tee-evidence.additional_evidence must be a string' };
-  const primarySize = JSON.stringify(te['primary_evidence']).length;
-  if (primarySize > KBS_LIMITS.primaryEvidence) return tooLarge('tee-evidence.primary_evidence', primarySize, KBS_LIMITS.primaryEvidence, 'characters of JSON');
+  const primarySize = jsonSizeAtMost(te['primary_evidence'], KBS_LIMITS.primaryEvidence);
+  if (primarySize > KBS_LIMITS.primaryEvidence) return { ok: false, message: `tee-evidence.primary_evidence exceeds ${KBS_LIMITS.primaryEvidence} characters of JSON` };
   const additional = te['additional_evidence'];
   const additionalSize = utf8Over(additional, KBS_LIMITS.additionalEvidence);
   if (additionalSize !== undefined) return tooLarge('tee-evidence.additional_evidence', additionalSize, KBS_LIMITS.additionalEvidence);
