@@ -58,6 +58,8 @@ export interface KbsServiceDeps {
 
 type Released = Map<string, { resourcePath: string; at: string }>;
 
+const EVENT_INTERVAL_MS = 10_000;
+
 function defaultTls(host: string, publicUrl: string | undefined): KbsTlsMode {
   const hosts = ['127.0.0.1', 'localhost', '::1'];
   if (host !== '0.0.0.0' && host !== '::') hosts.push(host);
@@ -87,7 +89,10 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
     if (e.type === 'attestation-refused' || e.type === 'release-refused') recordRefusal(e);
   };
 
-  // The requester learns only a generic reason; the agent it claimed to be gets the detail as an Event.
+  // The requester learns only a generic reason; the agent it claimed to be gets the detail as an Event,
+  // at most one per agent and code every EVENT_INTERVAL_MS (a hostile requester must not turn refusals
+  // into a stream of API writes; the logs keep every refusal).
+  const lastEvent = new Map<string, number>();
   function recordRefusal(e: Extract<KbsEvent, { type: 'attestation-refused' | 'release-refused' }>): void {
     if (!deps.events) return;
     const claimed = new Set<string>();
@@ -97,7 +102,12 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
       for (const a of deps.agents.list()) if (a.spec.delivery.mode === 'KBS' && normalizeAddress(instanceHost(a)) === at) claimed.add(`${a.metadata.namespace ?? ''}/${a.metadata.name}`);
     }
     const detail = e.type === 'release-refused' ? `${e.code}: ${e.reason} (resource ${e.resourcePath}, requester ${e.peerAddress})` : `${e.code}: ${e.message} (requester ${e.peerAddress})`;
+    const now = Date.now();
+    if (lastEvent.size > 10_000) lastEvent.clear();
     for (const key of claimed) {
+      const limitKey = `${key}|${e.code}`;
+      if (now - (lastEvent.get(limitKey) ?? -Infinity) < EVENT_INTERVAL_MS) continue;
+      lastEvent.set(limitKey, now);
       const [ns, name] = key.split('/') as [string, string];
       const agent = deps.agents.get(ns, name);
       if (agent) deps.events.emit(agent, 'Warning', e.type === 'release-refused' ? 'KbsReleaseRefused' : 'KbsAttestationRefused', e.type === 'release-refused' ? 'Release' : 'Attest', detail.slice(0, 1000));

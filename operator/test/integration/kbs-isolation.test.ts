@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, VERSION } from '../../src/api/common.ts';
 import type { OperatorHandle } from '../../src/app/operator.ts';
@@ -19,6 +19,7 @@ import { BOOTSTRAP_RESOURCE } from '../../src/cloud/local/guest/guest.ts';
 import { httpCall } from '../../src/cloud/local/guest/http.ts';
 import { generateKbsTls } from '../../src/release/kbs/tls.ts';
 import { seal } from '../../src/release/sealing/envelope.ts';
+import { generateTeeKeyPair } from '../../src/release/tee-key.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
 import type { FuzzResult } from '../support/kbs-fuzz.ts';
 import { capturingLogger, conditionOf, createCustom, getAgent, localAgent, startTestOperator } from '../support/operator.ts';
@@ -162,5 +163,22 @@ describe('KBS isolation from the operator event loop', () => {
     expect(loaded.renewalLateP50Ms).toBeLessThan(100);
     expect(loaded.authP50Ms).toBeLessThan(100);
     expect(loaded.statuses).toEqual([200]);
+  });
+
+  it('a refused requester gets a generic reply; the detail goes to an Event on the agent it claimed to be', async () => {
+    const kc = controlPlane().kubeConfig();
+    const agent = new Agent({ keepAlive: false, ca });
+    const auth = await httpCall('POST', `${kbsUrl}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' }, ca, agent });
+    const cookie = String(auth.headers['set-cookie']).split(';')[0]!;
+    const body = { 'runtime-data': { nonce: Buffer.alloc(32, 1).toString('base64'), 'tee-pubkey': generateTeeKeyPair().publicKey }, 'tee-evidence': { primary_evidence: { svn: '1' }, additional_evidence: '' } };
+    const r = await httpCall('POST', `${kbsUrl}/kbs/v0/attest`, { body, ca, headers: { cookie }, agent: new Agent({ keepAlive: false, ca }) });
+    expect((JSON.parse(r.body.toString()) as { detail: string }).detail).toBe('RCAR handshake Attest failed: NonceMismatch: the attestation was not accepted');
+    const events = kc.makeApiClient(EventsV1Api);
+    const ev = await waitFor('KbsAttestationRefused Event on agent-k', async () => {
+      const list = await events.listNamespacedEvent({ namespace: ns });
+      return list.items.find((e) => e.reason === 'KbsAttestationRefused' && e.regarding?.name === 'agent-k' && e.note?.startsWith('NonceMismatch: runtime-data.nonce'));
+    }, { timeoutMs: 30_000 });
+    expect(ev.type).toBe('Warning');
+    expect(ev.note).toMatch(/^NonceMismatch: runtime-data\.nonce is not the nonce issued for this session \(requester 127\.0\.0\.1\)$/);
   });
 });
