@@ -59,6 +59,8 @@ export interface KbsServiceDeps {
 type Released = Map<string, { resourcePath: string; at: string }>;
 
 const EVENT_INTERVAL_MS = 10_000;
+// Sources run as .ts (type stripping), the image runs tsc's .js output: the worker file follows suit.
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './kbs-worker.ts' : './kbs-worker.js', import.meta.url);
 
 function defaultTls(host: string, publicUrl: string | undefined): KbsTlsMode {
   const hosts = ['127.0.0.1', 'localhost', '::1'];
@@ -201,7 +203,7 @@ async function workerHost(deps: KbsServiceDeps, snapshot: () => ReturnType<typeo
 
   const start = () =>
     new Promise<{ url: string; port: number }>((resolve, reject) => {
-      const w = new Worker(new URL('./kbs-worker.ts', import.meta.url), { workerData: { ...initFor(deps, snapshot), port: fixedPort } satisfies KbsWorkerInit });
+      const w = new Worker(WORKER_URL, { workerData: { ...initFor(deps, snapshot), port: fixedPort } satisfies KbsWorkerInit });
       worker = w;
       let ready = false;
       w.on('message', (m: FromWorker) => {
