@@ -1,6 +1,7 @@
 // Session admission, single-use sessions and body limits against a live KBS (issue 10, items 5 and 8).
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sampleEvidence } from '../../attestation/sample/verifier.ts';
 import { httpCall } from '../../cloud/local/guest/http.ts';
@@ -119,6 +120,25 @@ describe('KBS body limits', () => {
     const streamed = await postChunked(url, [body.subarray(0, 4000), body.subarray(4000)]);
     expect([streamed.status, detail(streamed.body)]).toEqual([401, 'request body exceeds 8192 bytes']);
     expect((await postChunked(url, [padded(AUTH, 8192)])).status).toBe(200);
+  });
+
+  it('an over-limit Content-Length is refused before any of the body is read', async () => {
+    kbs = await startTestKbs({ server: { maxAuthBodyBytes: 8192 } });
+    const { port } = new URL(kbs.url);
+    // Declares 8193 bytes, sends 10 and keeps the connection open: only the declared-length check answers.
+    const reply = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('POST /kbs/v0/auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8193\r\n\r\n{"version"'));
+      let got = '';
+      socket.on('data', (d: Buffer) => {
+        got += d.toString();
+        if (got.includes('}')) {
+          socket.destroy();
+          resolve(got);
+        }
+      });
+      socket.on('close', () => resolve(got));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 401[\s\S]*"detail":"request body exceeds 8192 bytes"/);
   });
 
   it('/attest has its own (larger) limit', async () => {
