@@ -18,7 +18,12 @@ export const EMPTY_SNAPSHOT: KbsSnapshot = { agents: [], policies: [], credentia
 
 /** The instance address without a port: what the agent's instance connects from. */
 export function instanceHost(a: ConfidentialAgent): string | undefined {
-  return a.status?.instance?.address?.replace(/:\d+$/, '') || undefined;
+  const address = a.status?.instance?.address;
+  if (!address) return undefined;
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address); // [v6]:port
+  if (bracketed) return bracketed[1];
+  // host:port (one colon); a bare IPv6 address has several and no port
+  return address.split(':').length === 2 ? address.replace(/:\d+$/, '') : address;
 }
 
 export function agentRecord(a: ConfidentialAgent): AgentRecord {

@@ -188,12 +188,6 @@ export function entitlementsFromLists(source: {
   };
 }
 
-/** Agents (namespace/name) whose recorded instance address is this requester's. */
-export function agentsAt(agents: AgentRecord[], peerAddress: string): string[] {
-  const at = normalizeAddress(peerAddress);
-  return agents.filter((a) => a.identity?.peerAddress !== undefined && normalizeAddress(a.identity.peerAddress) === at).map((a) => `${a.namespace}/${a.name}`);
-}
-
 /**
  * The KBS `admits` hook: /auth opens a session only for an address where some agent's instance runs (or
  * one whose identity is its init-data alone, which /attest then checks before verifying anything).
