@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateTeeKeyPair, parseTeePubKey } from '../tee-key.ts';
-import { initDataAlgorithm, jsonDepth, KBS_LIMITS, parseAttestation, parseAuthRequest, parseJson } from './messages.ts';
+import { initDataAlgorithm, jsonDepth, jsonShape, KBS_LIMITS, parseAttestation, parseAuthRequest, parseJson } from './messages.ts';
 
 const key = generateTeeKeyPair().publicKey;
 const valid = { 'runtime-data': { nonce: 'N', 'tee-pubkey': key }, 'tee-evidence': { primary_evidence: { svn: '1' }, additional_evidence: '' } };
@@ -78,6 +78,36 @@ describe('caps on client-supplied fields (each named, checked before hashing)', 
     expect(msg(parseJson(Buffer.from(`[${'0,'.repeat(65_535)}0]`)))).toBe('ok');
     expect(msg(parseJson(Buffer.from(`["${','.repeat(100_000)}"]`)))).toBe('ok');
     expect(msg(parseAttestation({ ...valid, 'tee-evidence': { primary_evidence: {}, additional_evidence: `[${'0,'.repeat(65_536)}0]` } }))).toMatch(/additional_evidence has more than 65536 JSON values/);
+  });
+
+  it('jsonShape agrees with a per-character reference scanner on 20,000 random strings of JSON punctuation', () => {
+    const reference = (text: string) => {
+      let depth = 0;
+      let max = 0;
+      let elements = 1;
+      let inString = false;
+      for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (inString) {
+          if (c === '\\') i++;
+          else if (c === '"') inString = false;
+        } else if (c === '"') inString = true;
+        else if (c === ',') elements++;
+        else if (c === '{' || c === '[') max = Math.max(max, ++depth);
+        else if (c === '}' || c === ']') depth--;
+      }
+      return { depth: max, elements };
+    };
+    let seed = 20261204;
+    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 1) / 0x7fffffff;
+    const alphabet = ['"', '\\', '[', ']', '{', '}', ',', 'a', ' '];
+    const mismatches: string[] = [];
+    for (let t = 0; t < 20_000; t++) {
+      const text = Array.from({ length: Math.floor(rand() * 40) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
+      const [a, b] = [jsonShape(text, { depth: 1e9, elements: 1e9 }), reference(text)];
+      if (a.depth !== b.depth || a.elements !== b.elements) mismatches.push(JSON.stringify(text));
+    }
+    expect(mismatches.slice(0, 5)).toEqual([]);
   });
 
   it('init-data algorithm: the top-level key only, found by a line scan', () => {

@@ -37,11 +37,10 @@ export const KBS_LIMITS = {
  * never reaches a recursive walk and a body of 300,000 tiny members never becomes 300,000 object keys.
  */
 export function jsonShape(text: string, caps: { depth: number; elements: number }): { depth: number; elements: number } {
-  // Two scanners that leave the search to the regex engine (native, no per-character JS): outside
-  // strings the next structural character, inside a string the next quote or backslash. test() with /g
-  // only moves lastIndex, so nothing is allocated per match.
+  // Outside strings, the regex engine finds the next structural character (native; test() with /g only
+  // moves lastIndex, nothing is allocated). A string is skipped with indexOf to its next quote, which is
+  // escaped iff an odd run of backslashes precedes it; each run is walked once, so this stays linear.
   const outside = /["{}[\],]/g;
-  const inside = /["\\]/g;
   let depth = 0;
   let max = 0;
   let elements = 1; // values ≈ commas + 1: a cap, not a count
@@ -52,13 +51,13 @@ export function jsonShape(text: string, caps: { depth: number; elements: number 
     at = outside.lastIndex;
     const c = text.charCodeAt(at - 1);
     if (c === 0x22) {
-      // skip the string: the next unescaped quote
       for (;;) {
-        inside.lastIndex = at;
-        if (!inside.test(text)) return { depth: max, elements }; // unterminated: JSON.parse will refuse it
-        at = inside.lastIndex;
-        if (text.charCodeAt(at - 1) === 0x22) break;
-        at++; // backslash: skip the escaped character
+        const q = text.indexOf('"', at);
+        if (q < 0) return { depth: max, elements }; // unterminated: JSON.parse will refuse it
+        let b = q - 1;
+        while (b >= at && text.charCodeAt(b) === 0x5c) b--;
+        at = q + 1;
+        if ((q - 1 - b) % 2 === 0) break;
       }
     } else if (c === 0x2c) {
       if (++elements > caps.elements) break;
