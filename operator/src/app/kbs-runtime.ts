@@ -12,7 +12,12 @@ import { EMPTY_SNAPSHOT, type KbsSnapshot } from './kbs-snapshot.ts';
 import { hardwareVerifiersWith } from './verifiers.ts';
 
 /** How the KBS serves: plain HTTP (explicit opt-out), TLS from files, or a generated development CA. */
-export type KbsTlsMode = { mode: 'http' } | ({ mode: 'files'; reloadIntervalMs?: number } & KbsTlsFiles) | { mode: 'generated'; hosts: string[] };
+export type KbsTlsMode =
+  | { mode: 'http' }
+  | ({ mode: 'files'; reloadIntervalMs?: number } & KbsTlsFiles)
+  | { mode: 'generated'; hosts: string[] }
+  /** Generated once by the host, so a restarted worker keeps the CA guests were already given. */
+  | ({ mode: 'material' } & KbsTlsMaterial);
 
 export interface KbsRuntimeOptions {
   host: string;
@@ -55,6 +60,7 @@ export async function startKbsRuntime(o: KbsRuntimeOptions): Promise<KbsRuntime>
   let tls: KbsTlsMaterial | undefined;
   if (o.tls.mode === 'files') tls = await loadKbsTls(o.tls);
   else if (o.tls.mode === 'generated') tls = await generateKbsTls(o.tls.hosts);
+  else if (o.tls.mode === 'material') tls = { key: o.tls.key, cert: o.tls.cert, guestTrust: o.tls.guestTrust };
   const hardware = hardwareVerifiersWith({ ...(o.nvidiaRimDir ? { nvidiaRimDir: o.nvidiaRimDir } : {}), configMap: (name) => snapshot.configMaps[name] });
   const server = createKbsServer({
     registry: defaultVerifierRegistry(hardware.verifiers),
@@ -98,7 +104,7 @@ export async function startKbsRuntime(o: KbsRuntimeOptions): Promise<KbsRuntime>
       onError: (e) => o.log('error', { code: e.code, err: e.message }, 'kbs: TLS reload failed; keeping the current certificate'),
     });
   }
-  if (o.tls.mode === 'generated') o.log('warn', {}, 'kbs: serving a generated development certificate; use --kbs-tls-cert/--kbs-tls-key in production');
+  if (o.tls.mode === 'generated' || o.tls.mode === 'material') o.log('warn', {}, 'kbs: serving a generated development certificate; use --kbs-tls-cert/--kbs-tls-key in production');
   if (o.tls.mode === 'http') o.log('warn', {}, 'kbs: serving plain HTTP (--kbs-tls=false): resources and EAR tokens cross the network unauthenticated');
   return rt;
 }

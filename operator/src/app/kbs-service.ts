@@ -12,6 +12,7 @@ import type { SealedCredential } from '../api/sealed-credential.ts';
 import type { EarSigner } from '../attestation/policy/ear.ts';
 import type { KbsDeliveries } from '../controllers/agent/attest-release.ts';
 import { normalizeAddress } from '../release/kbs/decide-release.ts';
+import { generateKbsTls } from '../release/kbs/tls.ts';
 import type { KbsEvent } from '../release/kbs/types.ts';
 import { serializeKeyring, type SealingKeyring } from '../release/sealing/keyring.ts';
 import type { EventRecorder, SharedInformer } from '../runtime/manager.ts';
@@ -116,7 +117,9 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
     }
   }
 
-  const host = deps.isolation === 'inline' ? await inlineHost(deps, snapshot, onEvent) : await workerHost(deps, snapshot, onEvent);
+  const tls = deps.tls ?? defaultTls(deps.host, deps.publicUrl);
+  const init = { ...deps, tls: tls.mode === 'generated' ? ({ mode: 'material', ...(await generateKbsTls(tls.hosts)) } as const) : tls };
+  const host = deps.isolation === 'inline' ? await inlineHost(init, snapshot, onEvent) : await workerHost(init, snapshot, onEvent);
 
   // Batch informer changes into one snapshot; the keyring is checked on the same beat and once a second.
   let timer: NodeJS.Timeout | undefined;
