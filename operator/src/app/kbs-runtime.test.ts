@@ -98,10 +98,14 @@ describe('KBS runtime TLS', () => {
     expect((await new KbsClient({ baseUrl: kbs.url, ca: other.guestTrust, handshakeAttempts: 1, agent: fresh() }).getResource(RESOURCE)).toString()).toBe(SECRET);
   });
 
-  it('a guest bootstrapped without kbs_cert does not trust the HTTPS KBS', async () => {
+  it.each([
+    ['without kbs_cert', undefined],
+    ['with the CA of another KBS as kbs_cert', 'other'],
+  ])('a guest bootstrapped %s refuses the HTTPS KBS', async (_label, which) => {
     const { rt: kbs } = await runtime({ mode: 'generated', hosts: ['127.0.0.1'] });
     guest = await startSimulatedGuest({ host: '127.0.0.1', manifest: [RESOURCE], kbsRetry: { attempts: 1, delayMs: 10 } });
-    const boot = JSON.stringify({ mode: 'kbs', kbs_url: kbs.url });
+    const otherCa = which ? (await generateKbsTls(['127.0.0.1'])).guestTrust : undefined;
+    const boot = JSON.stringify({ mode: 'kbs', kbs_url: kbs.url, ...(otherCa ? { kbs_cert: otherCa } : {}) });
     await injectResource({ baseUrl: `http://127.0.0.1:${guest.apiPort}`, resourcePath: BOOTSTRAP_RESOURCE, plaintext: Buffer.from(boot), tee: 'sample', verify, retry: { attempts: 1 } });
     await expect.poll(() => guest!.events.history.some((e) => e.type === 'kbs-error' && e.code === 'Transport'), { timeout: 5000 }).toBe(true);
     expect(guest.resources().has(RESOURCE)).toBe(false);
