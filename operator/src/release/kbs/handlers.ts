@@ -78,6 +78,12 @@ export async function handleAttest(deps: HandlerDeps, body: Buffer, cookie: stri
   // Any /attest uses the session up, even one that does not parse: a rejected body frees the address's
   // allowance of unauthenticated sessions (sessions.ts) instead of holding it for a TTL.
   deps.sessions.consume(session);
+  const r = await attestConsumed(deps, session, body, peerAddress, refuse);
+  if (r.status !== 200) deps.sessions.fail(session);
+  return r;
+}
+
+async function attestConsumed(deps: HandlerDeps, session: Session, body: Buffer, peerAddress: string, refuse: (code: string, message: string) => HandlerResponse): Promise<HandlerResponse> {
   const parsed = parseJson(body);
   if (!parsed.ok) return err(kbsError('SerdeError', parsed.message));
   const att = parseAttestation(parsed.value);

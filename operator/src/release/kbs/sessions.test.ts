@@ -37,6 +37,9 @@ describe('SessionStore', () => {
     made(s.create('sample', '10.0.0.1'));
     const failed = made(s.create('sample', '10.0.0.1'));
     s.consume(failed);
+    // in flight (being verified): not reclaimable
+    expect(s.create('sample', '10.0.0.1')).toEqual({ refused: 'TooManyPendingSessions' });
+    s.fail(failed);
     made(s.create('sample', '10.0.0.1')); // takes the failed session's place
     expect(s.get(failed.id)).toEqual({ missing: 'UnknownSession' });
     expect(s.create('sample', '10.0.0.1')).toEqual({ refused: 'TooManyPendingSessions' });

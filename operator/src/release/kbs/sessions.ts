@@ -25,8 +25,8 @@ export interface Session {
   /** Address the /auth came from; its unauthenticated sessions are capped. */
   peerAddress: string;
   expiresAt: number;
-  /** authed: nonce unused; consumed: an /attest is in flight or failed; attested: token issued. */
-  state: 'authed' | 'consumed' | 'attested';
+  /** authed: nonce unused; consumed: an /attest is in flight; failed: it was refused; attested: token issued. */
+  state: 'authed' | 'consumed' | 'failed' | 'attested';
   attested?: AttestedState;
 }
 
@@ -43,7 +43,7 @@ export interface SessionLimits {
 
 /**
  * Admission and eviction: unauthenticated sessions are capped per address (a full address first loses its
- * own failed sessions, then is refused); a full table evicts the oldest unauthenticated session and never an
+ * own failed sessions — never one whose /attest is still being verified — then is refused); a full table evicts the oldest unauthenticated session and never an
  * attested one (those are mid-handshake: the client still has to fetch its resource). Sessions live a fixed
  * TTL, so insertion order is expiry order and expired ones are swept from the front in amortized O(1).
  */
@@ -78,7 +78,7 @@ export class SessionStore {
     this.#sweep();
     const mine = this.#byAddress.get(peerAddress);
     if (mine && mine.size >= this.#maxPerAddress) {
-      const dead = [...mine].find((s) => s.state === 'consumed');
+      const dead = [...mine].find((s) => s.state === 'failed');
       if (!dead) return { refused: 'TooManyPendingSessions' };
       this.#drop(dead);
     }
@@ -124,6 +124,11 @@ export class SessionStore {
       if (this.#usedNonces.size <= this.#max * 2) break;
       this.#usedNonces.delete(n);
     }
+  }
+
+  /** The /attest was refused: the session is dead weight its address may reclaim (never one in flight). */
+  fail(s: Session): void {
+    if (s.state === 'consumed') s.state = 'failed';
   }
 
   /** How a nonce presented in /attest relates to the sessions this server issued. */
