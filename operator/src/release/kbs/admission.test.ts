@@ -83,6 +83,22 @@ describe('KBS session admission', () => {
     expect(decryptKbsJwe(JSON.parse(res.body.toString()), tee.privateKey).toString()).toBe(TEST_SECRET);
   });
 
+  it('an init-data that matches no agent is refused before any evidence is verified', async () => {
+    kbs = await startTestKbs();
+    const initData = 'algorithm = "sha384"\nversion = "0.1.0"\n';
+    kbs.lists.agents[0]!.identity = { peerAddress: '127.0.0.1', initDataDigest: createHash('sha384').update(initData).digest('hex') };
+    const tee = generateTeeKeyPair();
+    const s = await auth();
+    // the evidence is garbage: had verification run, the code would be MalformedEvidence
+    const body = { 'init-data': { format: 'toml', body: initData + '# another launch\n' }, 'runtime-data': { nonce: s.nonce, 'tee-pubkey': tee.publicKey }, 'tee-evidence': { primary_evidence: { junk: true }, additional_evidence: '' } };
+    const r = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body, headers: { cookie: s.cookie } });
+    expect(detail(r.body)).toBe('RCAR handshake Attest failed: NoPolicy: the attestation was not accepted');
+    // the agent's own init-data gets through to verification
+    const s2 = await auth();
+    const r2 = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body: { ...body, 'init-data': { format: 'toml', body: initData }, 'runtime-data': { nonce: s2.nonce, 'tee-pubkey': tee.publicKey } }, headers: { cookie: s2.cookie } });
+    expect(detail(r2.body)).toMatch(/^RCAR handshake Attest failed: MalformedEvidence/);
+  });
+
   it('a full table of attested sessions refuses new ones instead of evicting them', async () => {
     kbs = await startTestKbs({ server: { maxSessions: 2 } });
     const clients = [new KbsClient({ baseUrl: kbs.url, handshakeAttempts: 1 }), new KbsClient({ baseUrl: kbs.url, handshakeAttempts: 1 })];
