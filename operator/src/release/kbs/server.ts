@@ -25,6 +25,8 @@ export interface KbsServerOptions {
   sessionTtlSeconds?: number;
   tokenTtlSeconds?: number;
   maxSessions?: number;
+  /** Refusal log lines per event type and code per 10 s (default 20); the rest are counted into the next. */
+  refusalLogsPerWindow?: number;
   /** Unauthenticated sessions per client address (default 32). */
   maxPendingSessionsPerAddress?: number;
   maxAuthBodyBytes?: number;
@@ -45,6 +47,38 @@ export interface KbsServer {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/**
+ * At most `max` log lines per key per window, so a flood of refused requests cannot flood the logs (or the
+ * operator's main thread, which writes them). admit() returns undefined to drop a line, else how many were
+ * dropped since the last one logged.
+ */
+export class LogLimiter {
+  readonly #windows = new Map<string, { start: number; count: number; dropped: number }>();
+  readonly #max: number;
+  readonly #windowMs: number;
+  constructor(max: number, windowMs: number) {
+    this.#max = max;
+    this.#windowMs = windowMs;
+  }
+
+  admit(key: string, now: number): number | undefined {
+    let w = this.#windows.get(key);
+    if (!w || now - w.start >= this.#windowMs) {
+      if (this.#windows.size > 1000) this.#windows.clear();
+      w = { start: now, count: 0, dropped: w?.dropped ?? 0 };
+      this.#windows.set(key, w);
+    }
+    if (w.count >= this.#max) {
+      w.dropped++;
+      return undefined;
+    }
+    w.count++;
+    const dropped = w.dropped;
+    w.dropped = 0;
+    return dropped;
+  }
+}
 
 function cookieValue(header: string | undefined): string | undefined {
   if (!header || header.length > 4096) return undefined;
@@ -102,6 +136,7 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
     now,
   });
   const log = opts.logger;
+  const refusalLog = new LogLimiter(opts.refusalLogsPerWindow ?? 20, 10_000);
   const deps: HandlerDeps = {
     sessions,
     admits: opts.admits ?? (() => true),
@@ -113,7 +148,10 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
     now,
     tokenTtlSeconds: opts.tokenTtlSeconds ?? 300,
     emit: (e) => {
-      if (e.type === 'attestation-refused' || e.type === 'release-refused') log?.warn(e, `kbs ${e.type}`);
+      if (e.type === 'attestation-refused' || e.type === 'release-refused') {
+        const suppressed = refusalLog.admit(`${e.type}|${e.code}`, now());
+        if (suppressed !== undefined) log?.warn(suppressed ? { ...e, suppressed } : e, `kbs ${e.type}`);
+      }
       else if (e.type === 'attested' && e.sampleTee) log?.warn(e, 'kbs attested a sample TEE (no hardware security; development only)');
       else log?.info(e, `kbs ${e.type}`);
       opts.onEvent?.(e);

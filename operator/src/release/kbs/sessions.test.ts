@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LogLimiter } from './server.ts';
 import { SessionStore, type Session } from './sessions.ts';
 
 const made = (s: Session | { refused: string }): Session => {
@@ -67,5 +68,13 @@ describe('SessionStore', () => {
     s.attest(newer, { token: 't' } as never);
     expect(s.create('sample', 'c')).toEqual({ refused: 'SessionTableFull' });
     expect(s.size).toBe(3);
+  });
+});
+
+describe('LogLimiter', () => {
+  it('lets `max` lines per key and window through and reports how many it dropped in the next one', () => {
+    const l = new LogLimiter(2, 1000);
+    expect([l.admit('a', 0), l.admit('a', 1), l.admit('a', 2), l.admit('a', 3), l.admit('b', 3)]).toEqual([0, 0, undefined, undefined, 0]);
+    expect([l.admit('a', 1000), l.admit('a', 1001), l.admit('a', 1002)]).toEqual([2, 0, undefined]);
   });
 });
