@@ -8,7 +8,9 @@ import { diffieHellman, generateKeyPairSync, sign } from 'node:crypto';
 import { Agent } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+import { httpCall } from '../src/sim/guest/http.ts';
 import { KbsClient } from '../src/sim/guest/kbs-client.ts';
+import { generateTeeKeyPair } from '../src/protocol/tee-key.ts';
 import { startTestKbs, TEST_RESOURCE, TEST_SECRET } from '../test/support/kbs-harness.ts';
 
 const SECONDS = Number(process.env['KBS_BENCH_SECONDS'] ?? 3);
@@ -17,12 +19,44 @@ const LEVELS = [1, 16, 64];
 let kbsActive: () => Promise<number> = () => Promise.resolve(0);
 
 if (!isMainThread) {
-  const kbs = await startTestKbs({ server: { maxSessions: 100_000 } });
+  // Every bench client shares 127.0.0.1, so lift the per-address allowance of pending sessions.
+  const kbs = await startTestKbs({ server: { maxSessions: 100_000, maxPendingSessionsPerAddress: 100_000 } });
   // Reply to 'elu' with the KBS event loop's active time so the main thread can compute server ms/handshake.
   parentPort!.on('message', () => parentPort!.postMessage({ active: performance.eventLoopUtilization().active }));
   parentPort!.postMessage(kbs.url);
 } else {
   await main();
+}
+
+/**
+ * Issue 10's reproduction: /auth, then /attest with hostile init-data, and a genuine /auth sent while it is
+ * being handled. Bodies are built before timing. Reference: a plain /auth in the same run.
+ */
+async function dosReproduction(url: string): Promise<void> {
+  const auth = () => httpCall('POST', `${url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+  const timed = async <T>(p: () => Promise<T>): Promise<[T, number]> => {
+    const t = performance.now();
+    const v = await p();
+    return [v, performance.now() - t];
+  };
+  const reference = (await Promise.all(Array.from({ length: 20 }, () => timed(auth)))).map(([, ms]) => ms).sort((a, b) => a - b)[10]!;
+  const key = generateTeeKeyPair().publicKey;
+  const body = (initData: string) => Buffer.from(JSON.stringify({ 'init-data': { format: 'toml', body: initData }, 'runtime-data': { nonce: 'x', 'tee-pubkey': key }, 'tee-evidence': { primary_evidence: {}, additional_evidence: '' } }));
+  const cases: Array<[string, Buffer]> = [
+    ['60,000 newlines (120 KB JSON, under the cap)', body('\n'.repeat(60_000))],
+    ['120,000 newlines (240 KB JSON)', body('\n'.repeat(120_000))],
+    ['init-data filling the 4 MiB body', body('\n'.repeat(2_096_900))],
+  ];
+  console.log(`\nDoS reproduction (issue 10): /attest with hostile init-data; reference: median plain /auth ${reference.toFixed(1)} ms (same run); target < 50 ms`);
+  for (const [label, raw] of cases) {
+    const a = await auth();
+    const cookie = String(a.headers['set-cookie']).split(';')[0]!;
+    const attest = timed(() => httpCall('POST', `${url}/kbs/v0/attest`, { rawBody: raw, headers: { cookie } }));
+    await new Promise((r) => setTimeout(r, 2));
+    const [[reply, ms], [, authMs]] = await Promise.all([attest, timed(auth)]);
+    const detail = (JSON.parse(reply.body.toString()) as { detail: string }).detail;
+    console.log(`  ${label.padEnd(46)} ${(raw.length / 1024).toFixed(0).padStart(5)} KiB  ${ms.toFixed(1).padStart(7)} ms  concurrent /auth ${authMs.toFixed(1).padStart(6)} ms  → ${detail}`);
+  }
 }
 
 function opsPerSecond(fn: () => void, ms = 1000): number {
@@ -110,6 +144,7 @@ async function main(): Promise<void> {
   const at64 = results.find((r) => r.c === 64)!;
   console.log(`KBS-side capacity from its event-loop time at 64 clients: ~${(1000 / at64.kbsMs).toFixed(0)} handshakes/s per core (clients remote)`);
   console.log(`target at 64 clients: >= 500 handshakes/s and p99 < 50 ms → ${at64.rate >= 500 && at64.p99 < 50 ? 'MET' : 'NOT MET'} (${at64.rate.toFixed(0)}/s, p99 ${at64.p99.toFixed(1)} ms)`);
+  await dosReproduction(url);
   await worker.terminate();
 }
 

@@ -19,6 +19,21 @@ describe('parseOperatorConfig', () => {
     expect(parseOperatorConfig([], { CAI_PROVIDERS: 'alibaba,local' }).providers).toEqual(['alibaba', 'local']);
     expect(parseOperatorConfig(['--providers', 'alibaba'], { CAI_PROVIDERS: 'local' }).providers).toEqual(['alibaba']);
   });
+  it('KBS TLS: a generated development CA by default, files when given (reload every 10 s), plain HTTP only on request', () => {
+    expect(parseOperatorConfig([], {})).toMatchObject({ kbsTls: { mode: 'generated' }, kbsEmbedded: true });
+    expect(parseOperatorConfig(['--kbs-tls-cert', '/tls/tls.crt', '--kbs-tls-key', '/tls/tls.key', '--kbs-tls-ca', '/tls/ca.crt'], {}).kbsTls).toEqual({
+      mode: 'files',
+      certFile: '/tls/tls.crt',
+      keyFile: '/tls/tls.key',
+      caFile: '/tls/ca.crt',
+      reloadIntervalMs: 10_000,
+    });
+    expect(parseOperatorConfig(['--kbs-tls', 'false'], {}).kbsTls).toEqual({ mode: 'http' });
+    expect(parseOperatorConfig(['--kbs-embedded', 'false', '--kbs-public-url', 'https://kbs.cai-system:8081', '--kbs-tls-ca', '/ca.pem'], {})).toMatchObject({
+      kbsEmbedded: false,
+      kbsTls: { mode: 'generated', caFile: '/ca.pem' },
+    });
+  });
   it.each([
     [['--providers', 'local,gcp'], "unknown provider 'gcp'"],
     [['--providers', ','], '--providers must name at least one provider'],
@@ -29,6 +44,15 @@ describe('parseOperatorConfig', () => {
     [['--alibaba-protocol', 'ftp'], '--alibaba-protocol must be http or https'],
     [['--no-such-flag'], "Unknown option '--no-such-flag'"],
     [['positional'], 'positional'],
+    [['--kbs-tls-cert', '/c.pem'], '--kbs-tls-cert and --kbs-tls-key go together'],
+    [['--kbs-tls-key', '/k.pem'], '--kbs-tls-cert and --kbs-tls-key go together'],
+    [['--kbs-tls', 'false', '--kbs-tls-cert', '/c.pem', '--kbs-tls-key', '/k.pem'], '--kbs-tls=false cannot be combined'],
+    [['--kbs-tls', 'off'], '--kbs-tls must be true or false'],
+    [['--kbs-tls-reload-interval', '0'], '--kbs-tls-reload-interval must be an integer between 1 and 3600'],
+    [['--kbs-public-url', 'kbs.example:8081'], '--kbs-public-url must be an http(s) URL'],
+    [['--kbs-public-url', 'not a url'], '--kbs-public-url must be an absolute http(s) URL'],
+    [['--kbs-embedded', 'false'], '--kbs-embedded=false needs --kbs-public-url'],
+    [['--kbs-embedded', 'false', '--kbs-public-url', 'https://kbs:8081'], '--kbs-embedded=false needs --kbs-tls-ca'],
   ])('rejects %j with a message naming the flag', (args, message) => {
     expect(() => parseOperatorConfig(args, {})).toThrow(ConfigError);
     expect(() => parseOperatorConfig(args, {})).toThrow(message);

@@ -20,6 +20,10 @@ export interface OperatorConfig {
   kbsPort: number;
   /** URL guests use to reach the KBS (what the bootstrap config carries). */
   kbsPublicUrl?: string;
+  /** KBS TLS: files (reloaded on change), a generated development CA (default), or plain HTTP (opt-out). */
+  kbsTls: KbsTlsConfig;
+  /** false: the KBS runs elsewhere (`cai kbs`); guests are sent to kbsPublicUrl, trusting kbsTls.caFile. */
+  kbsEmbedded: boolean;
   leaderElect: boolean;
   leaseName: string;
   identity?: string;
@@ -30,6 +34,12 @@ export interface OperatorConfig {
   /** Air-gapped GPU attestation: read RIMs from this directory (a mounted volume) instead of the RIM service. */
   nvidiaRimDir?: string;
 }
+
+export type KbsTlsConfig =
+  | { mode: 'files'; certFile: string; keyFile: string; caFile?: string; reloadIntervalMs: number }
+  /** caFile alone: with --kbs-embedded=false, what guests trust the separate KBS with. */
+  | { mode: 'generated'; caFile?: string }
+  | { mode: 'http' };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -51,6 +61,12 @@ const OPTIONS = {
   'kbs-host': { type: 'string' },
   'kbs-port': { type: 'string' },
   'kbs-public-url': { type: 'string' },
+  'kbs-tls': { type: 'string' },
+  'kbs-tls-cert': { type: 'string' },
+  'kbs-tls-key': { type: 'string' },
+  'kbs-tls-ca': { type: 'string' },
+  'kbs-tls-reload-interval': { type: 'string' },
+  'kbs-embedded': { type: 'string' },
   'leader-elect': { type: 'string' },
   'lease-name': { type: 'string' },
   identity: { type: 'string' },
@@ -74,7 +90,13 @@ export const OPERATOR_USAGE = `Usage: cai operator [options]
   --workers N                reconcile workers per controller (default 4)
   --http-host H --http-port P   /metrics, /healthz, /readyz (default 0.0.0.0:8080)
   --kbs-host H --kbs-port P     KBS 0.4.0 server (default 0.0.0.0:8081)
-  --kbs-public-url URL       KBS URL guests are told to use (default http://<kbs-host>:<kbs-port>)
+  --kbs-public-url URL       KBS URL guests are told to use (default https://<kbs-host>:<kbs-port>)
+  --kbs-tls-cert FILE --kbs-tls-key FILE   KBS serving certificate (chain) and key, PEM; re-read when they
+                             change (e.g. a mounted Secret). Without them a development CA is generated.
+  --kbs-tls-ca FILE          CA guests trust the KBS with (bootstrap kbs_cert; default: the certificate file)
+  --kbs-tls-reload-interval SECONDS   how often the TLS files are checked for changes (default 10)
+  --kbs-tls true|false       false serves plain HTTP (development only; default true)
+  --kbs-embedded true|false  false: do not run the KBS here (it runs as \`cai kbs\`); needs --kbs-public-url
   --leader-elect true|false  Lease-based leader election (default true)
   --lease-name NAME          Lease name (default confidential-agent-operator)
   --identity ID              leader-election identity (default hostname + random suffix)
@@ -88,6 +110,38 @@ function int(name: string, value: string | undefined, fallback: number, min: num
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${name} must be an integer between ${min} and ${max}, got '${value}'`);
   return n;
+}
+
+function bool(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value !== 'true' && value !== 'false') throw new ConfigError(`--${name} must be true or false, got '${value}'`);
+  return value === 'true';
+}
+
+function checkUrl(name: string, value: string): void {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new ConfigError(`--${name} must be an absolute http(s) URL, got '${value}'`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ConfigError(`--${name} must be an http(s) URL, got '${value}'`);
+}
+
+/** KBS TLS flags; shared with `cai kbs`. */
+export function parseKbsTls(values: Record<string, string | undefined>): KbsTlsConfig {
+  const enabled = bool('kbs-tls', values['kbs-tls'], true);
+  const cert = values['kbs-tls-cert'];
+  const key = values['kbs-tls-key'];
+  const ca = values['kbs-tls-ca'];
+  if (!enabled) {
+    if (cert || key || ca) throw new ConfigError('--kbs-tls=false cannot be combined with --kbs-tls-cert/--kbs-tls-key/--kbs-tls-ca');
+    return { mode: 'http' };
+  }
+  if ((cert === undefined) !== (key === undefined)) throw new ConfigError('--kbs-tls-cert and --kbs-tls-key go together');
+  const reload = int('kbs-tls-reload-interval', values['kbs-tls-reload-interval'], 10, 1, 3600);
+  if (cert && key) return { mode: 'files', certFile: cert, keyFile: key, ...(ca ? { caFile: ca } : {}), reloadIntervalMs: reload * 1000 };
+  return { mode: 'generated', ...(ca ? { caFile: ca } : {}) };
 }
 
 export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): OperatorConfig {
@@ -107,6 +161,11 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
   if (leader !== 'true' && leader !== 'false') throw new ConfigError(`--leader-elect must be true or false, got '${leader}'`);
   const kbsHost = values['kbs-host'] ?? '0.0.0.0';
   const kbsPort = int('kbs-port', values['kbs-port'], 8081, 0, 65535);
+  const kbsTls = parseKbsTls(values);
+  const embedded = bool('kbs-embedded', values['kbs-embedded'], true);
+  if (values['kbs-public-url'] !== undefined) checkUrl('kbs-public-url', values['kbs-public-url']);
+  if (!embedded && !values['kbs-public-url']) throw new ConfigError('--kbs-embedded=false needs --kbs-public-url (where guests reach the separate KBS)');
+  if (!embedded && kbsTls.mode === 'generated' && !kbsTls.caFile) throw new ConfigError('--kbs-embedded=false needs --kbs-tls-ca (what guests trust the separate KBS with) or --kbs-tls=false');
   return {
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     watchNamespace: values.namespace,
@@ -123,6 +182,8 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
     kbsHost,
     kbsPort,
     kbsPublicUrl: values['kbs-public-url'],
+    kbsTls,
+    kbsEmbedded: embedded,
     leaderElect: leader === 'true',
     leaseName: values['lease-name'] ?? 'confidential-agent-operator',
     identity: values.identity,

@@ -1,104 +1,285 @@
-// The operator's KBS (pull delivery): the KBS 0.4.0 server from release/kbs, fed from the informer
-// caches (which agents may receive which credentials, under which policy). What it releases is buffered
-// per agent and announced to listeners (the agent controller re-queues the agent, and its release phase
-// records the delivery in the agent's status — status, not this buffer, is the source of truth).
+// The operator's KBS (pull delivery). The KBS 0.4.0 server and its verification run in a worker thread
+// (app/kbs-worker.ts), or inline for `cai kbs` (its own process): either way not on the event loop of the
+// reconcilers and leader election. This side owns the informers: it sends the worker compact snapshots of
+// the release inputs and the sealing keyring when they change, and turns the worker's events back into
+// the per-agent record of what was released, logs, and Events on the agent a refused requester claimed to be.
+import { readFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { AttestationPolicy } from '../api/attestation-policy.ts';
-import { isPolicyReady } from '../api/conditions.ts';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
 import type { EarSigner } from '../attestation/policy/ear.ts';
-import type { VerifierRegistry } from '../attestation/registry.ts';
 import type { KbsDeliveries } from '../controllers/agent/release.ts';
-import { entitlementsFromLists, normalizeAddress, type AgentRecord, type PolicyRecord } from '../release/kbs/decide-release.ts';
-import { createKbsServer, type KbsServer } from '../release/kbs/server.ts';
-import type { SealingKeyring } from '../release/sealing/keyring.ts';
-import type { SharedInformer } from '../runtime/manager.ts';
+import { normalizeAddress } from '../release/kbs/decide-release.ts';
+import { generateKbsTls } from '../release/kbs/tls.ts';
+import type { KbsEvent } from '../release/kbs/types.ts';
+import { serializeKeyring, type SealingKeyring } from '../release/sealing/keyring.ts';
+import type { EventRecorder, SharedInformer } from '../runtime/manager.ts';
+import type { KbsTlsConfig } from './config.ts';
+import type { TrustAnchors } from './verifiers.ts';
+import { startKbsRuntime, type KbsRuntime, type KbsTlsMode } from './kbs-runtime.ts';
+import { instanceHost, kbsSnapshot } from './kbs-snapshot.ts';
+import type { FromWorker, KbsWorkerInit, ToWorker } from './kbs-worker.ts';
 
 export interface KbsService {
-  server: KbsServer;
+  server: { close(): Promise<void> };
   url: string;
   deliveries: KbsDeliveries;
-  /** Calls listener with the agent key (`namespace/name`) after each release. */
+  /** PEM guests trust the KBS with (the bootstrap push's kbs_cert); undefined over plain HTTP. */
+  guestTrust(): string | undefined;
+  /** Calls listener with the agent key (`namespace/name`) after each release (the release phase records it in status). */
   onRelease(listener: (agentKey: string) => void): void;
 }
 
-export async function startKbsService(deps: {
+interface ConfigMapLike {
+  metadata: { name: string; namespace?: string };
+  data?: Record<string, string>;
+}
+
+export interface KbsServiceDeps {
   agents: SharedInformer<ConfidentialAgent>;
   policies: SharedInformer<AttestationPolicy>;
   credentials: SharedInformer<SealedCredential>;
+  /** Operator-namespace ConfigMaps (offline GPU RIMs). */
+  configMaps?: SharedInformer<ConfigMapLike>;
   keyring: () => SealingKeyring;
-  registry: VerifierRegistry;
   signer: EarSigner;
   host: string;
   port: number;
   publicUrl?: string;
+  /** Default: a generated development certificate for the public URL's host. */
+  tls?: KbsTlsMode;
+  nvidiaRimDir?: string;
+  /** Tests only: private-PKI roots for the KBS's verifiers (see app/verifiers.ts TrustAnchors). */
+  trustAnchors?: TrustAnchors;
   logger: Logger;
-}): Promise<KbsService> {
-  const released = new Map<string, Map<string, { resourcePath: string; at: string }>>();
+  /** Events on the agent a refused requester claimed to be (the wire reply is generic). */
+  events?: EventRecorder;
+  /** 'worker' (default, inside the operator) or 'inline' (`cai kbs`, already its own process). */
+  isolation?: 'worker' | 'inline';
+  /** How long changes are batched before a snapshot is sent (default 50 ms). */
+  snapshotDebounceMs?: number;
+}
+
+type Released = Map<string, { resourcePath: string; at: string }>;
+
+const EVENT_INTERVAL_MS = 10_000;
+// Sources run as .ts (type stripping), the image runs tsc's .js output: the worker file follows suit.
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './kbs-worker.ts' : './kbs-worker.js', import.meta.url);
+
+function defaultTls(host: string, publicUrl: string | undefined): KbsTlsMode {
+  const hosts = ['127.0.0.1', 'localhost', '::1'];
+  if (host !== '0.0.0.0' && host !== '::') hosts.push(host);
+  if (publicUrl) {
+    try {
+      hosts.push(new URL(publicUrl).hostname.replace(/^\[|\]$/g, ''));
+    } catch {
+      // config.ts validates the URL; nothing to add
+    }
+  }
+  return { mode: 'generated', hosts };
+}
+
+export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService> {
+  const log = deps.logger;
+  const released = new Map<string, Released>();
   const listeners: Array<(agentKey: string) => void> = [];
-  const policyRecord = (p: AttestationPolicy): PolicyRecord => ({
-    namespace: p.metadata.namespace ?? '',
-    name: p.metadata.name,
-    spec: p.spec,
-    referenceValues: p.status?.referenceValues ?? [],
-  });
-  const agentRecord = (a: ConfidentialAgent): AgentRecord => {
-    const host = a.status?.instance?.address?.replace(/:\d+$/, '');
-    return {
-      namespace: a.metadata.namespace ?? '',
-      name: a.metadata.name,
-      policyName: a.spec.attestationPolicyRef.name,
-      credentials: a.spec.credentials.map((c) => c.name),
-      ...(host ? { identity: { peerAddress: host } } : {}),
-    };
-  };
-  const server = createKbsServer({
-    registry: deps.registry,
-    signer: deps.signer,
-    // The policy that appraises an attestation: that of the running agent(s) at the requester's address.
-    policyFor: async (query) => {
-      const agent = deps.agents
-        .list()
-        .find((a) => normalizeAddress(a.status?.instance?.address?.replace(/:\d+$/, '')) === normalizeAddress(query.peerAddress) && a.spec.delivery.mode === 'KBS');
-      const policy = agent ? deps.policies.get(agent.metadata.namespace, agent.spec.attestationPolicyRef.name) : undefined;
-      if (!policy || !isPolicyReady(policy)) return undefined;
-      const record = policyRecord(policy);
-      return { id: `${record.namespace}/${record.name}`, spec: record.spec, referenceValues: record.referenceValues };
-    },
-    entitlements: entitlementsFromLists({
-      snapshot: () => ({
-        credentials: deps.credentials.list().map((c) => ({
-          namespace: c.metadata.namespace ?? '',
-          name: c.metadata.name,
-          resourcePath: c.spec.resourcePath,
-          scope: c.spec.scope,
-          encryptedData: c.spec.encryptedData,
-        })),
-        agents: deps.agents.list().filter((a) => a.spec.delivery.mode === 'KBS').map(agentRecord),
-        policies: deps.policies.list().filter(isPolicyReady).map(policyRecord),
-      }),
-      keyring: deps.keyring,
-    }),
-    logger: deps.logger,
-    onEvent: (e) => {
-      if (e.type !== 'released') return;
+  const snapshot = () =>
+    kbsSnapshot({ agents: deps.agents.list(), policies: deps.policies.list(), credentials: deps.credentials.list(), ...(deps.configMaps ? { configMaps: deps.configMaps.list() } : {}) });
+
+  const onEvent = (e: KbsEvent) => {
+    if (e.type === 'released') {
       const byCredential = released.get(e.agent) ?? new Map<string, { resourcePath: string; at: string }>();
       byCredential.set(e.credential.split('/').pop() ?? e.credential, { resourcePath: e.resourcePath, at: new Date().toISOString() });
       released.set(e.agent, byCredential);
       for (const l of listeners) l(e.agent);
-    },
-  });
-  const { port, url } = await server.listen(deps.port, deps.host);
-  const publicUrl = deps.publicUrl ?? (deps.host === '0.0.0.0' || deps.host === '::' ? `http://127.0.0.1:${port}` : url);
+      return;
+    }
+    if (e.type === 'attestation-refused' || e.type === 'release-refused') recordRefusal(e);
+  };
+
+  // The requester learns only a generic reason; the agent it claimed to be gets the detail as an Event,
+  // at most one per agent and code every EVENT_INTERVAL_MS (a hostile requester must not turn refusals
+  // into a stream of API writes; the logs keep every refusal).
+  const lastEvent = new Map<string, number>();
+  function recordRefusal(e: Extract<KbsEvent, { type: 'attestation-refused' | 'release-refused' }>): void {
+    if (!deps.events) return;
+    const claimed = new Set<string>();
+    if (e.type === 'release-refused' && e.agent) claimed.add(e.agent);
+    else {
+      const at = normalizeAddress(e.peerAddress);
+      for (const a of deps.agents.list()) if (a.spec.delivery.mode === 'KBS' && normalizeAddress(instanceHost(a)) === at) claimed.add(`${a.metadata.namespace ?? ''}/${a.metadata.name}`);
+    }
+    const detail = e.type === 'release-refused' ? `${e.code}: ${e.reason} (resource ${e.resourcePath}, requester ${e.peerAddress})` : `${e.code}: ${e.message} (requester ${e.peerAddress})`;
+    const now = Date.now();
+    if (lastEvent.size > 10_000) lastEvent.clear();
+    for (const key of claimed) {
+      const limitKey = `${key}|${e.code}`;
+      if (now - (lastEvent.get(limitKey) ?? -Infinity) < EVENT_INTERVAL_MS) continue;
+      lastEvent.set(limitKey, now);
+      const [ns, name] = key.split('/') as [string, string];
+      const agent = deps.agents.get(ns, name);
+      if (agent) deps.events.emit(agent, 'Warning', e.type === 'release-refused' ? 'KbsReleaseRefused' : 'KbsAttestationRefused', e.type === 'release-refused' ? 'Release' : 'Attest', detail.slice(0, 1000));
+    }
+  }
+
+  const tls = deps.tls ?? defaultTls(deps.host, deps.publicUrl);
+  const init = { ...deps, tls: tls.mode === 'generated' ? ({ mode: 'material', ...(await generateKbsTls(tls.hosts)) } as const) : tls };
+  const host = deps.isolation === 'inline' ? await inlineHost(init, snapshot, onEvent) : await workerHost(init, snapshot, onEvent);
+
+  // Batch informer changes into one snapshot; the keyring is checked on the same beat and once a second.
+  let timer: NodeJS.Timeout | undefined;
+  let lastKeyring = deps.keyring();
+  const push = () => {
+    timer = undefined;
+    host.send({ type: 'snapshot', snapshot: snapshot() });
+    const k = deps.keyring();
+    if (k !== lastKeyring) {
+      lastKeyring = k;
+      host.send({ type: 'keyring', json: serializeKeyring(k) });
+    }
+  };
+  const schedule = () => (timer ??= setTimeout(push, deps.snapshotDebounceMs ?? 50));
+  for (const inf of [deps.agents, deps.policies, deps.credentials, ...(deps.configMaps ? [deps.configMaps] : [])] as Array<SharedInformer<unknown>>) {
+    inf.on('add', schedule);
+    inf.on('update', schedule);
+    inf.on('delete', schedule);
+  }
+  const keyringBeat = setInterval(() => deps.keyring() !== lastKeyring && schedule(), 1000);
+  keyringBeat.unref();
+  log.info({ url: host.url, tls: host.guestTrust() !== undefined, isolation: deps.isolation ?? 'worker' }, 'kbs listening');
+
   return {
-    server,
-    url: publicUrl,
+    url: host.url,
+    guestTrust: host.guestTrust,
+    server: {
+      async close() {
+        clearInterval(keyringBeat);
+        if (timer) clearTimeout(timer);
+        await host.close();
+      },
+    },
     deliveries: {
-      publicUrl,
+      publicUrl: host.url,
+      kbsCert: host.guestTrust,
       delivered: (agentKey) => released.get(agentKey) ?? new Map(),
       forget: (agentKey) => released.delete(agentKey),
     },
     onRelease: (listener) => void listeners.push(listener),
+  };
+}
+
+interface Host {
+  url: string;
+  guestTrust(): string | undefined;
+  send(m: Exclude<ToWorker, { type: 'close' }>): void;
+  close(): Promise<void>;
+}
+
+function initFor(deps: KbsServiceDeps, snapshot: () => ReturnType<typeof kbsSnapshot>): KbsWorkerInit {
+  return {
+    host: deps.host,
+    port: deps.port,
+    ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
+    tls: deps.tls ?? defaultTls(deps.host, deps.publicUrl),
+    signerPem: deps.signer.privateKeyPem(),
+    keyringJson: serializeKeyring(deps.keyring()),
+    snapshot: snapshot(),
+    ...(deps.nvidiaRimDir ? { nvidiaRimDir: deps.nvidiaRimDir } : {}),
+    ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
+  };
+}
+
+async function inlineHost(deps: KbsServiceDeps, snapshot: () => ReturnType<typeof kbsSnapshot>, onEvent: (e: KbsEvent) => void): Promise<Host> {
+  const rt: KbsRuntime = await startKbsRuntime({
+    ...initFor(deps, snapshot),
+    log: (level, obj, msg) => deps.logger[level](obj, msg),
+    onEvent,
+  });
+  return {
+    url: rt.url,
+    guestTrust: () => rt.guestTrust,
+    send: (m) => (m.type === 'snapshot' ? rt.setSnapshot(m.snapshot) : rt.setKeyring(m.json)),
+    close: () => rt.close(),
+  };
+}
+
+/** Starts the worker and restarts it (after 1 s) if it dies; the listening port and URL stay the same. */
+async function workerHost(deps: KbsServiceDeps, snapshot: () => ReturnType<typeof kbsSnapshot>, onEvent: (e: KbsEvent) => void): Promise<Host> {
+  const log = deps.logger;
+  let guestTrust: string | undefined;
+  let closing = false;
+  let worker: Worker;
+  let fixedPort = deps.port;
+
+  const start = () =>
+    new Promise<{ url: string; port: number }>((resolve, reject) => {
+      const w = new Worker(WORKER_URL, { workerData: { ...initFor(deps, snapshot), port: fixedPort } satisfies KbsWorkerInit });
+      worker = w;
+      let ready = false;
+      w.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') {
+          ready = true;
+          guestTrust = m.guestTrust;
+          resolve({ url: m.url, port: m.port });
+        } else if (m.type === 'event') onEvent(m.event);
+        else if (m.type === 'log') log[m.level](m.obj, m.msg);
+        else if (m.type === 'certificate') guestTrust = m.guestTrust;
+        else if (m.type === 'failed') reject(new Error(`KBS failed to start: ${m.message}`));
+      });
+      w.on('error', (err) => {
+        log.error({ err: err.message }, 'kbs worker crashed');
+        if (!ready) reject(err);
+      });
+      w.on('exit', (code) => {
+        if (closing || !ready) return;
+        log.error({ code }, 'kbs worker exited; restarting in 1 s');
+        setTimeout(() => void start().catch((err: unknown) => log.error({ err: String(err) }, 'kbs worker restart failed')), 1000).unref();
+      });
+    });
+
+  const first = await start();
+  fixedPort = first.port;
+  return {
+    url: first.url,
+    guestTrust: () => guestTrust,
+    send: (m) => worker.postMessage(m),
+    async close() {
+      closing = true;
+      const w = worker;
+      await new Promise<void>((resolve) => {
+        const done = setTimeout(() => void w.terminate().then(() => resolve()), 5000);
+        w.on('exit', () => {
+          clearTimeout(done);
+          resolve();
+        });
+        w.postMessage({ type: 'close' } satisfies ToWorker);
+      });
+    },
+  };
+}
+
+/** The runtime TLS mode for the parsed flags (the generated CA covers the public URL's host). */
+export function kbsTlsMode(tls: KbsTlsConfig, o: { kbsHost: string; kbsPublicUrl?: string | undefined }): KbsTlsMode {
+  if (tls.mode === 'http') return { mode: 'http' };
+  if (tls.mode === 'files') return { mode: 'files', certFile: tls.certFile, keyFile: tls.keyFile, ...(tls.caFile ? { caFile: tls.caFile } : {}), reloadIntervalMs: tls.reloadIntervalMs };
+  return defaultTls(o.kbsHost, o.kbsPublicUrl);
+}
+
+/**
+ * --kbs-embedded=false: the KBS runs as `cai kbs` elsewhere. Guests are sent to its public URL with the
+ * configured CA; what it releases is not visible here (it records it itself), so nothing is reported.
+ */
+export async function externalKbs(config: { kbsPublicUrl?: string | undefined; kbsTls: KbsTlsConfig }): Promise<KbsService> {
+  const caFile = config.kbsTls.mode === 'http' ? undefined : config.kbsTls.caFile;
+  const ca = caFile ? await readFile(caFile, 'utf8') : undefined;
+  const url = config.kbsPublicUrl ?? '';
+  return {
+    url,
+    guestTrust: () => ca,
+    server: { close: () => Promise.resolve() },
+    deliveries: { publicUrl: url, kbsCert: () => ca, delivered: () => new Map(), forget: () => undefined },
+    onRelease: () => undefined,
   };
 }

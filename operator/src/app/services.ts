@@ -16,7 +16,8 @@ import { keyFromString } from '../runtime/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { loadOrCreateEarSigner } from './ear-key.ts';
 import { liveKeyring } from './sealing-keyring.ts';
-import { startKbsService } from './kbs-service.ts';
+import { externalKbs, kbsTlsMode, startKbsService } from './kbs-service.ts';
+import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
 import { hardwareVerifiers, type TrustAnchors } from './verifiers.ts';
 
 export interface Services {
@@ -82,18 +83,24 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   const signer = await loadOrCreateEarSigner(core, config.operatorNamespace);
   const hardware = hardwareVerifiers(deps);
   const registry = defaultVerifierRegistry(hardware.verifiers);
-  const kbs = await startKbsService({
-    agents: deps.agents,
-    policies: deps.policies,
-    credentials: deps.credentials,
-    keyring,
-    registry,
-    signer,
-    host: config.kbsHost,
-    port: config.kbsPort,
-    ...(config.kbsPublicUrl ? { publicUrl: config.kbsPublicUrl } : {}),
-    logger: logger.child({ component: 'kbs' }),
-  });
+  const kbs = config.kbsEmbedded
+    ? await startKbsService({
+        agents: deps.agents,
+        policies: deps.policies,
+        credentials: deps.credentials,
+        configMaps: manager.informer(scoped(CONFIGMAPS, config.operatorNamespace)),
+        keyring,
+        signer,
+        host: config.kbsHost,
+        port: config.kbsPort,
+        ...(config.kbsPublicUrl ? { publicUrl: config.kbsPublicUrl } : {}),
+        tls: kbsTlsMode(config.kbsTls, config),
+        ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
+        ...(config.nvidiaRimDir ? { nvidiaRimDir: config.nvidiaRimDir } : {}),
+        events: manager.events,
+        logger: logger.child({ component: 'kbs' }),
+      })
+    : await externalKbs(config);
   logger.info({ kbs: kbs.url, sealingKey: keyring().activeKeyId }, 'release services ready');
   return {
     resolveReferenceValues: referenceValueResolver(deps),

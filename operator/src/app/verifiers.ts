@@ -28,6 +28,20 @@ export interface HardwareVerifiers {
 }
 
 export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
+  // Offline RIMs live in ConfigMaps in the operator namespace (policy.gpu.rimConfigMapRef).
+  const configMaps = deps.manager.informer<ConfigMapObject>(scoped(CONFIGMAPS, deps.config.operatorNamespace));
+  return hardwareVerifiersWith({
+    ...(deps.config.nvidiaRimDir ? { nvidiaRimDir: deps.config.nvidiaRimDir } : {}),
+    configMap: (name) => {
+      const cm = configMaps.get(deps.config.operatorNamespace, name);
+      return cm ? (cm.data ?? {}) : undefined;
+    },
+    ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
+  });
+}
+
+/** The same verifiers without a Manager (the KBS worker gets RIM ConfigMaps from snapshots). */
+export function hardwareVerifiersWith(deps: { nvidiaRimDir?: string; configMap(name: string): Record<string, string> | undefined; trustAnchors?: TrustAnchors }): HardwareVerifiers {
   const anchors = deps.trustAnchors ?? {};
   let collateralFor: ((pccsUrl: string) => { unreachableSince(): Date | undefined }) | undefined;
   const tdx = lazyVerifier('tdx', async () => {
@@ -37,17 +51,15 @@ export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
     collateralFor = sources;
     return createTdxVerifier({ collateralFor: sources, memo: createTdxMemo(), ...(anchors.intelRootCaPem ? { intelRootCaPem: anchors.intelRootCaPem } : {}) });
   });
-  // Offline RIMs live in ConfigMaps in the operator namespace (policy.gpu.rimConfigMapRef).
-  const configMaps = deps.manager.informer<ConfigMapObject>(scoped(CONFIGMAPS, deps.config.operatorNamespace));
   const nvidia = lazyVerifier('nvidia', async () => {
     const { createNvidiaVerifier, DirectoryRimSource, HttpOcspClient, HttpRimSource, PolicyRimSource, VerificationCache } = await import('../attestation/nvidia/index.ts');
     return createNvidiaVerifier({
       rims: new PolicyRimSource({
         // A RIM directory (mounted volume) replaces the RIM service entirely: nothing is fetched.
-        http: deps.config.nvidiaRimDir ? new DirectoryRimSource(deps.config.nvidiaRimDir) : new HttpRimSource({}),
+        http: deps.nvidiaRimDir ? new DirectoryRimSource(deps.nvidiaRimDir) : new HttpRimSource({}),
         configMaps: (name) => {
-          const cm = configMaps.get(deps.config.operatorNamespace, name);
-          return cm ? new Map(Object.entries(cm.data ?? {})) : undefined;
+          const data = deps.configMap(name);
+          return data ? new Map(Object.entries(data)) : undefined;
         },
       }),
       ocsp: new HttpOcspClient({}),

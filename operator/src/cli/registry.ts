@@ -12,6 +12,7 @@ export interface CommandEntry {
 
 export const COMMANDS: CommandEntry[] = [
   { path: ['operator'], summary: 'run the operator (controllers, KBS, metrics)', load: () => import('./commands/operator.ts') },
+  { path: ['kbs'], summary: "run the operator's KBS 0.4.0 server as its own process", load: () => import('./commands/kbs.ts') },
   { path: ['dev'], summary: 'local control plane + operator (local provider) + example agent', load: () => import('./commands/dev.ts') },
   { path: ['local-cloud'], summary: 'run the local cloud that hosts simulated TEE instances', load: () => import('./commands/local-cloud.ts') },
   { path: ['seal'], summary: 'Seal a value or Secret manifest into SealedCredential manifest(s)', load: () => import('./commands/seal.ts') },

@@ -6,7 +6,7 @@ import { EarSigner } from '../../src/attestation/policy/ear.ts';
 import { defaultVerifierRegistry } from '../../src/attestation/registry.ts';
 import { seal } from '../../src/release/sealing/envelope.ts';
 import { createKeyring, type SealingKeyring } from '../../src/release/sealing/keyring.ts';
-import { entitlementsFromLists, policyForFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord } from '../../src/release/kbs/decide-release.ts';
+import { admitsFromLists, entitlementsFromLists, policyForFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord } from '../../src/release/kbs/decide-release.ts';
 import { createKbsServer, type KbsServer, type KbsServerOptions } from '../../src/release/kbs/server.ts';
 import type { KbsEvent } from '../../src/release/kbs/types.ts';
 
@@ -46,6 +46,7 @@ export async function startTestKbs(opts: { policy?: object; now?: () => number; 
     registry: defaultVerifierRegistry(),
     signer,
     policyFor: policyForFromLists({ snapshot: () => lists }),
+    admits: admitsFromLists({ snapshot: () => lists }),
     entitlements: entitlementsFromLists({ snapshot: () => lists, keyring: () => keyring, now: () => new Date(now()) }),
     now,
     onEvent: (e) => events.push(e),

@@ -3,7 +3,7 @@ import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
 import type { VerifiedEvidence } from '../../attestation/verifier.ts';
 import { seal } from '../sealing/envelope.ts';
 import { createKeyring, type SealingKeyring } from '../sealing/keyring.ts';
-import { decideRelease, memoizedUnseal, policyForFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord, type ReleaseInputs } from './decide-release.ts';
+import { admitsFromLists, decideRelease, memoizedUnseal, policyForFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord, type ReleaseInputs } from './decide-release.ts';
 
 const at = new Date('2026-11-21T12:00:00Z');
 const sample: VerifiedEvidence = { tee: 'sample', teeClass: 'cpu', claims: { svn: '1', report_data: 'x', launch_digest: 'abcde', debug: false }, warnings: [] };
@@ -92,5 +92,22 @@ describe('decideRelease', () => {
     expect((await policyFor({ tee: 'tdx', peerAddress: '10.0.0.1' }))?.id).toBe('team-a/strict');
     expect((await policyFor({ tee: 'sample', peerAddress: '10.0.0.2' }))?.id).toBe('team-b/dev');
     expect(await policyFor({ tee: 'sample', peerAddress: '10.9.9.9' })).toBeUndefined();
+  });
+
+  it('admitsFromLists: /auth only from an agent instance address, or from anywhere when some agent is identified by init-data alone', () => {
+    const i = base();
+    const admits = admitsFromLists({ snapshot: () => i });
+    expect([admits({ peerAddress: '10.0.0.1' }), admits({ peerAddress: '::ffff:10.0.0.2' }), admits({ peerAddress: '10.9.9.9' })]).toEqual([true, true, false]);
+    i.agents.push({ namespace: 'team-c', name: 'tdx', policyName: 'dev', credentials: [], identity: { initDataDigest: 'ab'.repeat(48) } });
+    expect(admits({ peerAddress: '10.9.9.9' })).toBe(true);
+    i.agents = [];
+    expect(admits({ peerAddress: '10.0.0.1' })).toBe(false);
+  });
+
+  it('refusals name the agent the requester claimed to be (for its Events), never on the wire', () => {
+    const i = base();
+    i.request.peerAddress = '10.9.9.9';
+    const d = decideRelease(i);
+    expect(!d.ok && [d.code, d.agent]).toEqual(['IdentityMismatch', 'team-b/bot']);
   });
 });

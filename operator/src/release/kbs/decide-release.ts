@@ -62,7 +62,7 @@ export type ReleaseRefusal =
 
 export type ReleaseDecision =
   | { ok: true; plaintext: Buffer; credential: string; agent: string; appraisal: Appraisal }
-  | { ok: false; code: ReleaseRefusal; reason: string };
+  | { ok: false; code: ReleaseRefusal; reason: string; agent?: string };
 
 const STAGE: Record<ReleaseRefusal, number> = {
   ResourceNotFound: 0,
@@ -102,9 +102,9 @@ export interface ReleaseInputs {
 
 export function decideRelease(inputs: ReleaseInputs): ReleaseDecision {
   const { request, keyring, at } = inputs;
-  let refusal: { code: ReleaseRefusal; reason: string } = { code: 'ResourceNotFound', reason: `no SealedCredential has resourcePath ${request.resourcePath}` };
-  const refuse = (code: ReleaseRefusal, reason: string) => {
-    if (STAGE[code] >= STAGE[refusal.code]) refusal = { code, reason };
+  let refusal: { code: ReleaseRefusal; reason: string; agent?: string } = { code: 'ResourceNotFound', reason: `no SealedCredential has resourcePath ${request.resourcePath}` };
+  const refuse = (code: ReleaseRefusal, reason: string, agent?: string) => {
+    if (STAGE[code] >= STAGE[refusal.code]) refusal = { code, reason, ...(agent ? { agent } : {}) };
   };
   for (const cred of inputs.credentials.filter((c) => c.resourcePath === request.resourcePath)) {
     const credName = `${cred.namespace}/${cred.name}`;
@@ -114,27 +114,27 @@ export function decideRelease(inputs: ReleaseInputs): ReleaseDecision {
       const agentName = `${agent.namespace}/${agent.name}`;
       const mismatch = identityMatches(agent, request);
       if (mismatch) {
-        refuse('IdentityMismatch', mismatch);
+        refuse('IdentityMismatch', mismatch, agentName);
         continue;
       }
       if (cred.scope.agents.length > 0 && !cred.scope.agents.includes(agent.name)) {
-        refuse('NotEntitled', `SealedCredential ${credName} scope does not include agent ${agent.name}`);
+        refuse('NotEntitled', `SealedCredential ${credName} scope does not include agent ${agent.name}`, agentName);
         continue;
       }
       const policy = inputs.policies.find((p) => p.namespace === agent.namespace && p.name === agent.policyName);
       if (!policy) {
-        refuse('PolicyNotFound', `AttestationPolicy ${agent.namespace}/${agent.policyName} of agent ${agent.name} does not exist`);
+        refuse('PolicyNotFound', `AttestationPolicy ${agent.namespace}/${agent.policyName} of agent ${agent.name} does not exist`, agentName);
         continue;
       }
       const appraisal = appraise(request.verified, policy.spec, policy.referenceValues, at);
       const gate = releaseDecision(appraisal, policy.spec);
       if (!gate.ok) {
-        refuse(gate.code as ReleaseRefusal, `agent ${agentName}: ${gate.message}`);
+        refuse(gate.code as ReleaseRefusal, `agent ${agentName}: ${gate.message}`, agentName);
         continue;
       }
       const opened = (inputs.unseal ?? unseal)(cred.encryptedData, keyring, { namespace: cred.namespace, name: cred.name, mode: cred.scope.mode, agents: cred.scope.agents, resourcePath: cred.resourcePath });
       if (!opened.ok) {
-        refuse(opened.code, `SealedCredential ${credName}: ${opened.message}`);
+        refuse(opened.code, `SealedCredential ${credName}: ${opened.message}`, agentName);
         continue;
       }
       return { ok: true, plaintext: opened.plaintext, credential: credName, agent: agentName, appraisal };
@@ -183,8 +183,19 @@ export function entitlementsFromLists(source: {
         at: source.now?.() ?? new Date(),
         unseal: cachedUnseal,
       });
-      return Promise.resolve(d.ok ? { ok: true, plaintext: d.plaintext, credential: d.credential, agent: d.agent } : { ok: false, code: d.code, reason: d.reason });
+      return Promise.resolve(d.ok ? { ok: true, plaintext: d.plaintext, credential: d.credential, agent: d.agent } : { ok: false, code: d.code, reason: d.reason, ...(d.agent ? { agent: d.agent } : {}) });
     },
+  };
+}
+
+/**
+ * The KBS `admits` hook: /auth opens a session only for an address where some agent's instance runs (or
+ * one whose identity is its init-data alone, which /attest then checks before verifying anything).
+ */
+export function admitsFromLists(source: { snapshot(): { agents: AgentRecord[] } }): (q: { peerAddress: string }) => boolean {
+  return (q) => {
+    const at = normalizeAddress(q.peerAddress);
+    return source.snapshot().agents.some((a) => (a.identity?.peerAddress !== undefined ? normalizeAddress(a.identity.peerAddress) === at : a.identity?.initDataDigest !== undefined));
   };
 }
 

@@ -7,6 +7,8 @@ import { EarSigner } from '../../attestation/policy/ear.ts';
 import { httpCall, type HttpReply } from '../../sim/guest/http.ts';
 import { KbsClient } from '../../sim/guest/kbs-client.ts';
 import { KBS_ERROR_PREFIX } from './errors.ts';
+import { productionLimitCases, runFuzz } from '../../../test/support/kbs-fuzz.ts';
+import { generateTeeKeyPair } from '../../protocol/tee-key.ts';
 import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../test/support/kbs-harness.ts';
 
 const TOTAL = 10_000;
@@ -90,7 +92,8 @@ function request(i: number): { method: string; path: string; body?: unknown; raw
 let forged = '';
 
 beforeAll(async () => {
-  kbs = await startTestKbs({ server: { maxSessions: 2000, maxAttestBodyBytes: 256 * 1024 } });
+  // Production body limits (4 MiB /attest, 64 KiB otherwise): the defaults of createKbsServer.
+  kbs = await startTestKbs({ server: { maxSessions: 2000 } });
   const auth = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
   validCookie = String(auth.headers['set-cookie']).split(';')[0]!;
   const other = EarSigner.generate();
@@ -166,5 +169,46 @@ describe('KBS fuzz', () => {
     // and it still serves a genuine client
     const client = new KbsClient({ baseUrl: kbs.url, handshakeAttempts: 1, handshakeRetryDelayMs: 0 });
     expect((await client.getResource(TEST_RESOURCE)).toString()).toBe(TEST_SECRET);
+  });
+
+  // Every field at (and over) its cap, bodies filled to the production limits: each answered with the
+  // specific size/shape error, in bounded time (the quadratic init-data scan took 14 s at 120 KB).
+  it('answers every field at the production body limit with a specific error in bounded time', async () => {
+    const expected: Record<string, RegExp> = {
+      'init-data.body of newlines filling the 4 MiB body': /^init-data\.body is \d+ bytes; the limit is 65536$/,
+      'init-data.body of 2 Mi newlines (4 MiB of JSON)': /^init-data\.body is 2096952 bytes; the limit is 65536$/,
+      'init-data.body at its 64 KiB cap, newlines': /^RCAR handshake Attest failed: NonceMismatch/,
+      'init-data.body at its cap, one algorithm line at the end': /^RCAR handshake Attest failed: NonceMismatch/,
+      'init-data.format filling the body': /^init-data\.format is \d+ characters; the limit is 16$/,
+      'runtime-data.nonce filling the body': /^runtime-data\.nonce is \d+ characters; the limit is 256$/,
+      'tee-pubkey.x filling the body': /^runtime-data\.tee-pubkey\.x must be 32 bytes of base64url$/,
+      'tee-pubkey.alg filling the body': /^runtime-data\.tee-pubkey\.alg must be a non-empty string$/,
+      'primary_evidence filling the body': /^tee-evidence\.primary_evidence exceeds 1048576 characters of JSON$/,
+      'primary_evidence of 300k small members': /^request body has more than 65536 JSON values$/,
+      'additional_evidence filling the body': /^tee-evidence\.additional_evidence is \d+ bytes; the limit is 2097152$/,
+      'additional_evidence nested 1 Mi deep': /^tee-evidence\.additional_evidence nests JSON deeper than 32 levels$/,
+      'body nested 2 Mi deep': /^request body nests JSON deeper than 32 levels$/,
+      'body of 4 MiB of spaces': /^request body is not valid JSON$/,
+      'body one byte over the limit': /^request body exceeds 4194304 bytes$|^EPIPE$|^ECONNRESET$/,
+      '/auth extra-params filling its 64 KiB body': /^RCAR handshake Auth failed: Request\.extra-params exceeds 49152 characters of JSON$/,
+      '/auth nested 64 Ki deep': /^request body nests JSON deeper than 32 levels$/,
+      '/auth version filling the body': /^RCAR handshake Auth failed: Request\.version is \d+ characters; the limit is 32$/,
+      '/resource with a 12 KB bearer token': /^TokenVerifierError: the token was not accepted$|^EarMalformed: the token was not accepted$|token was not accepted/,
+    };
+    const cases = productionLimitCases(generateTeeKeyPair().publicKey);
+    expect(cases.map((c) => c.label).sort()).toEqual(Object.keys(expected).sort());
+    // A fresh KBS: the flood above used up this address's unauthenticated-session allowance for a TTL.
+    const fresh = await startTestKbs();
+    // One at a time: the figure is the service time of one hostile request, not a queue behind others.
+    const r = await runFuzz(fresh.url, cases, { concurrency: 1, rounds: 3 }).finally(() => fresh.close());
+    const wrong = r.latencies.filter((l) => !expected[l.label]!.test(l.detail) || (l.status !== 401 && l.status !== -1)).map((l) => `${l.label} → ${l.status} ${l.detail}`);
+    expect(wrong).toEqual([]);
+    const worst = Math.max(...r.latencies.map((l) => l.ms));
+    const byLabel = Object.fromEntries(cases.map((c) => [c.label, Math.round(Math.max(...r.latencies.filter((l) => l.label === c.label).map((l) => l.ms)))]));
+    console.log(`KBS production-limit fuzz: ${r.requests} requests, worst ${worst.toFixed(0)} ms`, byLabel);
+    // Bounded: each is at most ~4 MiB of linear work (read, shape scan, JSON.parse), ~30 ms on a quiet
+    // core; the bound leaves room for a loaded CI machine. The quadratic scan needed 14 s for 120 KB.
+    expect(worst).toBeLessThan(2000);
+    expect(fresh.events.filter((e) => e.type === 'released')).toHaveLength(0);
   });
 });

@@ -13,8 +13,15 @@ import type { AttestedRequester, Entitlements, KbsEvent, PolicyContext, PolicyQu
 export const SESSION_COOKIE = 'kbs-session-id';
 const RESOURCE_SEGMENT = /^[a-zA-Z0-9_-]+[a-zA-Z0-9_.-]*$/;
 
+/** What a requester is told when a release is refused; the reason goes to logs and the agent's Events. */
+export const GENERIC_RELEASE_REFUSAL = 'ReleaseDenied: the resource is not released to this requester';
+/** What a requester is told when its attestation is refused, after the code (detail only in logs/Events). */
+export const GENERIC_ATTESTATION_REFUSAL = 'the attestation was not accepted';
+
 export interface HandlerDeps {
   sessions: SessionStore;
+  /** Whether /auth from this address may open a session (KBS mode: some agent's instance is there). */
+  admits(q: { peerAddress: string; tee: string }): boolean;
   registry: VerifierRegistry;
   signer: EarSigner;
   trustedEarKeys: EcPublicJwk[];
@@ -35,7 +42,7 @@ const json = (status: number, value: unknown, setCookie?: string): HandlerRespon
 const err = (e: KbsErrorResponse): HandlerResponse => ({ status: e.status, body: e.body });
 const cookieFor = (s: Session) => `${SESSION_COOKIE}=${s.id}; Expires=${new Date(s.expiresAt).toUTCString()}`;
 
-export function handleAuth(deps: HandlerDeps, body: Buffer): HandlerResponse {
+export function handleAuth(deps: HandlerDeps, body: Buffer, peerAddress = ''): HandlerResponse {
   const parsed = parseJson(body);
   if (!parsed.ok) return err(kbsError('SerdeError', parsed.message));
   const req = parseAuthRequest(parsed.value);
@@ -45,24 +52,42 @@ export function handleAuth(deps: HandlerDeps, body: Buffer): HandlerResponse {
   }
   if (!(KBS_TEES as readonly string[]).includes(req.value.tee)) return err(kbsError('AttestationError', `RCAR handshake Auth failed: unknown TEE type`));
   if (!isTeeType(req.value.tee) || !deps.registry.has(req.value.tee)) return err(kbsError('AttestationError', `RCAR handshake Auth failed: TEE type ${req.value.tee} is not supported by this KBS`));
-  const s = deps.sessions.create(req.value.tee);
+  if (!deps.admits({ peerAddress, tee: req.value.tee })) {
+    deps.emit({ type: 'attestation-refused', code: 'UnknownRequester', message: 'no agent instance in KBS mode at this address', peerAddress });
+    return err(kbsError('AttestationError', `RCAR handshake Auth failed: UnknownRequester: ${GENERIC_ATTESTATION_REFUSAL}`));
+  }
+  const s = deps.sessions.create(req.value.tee, peerAddress);
+  if ('refused' in s) {
+    deps.emit({ type: 'attestation-refused', code: s.refused, message: s.refused === 'TooManyPendingSessions' ? 'too many unauthenticated sessions from this address' : 'the session table is full of attested sessions', peerAddress });
+    return err(kbsError('AttestationError', `RCAR handshake Auth failed: ${s.refused}: try again later`));
+  }
   return json(200, { nonce: s.nonce, 'extra-params': '' }, cookieFor(s));
 }
 
 export async function handleAttest(deps: HandlerDeps, body: Buffer, cookie: string | undefined, peerAddress: string): Promise<HandlerResponse> {
+  // The code is the requester's to know (it is about its own evidence or session); the message may name
+  // policies and agents, so it goes to the event (logs, and the claimed agent's Events) only.
   const refuse = (code: string, message: string) => {
     deps.emit({ type: 'attestation-refused', code, message, peerAddress });
-    return err(kbsError('AttestationError', `RCAR handshake Attest failed: ${code}: ${message}`));
+    return err(kbsError('AttestationError', `RCAR handshake Attest failed: ${code}: ${GENERIC_ATTESTATION_REFUSAL}`));
   };
   const found = deps.sessions.get(cookie);
   if ('missing' in found) return refuse(found.missing, found.missing === 'SessionExpired' ? 'the session expired; call /auth again' : 'no valid kbs-session-id cookie; call /auth first');
   const session = found.session;
   if (session.state !== 'authed') return refuse('NonceAlreadyUsed', 'this session already attested (nonces are single use); call /auth again');
+  // Any /attest uses the session up, even one that does not parse: a rejected body frees the address's
+  // allowance of unauthenticated sessions (sessions.ts) instead of holding it for a TTL.
+  deps.sessions.consume(session);
+  const r = await attestConsumed(deps, session, body, peerAddress, refuse);
+  if (r.status !== 200) deps.sessions.fail(session);
+  return r;
+}
+
+async function attestConsumed(deps: HandlerDeps, session: Session, body: Buffer, peerAddress: string, refuse: (code: string, message: string) => HandlerResponse): Promise<HandlerResponse> {
   const parsed = parseJson(body);
   if (!parsed.ok) return err(kbsError('SerdeError', parsed.message));
   const att = parseAttestation(parsed.value);
   if (!att.ok) return err(kbsError('SerdeError', att.message));
-  deps.sessions.consume(session);
   const a = att.value;
   if (a.nonce !== session.nonce) {
     const kind = deps.sessions.classifyNonce(a.nonce);
@@ -130,16 +155,17 @@ export async function handleResource(
     const bearer = requesterFromBearer(deps, authorization, peerAddress);
     if (bearer && 'status' in bearer) {
       const detail = (JSON.parse(bearer.body) as { detail: string }).detail;
-      deps.emit({ type: 'release-refused', resourcePath, code: /^(Ear\w+):/.exec(detail)?.[1] ?? 'TokenVerifierError', reason: detail, peerAddress });
-      return err(bearer);
+      const code = /^(Ear\w+):/.exec(detail)?.[1] ?? 'TokenVerifierError';
+      deps.emit({ type: 'release-refused', resourcePath, code, reason: detail, peerAddress });
+      return err(kbsError('TokenVerifierError', `${code}: the token was not accepted`));
     }
     requester = bearer;
   }
   if (!requester) return err(kbsError('TokenNotFound', 'Attestation Token not found'));
   const decision = await deps.entitlements.authorize(resourcePath, requester);
   if (!decision.ok) {
-    deps.emit({ type: 'release-refused', resourcePath, code: decision.code ?? 'PolicyDeny', reason: decision.reason, peerAddress });
-    return err(kbsError('PolicyDeny', `${decision.code ?? 'PolicyDeny'}: ${decision.reason}`));
+    deps.emit({ type: 'release-refused', resourcePath, code: decision.code ?? 'PolicyDeny', reason: decision.reason, peerAddress, ...(decision.agent ? { agent: decision.agent } : {}) });
+    return err(kbsError('PolicyDeny', GENERIC_RELEASE_REFUSAL));
   }
   try {
     const jwe = encryptToTeeKey(requester.teePubkey, decision.plaintext);

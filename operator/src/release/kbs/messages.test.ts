@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateTeeKeyPair, parseTeePubKey } from '../../protocol/tee-key.ts';
-import { parseAttestation, parseAuthRequest, parseJson } from './messages.ts';
-import { SessionStore } from './sessions.ts';
+import { initDataAlgorithm, jsonDepth, jsonShape, KBS_LIMITS, parseAttestation, parseAuthRequest, parseJson } from './messages.ts';
 
 const key = generateTeeKeyPair().publicKey;
 const valid = { 'runtime-data': { nonce: 'N', 'tee-pubkey': key }, 'tee-evidence': { primary_evidence: { svn: '1' }, additional_evidence: '' } };
@@ -45,22 +44,79 @@ describe('KBS message parsers', () => {
   });
 });
 
-describe('SessionStore', () => {
-  it('expires, consumes nonces once, tells replays from mismatches and stays bounded', () => {
-    let t = 0;
-    const s = new SessionStore({ ttlSeconds: 10, maxSessions: 3, now: () => t });
-    const a = s.create('sample');
-    expect(a.id).toMatch(/^[0-9a-f]{32}$/);
-    expect(s.classifyNonce(a.nonce)).toBe('other-session');
-    s.consume(a);
-    expect(s.classifyNonce(a.nonce)).toBe('used');
-    expect(s.classifyNonce('never')).toBe('unknown');
-    for (let i = 0; i < 10; i++) s.create('sample');
-    expect(s.size).toBeLessThanOrEqual(3);
-    const b = s.create('sample');
-    t += 10_000;
-    expect(s.get(b.id)).toEqual({ missing: 'SessionExpired' });
-    expect(s.get(undefined)).toEqual({ missing: 'NoCookie' });
-    expect(s.get('f'.repeat(32))).toEqual({ missing: 'UnknownSession' });
+describe('caps on client-supplied fields (each named, checked before hashing)', () => {
+  const init = (body: string, format = 'toml') => parseAttestation({ ...valid, 'init-data': { format, body } });
+  it('init-data.body: 64 KiB accepted, one byte more refused, multi-byte characters counted as bytes', () => {
+    expect(msg(init('\n'.repeat(KBS_LIMITS.initDataBody)))).toBe('ok');
+    expect(msg(init('\n'.repeat(KBS_LIMITS.initDataBody + 1)))).toBe('init-data.body is 65537 bytes; the limit is 65536');
+    expect(msg(init('é'.repeat(KBS_LIMITS.initDataBody / 2 + 1)))).toBe('init-data.body is 65538 bytes; the limit is 65536');
+    expect(msg(init('\n'.repeat(4 * 1024 * 1024)))).toBe(`init-data.body is ${4 * 1024 * 1024} bytes; the limit is 65536`);
+    expect(msg(init('', 'x'.repeat(17)))).toBe('init-data.format is 17 characters; the limit is 16');
+  });
+
+  it('nonce, evidence, auth fields', () => {
+    expect(msg(parseAttestation({ ...valid, 'runtime-data': { nonce: 'n'.repeat(257), 'tee-pubkey': key } }))).toBe('runtime-data.nonce is 257 characters; the limit is 256');
+    const big = { q: 'x'.repeat(KBS_LIMITS.primaryEvidence) };
+    expect(msg(parseAttestation({ ...valid, 'tee-evidence': { primary_evidence: big, additional_evidence: '' } }))).toBe('tee-evidence.primary_evidence exceeds 1048576 characters of JSON');
+    expect(msg(parseAttestation({ ...valid, 'tee-evidence': { primary_evidence: {}, additional_evidence: 'x'.repeat(KBS_LIMITS.additionalEvidence + 1) } }))).toMatch(/additional_evidence is 2097153 bytes; the limit is 2097152/);
+    const deep = '['.repeat(33) + ']'.repeat(33);
+    expect(msg(parseAttestation({ ...valid, 'tee-evidence': { primary_evidence: {}, additional_evidence: deep } }))).toMatch(/additional_evidence nests JSON deeper than 32 levels/);
+    expect(msg(parseAuthRequest({ version: 'v'.repeat(33), tee: 'sample', 'extra-params': '' }))).toMatch(/Request\.version is 33 characters; the limit is 32/);
+    expect(msg(parseAuthRequest({ version: '0.4.0', tee: 't'.repeat(33), 'extra-params': '' }))).toMatch(/Request\.tee is 33 characters/);
+    expect(msg(parseAuthRequest({ version: '0.4.0', tee: 'sample', 'extra-params': 'p'.repeat(50_000) }))).toBe('Request.extra-params exceeds 49152 characters of JSON');
+  });
+
+  it('JSON nesting is capped before JSON.parse; brackets inside strings do not count', () => {
+    expect(jsonDepth('{"a":[{"b":"[[[[[[["}]}', 32)).toBe(3);
+    expect(jsonDepth('"\\\\"[[', 32)).toBe(2);
+    expect(jsonDepth('"\\"[[', 32)).toBe(0);
+    expect(jsonDepth('["\\"]"]', 32)).toBe(1);
+    expect(msg(parseJson(Buffer.from('['.repeat(33) + ']'.repeat(33))))).toBe('request body nests JSON deeper than 32 levels');
+    expect(msg(parseJson(Buffer.from('['.repeat(32) + ']'.repeat(32))))).toBe('ok');
+    expect(msg(parseJson(Buffer.from('['.repeat(1_000_000))))).toMatch(/deeper than 32/);
+    expect(msg(parseJson(Buffer.from(`[${'0,'.repeat(65_536)}0]`)))).toBe('request body has more than 65536 JSON values');
+    expect(msg(parseJson(Buffer.from(`[${'0,'.repeat(65_535)}0]`)))).toBe('ok');
+    expect(msg(parseJson(Buffer.from(`["${','.repeat(100_000)}"]`)))).toBe('ok');
+    expect(msg(parseAttestation({ ...valid, 'tee-evidence': { primary_evidence: {}, additional_evidence: `[${'0,'.repeat(65_536)}0]` } }))).toMatch(/additional_evidence has more than 65536 JSON values/);
+  });
+
+  it('jsonShape agrees with a per-character reference scanner on 20,000 random strings of JSON punctuation', () => {
+    const reference = (text: string) => {
+      let depth = 0;
+      let max = 0;
+      let elements = 1;
+      let inString = false;
+      for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (inString) {
+          if (c === '\\') i++;
+          else if (c === '"') inString = false;
+        } else if (c === '"') inString = true;
+        else if (c === ',') elements++;
+        else if (c === '{' || c === '[') max = Math.max(max, ++depth);
+        else if (c === '}' || c === ']') depth--;
+      }
+      return { depth: max, elements };
+    };
+    let seed = 20261204;
+    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 1) / 0x7fffffff;
+    const alphabet = ['"', '\\', '[', ']', '{', '}', ',', 'a', ' '];
+    const mismatches: string[] = [];
+    for (let t = 0; t < 20_000; t++) {
+      const text = Array.from({ length: Math.floor(rand() * 40) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
+      const [a, b] = [jsonShape(text, { depth: 1e9, elements: 1e9 }), reference(text)];
+      if (a.depth !== b.depth || a.elements !== b.elements) mismatches.push(JSON.stringify(text));
+    }
+    expect(mismatches.slice(0, 5)).toEqual([]);
+  });
+
+  it('init-data algorithm: the top-level key only, found by a line scan', () => {
+    expect(initDataAlgorithm('version = "0.1.0"\n  algorithm = "sha256"\n[data]\n')).toBe('sha256');
+    expect(initDataAlgorithm('version = "0.1.0"\n[data]\nalgorithm = "sha256"\n')).toBeUndefined();
+    expect(initDataAlgorithm('\n'.repeat(60_000))).toBeUndefined();
+    expect(initDataAlgorithm('\talgorithm="sha512"')).toBe('sha512');
+    expect(initDataAlgorithm('algorithms = "sha512"')).toBeUndefined();
+    const a = parseAttestation({ ...valid, 'init-data': { format: 'toml', body: '\n[data]\nalgorithm = "md5"' } });
+    expect(a.ok && a.value.initData?.digest.length).toBe(48);
   });
 });

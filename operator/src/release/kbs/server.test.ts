@@ -8,6 +8,7 @@ import { KbsClient, KbsClientError, sampleCompositeEvidence } from '../../sim/gu
 import { httpCall } from '../../sim/guest/http.ts';
 import { primaryReportData } from '../../protocol/runtime-data.ts';
 import { generateTeeKeyPair } from '../../protocol/tee-key.ts';
+import { GENERIC_RELEASE_REFUSAL } from './handlers.ts';
 import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../test/support/kbs-harness.ts';
 
 const fixtures = join(import.meta.dirname, '../../../test/fixtures/kbs');
@@ -20,6 +21,7 @@ afterEach(async () => {
 const fast = { handshakeAttempts: 1, handshakeRetryDelayMs: 0 };
 const errorType = (body: Buffer) => (JSON.parse(body.toString()) as { type: string }).type.split('/').pop();
 const detail = (body: Buffer) => (JSON.parse(body.toString()) as { detail: string }).detail;
+const lastRefusal = () => kbs!.events.filter((e) => e.type === 'attestation-refused' || e.type === 'release-refused').at(-1);
 
 async function refusal(p: Promise<unknown>): Promise<string> {
   try {
@@ -116,10 +118,12 @@ describe('KBS 0.4.0 server', () => {
       const bogus = { ...body, 'runtime-data': { nonce: Buffer.alloc(32, 9).toString('base64'), 'tee-pubkey': key } };
       const auth5 = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
       const bogusR = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body: bogus, headers: { cookie: String(auth5.headers['set-cookie']).split(';')[0]! } });
-      expect(detail(bogusR.body)).toMatch(/NonceMismatch: runtime-data.nonce is not the nonce issued for this session/);
+      expect(detail(bogusR.body)).toBe('RCAR handshake Attest failed: NonceMismatch: the attestation was not accepted');
+      expect(lastRefusal()).toMatchObject({ code: 'NonceMismatch', message: 'runtime-data.nonce is not the nonce issued for this session' });
       const cross = { ...body, 'runtime-data': { nonce: nonce3, 'tee-pubkey': key } };
       const crossR = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body: cross, headers: { cookie: cookie4 } });
-      expect(detail(crossR.body)).toMatch(/NonceMismatch: runtime-data.nonce belongs to another session/);
+      expect(detail(crossR.body)).toMatch(/NonceMismatch/);
+      expect(lastRefusal()).toMatchObject({ code: 'NonceMismatch', message: 'runtime-data.nonce belongs to another session' });
       expect(kbs.events.filter((e) => e.type === 'released')).toHaveLength(0);
     });
 
@@ -142,12 +146,14 @@ describe('KBS 0.4.0 server', () => {
       kbs.lists.agents[0]!.credentials.push('other-agents-only');
       const client = new KbsClient({ baseUrl: kbs.url, ...fast, getAttempts: 1 });
       await client.handshake();
-      expect(await refusal(client.getResource('default/local-resources/scoped'))).toMatch(/^PolicyDeny:.*NotEntitled/);
+      expect(await refusal(client.getResource('default/local-resources/scoped'))).toBe(`PolicyDeny:resource default/local-resources/scoped refused: ${GENERIC_RELEASE_REFUSAL}`);
+      expect(lastRefusal()).toMatchObject({ code: 'NotEntitled', agent: 'agents/bot' });
       const cred = kbs.lists.credentials[0]!;
       const b = Buffer.from(cred.encryptedData, 'base64');
       b[b.length - 1]! ^= 1;
       cred.encryptedData = b.toString('base64');
-      expect(await refusal(client.getResource(TEST_RESOURCE))).toMatch(/^PolicyDeny:.*Tampered/);
+      expect(await refusal(client.getResource(TEST_RESOURCE))).toMatch(/^PolicyDeny:.*ReleaseDenied/);
+      expect(lastRefusal()).toMatchObject({ code: 'Tampered' });
       const forged = new KbsClient({ baseUrl: kbs.url, ...fast });
       const tee = generateTeeKeyPair();
       const foreign = await startTestKbs();
@@ -165,9 +171,11 @@ describe('KBS 0.4.0 server', () => {
       kbs.lists.policies[0]!.spec = AttestationPolicySpecSchema.parse({ allowSampleTee: true });
       const client = new KbsClient({ baseUrl: kbs.url, ...fast, getAttempts: 1 });
       await client.handshake();
-      expect(await refusal(client.getResource(TEST_RESOURCE))).toMatch(/AppraisalBelowMinimum/);
+      expect(await refusal(client.getResource(TEST_RESOURCE))).toMatch(/ReleaseDenied/);
+      expect(lastRefusal()).toMatchObject({ code: 'AppraisalBelowMinimum', agent: 'agents/bot' });
       kbs.lists.agents[0]!.identity = { peerAddress: '10.0.0.9' };
-      expect(await refusal(client.getResource(TEST_RESOURCE))).toMatch(/IdentityMismatch/);
+      expect(await refusal(client.getResource(TEST_RESOURCE))).toMatch(/ReleaseDenied/);
+      expect(lastRefusal()).toMatchObject({ code: 'IdentityMismatch', agent: 'agents/bot', reason: "requester address is not agent agents/bot's instance" });
     });
   });
 });

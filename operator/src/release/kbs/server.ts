@@ -18,11 +18,17 @@ export interface KbsServerOptions {
   /** Keys whose EAR tokens are accepted as Bearer (default: the signer's); add retired signer keys here. */
   trustedEarKeys?: EcPublicJwk[];
   policyFor(query: PolicyQuery): Promise<PolicyContext | undefined>;
+  /** Whether /auth from an address may open a session (default: any). Production: admitsFromLists. */
+  admits?(q: { peerAddress: string; tee: string }): boolean;
   entitlements: Entitlements;
   now?: () => number;
   sessionTtlSeconds?: number;
   tokenTtlSeconds?: number;
   maxSessions?: number;
+  /** Refusal log lines per event type and code per 10 s (default 20); the rest are counted into the next. */
+  refusalLogsPerWindow?: number;
+  /** Unauthenticated sessions per client address (default 32). */
+  maxPendingSessionsPerAddress?: number;
   maxAuthBodyBytes?: number;
   maxAttestBodyBytes?: number;
   logger?: KbsLogger;
@@ -35,10 +41,44 @@ export interface KbsServer {
   server: Server | HttpsServer;
   sessions: SessionStore;
   listen(port: number, host?: string): Promise<{ port: number; url: string }>;
+  /** Replace the TLS key/certificate (HTTPS servers only): new connections get the new one. */
+  setTls(tls: { key: string; cert: string }): void;
   close(): Promise<void>;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/**
+ * At most `max` log lines per key per window, so a flood of refused requests cannot flood the logs (or the
+ * operator's main thread, which writes them). admit() returns undefined to drop a line, else how many were
+ * dropped since the last one logged.
+ */
+export class LogLimiter {
+  readonly #windows = new Map<string, { start: number; count: number; dropped: number }>();
+  readonly #max: number;
+  readonly #windowMs: number;
+  constructor(max: number, windowMs: number) {
+    this.#max = max;
+    this.#windowMs = windowMs;
+  }
+
+  admit(key: string, now: number): number | undefined {
+    let w = this.#windows.get(key);
+    if (!w || now - w.start >= this.#windowMs) {
+      if (this.#windows.size > 1000) this.#windows.clear();
+      w = { start: now, count: 0, dropped: w?.dropped ?? 0 };
+      this.#windows.set(key, w);
+    }
+    if (w.count >= this.#max) {
+      w.dropped++;
+      return undefined;
+    }
+    w.count++;
+    const dropped = w.dropped;
+    w.dropped = 0;
+    return dropped;
+  }
+}
 
 function cookieValue(header: string | undefined): string | undefined {
   if (!header || header.length > 4096) return undefined;
@@ -89,10 +129,17 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 
 export function createKbsServer(opts: KbsServerOptions): KbsServer {
   const now = opts.now ?? Date.now;
-  const sessions = new SessionStore({ ttlSeconds: opts.sessionTtlSeconds ?? 300, maxSessions: opts.maxSessions ?? 10_000, now });
+  const sessions = new SessionStore({
+    ttlSeconds: opts.sessionTtlSeconds ?? 300,
+    maxSessions: opts.maxSessions ?? 10_000,
+    ...(opts.maxPendingSessionsPerAddress ? { maxPendingPerAddress: opts.maxPendingSessionsPerAddress } : {}),
+    now,
+  });
   const log = opts.logger;
+  const refusalLog = new LogLimiter(opts.refusalLogsPerWindow ?? 20, 10_000);
   const deps: HandlerDeps = {
     sessions,
+    admits: opts.admits ?? (() => true),
     registry: opts.registry,
     signer: opts.signer,
     trustedEarKeys: opts.trustedEarKeys ?? [opts.signer.publicJwk],
@@ -101,7 +148,10 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
     now,
     tokenTtlSeconds: opts.tokenTtlSeconds ?? 300,
     emit: (e) => {
-      if (e.type === 'attestation-refused' || e.type === 'release-refused') log?.warn(e, `kbs ${e.type}`);
+      if (e.type === 'attestation-refused' || e.type === 'release-refused') {
+        const suppressed = refusalLog.admit(`${e.type}|${e.code}`, now());
+        if (suppressed !== undefined) log?.warn(suppressed ? { ...e, suppressed } : e, `kbs ${e.type}`);
+      }
       else if (e.type === 'attested' && e.sampleTee) log?.warn(e, 'kbs attested a sample TEE (no hardware security; development only)');
       else log?.info(e, `kbs ${e.type}`);
       opts.onEvent?.(e);
@@ -122,7 +172,7 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
     if (body === undefined) return sendError(res, kbsError('SerdeError', `request body exceeds ${limit} bytes`), true);
     if (plugin === 'auth' && rest.length === 0) {
       if (method !== 'POST') return sendError(res, kbsError('InvalidRequestPath', '/auth accepts POST only'));
-      return send(res, handleAuth(deps, body));
+      return send(res, handleAuth(deps, body, peer));
     }
     if (plugin === 'attest' && rest.length === 0) {
       if (method !== 'POST') return sendError(res, kbsError('InvalidRequestPath', '/attest accepts POST only'));
@@ -162,6 +212,10 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
           resolve({ port: a.port, url: `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${a.port}` });
         });
       });
+    },
+    setTls(tls) {
+      if (!opts.tls) throw new TypeError('setTls on a plain HTTP KBS server');
+      (server as HttpsServer).setSecureContext({ key: tls.key, cert: tls.cert });
     },
     close() {
       return new Promise((resolve) => {

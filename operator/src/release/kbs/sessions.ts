@@ -1,7 +1,7 @@
 // KBS sessions (cookie `kbs-session-id`): Authed with a single-use nonce, then Attested with the EAR and
 // what it was built from. Sessions expire a fixed time after /auth (not extended by /attest, as in trustee).
-// Memory is bounded: the oldest sessions are evicted when the table is full. Consumed nonces are remembered
-// for a while so a replayed attestation is told apart from a merely wrong nonce.
+// Memory is bounded (see SessionStore for admission and eviction). Consumed nonces are remembered for a
+// while so a replayed attestation is told apart from a merely wrong nonce.
 import { randomBytes } from 'node:crypto';
 import type { Appraisal } from '../../attestation/policy/appraise.ts';
 import type { EarClaims } from '../../attestation/policy/ear.ts';
@@ -22,40 +22,83 @@ export interface Session {
   id: string;
   tee: string;
   nonce: string;
+  /** Address the /auth came from; its unauthenticated sessions are capped. */
+  peerAddress: string;
   expiresAt: number;
-  /** authed: nonce unused; consumed: an /attest is in flight or failed; attested: token issued. */
-  state: 'authed' | 'consumed' | 'attested';
+  /** authed: nonce unused; consumed: an /attest is in flight; failed: it was refused; attested: token issued. */
+  state: 'authed' | 'consumed' | 'failed' | 'attested';
   attested?: AttestedState;
 }
 
+export type SessionRefusal = 'TooManyPendingSessions' | 'SessionTableFull';
+
+export interface SessionLimits {
+  ttlSeconds: number;
+  /** All sessions, attested or not. */
+  maxSessions: number;
+  /** Unauthenticated (authed or consumed) sessions per client address. */
+  maxPendingPerAddress?: number;
+  now: () => number;
+}
+
+/**
+ * Admission and eviction: unauthenticated sessions are capped per address (a full address first loses its
+ * own failed sessions — never one whose /attest is still being verified — then is refused); a full table evicts the oldest unauthenticated session and never an
+ * attested one (those are mid-handshake: the client still has to fetch its resource). Sessions live a fixed
+ * TTL, so insertion order is expiry order and expired ones are swept from the front in amortized O(1).
+ */
 export class SessionStore {
-  readonly #sessions = new Map<string, Session>();
+  readonly #pending = new Map<string, Session>();
+  readonly #attested = new Map<string, Session>();
+  readonly #byAddress = new Map<string, Set<Session>>();
   readonly #liveNonces = new Map<string, string>();
   readonly #usedNonces = new Map<string, number>();
   readonly #ttlMs: number;
   readonly #max: number;
+  readonly #maxPerAddress: number;
   readonly #now: () => number;
 
-  constructor(opts: { ttlSeconds: number; maxSessions: number; now: () => number }) {
+  constructor(opts: SessionLimits) {
     this.#ttlMs = opts.ttlSeconds * 1000;
     this.#max = opts.maxSessions;
+    this.#maxPerAddress = opts.maxPendingPerAddress ?? 32;
     this.#now = opts.now;
   }
 
   get size(): number {
-    return this.#sessions.size;
+    return this.#pending.size + this.#attested.size;
   }
 
-  create(tee: string): Session {
-    this.#evict();
+  /** Unauthenticated sessions held for an address. */
+  pendingFor(peerAddress: string): number {
+    return this.#byAddress.get(peerAddress)?.size ?? 0;
+  }
+
+  create(tee: string, peerAddress = ''): Session | { refused: SessionRefusal } {
+    this.#sweep();
+    const mine = this.#byAddress.get(peerAddress);
+    if (mine && mine.size >= this.#maxPerAddress) {
+      const dead = [...mine].find((s) => s.state === 'failed');
+      if (!dead) return { refused: 'TooManyPendingSessions' };
+      this.#drop(dead);
+    }
+    if (this.size >= this.#max) {
+      const oldest = this.#pending.values().next();
+      if (oldest.done) return { refused: 'SessionTableFull' };
+      this.#drop(oldest.value);
+    }
     const s: Session = {
       id: randomBytes(16).toString('hex'),
       tee,
       nonce: randomBytes(32).toString('base64'),
+      peerAddress,
       expiresAt: this.#now() + this.#ttlMs,
       state: 'authed',
     };
-    this.#sessions.set(s.id, s);
+    this.#pending.set(s.id, s);
+    const set = mine ?? new Set<Session>();
+    set.add(s);
+    this.#byAddress.set(peerAddress, set);
     this.#liveNonces.set(s.nonce, s.id);
     return s;
   }
@@ -63,7 +106,7 @@ export class SessionStore {
   /** The live session for a cookie value, or why there is none. */
   get(id: string | undefined): { session: Session } | { missing: 'NoCookie' | 'UnknownSession' | 'SessionExpired' } {
     if (!id) return { missing: 'NoCookie' };
-    const s = this.#sessions.get(id);
+    const s = this.#pending.get(id) ?? this.#attested.get(id);
     if (!s) return { missing: 'UnknownSession' };
     if (this.#now() >= s.expiresAt) {
       this.#drop(s);
@@ -77,6 +120,15 @@ export class SessionStore {
     s.state = 'consumed';
     this.#liveNonces.delete(s.nonce);
     this.#usedNonces.set(s.nonce, this.#now() + 2 * this.#ttlMs);
+    for (const n of this.#usedNonces.keys()) {
+      if (this.#usedNonces.size <= this.#max * 2) break;
+      this.#usedNonces.delete(n);
+    }
+  }
+
+  /** The /attest was refused: the session is dead weight its address may reclaim (never one in flight). */
+  fail(s: Session): void {
+    if (s.state === 'consumed') s.state = 'failed';
   }
 
   /** How a nonce presented in /attest relates to the sessions this server issued. */
@@ -87,27 +139,37 @@ export class SessionStore {
   }
 
   attest(s: Session, state: AttestedState): void {
+    if (!this.#pending.delete(s.id)) return; // evicted while verifying: the token is still returned, not kept
+    this.#forgetAddress(s);
     s.state = 'attested';
     s.attested = state;
+    this.#attested.set(s.id, s);
+  }
+
+  #forgetAddress(s: Session): void {
+    const set = this.#byAddress.get(s.peerAddress);
+    if (!set) return;
+    set.delete(s);
+    if (set.size === 0) this.#byAddress.delete(s.peerAddress);
   }
 
   #drop(s: Session): void {
-    this.#sessions.delete(s.id);
+    this.#pending.delete(s.id);
+    this.#attested.delete(s.id);
+    this.#forgetAddress(s);
     this.#liveNonces.delete(s.nonce);
   }
 
-  #evict(): void {
-    if (this.#sessions.size < this.#max && this.#usedNonces.size < this.#max * 2) return;
+  #sweep(): void {
     const now = this.#now();
-    for (const s of this.#sessions.values()) if (now >= s.expiresAt) this.#drop(s);
-    for (const [n, until] of this.#usedNonces) if (until <= now) this.#usedNonces.delete(n);
-    // Still full: drop the oldest (Map keeps insertion order).
-    for (const s of this.#sessions.values()) {
-      if (this.#sessions.size < this.#max) break;
-      this.#drop(s);
+    for (const table of [this.#pending, this.#attested]) {
+      for (const s of table.values()) {
+        if (now < s.expiresAt) break;
+        this.#drop(s);
+      }
     }
-    for (const n of this.#usedNonces.keys()) {
-      if (this.#usedNonces.size < this.#max * 2) break;
+    for (const [n, until] of this.#usedNonces) {
+      if (until > now) break;
       this.#usedNonces.delete(n);
     }
   }

@@ -31,7 +31,8 @@ export interface AttestedRequester {
   initDataDigest?: string;
 }
 
-export type AuthorizeResult = { ok: true; plaintext: Buffer; credential: string; agent: string } | { ok: false; reason: string; code?: string };
+/** A refusal's `agent` is the agent the requester claimed to be (its Events get the reason). */
+export type AuthorizeResult = { ok: true; plaintext: Buffer; credential: string; agent: string } | { ok: false; reason: string; code?: string; agent?: string };
 
 export interface Entitlements {
   authorize(resourcePath: string, attested: AttestedRequester): Promise<AuthorizeResult>;
@@ -41,7 +42,7 @@ export type KbsEvent =
   | { type: 'attested'; tee: string; status: string; policyId: string; tokenDigest: string; peerAddress: string; sampleTee: boolean }
   | { type: 'attestation-refused'; code: string; message: string; peerAddress: string }
   | { type: 'released'; resourcePath: string; credential: string; agent: string; peerAddress: string }
-  | { type: 'release-refused'; resourcePath: string; code: string; reason: string; peerAddress: string };
+  | { type: 'release-refused'; resourcePath: string; code: string; reason: string; peerAddress: string; agent?: string };
 
 /** pino-compatible subset; the server logs codes and resource paths, never values, tokens or session ids. */
 export interface KbsLogger {

@@ -12,7 +12,7 @@ export interface HttpReply {
 export function httpCall(
   method: string,
   url: string,
-  opts: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; agent?: Agent; timeoutMs?: number; maxResponseBytes?: number; ca?: string } = {},
+  opts: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; agent?: Agent; timeoutMs?: number; maxResponseBytes?: number; ca?: string; localAddress?: string } = {},
 ): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
     const payload = opts.rawBody !== undefined ? Buffer.from(opts.rawBody) : opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
@@ -21,7 +21,7 @@ export function httpCall(
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
-    const options = { method, headers, ...(opts.agent ? { agent: opts.agent } : {}), timeout: opts.timeoutMs ?? 30_000, ...(opts.ca ? { ca: opts.ca } : {}) };
+    const options = { method, headers, ...(opts.agent ? { agent: opts.agent } : {}), timeout: opts.timeoutMs ?? 30_000, ...(opts.ca ? { ca: opts.ca } : {}), ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) };
     const onResponse = (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       let size = 0;
