@@ -150,3 +150,71 @@ describe('TD 1.5 relaunch advice (Intel TDRelaunchCheck)', () => {
     expect(v.report.tcb).toMatchObject({ status: 'OutOfDate', tdRelaunchAdvised: false });
   });
 });
+
+describe('Root CA CRL covers every intermediate; the PCK CRL must come from the PCK CA', () => {
+  const failure = (v: TdxQuoteVerdict) => (v.ok ? 'verified' : v.failure);
+
+  it('the controls verify: a re-issued PCK CRL issuer (same name and key) and a separate QE Identity signer', async () => {
+    expect(outcome(await verify({ pckCrlIssuer: 'reissued', separateQeSigner: true }))).toEqual({ status: 'UpToDate', advisoryIds: [] });
+  });
+
+  it('a PCK CA revoked by the Root CA CRL is rejected in the PCK chain itself', async () => {
+    // The PCK CRL issuer chain carries the re-issued CA (serial 12), so only the quote's PCK chain holds serial 02.
+    expect(failure(await verify({ pckCrlIssuer: 'reissued', rootCrlRevokes: ['02'] }))).toEqual({
+      code: 'CertificateRevoked',
+      message: 'PCK certificate chain: certificate "Intel SGX PCK Platform CA" (serial 2) is revoked by the CRL of "Intel SGX Root CA"',
+    });
+  });
+
+  it('a PCK CRL issuer revoked by the Root CA CRL is rejected', async () => {
+    expect(failure(await verify({ pckCrlIssuer: 'reissued', rootCrlRevokes: ['12'] }))).toMatchObject({
+      code: 'CertificateRevoked',
+      message: expect.stringMatching(/^PCK CRL issuer chain: certificate "Intel SGX PCK Platform CA" \(serial 12\) is revoked/) as unknown,
+    });
+  });
+
+  it('a TCB Info signing certificate revoked by the Root CA CRL is rejected', async () => {
+    expect(failure(await verify({ rootCrlRevokes: ['03'] }))).toMatchObject({
+      code: 'CertificateRevoked',
+      message: expect.stringMatching(/^TCB Info issuer chain: certificate "Intel SGX TCB Signing" \(serial 3\) is revoked/) as unknown,
+    });
+  });
+
+  it('a QE Identity signing certificate revoked by the Root CA CRL is rejected', async () => {
+    expect(failure(await verify({ separateQeSigner: true, rootCrlRevokes: ['04'] }))).toMatchObject({
+      code: 'CertificateRevoked',
+      message: expect.stringMatching(/^QE Identity issuer chain: certificate "Intel SGX TCB Signing" \(serial 4\) is revoked/) as unknown,
+    });
+  });
+
+  it('a PCK CRL from the other PCK CA (Processor instead of Platform) is CrlIssuerMismatch', async () => {
+    expect(failure(await verify({ pckCrlIssuer: 'processor' }))).toMatchObject({ code: 'CrlIssuerMismatch', message: expect.stringMatching(/^the PCK CRL in the collateral was not issued by "Intel SGX PCK Platform CA"/) as unknown });
+  });
+
+  it('a PCK CRL issued under another CA name, even with the same key, is CrlIssuerMismatch', async () => {
+    expect(failure(await verify({ pckCrlIssuer: 'renamed' }))).toMatchObject({ code: 'CrlIssuerMismatch', message: expect.stringMatching(/^the PCK CRL in the collateral was not issued by "Intel SGX PCK Platform CA"/) as unknown });
+  });
+
+  it('a PCK CRL signed by another key under the PCK CA name is CrlIssuerMismatch', async () => {
+    expect(failure(await verify({ pckCrlIssuer: 'rogue' }))).toMatchObject({ code: 'CrlIssuerMismatch', message: expect.stringMatching(/^the PCK CRL in the collateral was not issued by/) as unknown });
+  });
+});
+
+describe('debug Quoting Enclaves are rejected', () => {
+  // QE report ATTRIBUTES start at byte 48; bit 1 of the first byte is DEBUG. Intel's TD_QE identity masks that bit,
+  // so clear it from the mask to reach the explicit debug check (an identity that forgets the bit must not help).
+  const unmaskDebug = (i: Json) => (i.attributesMask = ((parseInt(String(i.attributesMask).slice(0, 2), 16) & ~0x02).toString(16).padStart(2, '0')) + String(i.attributesMask).slice(2));
+  const debugQe = (r: Buffer) => (r[48] = (r[48] ?? 0) | 0x02);
+
+  it('even when the QE Identity mask ignores the DEBUG bit', async () => {
+    expect(outcome(await verify({ editQeIdentity: unmaskDebug }))).toEqual({ status: 'UpToDate', advisoryIds: [] });
+    expect(outcome(await verify({ editQeIdentity: unmaskDebug, editQeReport: debugQe }))).toBe('QeIdentityMismatch');
+    const v = await verify({ editQeIdentity: unmaskDebug, editQeReport: debugQe });
+    expect(v.ok ? '' : v.failure.message).toBe('the Quoting Enclave runs in debug mode');
+  });
+
+  it('and by the QE Identity mask when it covers the DEBUG bit', async () => {
+    const v = await verify({ editQeReport: debugQe });
+    expect(v.ok ? '' : v.failure.message).toBe('QE report ATTRIBUTES do not match the QE Identity under its mask');
+  });
+});
