@@ -115,12 +115,31 @@ describe('identity and binding checks', () => {
     ['PCK leaf revoked by the PCK CRL', { revokePckLeaf: true }, 'CertificateRevoked'],
     ['CRLs past nextUpdate', { crlNextUpdate: new Date('2025-06-30T00:00:00Z') }, 'CrlExpired'],
     ['certificates expired', { validTo: new Date('2025-06-30T00:00:00Z'), crlNextUpdate: new Date('2025-12-01T00:00:00Z') }, 'CertificateExpired'],
+    ['PCK leaf not yet valid', { pckLeafValidFrom: new Date('2025-07-02T00:00:00Z') }, 'CertificateNotYetValid'],
   ];
   for (const [name, over, code] of cases) {
     it(`${name} → ${code}`, async () => {
       expect(outcome(await verify(over))).toBe(code);
     });
   }
+});
+
+describe('validity window codes', () => {
+  it('a PCK certificate that is not yet valid is CertificateNotYetValid, naming the certificate and its window', async () => {
+    const v = await verify({ pckLeafValidFrom: new Date('2025-07-02T00:00:00Z') });
+    expect(v.ok ? 'verified' : v.failure).toEqual({
+      code: 'CertificateNotYetValid',
+      message: 'PCK certificate chain certificate "Intel SGX PCK Certificate" is not valid at 2025-07-01T00:00:00.000Z (valid 2025-07-02T00:00:00.000Z to 2026-01-01T00:00:00.000Z)',
+    });
+    // The same leaf once its window has begun verifies; after it ends it is CertificateExpired.
+    expect(outcome(await verify({ pckLeafValidFrom: new Date('2025-07-02T00:00:00Z') }, new Date('2025-07-03T00:00:00Z')))).toEqual({ status: 'UpToDate', advisoryIds: [] });
+    const afterCerts = { pckLeafValidFrom: new Date('2025-07-02T00:00:00Z'), crlNextUpdate: new Date('2026-06-01T00:00:00Z') };
+    expect(outcome(await verify(afterCerts, new Date('2026-01-02T00:00:00Z')))).toBe('CertificateExpired');
+  });
+
+  it('a CRL whose thisUpdate is in the future keeps CrlExpired (one code per item for both ends of its window)', async () => {
+    expect(outcome(await verify({}, new Date('2024-12-31T00:00:00Z')))).toBe('CrlExpired');
+  });
 });
 
 describe('TD 1.5 relaunch advice (Intel TDRelaunchCheck)', () => {

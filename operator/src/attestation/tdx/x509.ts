@@ -58,7 +58,10 @@ export interface ValidityWindow {
   what: string;
   notBefore: Date;
   notAfter: Date;
+  /** The failure code when `at` is after `notAfter` (and, without `earlyCode`, also before `notBefore`). */
   code: 'CertificateExpired' | 'CrlExpired' | 'TcbInfoExpired' | 'QeIdentityExpired';
+  /** The failure code when `at` is before `notBefore`, where that has its own code. */
+  earlyCode?: 'CertificateNotYetValid';
 }
 
 /** Lower-case hex of an INTEGER's content without leading zero digits (how serials are compared). */
@@ -270,9 +273,10 @@ export function checkCrl(crl: Crl, issuer: Cert, what: string): ValidityWindow {
 
 export function checkWindow(w: ValidityWindow, at: Date): void {
   const t = at.getTime();
-  if (t < w.notBefore.getTime() || t > w.notAfter.getTime()) {
+  const early = t < w.notBefore.getTime();
+  if (early || t > w.notAfter.getTime()) {
     throw new TdxError(
-      w.code,
+      early ? (w.earlyCode ?? w.code) : w.code,
       `${w.what} is not valid at ${at.toISOString()} (valid ${w.notBefore.toISOString()} to ${w.notAfter.toISOString()})`,
     );
   }
@@ -300,7 +304,7 @@ export function checkChain(chain: Cert[], root: Cert, what: string, crlFor: (iss
   const windows: ValidityWindow[] = [];
   for (let i = 0; i < chain.length; i++) {
     const cert = chain[i] as Cert;
-    windows.push({ what: `${what} certificate "${cert.subjectCn}"`, notBefore: cert.notBefore, notAfter: cert.notAfter, code: 'CertificateExpired' });
+    windows.push({ what: `${what} certificate "${cert.subjectCn}"`, notBefore: cert.notBefore, notAfter: cert.notAfter, code: 'CertificateExpired', earlyCode: 'CertificateNotYetValid' });
     if (i === chain.length - 1) break;
     const issuer = chain[i + 1] as Cert;
     if (!issuer.ca) throw new TdxError('CertificateChainInvalid', `${what}: issuer "${issuer.subjectCn}" is not a CA certificate`);
