@@ -237,3 +237,43 @@ describe('debug Quoting Enclaves are rejected', () => {
     expect(v.ok ? '' : v.failure.message).toBe('QE report ATTRIBUTES do not match the QE Identity under its mask');
   });
 });
+
+describe('PCK SGX extension parsing (negative cases, each through the full verification)', () => {
+  const SGX = Buffer.from('2a864886f84d010d01', 'hex'); // 1.2.840.113741.1.13.1
+  /** Finds OID SGX.<arcs> (as a complete OBJECT IDENTIFIER TLV) and returns the offset just after it. */
+  const after = (der: Uint8Array, arcs: number[]) => {
+    const oid = Buffer.concat([SGX, Buffer.from(arcs)]);
+    const tlv = Buffer.concat([Buffer.from([0x06, oid.length]), oid]);
+    const i = Buffer.from(der).indexOf(tlv);
+    if (i < 0) throw new Error(`OID .${arcs.join('.')} not found`);
+    return i + tlv.length;
+  };
+  const edit = (fn: (b: Buffer) => void) => (der: Uint8Array) => {
+    const b = Buffer.from(der);
+    fn(b);
+    return new Uint8Array(b);
+  };
+  const cases: [string, (der: Uint8Array) => Uint8Array, RegExp][] = [
+    ['truncated', (d) => d.subarray(0, d.length - 1), /^PCK certificate SGX extension: element runs past the end/],
+    ['trailing byte', (d) => Uint8Array.from([...d, 0]), /^PCK certificate SGX extension: trailing bytes/],
+    ['FMSPC absent (its OID renamed)', edit((b) => (b[after(b, [4]) - 1] = 9)), /^PCK certificate SGX extension: FMSPC \(1\.2\.840\.113741\.1\.13\.1\.4\) is missing or not 6 bytes$/],
+    ['PCE-ID OID repeated', edit((b) => (b[after(b, [3]) - 1] = 4)), /^PCK certificate SGX extension: extension repeats 1\.2\.840\.113741\.1\.13\.1\.4$/],
+    ['negative component SVN', edit((b) => (b[after(b, [2, 1]) + 2] = 0x80)), /^PCK certificate SGX extension: sgxtcbcomp1svn \(1\.2\.840\.113741\.1\.13\.1\.2\.1\) is out of range$/],
+    ['PCESVN not an INTEGER', edit((b) => (b[after(b, [2, 17])] = 0x04)), /^PCK certificate SGX extension: PCESVN \(1\.2\.840\.113741\.1\.13\.1\.2\.17\) is missing or not an INTEGER$/],
+  ];
+  for (const [name, editSgxExtension, message] of cases) {
+    it(`${name} → PckExtensionMalformed`, async () => {
+      const v = await verify({ editSgxExtension });
+      expect(v.ok ? 'verified' : v.failure.code).toBe('PckExtensionMalformed');
+      expect(v.ok ? '' : v.failure.message).toMatch(message);
+    });
+  }
+
+  it('the unedited extension decodes to the fixture platform (FMSPC, PCE-ID, SVNs)', async () => {
+    const v = await verify({ editSgxExtension: (d) => d });
+    if (!v.ok) throw new Error(v.failure.message);
+    const e = v.report.pck.extension;
+    expect([Buffer.from(e.fmspc).toString('hex'), Buffer.from(e.pceId).toString('hex'), e.tcbComponents.length, e.cpuSvn.length, e.ppid.length]).toEqual(['b0c06f000000', '0000', 16, 16, 16]);
+    expect(e.pceSvn).toBeGreaterThan(0);
+  });
+});
