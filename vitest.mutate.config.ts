@@ -13,5 +13,8 @@ export default defineConfig({
     include: only ?? ['operator/src/**/*.test.ts', 'operator/test/unit/**/*.test.ts'],
     exclude: ['operator/src/attestation/tdx/mutation.test.ts', '**/node_modules/**'],
     testTimeout: 60_000,
+    // Test files are re-run for every mutant; re-importing them (and @peculiar/x509, pkijs, zod…) each time is
+    // most of a mutant's cost. Stryker switches mutants at run time, so shared module instances are safe here.
+    isolate: false,
   },
 });
