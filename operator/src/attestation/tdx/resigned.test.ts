@@ -277,3 +277,45 @@ describe('PCK SGX extension parsing (negative cases, each through the full verif
     expect(e.pceSvn).toBeGreaterThan(0);
   });
 });
+
+describe('chain names and collateral shapes', () => {
+  const failure = (v: TdxQuoteVerdict) => (v.ok ? 'verified' : v.failure);
+
+  it('a PCK chain through the Processor CA verifies and reports caType processor', async () => {
+    const v = await verify({ names: { pckCa: 'Intel SGX PCK Processor CA' } });
+    expect(v.ok ? [v.report.pck.caType, v.report.tcb.status] : v.failure).toEqual(['processor', 'UpToDate']);
+  });
+
+  it('a PCK CA under another name is refused in the PCK CRL issuer chain and in the quote chain', async () => {
+    expect(failure(await verify({ names: { pckCa: 'Intel SGX PCK Other CA' } }))).toEqual({
+      code: 'CrlIssuerMismatch',
+      message: 'PCK CRL issuer chain starts with "Intel SGX PCK Other CA", not a PCK Platform/Processor CA',
+    });
+    expect(failure(await verify({ names: { pckCa: 'Intel SGX PCK Other CA' }, pckCrlIssuer: 'reissued' }))).toEqual({
+      code: 'CertificateChainInvalid',
+      message: 'PCK intermediate subject CN is "Intel SGX PCK Other CA", not a PCK Platform/Processor CA',
+    });
+  });
+
+  it('a PCK leaf under another name is CertificateChainInvalid', async () => {
+    expect(failure(await verify({ names: { pckLeaf: 'Intel SGX PCK Certificate X' } }))).toEqual({
+      code: 'CertificateChainInvalid',
+      message: 'PCK leaf subject CN is "Intel SGX PCK Certificate X", expected "Intel SGX PCK Certificate"',
+    });
+  });
+
+  it('TCB Info signed by a certificate that is not the TCB signer is CertificateChainInvalid', async () => {
+    expect(failure(await verify({ names: { tcbSigner: 'Intel SGX PCK Platform CA' } }))).toEqual({
+      code: 'CertificateChainInvalid',
+      message: 'TCB Info is signed by "Intel SGX PCK Platform CA", expected "Intel SGX TCB Signing"',
+    });
+  });
+
+  it('a root listed in its own CRL is CertificateRevoked', async () => {
+    expect(failure(await verify({ rootCrlRevokes: ['01'] }))).toEqual({ code: 'CertificateRevoked', message: 'the Intel SGX Root CA is listed in its own CRL' });
+  });
+
+  it('a QE Identity that is not TD_QE v2 is QeIdentityMalformed, naming the field', async () => {
+    expect(failure(await verify({ editQeIdentity: (i) => (i.version = 3) }))).toMatchObject({ code: 'QeIdentityMalformed', message: expect.stringMatching(/^QE Identity is not a TD_QE identity v2 \(version: /) as unknown });
+  });
+});
