@@ -62,19 +62,27 @@ export function expectTag(t: Tlv | undefined, tag: number, what: string): Tlv {
   return t;
 }
 
-/** UTCTime (0x17) or GeneralizedTime (0x18) in the DER "Z" form. */
+/** Two ASCII digits at `i` as a number, or NaN. */
+function digits2(v: Uint8Array, i: number): number {
+  const a = (v[i] ?? 0) - 0x30;
+  const b = (v[i + 1] ?? 0) - 0x30;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : NaN;
+}
+
+/** UTCTime (0x17, YYMMDDHHMMSSZ) or GeneralizedTime (0x18, YYYYMMDDHHMMSSZ) in the DER "Z" form. */
 export function readTime(t: Tlv | undefined, what: string): Date {
-  const text = t ? Buffer.from(t.value).toString('latin1') : '';
-  const utc = t?.tag === 0x17 ? /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text) : null;
-  const gen = t?.tag === 0x18 ? /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text) : null;
-  const m = utc ?? gen;
-  if (!m) throw new DerError(`${what} is not a DER UTCTime/GeneralizedTime`);
-  const first = Number(m[1]);
+  const v = t?.value;
+  const utc = t?.tag === 0x17 && v?.length === 13;
+  const gen = t?.tag === 0x18 && v?.length === 15;
+  if (!v || (!utc && !gen) || v[v.length - 1] !== 0x5a) throw new DerError(`${what} is not a DER UTCTime/GeneralizedTime`);
+  const o = utc ? 0 : 2;
+  const first = digits2(v, 0);
   // RFC 5280: UTCTime years 50-99 are 19xx, 00-49 are 20xx.
-  const year = utc ? (first >= 50 ? 1900 + first : 2000 + first) : first;
-  const [, , mo, d, h, mi, s] = m.map(Number) as number[];
-  const date = new Date(Date.UTC(year, (mo ?? 1) - 1, d, h, mi, s));
-  if (Number.isNaN(date.getTime()) || date.getUTCMonth() !== (mo ?? 1) - 1) throw new DerError(`${what} is not a valid date`);
+  const year = utc ? (first >= 50 ? 1900 + first : 2000 + first) : first * 100 + digits2(v, 2);
+  const [mo, d, h, mi, s] = [digits2(v, o + 2), digits2(v, o + 4), digits2(v, o + 6), digits2(v, o + 8), digits2(v, o + 10)] as [number, number, number, number, number];
+  if ([year, mo, d, h, mi, s].some(Number.isNaN)) throw new DerError(`${what} is not a DER UTCTime/GeneralizedTime`);
+  const date = new Date(Date.UTC(year, mo - 1, d, h, mi, s));
+  if (Number.isNaN(date.getTime()) || date.getUTCMonth() !== mo - 1 || h > 23 || mi > 59 || s > 59) throw new DerError(`${what} is not a valid date`);
   return date;
 }
 
@@ -92,4 +100,18 @@ export function oidBytes(dotted: string): Uint8Array {
     groups.forEach((g, i) => out.push(i < groups.length - 1 ? g | 0x80 : g));
   }
   return new Uint8Array(out);
+}
+
+/** Dotted text of an OBJECT IDENTIFIER's content octets. */
+export function oidText(bytes: Uint8Array): string {
+  const parts: number[] = [Math.floor((bytes[0] ?? 0) / 40), (bytes[0] ?? 0) % 40];
+  let v = 0;
+  for (const b of bytes.subarray(1)) {
+    v = v * 128 + (b & 0x7f);
+    if ((b & 0x80) === 0) {
+      parts.push(v);
+      v = 0;
+    }
+  }
+  return parts.join('.');
 }

@@ -15,6 +15,7 @@ export type TdxErrorCode =
   | 'CertificateMalformed'
   | 'CertificateChainInvalid'
   | 'CertificateExpired'
+  | 'CertificateNotYetValid'
   | 'CertificateRevoked'
   | 'RootCaMismatch'
   | 'CrlMalformed'

@@ -1,10 +1,17 @@
 // The Intel SGX extension (OID 1.2.840.113741.1.13.1) of a PCK leaf certificate: FMSPC, PCE-ID and the
 // platform TCB (16 SGX component SVNs, PCESVN, CPUSVN) that TCB level selection compares against.
-import * as asn1js from 'asn1js';
+// Read with the strict DER reader (no generic ASN.1 object model: this runs on every cold verification).
 import type { Cert } from './x509.ts';
 import { TdxError } from './errors.ts';
+import { children, oidText, readOnly } from './der.ts';
+import type { Tlv } from './der.ts';
 
 const SGX_EXTENSION = '1.2.840.113741.1.13.1';
+const SEQUENCE = 0x30;
+const INTEGER = 0x02;
+const ENUMERATED = 0x0a;
+const OCTET_STRING = 0x04;
+const OID = 0x06;
 
 export interface PckExtension {
   ppid: Uint8Array;
@@ -21,31 +28,36 @@ function fail(detail: string): never {
   throw new TdxError('PckExtensionMalformed', `PCK certificate SGX extension: ${detail}`);
 }
 
-function pairs(seq: asn1js.AsnType, where: string): Map<string, asn1js.AsnType> {
-  if (!(seq instanceof asn1js.Sequence)) fail(`${where} is not a SEQUENCE`);
-  const out = new Map<string, asn1js.AsnType>();
-  for (const item of seq.valueBlock.value) {
-    if (!(item instanceof asn1js.Sequence) || item.valueBlock.value.length !== 2) fail(`${where} entry is not an (OID, value) pair`);
-    const [oid, value] = item.valueBlock.value;
-    if (!(oid instanceof asn1js.ObjectIdentifier) || !value) fail(`${where} entry has no OID`);
-    const key = oid.valueBlock.toString();
+/** SEQUENCE OF SEQUENCE { OID, value } as a map by dotted OID. */
+function pairs(seq: Tlv | undefined, where: string): Map<string, Tlv> {
+  if (seq?.tag !== SEQUENCE) fail(`${where} is not a SEQUENCE`);
+  const out = new Map<string, Tlv>();
+  for (const item of children(seq)) {
+    const parts = item.tag === SEQUENCE ? children(item) : [];
+    if (parts.length !== 2) fail(`${where} entry is not an (OID, value) pair`);
+    const [oid, value] = parts as [Tlv, Tlv];
+    if (oid.tag !== OID) fail(`${where} entry has no OID`);
+    const key = oidText(oid.value);
     if (out.has(key)) fail(`${where} repeats ${key}`);
     out.set(key, value);
   }
   return out;
 }
 
-function octets(map: Map<string, asn1js.AsnType>, oid: string, len: number, name: string): Uint8Array {
+function octets(map: Map<string, Tlv>, oid: string, len: number, name: string): Uint8Array {
   const v = map.get(oid);
-  if (!(v instanceof asn1js.OctetString) || v.valueBlock.valueHexView.length !== len) fail(`${name} (${oid}) is missing or not ${len} bytes`);
-  return new Uint8Array(v.valueBlock.valueHexView);
+  if (v?.tag !== OCTET_STRING || v.value.length !== len) fail(`${name} (${oid}) is missing or not ${len} bytes`);
+  return new Uint8Array(v.value);
 }
 
-function smallInt(map: Map<string, asn1js.AsnType>, oid: string, name: string, max: number): number {
+function smallInt(map: Map<string, Tlv>, oid: string, name: string, max: number): number {
   const v = map.get(oid);
-  if (!(v instanceof asn1js.Integer) && !(v instanceof asn1js.Enumerated)) fail(`${name} (${oid}) is missing or not an INTEGER`);
-  const n = v.valueBlock.valueDec;
-  if (!Number.isInteger(n) || n < 0 || n > max) fail(`${name} (${oid}) is out of range`);
+  if ((v?.tag !== INTEGER && v?.tag !== ENUMERATED) || v.value.length === 0) fail(`${name} (${oid}) is missing or not an INTEGER`);
+  // Two's complement, big-endian: a set top bit is negative; more than 4 content bytes is out of any range here.
+  if (((v.value[0] ?? 0) & 0x80) !== 0 || v.value.length > 4) fail(`${name} (${oid}) is out of range`);
+  let n = 0;
+  for (const b of v.value) n = n * 256 + b;
+  if (n > max) fail(`${name} (${oid}) is out of range`);
   return n;
 }
 
@@ -53,9 +65,7 @@ export function parsePckExtension(cert: Cert): PckExtension {
   try {
     const raw = cert.extensions.get(SGX_EXTENSION);
     if (!raw) fail('extension is absent');
-    const asn = asn1js.fromBER(raw);
-    if (asn.offset !== raw.length) fail('extension value is not a single DER element');
-    const top = pairs(asn.result, 'extension');
+    const top = pairs(readOnly(raw), 'extension');
     const tcb = top.get(`${SGX_EXTENSION}.2`);
     if (!tcb) fail('TCB (.2) is absent');
     const tcbMap = pairs(tcb, 'TCB');

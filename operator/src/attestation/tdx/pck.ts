@@ -2,8 +2,8 @@
 // root, with the intermediate checked against the Root CA CRL and the leaf against the PCK CRL of its CA.
 import { TdxError } from './errors.ts';
 import { bytesEqual } from './bytes.ts';
-import { checkChain, parsePemChain } from './x509.ts';
-import type { Cert, ValidityWindow } from './x509.ts';
+import { checkChain, createCertScope, parsePemChain } from './x509.ts';
+import type { Cert, CertScope, ValidityWindow } from './x509.ts';
 import { parsePckExtension } from './pck-extension.ts';
 import type { PckExtension } from './pck-extension.ts';
 import type { VerifiedCollateral } from './collateral.ts';
@@ -15,8 +15,8 @@ export interface VerifiedPck {
   windows: ValidityWindow[];
 }
 
-export function verifyPckChain(pem: string, collateral: VerifiedCollateral): VerifiedPck {
-  const chain = parsePemChain(pem, 'PCK certificate chain');
+export function verifyPckChain(pem: string, collateral: VerifiedCollateral, scope: CertScope = createCertScope()): VerifiedPck {
+  const chain = parsePemChain(pem, 'PCK certificate chain', scope);
   if (chain.length !== 3) throw new TdxError('CertificateChainInvalid', `PCK certificate chain has ${chain.length} certificates; expected leaf, PCK CA and root`);
   const [leaf, ca, root] = chain as [Cert, Cert, Cert];
   if (!bytesEqual(root.der, collateral.root.der)) throw new TdxError('RootCaMismatch', 'PCK certificate chain does not end in the pinned Intel SGX Root CA');
@@ -34,6 +34,6 @@ export function verifyPckChain(pem: string, collateral: VerifiedCollateral): Ver
     if (issuer === root) return collateral.rootCaCrl;
     if (issuer === ca) return collateral.pckCrl;
     return undefined;
-  });
+  }, scope);
   return { leaf, caType, extension: parsePckExtension(leaf), windows: checked.windows };
 }

@@ -115,12 +115,31 @@ describe('identity and binding checks', () => {
     ['PCK leaf revoked by the PCK CRL', { revokePckLeaf: true }, 'CertificateRevoked'],
     ['CRLs past nextUpdate', { crlNextUpdate: new Date('2025-06-30T00:00:00Z') }, 'CrlExpired'],
     ['certificates expired', { validTo: new Date('2025-06-30T00:00:00Z'), crlNextUpdate: new Date('2025-12-01T00:00:00Z') }, 'CertificateExpired'],
+    ['PCK leaf not yet valid', { pckLeafValidFrom: new Date('2025-07-02T00:00:00Z') }, 'CertificateNotYetValid'],
   ];
   for (const [name, over, code] of cases) {
     it(`${name} → ${code}`, async () => {
       expect(outcome(await verify(over))).toBe(code);
     });
   }
+});
+
+describe('validity window codes', () => {
+  it('a PCK certificate that is not yet valid is CertificateNotYetValid, naming the certificate and its window', async () => {
+    const v = await verify({ pckLeafValidFrom: new Date('2025-07-02T00:00:00Z') });
+    expect(v.ok ? 'verified' : v.failure).toEqual({
+      code: 'CertificateNotYetValid',
+      message: 'PCK certificate chain certificate "Intel SGX PCK Certificate" is not valid at 2025-07-01T00:00:00.000Z (valid 2025-07-02T00:00:00.000Z to 2026-01-01T00:00:00.000Z)',
+    });
+    // The same leaf once its window has begun verifies; after it ends it is CertificateExpired.
+    expect(outcome(await verify({ pckLeafValidFrom: new Date('2025-07-02T00:00:00Z') }, new Date('2025-07-03T00:00:00Z')))).toEqual({ status: 'UpToDate', advisoryIds: [] });
+    const afterCerts = { pckLeafValidFrom: new Date('2025-07-02T00:00:00Z'), crlNextUpdate: new Date('2026-06-01T00:00:00Z') };
+    expect(outcome(await verify(afterCerts, new Date('2026-01-02T00:00:00Z')))).toBe('CertificateExpired');
+  });
+
+  it('a CRL whose thisUpdate is in the future keeps CrlExpired (one code per item for both ends of its window)', async () => {
+    expect(outcome(await verify({}, new Date('2024-12-31T00:00:00Z')))).toBe('CrlExpired');
+  });
 });
 
 describe('TD 1.5 relaunch advice (Intel TDRelaunchCheck)', () => {
@@ -148,5 +167,155 @@ describe('TD 1.5 relaunch advice (Intel TDRelaunchCheck)', () => {
     const v = verifyTdxQuote({ quote: r.quote, collateral: r.collateral, at: at15, rootCaPem: r.rootPem });
     if (!v.ok) throw new Error(v.failure.message);
     expect(v.report.tcb).toMatchObject({ status: 'OutOfDate', tdRelaunchAdvised: false });
+  });
+});
+
+describe('Root CA CRL covers every intermediate; the PCK CRL must come from the PCK CA', () => {
+  const failure = (v: TdxQuoteVerdict) => (v.ok ? 'verified' : v.failure);
+
+  it('the controls verify: a re-issued PCK CRL issuer (same name and key) and a separate QE Identity signer', async () => {
+    expect(outcome(await verify({ pckCrlIssuer: 'reissued', separateQeSigner: true }))).toEqual({ status: 'UpToDate', advisoryIds: [] });
+  });
+
+  it('a PCK CA revoked by the Root CA CRL is rejected in the PCK chain itself', async () => {
+    // The PCK CRL issuer chain carries the re-issued CA (serial 12), so only the quote's PCK chain holds serial 02.
+    expect(failure(await verify({ pckCrlIssuer: 'reissued', rootCrlRevokes: ['02'] }))).toEqual({
+      code: 'CertificateRevoked',
+      message: 'PCK certificate chain: certificate "Intel SGX PCK Platform CA" (serial 2) is revoked by the CRL of "Intel SGX Root CA"',
+    });
+  });
+
+  it('a PCK CRL issuer revoked by the Root CA CRL is rejected', async () => {
+    expect(failure(await verify({ pckCrlIssuer: 'reissued', rootCrlRevokes: ['12'] }))).toMatchObject({
+      code: 'CertificateRevoked',
+      message: expect.stringMatching(/^PCK CRL issuer chain: certificate "Intel SGX PCK Platform CA" \(serial 12\) is revoked/) as unknown,
+    });
+  });
+
+  it('a TCB Info signing certificate revoked by the Root CA CRL is rejected', async () => {
+    expect(failure(await verify({ rootCrlRevokes: ['03'] }))).toMatchObject({
+      code: 'CertificateRevoked',
+      message: expect.stringMatching(/^TCB Info issuer chain: certificate "Intel SGX TCB Signing" \(serial 3\) is revoked/) as unknown,
+    });
+  });
+
+  it('a QE Identity signing certificate revoked by the Root CA CRL is rejected', async () => {
+    expect(failure(await verify({ separateQeSigner: true, rootCrlRevokes: ['04'] }))).toMatchObject({
+      code: 'CertificateRevoked',
+      message: expect.stringMatching(/^QE Identity issuer chain: certificate "Intel SGX TCB Signing" \(serial 4\) is revoked/) as unknown,
+    });
+  });
+
+  it('a PCK CRL from the other PCK CA (Processor instead of Platform) is CrlIssuerMismatch', async () => {
+    expect(failure(await verify({ pckCrlIssuer: 'processor' }))).toMatchObject({ code: 'CrlIssuerMismatch', message: expect.stringMatching(/^the PCK CRL in the collateral was not issued by "Intel SGX PCK Platform CA"/) as unknown });
+  });
+
+  it('a PCK CRL issued under another CA name, even with the same key, is CrlIssuerMismatch', async () => {
+    expect(failure(await verify({ pckCrlIssuer: 'renamed' }))).toMatchObject({ code: 'CrlIssuerMismatch', message: expect.stringMatching(/^the PCK CRL in the collateral was not issued by "Intel SGX PCK Platform CA"/) as unknown });
+  });
+
+  it('a PCK CRL signed by another key under the PCK CA name is CrlIssuerMismatch', async () => {
+    expect(failure(await verify({ pckCrlIssuer: 'rogue' }))).toMatchObject({ code: 'CrlIssuerMismatch', message: expect.stringMatching(/^the PCK CRL in the collateral was not issued by/) as unknown });
+  });
+});
+
+describe('debug Quoting Enclaves are rejected', () => {
+  // QE report ATTRIBUTES start at byte 48; bit 1 of the first byte is DEBUG. Intel's TD_QE identity masks that bit,
+  // so clear it from the mask to reach the explicit debug check (an identity that forgets the bit must not help).
+  const unmaskDebug = (i: Json) => (i.attributesMask = ((parseInt(String(i.attributesMask).slice(0, 2), 16) & ~0x02).toString(16).padStart(2, '0')) + String(i.attributesMask).slice(2));
+  const debugQe = (r: Buffer) => (r[48] = (r[48] ?? 0) | 0x02);
+
+  it('even when the QE Identity mask ignores the DEBUG bit', async () => {
+    expect(outcome(await verify({ editQeIdentity: unmaskDebug }))).toEqual({ status: 'UpToDate', advisoryIds: [] });
+    expect(outcome(await verify({ editQeIdentity: unmaskDebug, editQeReport: debugQe }))).toBe('QeIdentityMismatch');
+    const v = await verify({ editQeIdentity: unmaskDebug, editQeReport: debugQe });
+    expect(v.ok ? '' : v.failure.message).toBe('the Quoting Enclave runs in debug mode');
+  });
+
+  it('and by the QE Identity mask when it covers the DEBUG bit', async () => {
+    const v = await verify({ editQeReport: debugQe });
+    expect(v.ok ? '' : v.failure.message).toBe('QE report ATTRIBUTES do not match the QE Identity under its mask');
+  });
+});
+
+describe('PCK SGX extension parsing (negative cases, each through the full verification)', () => {
+  const SGX = Buffer.from('2a864886f84d010d01', 'hex'); // 1.2.840.113741.1.13.1
+  /** Finds OID SGX.<arcs> (as a complete OBJECT IDENTIFIER TLV) and returns the offset just after it. */
+  const after = (der: Uint8Array, arcs: number[]) => {
+    const oid = Buffer.concat([SGX, Buffer.from(arcs)]);
+    const tlv = Buffer.concat([Buffer.from([0x06, oid.length]), oid]);
+    const i = Buffer.from(der).indexOf(tlv);
+    if (i < 0) throw new Error(`OID .${arcs.join('.')} not found`);
+    return i + tlv.length;
+  };
+  const edit = (fn: (b: Buffer) => void) => (der: Uint8Array) => {
+    const b = Buffer.from(der);
+    fn(b);
+    return new Uint8Array(b);
+  };
+  const cases: [string, (der: Uint8Array) => Uint8Array, RegExp][] = [
+    ['truncated', (d) => d.subarray(0, d.length - 1), /^PCK certificate SGX extension: element runs past the end/],
+    ['trailing byte', (d) => Uint8Array.from([...d, 0]), /^PCK certificate SGX extension: trailing bytes/],
+    ['FMSPC absent (its OID renamed)', edit((b) => (b[after(b, [4]) - 1] = 9)), /^PCK certificate SGX extension: FMSPC \(1\.2\.840\.113741\.1\.13\.1\.4\) is missing or not 6 bytes$/],
+    ['PCE-ID OID repeated', edit((b) => (b[after(b, [3]) - 1] = 4)), /^PCK certificate SGX extension: extension repeats 1\.2\.840\.113741\.1\.13\.1\.4$/],
+    ['negative component SVN', edit((b) => (b[after(b, [2, 1]) + 2] = 0x80)), /^PCK certificate SGX extension: sgxtcbcomp1svn \(1\.2\.840\.113741\.1\.13\.1\.2\.1\) is out of range$/],
+    ['PCESVN not an INTEGER', edit((b) => (b[after(b, [2, 17])] = 0x04)), /^PCK certificate SGX extension: PCESVN \(1\.2\.840\.113741\.1\.13\.1\.2\.17\) is missing or not an INTEGER$/],
+  ];
+  for (const [name, editSgxExtension, message] of cases) {
+    it(`${name} → PckExtensionMalformed`, async () => {
+      const v = await verify({ editSgxExtension });
+      expect(v.ok ? 'verified' : v.failure.code).toBe('PckExtensionMalformed');
+      expect(v.ok ? '' : v.failure.message).toMatch(message);
+    });
+  }
+
+  it('the unedited extension decodes to the fixture platform (FMSPC, PCE-ID, SVNs)', async () => {
+    const v = await verify({ editSgxExtension: (d) => d });
+    if (!v.ok) throw new Error(v.failure.message);
+    const e = v.report.pck.extension;
+    expect([Buffer.from(e.fmspc).toString('hex'), Buffer.from(e.pceId).toString('hex'), e.tcbComponents.length, e.cpuSvn.length, e.ppid.length]).toEqual(['b0c06f000000', '0000', 16, 16, 16]);
+    expect(e.pceSvn).toBeGreaterThan(0);
+  });
+});
+
+describe('chain names and collateral shapes', () => {
+  const failure = (v: TdxQuoteVerdict) => (v.ok ? 'verified' : v.failure);
+
+  it('a PCK chain through the Processor CA verifies and reports caType processor', async () => {
+    const v = await verify({ names: { pckCa: 'Intel SGX PCK Processor CA' } });
+    expect(v.ok ? [v.report.pck.caType, v.report.tcb.status] : v.failure).toEqual(['processor', 'UpToDate']);
+  });
+
+  it('a PCK CA under another name is refused in the PCK CRL issuer chain and in the quote chain', async () => {
+    expect(failure(await verify({ names: { pckCa: 'Intel SGX PCK Other CA' } }))).toEqual({
+      code: 'CrlIssuerMismatch',
+      message: 'PCK CRL issuer chain starts with "Intel SGX PCK Other CA", not a PCK Platform/Processor CA',
+    });
+    expect(failure(await verify({ names: { pckCa: 'Intel SGX PCK Other CA' }, pckCrlIssuer: 'reissued' }))).toEqual({
+      code: 'CertificateChainInvalid',
+      message: 'PCK intermediate subject CN is "Intel SGX PCK Other CA", not a PCK Platform/Processor CA',
+    });
+  });
+
+  it('a PCK leaf under another name is CertificateChainInvalid', async () => {
+    expect(failure(await verify({ names: { pckLeaf: 'Intel SGX PCK Certificate X' } }))).toEqual({
+      code: 'CertificateChainInvalid',
+      message: 'PCK leaf subject CN is "Intel SGX PCK Certificate X", expected "Intel SGX PCK Certificate"',
+    });
+  });
+
+  it('TCB Info signed by a certificate that is not the TCB signer is CertificateChainInvalid', async () => {
+    expect(failure(await verify({ names: { tcbSigner: 'Intel SGX PCK Platform CA' } }))).toEqual({
+      code: 'CertificateChainInvalid',
+      message: 'TCB Info is signed by "Intel SGX PCK Platform CA", expected "Intel SGX TCB Signing"',
+    });
+  });
+
+  it('a root listed in its own CRL is CertificateRevoked', async () => {
+    expect(failure(await verify({ rootCrlRevokes: ['01'] }))).toEqual({ code: 'CertificateRevoked', message: 'the Intel SGX Root CA is listed in its own CRL' });
+  });
+
+  it('a QE Identity that is not TD_QE v2 is QeIdentityMalformed, naming the field', async () => {
+    expect(failure(await verify({ editQeIdentity: (i) => (i.version = 3) }))).toMatchObject({ code: 'QeIdentityMalformed', message: expect.stringMatching(/^QE Identity is not a TD_QE identity v2 \(version: /) as unknown });
   });
 });

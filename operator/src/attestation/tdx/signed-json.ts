@@ -54,9 +54,8 @@ function skipValue(s: string, i: number): number {
   return i;
 }
 
-/** Raw text spans of the top-level members of a JSON object (the whole text must also be valid JSON). */
-export function topLevelSpans(text: string): Map<string, [number, number]> {
-  JSON.parse(text);
+/** Raw text spans of the top-level members of a JSON object whose text is already known to be valid JSON. */
+function spansOfValidJson(text: string): Map<string, [number, number]> {
   const spans = new Map<string, [number, number]>();
   let i = skipWs(text, 0);
   if (text[i] !== '{') throw new Error('top level is not an object');
@@ -77,13 +76,21 @@ export function topLevelSpans(text: string): Map<string, [number, number]> {
   return spans;
 }
 
+/** Raw text spans of the top-level members of a JSON object (the whole text must also be valid JSON). */
+export function topLevelSpans(text: string): Map<string, [number, number]> {
+  JSON.parse(text);
+  return spansOfValidJson(text);
+}
+
 /** Splits a PCS body `{"<member>":{...},"signature":"<hex>"}` into the signed text, its value and signature. */
 export function extractSignedJson(body: Uint8Array, member: string, what: string, code: TdxErrorCode): SignedJson {
   let text: string;
+  let parsed: unknown;
   let spans: Map<string, [number, number]>;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-    spans = topLevelSpans(text);
+    parsed = JSON.parse(text);
+    spans = spansOfValidJson(text);
   } catch (err) {
     throw new TdxError(code, `${what} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -92,9 +99,10 @@ export function extractSignedJson(body: Uint8Array, member: string, what: string
   if (!span || !sigSpan || spans.size !== 2) {
     throw new TdxError(code, `${what} must have exactly the members "${member}" and "signature"`);
   }
-  const signedText = text.slice(span[0], span[1]);
-  const sigValue: unknown = JSON.parse(text.slice(sigSpan[0], sigSpan[1]));
+  // The members were parsed with the whole text (which has no duplicates: the span scan rejects them).
+  const members = parsed as Record<string, unknown>;
+  const sigValue = members.signature;
   if (typeof sigValue !== 'string' || sigValue.length !== 128) throw new TdxError(code, `${what} signature is not 64 bytes of hex`);
   const signature = fromHex(sigValue, `${what} signature`, code, true);
-  return { signedText, value: JSON.parse(signedText) as unknown, signature };
+  return { signedText: text.slice(span[0], span[1]), value: members[member], signature };
 }

@@ -21,7 +21,9 @@ const INTEL_QVL_RESULTS: Record<string, { ok: true; status: string; advisoryIds:
 
 const DCAP_QVL_ERRORS: Record<string, string> = {
   'No matching TCB level found': 'TcbLevelNotFound',
-  'Certificate is expired or not yet valid': 'CertificateExpired',
+  // dcap-qvl has one error for both ends of a validity window; both fixture cases are PCK leaves issued after the
+  // pinned time (June 2025 collateral, v5 quotes captured later), which we report as CertificateNotYetValid.
+  'Certificate is expired or not yet valid': 'CertificateNotYetValid',
 };
 
 describe('verifyTdxQuote on every fixture quote at its pinned time', () => {

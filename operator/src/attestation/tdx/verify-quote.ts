@@ -1,15 +1,15 @@
 // Full DCAP verification of a TDX quote at an injected time. Pure: quote bytes + collateral + pinned root +
 // time in, verdict out. The optional memo holds verified collateral and PCK chains keyed by their bytes, so a
 // warm verification costs the QE report and quote signature checks plus cheap comparisons.
-import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { TdxError } from './errors.ts';
 import type { TdxErrorCode } from './errors.ts';
 import { bytesEqual, isAllZero, toHex } from './bytes.ts';
 import { parseTdxQuote } from './quote.ts';
 import type { TdxQuote } from './quote.ts';
-import { checkWindow, parsePemChain } from './x509.ts';
-import type { Cert } from './x509.ts';
+import { checkWindow, createCertScope, parsePemChain } from './x509.ts';
+import type { Cert, CertScope } from './x509.ts';
 import { verifyCollateral, collateralExpiry } from './collateral.ts';
 import type { TdxCollateral, VerifiedCollateral } from './collateral.ts';
 import { verifyPckChain } from './pck.ts';
@@ -19,6 +19,7 @@ import type { TcbEvaluation } from './tcb-evaluation.ts';
 import { collateralKey, remember } from './memo.ts';
 import type { TdxVerificationMemo } from './memo.ts';
 import { INTEL_SGX_ROOT_CA_PEM } from './intel-root-ca.ts';
+import { verifyRawEcdsaSha256 } from './ecdsa.ts';
 
 export interface VerifyTdxQuoteInput {
   quote: Uint8Array;
@@ -63,28 +64,28 @@ function attestationPublicKey(raw: Uint8Array, memo?: TdxVerificationMemo): KeyO
   return key;
 }
 
-function rootCert(pem: string, memo?: TdxVerificationMemo): Cert {
+function rootCert(pem: string, scope: CertScope, memo?: TdxVerificationMemo): Cert {
   const cached = memo?.roots.get(pem);
   if (cached) return cached;
-  const [root, ...rest] = parsePemChain(pem, 'pinned root CA');
+  const [root, ...rest] = parsePemChain(pem, 'pinned root CA', scope);
   if (!root || rest.length > 0) throw new TdxError('CertificateMalformed', 'the pinned root CA must be exactly one certificate');
   memo?.roots.set(pem, root);
   return root;
 }
 
-function verifiedCollateral(c: TdxCollateral, root: Cert, memo?: TdxVerificationMemo): VerifiedCollateral {
-  if (!memo) return verifyCollateral(c, root);
+function verifiedCollateral(c: TdxCollateral, root: Cert, scope: CertScope, memo?: TdxVerificationMemo): VerifiedCollateral {
+  if (!memo) return verifyCollateral(c, root, scope);
   const key = `${collateralKey(memo, c)}/${root.serial}`;
   let v = memo.collateral.get(key);
   if (!v) {
-    v = verifyCollateral(c, root);
+    v = verifyCollateral(c, root, scope);
     remember(memo, memo.collateral, key, v);
   }
   return v;
 }
 
-function verifiedPck(pem: string, v: VerifiedCollateral, c: TdxCollateral, memo?: TdxVerificationMemo): VerifiedPck {
-  if (!memo) return verifyPckChain(pem, v);
+function verifiedPck(pem: string, v: VerifiedCollateral, c: TdxCollateral, scope: CertScope, memo?: TdxVerificationMemo): VerifiedPck {
+  if (!memo) return verifyPckChain(pem, v, scope);
   const ckey = collateralKey(memo, c);
   let perCollateral = memo.pckChains.get(ckey);
   if (!perCollateral) {
@@ -93,20 +94,22 @@ function verifiedPck(pem: string, v: VerifiedCollateral, c: TdxCollateral, memo?
   }
   let p = perCollateral.get(pem);
   if (!p) {
-    p = verifyPckChain(pem, v);
+    p = verifyPckChain(pem, v, scope);
     remember(memo, perCollateral, pem, p);
   }
   return p;
 }
 
 function checkQuote(quote: TdxQuote, input: VerifyTdxQuoteInput): TdxQuoteReport {
-  const root = rootCert(input.rootCaPem ?? INTEL_SGX_ROOT_CA_PEM, input.memo);
-  const collateral = verifiedCollateral(input.collateral, root, input.memo);
+  // Per verification only: shares parsed certificates and checked signatures between this quote's chains.
+  const scope = createCertScope();
+  const root = rootCert(input.rootCaPem ?? INTEL_SGX_ROOT_CA_PEM, scope, input.memo);
+  const collateral = verifiedCollateral(input.collateral, root, scope, input.memo);
   for (const w of collateral.windows) checkWindow(w, input.at);
-  const pck = verifiedPck(quote.pckChainPem, collateral, input.collateral, input.memo);
+  const pck = verifiedPck(quote.pckChainPem, collateral, input.collateral, scope, input.memo);
   for (const w of pck.windows) checkWindow(w, input.at);
 
-  const qeSigOk = cryptoVerify('sha256', quote.qeReport.raw, { key: pck.leaf.publicKey, dsaEncoding: 'ieee-p1363' }, quote.qeReportSignature);
+  const qeSigOk = verifyRawEcdsaSha256(quote.qeReport.raw, pck.leaf.publicKey, quote.qeReportSignature);
   if (!qeSigOk) throw new TdxError('QeReportSignatureInvalid', 'the QE report signature does not verify with the PCK leaf key');
   const binding = createHash('sha256').update(quote.attestationKey).update(quote.qeAuthData).digest();
   const reportData = quote.qeReport.reportData;
@@ -114,7 +117,7 @@ function checkQuote(quote: TdxQuote, input: VerifyTdxQuoteInput): TdxQuoteReport
     throw new TdxError('QeReportDataMismatch', 'QE report REPORTDATA is not SHA-256(attestation key ‖ QE auth data) followed by 32 zero bytes');
   }
   const qeLevel = evaluateQeIdentity(quote.qeReport, collateral.qeIdentity);
-  const quoteSigOk = cryptoVerify('sha256', quote.signedRegion, { key: attestationPublicKey(quote.attestationKey, input.memo), dsaEncoding: 'ieee-p1363' }, quote.signature);
+  const quoteSigOk = verifyRawEcdsaSha256(quote.signedRegion, attestationPublicKey(quote.attestationKey, input.memo), quote.signature);
   if (!quoteSigOk) throw new TdxError('QuoteSignatureInvalid', 'the quote signature over header and TD report does not verify with the attestation key');
 
   const tcb = evaluateTcb(quote.body, pck.extension, collateral.tcbInfo, qeLevel);
