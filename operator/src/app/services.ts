@@ -17,6 +17,7 @@ import type { OperatorConfig } from './config.ts';
 import { loadOrCreateEarSigner } from './ear-key.ts';
 import { liveKeyring } from './sealing-keyring.ts';
 import { startKbsService } from './kbs-service.ts';
+import { egressPolicy } from './egress-policy.ts';
 import { hardwareVerifiers } from './verifiers.ts';
 
 export interface Services {
@@ -24,6 +25,8 @@ export interface Services {
   checkSealed: (credential: SealedCredential) => Promise<SealCheck>;
   release: ReleaseStep;
   pccsUnreachableSince(pccsUrl: string): Date | undefined;
+  /** A tenant URL of the policy that is off the operator's egress allow-list. */
+  egressProblem: (policy: AttestationPolicy) => { reason: string; message: string } | undefined;
   close(): Promise<void>;
 }
 
@@ -39,16 +42,20 @@ export interface ServiceDeps {
 /** Reference values via attestation/refvalues: inline, a Rekor log (one client per log URL), or a bundle in a ConfigMap. */
 export function referenceValueResolver(deps: ServiceDeps): ReferenceValueResolver {
   const rekorClients = new Map<string, RekorClient>();
+  const egress = egressPolicy(deps.config);
   return async (policy, previous, at) => {
     const source = policy.spec.tdx?.referenceValues;
     if (!source) return { ok: true, values: [] };
     // The Sigstore stack loads when the first policy with reference values needs it.
-    const { RekorClient, resolveReferenceValues } = await import('../attestation/refvalues/index.ts');
+    const { RekorClient, RefValuesError, resolveReferenceValues } = await import('../attestation/refvalues/index.ts');
     const namespace = policy.metadata.namespace ?? '';
     return resolveReferenceValues(
       source,
       {
         rekorClient: (url) => {
+          // Also checked by the policy reconciler before resolving; here so no path can skip it.
+          const refused = egress.rekorUrl(url);
+          if (refused) throw new RefValuesError('LogUrlNotAllowed', refused.message);
           if (!rekorClients.has(url)) rekorClients.set(url, new RekorClient({ url }));
           return rekorClients.get(url)!;
         },
@@ -107,6 +114,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       injectRetry: { attempts: 3, baseDelayMs: 300, maxDelayMs: 2_000 },
     }),
     pccsUnreachableSince: hardware.pccsUnreachableSince,
+    egressProblem: egressPolicy(config).policyProblem,
     close: () => kbs.server.close(),
   };
 }

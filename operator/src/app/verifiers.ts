@@ -5,6 +5,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { lazyVerifier } from '../attestation/lazy-verifier.ts';
 import type { Verifier } from '../attestation/verifier.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
+import { egressPolicy } from './egress-policy.ts';
 import type { ServiceDeps } from './services.ts';
 
 interface ConfigMapObject extends KubernetesObject {
@@ -19,11 +20,18 @@ export interface HardwareVerifiers {
 
 export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
   let collateralFor: ((pccsUrl: string) => { unreachableSince(): Date | undefined }) | undefined;
+  const egress = egressPolicy(deps.config);
   const tdx = lazyVerifier('tdx', async () => {
-    const { createPccsCollateralSources, createTdxMemo, createTdxVerifier } = await import('../attestation/tdx/index.ts');
+    const { createPccsCollateralSources, createTdxMemo, createTdxVerifier, TdxError } = await import('../attestation/tdx/index.ts');
     const sources = createPccsCollateralSources({ now: Date.now });
     collateralFor = sources;
-    return createTdxVerifier({ collateralFor: sources, memo: createTdxMemo() });
+    // A PCCS off the allow-list is never contacted, whichever path asks for its collateral.
+    const allowed = (pccsUrl: string) => {
+      const refused = egress.pccsUrl(pccsUrl);
+      if (refused) throw new TdxError('CollateralUnavailable', refused.message);
+      return sources(pccsUrl);
+    };
+    return createTdxVerifier({ collateralFor: allowed, memo: createTdxMemo() });
   });
   // Offline RIMs live in ConfigMaps in the operator namespace (policy.gpu.rimConfigMapRef).
   const configMaps = deps.manager.informer<ConfigMapObject>(scoped(CONFIGMAPS, deps.config.operatorNamespace));
@@ -43,5 +51,5 @@ export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
     });
   });
   // Before the first TDX attestation nothing has been fetched, so nothing can have failed.
-  return { verifiers: [tdx, nvidia], pccsUnreachableSince: (url) => collateralFor?.(url).unreachableSince() };
+  return { verifiers: [tdx, nvidia], pccsUnreachableSince: (url) => (egress.pccsUrl(url) ? undefined : collateralFor?.(url).unreachableSince()) };
 }
