@@ -76,7 +76,7 @@ export function verifyRekorEntry(entry: RekorLogEntry, trust: TrustedRootMateria
     throw new RefValuesError('BodyEnvelopeMismatch', `entry ${entry.uuid}: the stored statement does not match the logged payloadHash`);
   }
   if (body.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
-    throw new RefValuesError('BodyEnvelopeMismatch', `entry ${entry.uuid}: payloadType '${body.payloadType}' is not ${IN_TOTO_PAYLOAD_TYPE}`);
+    throw new RefValuesError('BodyEnvelopeMismatch', `entry ${entry.uuid}: payloadType is not ${IN_TOTO_PAYLOAD_TYPE}`);
   }
   if (!body.signatures.some((s) => verifyEnvelopeSignature(body.payloadType, payload, s.sig, policy.publicKey))) {
     throw new RefValuesError('SignatureInvalid', `entry ${entry.uuid}: no DSSE signature verifies under the policy public key`);
