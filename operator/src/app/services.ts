@@ -49,6 +49,14 @@ export function referenceValueResolver(deps: ServiceDeps): ReferenceValueResolve
     // The Sigstore stack loads when the first policy with reference values needs it.
     const { RekorClient, RefValuesError, resolveReferenceValues } = await import('../attestation/refvalues/index.ts');
     const namespace = policy.metadata.namespace ?? '';
+    const readData = async (name: string): Promise<Record<string, string> | undefined> => {
+      try {
+        return (await deps.manager.client.core.readNamespacedConfigMap({ name, namespace })).data ?? {};
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return undefined;
+        throw err;
+      }
+    };
     return resolveReferenceValues(
       source,
       {
@@ -59,14 +67,8 @@ export function referenceValueResolver(deps: ServiceDeps): ReferenceValueResolve
           if (!rekorClients.has(url)) rekorClients.set(url, new RekorClient({ url }));
           return rekorClients.get(url)!;
         },
-        readConfigMap: async (name, key) => {
-          try {
-            return (await deps.manager.client.core.readNamespacedConfigMap({ name, namespace })).data?.[key];
-          } catch (err) {
-            if ((err as { code?: number }).code === 404) return undefined;
-            throw err;
-          }
-        },
+        readConfigMap: async (name, key) => (await readData(name))?.[key],
+        readConfigMapData: readData,
       },
       previous,
       at,

@@ -145,6 +145,20 @@ export class RekorClient {
     return json as string[];
   }
 
+  /**
+   * POST /api/v1/index/retrieve {publicKey: {format: x509, content}}: UUIDs indexed under the key. Rekor v1
+   * looks up the bare-hex SHA-256 of the canonical PEM, which only hashedrekord entries index (intoto and
+   * dsse index "sha256:<hex>"), so this finds a builder's sign-blob entries, not its attestations.
+   */
+  async searchIndexByPublicKey(publicKeyPem: string): Promise<string[]> {
+    const content = Buffer.from(publicKeyPem, 'utf8').toString('base64');
+    const { json } = await this.request('POST', '/api/v1/index/retrieve', REKOR_RESPONSE_CAPS.index, { publicKey: { format: 'x509', content } });
+    if (!Array.isArray(json) || !json.every((u) => typeof u === 'string')) {
+      throw new RefValuesError('LogUnavailable', 'rekor POST /api/v1/index/retrieve: expected an array of UUIDs');
+    }
+    return json as string[];
+  }
+
   /** POST /api/v1/log/entries. An entry that already exists (409) is fetched from its Location. */
   async createEntry(proposed: unknown): Promise<RekorLogEntry> {
     const { status, json, location } = await this.request('POST', '/api/v1/log/entries', REKOR_RESPONSE_CAPS.entry, proposed, [201, 409]);
