@@ -5,6 +5,7 @@
 // ConfigMap, resolves both to reference values (against the real kube-apiserver); without the statements it
 // does not; the attest-blob bundle also resolves offline (bundle source).
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
@@ -15,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, VERSION } from '../../src/api/common.ts';
 import type { AttestationPolicy } from '../../src/api/attestation-policy.ts';
 import type { OperatorHandle } from '../../src/app/operator.ts';
-import { buildStatement } from '../../src/attestation/refvalues/statement.ts';
+import { RekorClient } from '../../src/attestation/refvalues/client.ts';
+import { artifactIndexHash, buildStatement } from '../../src/attestation/refvalues/statement.ts';
 import { TestRekorServer } from '../support/rekor-log/server.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
 import { conditionOf, createCustom, customObjects, startTestOperator } from '../support/operator.ts';
@@ -110,6 +112,12 @@ describe('reference values published by the real cosign v3', () => {
     expect(kinds).toEqual(['dsse/0.0.1', 'hashedrekord/0.0.1']);
     const bundle = JSON.parse(attestBundle) as { verificationMaterial: { tlogEntries: { kindVersion: unknown }[] } };
     expect(bundle.verificationMaterial.tlogEntries[0]?.kindVersion).toEqual({ kind: 'dsse', version: '0.0.1' });
+    // The log indexes cosign's entries as Rekor does: by subject (dsse), by statement hash, and by key (hashedrekord).
+    const client = new RekorClient({ url: log.url, retries: 0 });
+    const [dsse, hashedrekord] = log.log.entries.map((e) => e.uuid);
+    expect(await client.searchIndexByHash(artifactIndexHash(ARTIFACT, ATTESTED.version))).toEqual([dsse]);
+    expect(await client.searchIndexByHash(createHash('sha256').update(signedStatement).digest('hex'))).toEqual([hashedrekord]);
+    expect(await client.searchIndexByPublicKey(pub)).toEqual([hashedrekord]);
   });
 
   it('the policy pinned to cosign.pub resolves both UKI digests from the log, with the verified checkpoint', async () => {
