@@ -10,8 +10,12 @@ export PATH := $(NODE_BIN):$(PATH)
 ENVTEST_DIR ?= $(CACHE)/envtest
 KUBEBUILDER_ASSETS ?= $(ENVTEST_DIR)
 export KUBEBUILDER_ASSETS
+# The real cosign v3 (pinned in hack/cosign/go.mod) for the reference-value interop test.
+COSIGN_DIR ?= $(CACHE)/cosign
+COSIGN_BIN ?= $(COSIGN_DIR)/cosign
+export COSIGN_BIN
 
-.PHONY: help deps envtest lint test test-unit test-integration dev build crds system-deps \
+.PHONY: help deps envtest cosign lint test test-unit test-integration dev build crds system-deps \
         bench-reconcile bench-kbs bench-tdx bench-gpu bench-rekor
 
 help: ## list targets
@@ -29,6 +33,9 @@ system-deps: ## Debian packages the tests use (EFI binaries for Authenticode cro
 envtest: ## build (or reuse) kube-apiserver, kubectl and etcd for the local control plane
 	ENVTEST_DIR=$(ENVTEST_DIR) hack/envtest/build.sh $(KUBEBUILDER_ASSETS)
 
+cosign: ## build (or reuse) the pinned cosign v3 from the Go module proxy (reference-value interop test)
+	nice -n 10 hack/cosign/build.sh $(COSIGN_DIR)
+
 crds: deps ## regenerate crds/*.yaml from the zod schemas in operator/src/api
 	node operator/src/api/generate-crds.ts
 
@@ -36,13 +43,13 @@ lint: deps ## type-check (tsc) and lint (eslint)
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint --max-warnings=0 .
 
-test: deps envtest system-deps ## every unit and integration test (real kube-apiserver + etcd)
+test: deps envtest system-deps cosign ## every unit and integration test (real kube-apiserver + etcd)
 	npx vitest run
 
 test-unit: deps ## unit tests only
 	npx vitest run --project unit
 
-test-integration: deps envtest ## integration tests only
+test-integration: deps envtest cosign ## integration tests only
 	npx vitest run --project integration
 
 dev: deps envtest ## local control plane + operator (local provider) + example agent, showing its status

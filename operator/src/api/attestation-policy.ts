@@ -28,11 +28,17 @@ const SignedSourceFields = {
 
 export const RekorSourceSchema = z
   .object({
-    url: z.string().url().max(2048).default('https://rekor.sigstore.dev').describe('Rekor v1 API base URL.'),
+    url: z.string().url().max(2048).default('https://rekor.sigstore.dev').describe('Rekor v1 API base URL (must be under the operator flag --allowed-rekor-urls).'),
     trustedRootRef: ConfigMapKeyReferenceSchema.optional().describe(
       'ConfigMap key holding a Sigstore trusted_root.json with the log key; the public-good root is used when omitted.',
     ),
     ...SignedSourceFields,
+    statementsConfigMapRef: z
+      .object({ name: z.string().min(1).max(253).describe('Name of a ConfigMap in the policy namespace.') })
+      .optional()
+      .describe(
+        'Statements for log entries that do not store them (cosign v3: dsse from attest-blob, hashedrekord from sign-blob): each value a cosign bundle (.sigstore.json), a DSSE envelope or the signed statement file. Only bytes whose hash the log entry records are used.',
+      ),
     refreshIntervalSeconds: z.int().min(60).max(86400).default(3600).describe('How often the log is re-read.'),
   })
   .describe('Resolve reference values from signed statements in a Rekor transparency log.');

@@ -34,6 +34,14 @@ describe('parseOperatorConfig', () => {
       kbsTls: { mode: 'generated', caFile: '/ca.pem' },
     });
   });
+  it('allows only the public-good Rekor and Intel PCS by default; the flags replace the lists', () => {
+    const d = parseOperatorConfig([], {});
+    expect(d.allowedRekorUrls).toEqual(['https://rekor.sigstore.dev/']);
+    expect(d.allowedPccsUrls).toEqual(['https://api.trustedservices.intel.com/']);
+    const c = parseOperatorConfig(['--allowed-rekor-urls', 'https://rekor.internal:8443/v1 , https://rekor.sigstore.dev', '--allowed-pccs-urls', ''], {});
+    expect(c.allowedRekorUrls).toEqual(['https://rekor.internal:8443/v1/', 'https://rekor.sigstore.dev/']);
+    expect(c.allowedPccsUrls).toEqual([]);
+  });
   it.each([
     [['--providers', 'local,gcp'], "unknown provider 'gcp'"],
     [['--providers', ','], '--providers must name at least one provider'],
@@ -53,6 +61,8 @@ describe('parseOperatorConfig', () => {
     [['--kbs-public-url', 'not a url'], '--kbs-public-url must be an absolute http(s) URL'],
     [['--kbs-embedded', 'false'], '--kbs-embedded=false needs --kbs-public-url'],
     [['--kbs-embedded', 'false', '--kbs-public-url', 'https://kbs:8081'], '--kbs-embedded=false needs --kbs-tls-ca'],
+    [['--allowed-rekor-urls', 'https://rekor.sigstore.dev,ftp://x'], "--allowed-rekor-urls: 'ftp://x' must be http(s)"],
+    [['--allowed-pccs-urls', 'https://u:p@pccs.example'], '--allowed-pccs-urls'],
   ])('rejects %j with a message naming the flag', (args, message) => {
     expect(() => parseOperatorConfig(args, {})).toThrow(ConfigError);
     expect(() => parseOperatorConfig(args, {})).toThrow(message);

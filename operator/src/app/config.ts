@@ -1,5 +1,10 @@
 // Operator configuration from flags and environment (flags win). Parsed once, validated, typed.
 import { parseArgs } from 'node:util';
+import { EgressError, parseUrlPrefixes } from '../net/egress.ts';
+
+/** Public-good Sigstore Rekor and Intel PCS: the only log / PCCS an AttestationPolicy may name by default. */
+export const DEFAULT_ALLOWED_REKOR_URLS = ['https://rekor.sigstore.dev/'];
+export const DEFAULT_ALLOWED_PCCS_URLS = ['https://api.trustedservices.intel.com/'];
 
 export interface OperatorConfig {
   kubeconfig?: string;
@@ -33,6 +38,10 @@ export interface OperatorConfig {
   gcMinAgeSeconds: number;
   /** Air-gapped GPU attestation: read RIMs from this directory (a mounted volume) instead of the RIM service. */
   nvidiaRimDir?: string;
+  /** URL prefixes a policy's spec.tdx.referenceValues.rekor.url must fall under (normalised, '/'-terminated). */
+  allowedRekorUrls: string[];
+  /** URL prefixes a policy's spec.tdx.pccsUrl must fall under. */
+  allowedPccsUrls: string[];
 }
 
 export type KbsTlsConfig =
@@ -74,6 +83,8 @@ const OPTIONS = {
   'gc-interval': { type: 'string' },
   'gc-min-age': { type: 'string' },
   'nvidia-rim-dir': { type: 'string' },
+  'allowed-rekor-urls': { type: 'string' },
+  'allowed-pccs-urls': { type: 'string' },
 } as const;
 
 export const OPERATOR_USAGE = `Usage: cai operator [options]
@@ -103,7 +114,19 @@ export const OPERATOR_USAGE = `Usage: cai operator [options]
   --log-level LEVEL          pino level (default info)
   --gc-interval SECONDS      orphan garbage-collection interval (default 60)
   --gc-min-age SECONDS       leave orphans younger than this alone (default 30)
-  --nvidia-rim-dir DIR       read NVIDIA RIMs from this directory (a mounted volume) instead of the RIM service`;
+  --nvidia-rim-dir DIR       read NVIDIA RIMs from this directory (a mounted volume) instead of the RIM service
+  --allowed-rekor-urls LIST  comma list of URL prefixes a policy's rekor.url may use (default https://rekor.sigstore.dev/)
+  --allowed-pccs-urls LIST   comma list of URL prefixes a policy's pccsUrl may use (default https://api.trustedservices.intel.com/)`;
+
+/** A comma list of URL prefixes; '' (explicitly empty) allows nothing. */
+function urlPrefixes(name: string, value: string | undefined, fallback: string[]): string[] {
+  if (value === undefined) return fallback;
+  try {
+    return parseUrlPrefixes(value.split(',').map((x) => x.trim()).filter(Boolean), `--${name}`).map((p) => p.text);
+  } catch (err) {
+    throw new ConfigError(err instanceof EgressError ? err.message : String(err));
+  }
+}
 
 function int(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -191,5 +214,7 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
     gcIntervalSeconds: int('gc-interval', values['gc-interval'], 60, 1, 86400),
     gcMinAgeSeconds: int('gc-min-age', values['gc-min-age'], 30, 0, 86400),
     nvidiaRimDir: values['nvidia-rim-dir'],
+    allowedRekorUrls: urlPrefixes('allowed-rekor-urls', values['allowed-rekor-urls'], DEFAULT_ALLOWED_REKOR_URLS),
+    allowedPccsUrls: urlPrefixes('allowed-pccs-urls', values['allowed-pccs-urls'], DEFAULT_ALLOWED_PCCS_URLS),
   };
 }

@@ -9,7 +9,7 @@ import { generateKbsTls, loadKbsTls, watchKbsTls, type KbsTlsFiles, type KbsTlsM
 import type { KbsEvent } from '../release/kbs/types.ts';
 import { parseKeyring, type SealingKeyring } from '../release/sealing/keyring.ts';
 import { EMPTY_SNAPSHOT, type KbsSnapshot } from './kbs-snapshot.ts';
-import { hardwareVerifiersWith, type TrustAnchors } from './verifiers.ts';
+import { hardwareVerifiersWith, type EgressLists, type TrustAnchors } from './verifiers.ts';
 
 /** How the KBS serves: plain HTTP (explicit opt-out), TLS from files, or a generated development CA. */
 export type KbsTlsMode =
@@ -33,6 +33,8 @@ export interface KbsRuntimeOptions {
   nvidiaRimDir?: string;
   /** Tests only: private-PKI roots (PEM strings, structured-clone safe). */
   trustAnchors?: TrustAnchors;
+  /** The operator's PCCS / Rekor allow-lists (default: the public-good Rekor and Intel PCS). */
+  egress?: EgressLists;
   maxAttestBodyBytes?: number;
   log(level: 'info' | 'warn' | 'error', obj: object, msg: string): void;
   onEvent(e: KbsEvent): void;
@@ -63,7 +65,7 @@ export async function startKbsRuntime(o: KbsRuntimeOptions): Promise<KbsRuntime>
   if (o.tls.mode === 'files') tls = await loadKbsTls(o.tls);
   else if (o.tls.mode === 'generated') tls = await generateKbsTls(o.tls.hosts);
   else if (o.tls.mode === 'material') tls = { key: o.tls.key, cert: o.tls.cert, guestTrust: o.tls.guestTrust };
-  const hardware = hardwareVerifiersWith({ ...(o.nvidiaRimDir ? { nvidiaRimDir: o.nvidiaRimDir } : {}), ...(o.trustAnchors ? { trustAnchors: o.trustAnchors } : {}), configMap: (name) => snapshot.configMaps[name] });
+  const hardware = hardwareVerifiersWith({ ...(o.nvidiaRimDir ? { nvidiaRimDir: o.nvidiaRimDir } : {}), ...(o.trustAnchors ? { trustAnchors: o.trustAnchors } : {}), ...(o.egress ? { egress: o.egress } : {}), configMap: (name) => snapshot.configMaps[name] });
   const server = createKbsServer({
     registry: defaultVerifierRegistry(hardware.verifiers),
     signer: EarSigner.fromPem(o.signerPem),

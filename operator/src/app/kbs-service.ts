@@ -17,7 +17,7 @@ import type { KbsEvent } from '../release/kbs/types.ts';
 import { serializeKeyring, type SealingKeyring } from '../release/sealing/keyring.ts';
 import type { EventRecorder, SharedInformer } from '../runtime/manager.ts';
 import type { KbsTlsConfig } from './config.ts';
-import type { TrustAnchors } from './verifiers.ts';
+import type { EgressLists, TrustAnchors } from './verifiers.ts';
 import { startKbsRuntime, type KbsRuntime, type KbsTlsMode } from './kbs-runtime.ts';
 import { instanceHost, kbsSnapshot } from './kbs-snapshot.ts';
 import type { FromWorker, KbsWorkerInit, ToWorker } from './kbs-worker.ts';
@@ -53,6 +53,8 @@ export interface KbsServiceDeps {
   nvidiaRimDir?: string;
   /** Tests only: private-PKI roots for the KBS's verifiers (see app/verifiers.ts TrustAnchors). */
   trustAnchors?: TrustAnchors;
+  /** The operator's PCCS / Rekor allow-lists for the KBS's verifiers. */
+  egress?: EgressLists;
   logger: Logger;
   /** Events on the agent a refused requester claimed to be (the wire reply is generic). */
   events?: EventRecorder;
@@ -188,6 +190,7 @@ function initFor(deps: KbsServiceDeps, snapshot: () => ReturnType<typeof kbsSnap
     snapshot: snapshot(),
     ...(deps.nvidiaRimDir ? { nvidiaRimDir: deps.nvidiaRimDir } : {}),
     ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
+    ...(deps.egress ? { egress: deps.egress } : {}),
   };
 }
 

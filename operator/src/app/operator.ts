@@ -125,6 +125,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
       events: manager.events,
       resolveReferenceValues: services.resolveReferenceValues,
       pccsUnreachableSince: services.pccsUnreachableSince,
+      egressProblem: services.egressProblem,
     }),
   });
   manager.addController({

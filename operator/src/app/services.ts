@@ -18,6 +18,7 @@ import { loadOrCreateEarSigner } from './ear-key.ts';
 import { liveKeyring } from './sealing-keyring.ts';
 import { externalKbs, kbsTlsMode, startKbsService } from './kbs-service.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
+import { egressPolicy } from './egress-policy.ts';
 import { hardwareVerifiers, type TrustAnchors } from './verifiers.ts';
 
 export interface Services {
@@ -28,6 +29,8 @@ export interface Services {
   /** Re-queues an agent when the KBS released something to it (the delivery is recorded by the release phase). */
   kbsReleases: EventSource;
   pccsUnreachableSince(pccsUrl: string): Date | undefined;
+  /** A tenant URL of the policy that is off the operator's egress allow-list. */
+  egressProblem: (policy: AttestationPolicy) => { code: string; message: string } | undefined;
   close(): Promise<void>;
 }
 
@@ -45,27 +48,33 @@ export interface ServiceDeps {
 /** Reference values via attestation/refvalues: inline, a Rekor log (one client per log URL), or a bundle in a ConfigMap. */
 export function referenceValueResolver(deps: ServiceDeps): ReferenceValueResolver {
   const rekorClients = new Map<string, RekorClient>();
+  const egress = egressPolicy(deps.config);
   return async (policy, previous, at) => {
     const source = policy.spec.tdx?.referenceValues;
     if (!source) return { ok: true, values: [] };
     // The Sigstore stack loads when the first policy with reference values needs it.
-    const { RekorClient, resolveReferenceValues } = await import('../attestation/refvalues/index.ts');
+    const { RekorClient, RefValuesError, resolveReferenceValues } = await import('../attestation/refvalues/index.ts');
     const namespace = policy.metadata.namespace ?? '';
+    const readData = async (name: string): Promise<Record<string, string> | undefined> => {
+      try {
+        return (await deps.manager.client.core.readNamespacedConfigMap({ name, namespace })).data ?? {};
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return undefined;
+        throw err;
+      }
+    };
     const resolved = await resolveReferenceValues(
       source,
       {
         rekorClient: (url) => {
+          // Also checked by the policy reconciler before resolving; here so no path can skip it.
+          const refused = egress.rekorUrl(url);
+          if (refused) throw new RefValuesError('LogUrlNotAllowed', refused.message);
           if (!rekorClients.has(url)) rekorClients.set(url, new RekorClient({ url }));
           return rekorClients.get(url)!;
         },
-        readConfigMap: async (name, key) => {
-          try {
-            return (await deps.manager.client.core.readNamespacedConfigMap({ name, namespace })).data?.[key];
-          } catch (err) {
-            if ((err as { code?: number }).code === 404) return undefined;
-            throw err;
-          }
-        },
+        readConfigMap: async (name, key) => (await readData(name))?.[key],
+        readConfigMapData: readData,
       },
       previous,
       at,
@@ -96,6 +105,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
         ...(config.kbsPublicUrl ? { publicUrl: config.kbsPublicUrl } : {}),
         tls: kbsTlsMode(config.kbsTls, config),
         ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
+        egress: { allowedRekorUrls: config.allowedRekorUrls, allowedPccsUrls: config.allowedPccsUrls },
         ...(config.nvidiaRimDir ? { nvidiaRimDir: config.nvidiaRimDir } : {}),
         events: manager.events,
         logger: logger.child({ component: 'kbs' }),
@@ -121,6 +131,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     },
     kbsReleases: (enqueue) => kbs.onRelease((agentKey) => enqueue(keyFromString(agentKey))),
     pccsUnreachableSince: hardware.pccsUnreachableSince,
+    egressProblem: egressPolicy(config).policyProblem,
     close: () => kbs.server.close(),
   };
 }

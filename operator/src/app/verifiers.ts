@@ -5,6 +5,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { lazyVerifier } from '../attestation/lazy-verifier.ts';
 import type { Verifier } from '../attestation/verifier.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
+import { DEFAULT_ALLOWED_PCCS_URLS, DEFAULT_ALLOWED_REKOR_URLS } from './config.ts';
+import { egressPolicy } from './egress-policy.ts';
 import type { ServiceDeps } from './services.ts';
 
 interface ConfigMapObject extends KubernetesObject {
@@ -37,19 +39,33 @@ export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
       return cm ? (cm.data ?? {}) : undefined;
     },
     ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
+    egress: { allowedRekorUrls: deps.config.allowedRekorUrls, allowedPccsUrls: deps.config.allowedPccsUrls },
   });
 }
 
 /** The same verifiers without a Manager (the KBS worker gets RIM ConfigMaps from snapshots). */
-export function hardwareVerifiersWith(deps: { nvidiaRimDir?: string; configMap(name: string): Record<string, string> | undefined; trustAnchors?: TrustAnchors }): HardwareVerifiers {
+/** The operator's egress allow-lists (plain arrays, so they cross into the KBS worker). */
+export interface EgressLists {
+  allowedRekorUrls: string[];
+  allowedPccsUrls: string[];
+}
+
+export function hardwareVerifiersWith(deps: { nvidiaRimDir?: string; configMap(name: string): Record<string, string> | undefined; trustAnchors?: TrustAnchors; egress?: EgressLists }): HardwareVerifiers {
   const anchors = deps.trustAnchors ?? {};
   let collateralFor: ((pccsUrl: string) => { unreachableSince(): Date | undefined }) | undefined;
+  const egress = egressPolicy(deps.egress ?? { allowedRekorUrls: DEFAULT_ALLOWED_REKOR_URLS, allowedPccsUrls: DEFAULT_ALLOWED_PCCS_URLS });
   const tdx = lazyVerifier('tdx', async () => {
-    const { createPccsCollateralSources, createTdxMemo, createTdxVerifier } = await import('../attestation/tdx/index.ts');
+    const { createPccsCollateralSources, createTdxMemo, createTdxVerifier, TdxError } = await import('../attestation/tdx/index.ts');
     const root = anchors.intelRootCaPem ? { rootCaPem: anchors.intelRootCaPem } : {};
     const sources = createPccsCollateralSources({ now: Date.now, ...root });
     collateralFor = sources;
-    return createTdxVerifier({ collateralFor: sources, memo: createTdxMemo(), ...(anchors.intelRootCaPem ? { intelRootCaPem: anchors.intelRootCaPem } : {}) });
+    // A PCCS off the allow-list is never contacted, whichever path asks for its collateral.
+    const allowed = (pccsUrl: string) => {
+      const refused = egress.pccsUrl(pccsUrl);
+      if (refused) throw new TdxError('CollateralUnavailable', refused.message);
+      return sources(pccsUrl);
+    };
+    return createTdxVerifier({ collateralFor: allowed, memo: createTdxMemo(), ...(anchors.intelRootCaPem ? { intelRootCaPem: anchors.intelRootCaPem } : {}) });
   });
   const nvidia = lazyVerifier('nvidia', async () => {
     const { createNvidiaVerifier, DirectoryRimSource, HttpOcspClient, HttpRimSource, PolicyRimSource, VerificationCache } = await import('../attestation/nvidia/index.ts');
@@ -70,5 +86,5 @@ export function hardwareVerifiersWith(deps: { nvidiaRimDir?: string; configMap(n
     });
   });
   // Before the first TDX attestation nothing has been fetched, so nothing can have failed.
-  return { verifiers: [tdx, nvidia], pccsUnreachableSince: (url) => collateralFor?.(url).unreachableSince() };
+  return { verifiers: [tdx, nvidia], pccsUnreachableSince: (url) => (egress.pccsUrl(url) ? undefined : collateralFor?.(url).unreachableSince()) };
 }

@@ -40,6 +40,8 @@ export interface PolicyControllerDeps {
   resolveReferenceValues: ReferenceValueResolver;
   /** Since when the PCCS at a URL has been failing (cached collateral is then in use). */
   pccsUnreachableSince?: (pccsUrl: string) => Date | undefined;
+  /** A tenant-supplied URL (rekor.url, pccsUrl) off the operator's egress allow-list: refused, never fetched. */
+  egressProblem?: (policy: AttestationPolicy) => { code: string; message: string } | undefined;
 }
 
 /** How often a TDX policy re-checks its collateral source, so the condition stays current. */
@@ -64,8 +66,9 @@ export function policyReconciler(deps: PolicyControllerDeps) {
       set({ type: PolicyCondition.SampleTeeAllowed, status: 'False', reason: PolicyReason.HardwareTeeRequired, message: 'only hardware TEE evidence is accepted' });
     }
 
+    const problem = validate(policy) ?? deps.egressProblem?.(policy);
     const pccsUrl = policy.spec.tdx?.pccsUrl;
-    if (pccsUrl && deps.pccsUnreachableSince) {
+    if (pccsUrl && deps.pccsUnreachableSince && problem?.code !== 'PccsUrlNotAllowed') {
       const since = deps.pccsUnreachableSince(pccsUrl);
       set(
         since
@@ -74,9 +77,9 @@ export function policyReconciler(deps: PolicyControllerDeps) {
       );
     }
 
-    const problem = validate(policy);
     let requeueAfterMs: number | undefined;
     if (problem) {
+      delete status.referenceValues; // values resolved under an earlier, acceptable spec no longer apply
       set({ type: PolicyCondition.ReferenceValuesResolved, status: 'False', reason: problem.code, message: problem.message });
       set({ type: PolicyCondition.Ready, status: 'False', reason: problem.code, message: problem.message });
     } else {

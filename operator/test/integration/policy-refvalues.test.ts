@@ -1,7 +1,8 @@
 // AttestationPolicy reconciler against the real kube-apiserver and a local Rekor-v1-compatible log:
 // reference values resolved from signed, logged statements are published in status with the verified
 // checkpoint; when the log forks its history the policy goes Ready=False LogInconsistent and stops
-// offering the values. Inline values and key validation too.
+// offering the values. Inline values and key validation too. Egress hygiene: a log or PCCS URL off the
+// operator's allow-list is refused without a request; an allowed log's error body never reaches status or Events.
 import { generateKeyPairSync } from 'node:crypto';
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import type { AttestationPolicy } from '../../src/api/attestation-policy.ts';
 import type { OperatorHandle } from '../../src/app/operator.ts';
 import { loadSigningKey, parseTrustedRoot, publishReferenceValues, RekorClient } from '../../src/attestation/refvalues/index.ts';
 import { TestRekorServer } from '../support/rekor-log/server.ts';
+import { HostileServer } from '../support/hostile-server.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
 import { conditionOf, createCustom, customObjects, startTestOperator } from '../support/operator.ts';
 
@@ -19,24 +21,33 @@ const UKI = 'ab'.repeat(48);
 
 describe('AttestationPolicy reference values', () => {
   const log = new TestRekorServer();
+  // An "internal" service the administrator did allow (it answers 403 with a secret), and one nobody allowed.
+  const internal = new HostileServer();
+  const offList = new HostileServer();
   let operator: OperatorHandle;
   let ns: string;
   const key = loadSigningKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
 
   beforeAll(async () => {
     await log.start();
+    await internal.start();
+    internal.mode = 'secret-403';
+    await offList.start();
+    offList.mode = 'secret-403';
     const trust = parseTrustedRoot(log.trustedRootJson());
     const client = new RekorClient({ url: log.url, retries: 0 });
     for (let i = 0; i < 3; i++) await publishReferenceValues({ sha384: 'cd'.repeat(48), artifactId: `unrelated-${i}`, artifactVersion: '1', signingKey: key, client, trust, at: new Date() });
     await publishReferenceValues({ sha384: UKI, artifactId: ARTIFACT, artifactVersion: '2026.11.1', signingKey: key, client, trust, at: new Date() });
     const kc = controlPlane().kubeConfig();
-    operator = await startTestOperator(kc, ['--operator-namespace', 'cai-system']);
+    operator = await startTestOperator(kc, ['--operator-namespace', 'cai-system', '--allowed-rekor-urls', `${log.url},${internal.url}/`]);
     ns = await createNamespace(kc, 'policy');
     await kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'log-roots' }, data: { 'trusted_root.json': log.trustedRootJson() } } });
   });
   afterAll(async () => {
     await operator?.stop();
     await log.stop();
+    await internal.stop();
+    await offList.stop();
   });
 
   const getPolicy = async (name: string) =>
@@ -113,5 +124,65 @@ describe('AttestationPolicy reference values', () => {
     });
     expect(conditionOf(p, 'Ready')).toMatchObject({ reason: 'InvalidPublicKey' });
     expect(conditionOf(p, 'Ready')?.message).toContain('spec.tdx.referenceValues.rekor.publicKey');
+  });
+
+  const rekorPolicy = (name: string, url: string, extra: Record<string, unknown> = {}) => ({
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'AttestationPolicy',
+    metadata: { name },
+    spec: { tdx: { ...extra, referenceValues: { rekor: { url, publicKey: key.publicKeyPem, artifactId: ARTIFACT, allowedVersions: ['1'] } } } },
+  });
+  const readyFalse = (name: string) =>
+    waitFor(`${name} Ready=False`, async () => {
+      const x = await getPolicy(name);
+      return conditionOf(x, 'Ready')?.status === 'False' ? x : undefined;
+    });
+
+  it('refuses a log URL off --allowed-rekor-urls without contacting it, naming the field and the rule', async () => {
+    const kc = controlPlane().kubeConfig();
+    await createCustom(kc, 'attestationpolicies', ns, rekorPolicy('offlist-log', `${offList.url}/internal/api`));
+    const p = await readyFalse('offlist-log');
+    const ready = conditionOf(p, 'Ready');
+    expect(ready?.reason).toBe('LogUrlNotAllowed');
+    expect(ready?.message).toContain('spec.tdx.referenceValues.rekor.url');
+    expect(ready?.message).toContain('--allowed-rekor-urls');
+    expect(ready?.message).toContain(`${log.url}/`); // the prefixes it may use
+    expect(conditionOf(p, 'ReferenceValuesResolved')?.reason).toBe('LogUrlNotAllowed');
+    expect(offList.requests).toEqual([]);
+  });
+
+  it('refuses a PCCS URL off --allowed-pccs-urls (default: Intel PCS only) without contacting it', async () => {
+    const kc = controlPlane().kubeConfig();
+    await createCustom(kc, 'attestationpolicies', ns, {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'AttestationPolicy',
+      metadata: { name: 'offlist-pccs' },
+      spec: { tdx: { pccsUrl: `${offList.url}/tdx/certification/v4`, referenceValues: { inline: { ukiSha384: [UKI] } } } },
+    });
+    const p = await readyFalse('offlist-pccs');
+    expect(conditionOf(p, 'Ready')).toMatchObject({ reason: 'PccsUrlNotAllowed' });
+    expect(conditionOf(p, 'Ready')?.message).toContain('spec.tdx.pccsUrl');
+    expect(conditionOf(p, 'Ready')?.message).toContain('https://api.trustedservices.intel.com/');
+    expect(conditionOf(p, 'CollateralAvailable')).toBeUndefined();
+    expect(p.status?.referenceValues).toBeUndefined();
+    expect(offList.requests).toEqual([]);
+  });
+
+  it('reports an allowed log answering 403 with a secret by status code only: no body in status or Events', async () => {
+    const kc = controlPlane().kubeConfig();
+    await createCustom(kc, 'attestationpolicies', ns, rekorPolicy('echo', `${internal.url}/internal-only`));
+    const p = await readyFalse('echo');
+    const ready = conditionOf(p, 'Ready');
+    expect(ready?.reason).toBe('LogUnavailable');
+    expect(ready?.message).toMatch(/HTTP 403/);
+    expect(internal.requests.length).toBeGreaterThan(0); // it was asked (allowed), so the body existed
+    const events = await waitFor('warning event', async () => {
+      const list = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=echo' });
+      return list.items.length > 0 ? list.items : undefined;
+    });
+    const everything = JSON.stringify({ status: p.status, events: events.map((e) => [e.reason, e.message]) });
+    expect(everything).toContain('HTTP 403');
+    expect(everything).not.toContain('db-password');
+    expect(everything).not.toContain('internal-only:');
   });
 });

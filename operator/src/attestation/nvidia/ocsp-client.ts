@@ -6,8 +6,11 @@ import { NvidiaError } from './errors.ts';
 import { LruCache } from './lru.ts';
 import { buildOcspRequest, certIdFor, certIdKey, verifyOcspResponse, type OcspVerdict } from './ocsp.ts';
 import type { ChainKind, ParsedCert } from './x509-chain.ts';
+import { fetchBounded, type EgressError } from '../../net/egress.ts';
 
 export const DEFAULT_OCSP_URL = 'https://ocsp.ndis.nvidia.com/';
+/** Cap on one OCSP response: a signed BasicOCSPResponse with its responder certificate is 1-4 KiB. */
+export const OCSP_RESPONSE_CAP = 64 * 1024;
 
 export interface OcspQuery {
   cert: ParsedCert;
@@ -83,19 +86,24 @@ export class HttpOcspClient implements OcspClient {
     const nonce = this.nonce();
     let body: Uint8Array;
     try {
-      const res = await this.fetchImpl(url, {
+      const res = await fetchBounded(url, {
         method: 'POST',
         headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
         body: buildOcspRequest(id, nonce),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        maxBytes: OCSP_RESPONSE_CAP,
+        timeoutMs: this.timeoutMs,
+        readStatuses: [200],
+        fetch: this.fetchImpl,
       });
-      if (res.status !== 200) {
-        await res.body?.cancel();
-        return { status: 'unavailable', reason: `OCSP responder answered HTTP ${res.status}` };
-      }
-      body = new Uint8Array(await res.arrayBuffer());
+      if (res.status !== 200) return { status: 'unavailable', reason: `OCSP responder answered HTTP ${res.status}` };
+      body = res.body;
     } catch (err) {
-      const why = err instanceof Error && err.name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : 'connection failed';
+      const e = err as EgressError;
+      const why =
+        e.code === 'Timeout' ? `timed out after ${this.timeoutMs} ms`
+        : e.code === 'BodyTooLarge' ? `response exceeds ${OCSP_RESPONSE_CAP} bytes`
+        : e.code === 'RedirectRefused' ? 'answered with a redirect (not followed)'
+        : 'connection failed';
       return { status: 'unavailable', reason: `OCSP responder ${new URL(url).origin} unreachable: ${why}` };
     }
     try {

@@ -7,8 +7,11 @@ import { join } from 'node:path';
 import { NvidiaError } from './errors.ts';
 import { LruCache } from './lru.ts';
 import { isSafeRimId } from './rim-id.ts';
+import { fetchBounded, type BoundedResponse, type EgressError } from '../../net/egress.ts';
 
 export const DEFAULT_RIM_SERVICE_URL = 'https://rim.attestation.nvidia.com/v1/rim/';
+/** Cap on one RIM service reply: NVIDIA's RIMs are 10-200 KiB of XML, base64 in JSON adds a third. */
+export const RIM_RESPONSE_CAP = 4 * 1024 * 1024;
 
 /** Per-request hints taken from the AttestationPolicy `gpu` section. */
 export interface RimLookupContext {
@@ -121,22 +124,24 @@ export class HttpRimSource implements RimSource {
   }
 
   private async fetchOnce(url: string, rimId: string): Promise<string | undefined> {
-    let res: Response;
+    let res: BoundedResponse;
     try {
-      res = await this.fetchImpl(url, { signal: AbortSignal.timeout(this.timeoutMs), headers: { accept: 'application/json' } });
+      res = await fetchBounded(url, {
+        headers: { accept: 'application/json' },
+        maxBytes: RIM_RESPONSE_CAP,
+        timeoutMs: this.timeoutMs,
+        readStatuses: [200],
+        fetch: this.fetchImpl,
+      });
     } catch (err) {
-      const why = err instanceof Error && err.name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : 'connection failed';
+      const e = err as EgressError;
+      if (e.code === 'BodyTooLarge') throw new NvidiaError('RimUnavailable', `RIM service reply for ${rimId} exceeds ${RIM_RESPONSE_CAP} bytes`);
+      const why = e.code === 'Timeout' ? `timed out after ${this.timeoutMs} ms` : e.code === 'RedirectRefused' ? 'answered with a redirect (not followed)' : 'connection failed';
       throw new NvidiaError('RimUnavailable', `RIM service ${new URL(url).origin} unreachable for ${rimId}: ${why}`);
     }
-    if (res.status === 404) {
-      await res.body?.cancel();
-      return undefined;
-    }
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      throw new NvidiaError('RimUnavailable', `RIM service answered HTTP ${res.status} for ${rimId}`);
-    }
-    const xml = decodeRimServiceBody(await res.text(), rimId);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new NvidiaError('RimUnavailable', `RIM service answered HTTP ${res.status} for ${rimId}`);
+    const xml = decodeRimServiceBody(new TextDecoder().decode(res.body), rimId);
     this.cache.set(url, xml);
     return xml;
   }

@@ -19,7 +19,10 @@ export type RefValuesReason =
   | 'KeyInvalid' // a public/private key could not be read
   | 'BundleInvalid' // a Sigstore bundle failed verification for another reason
   | 'NoReferenceValues' // nothing in the log for the allowed versions
-  | 'LogUnavailable' // the log could not be reached or answered with an unexpected shape
+  | 'StatementUnavailable' // a dsse/hashedrekord entry whose statement is not in statementsConfigMapRef
+  | 'LogUnavailable' // the log could not be reached or answered with an unexpected status or shape
+  | 'ResponseTooLarge' // the log's answer exceeded the per-route size cap
+  | 'LogUrlNotAllowed' // the policy's log URL is not on the operator's allow-list (--allowed-rekor-urls)
   | 'ConfigMapMissing'; // the referenced ConfigMap key does not exist
 
 export class RefValuesError extends Error {

@@ -4,6 +4,7 @@
 // verified one from status, the entries' ones) is consistent with the newest signed tree head.
 // bundle: verify a Sigstore bundle from a ConfigMap (offline). Never throws: failures come back as
 // {ok:false, reason, message} with the stable reasons of errors.ts.
+import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { CheckpointSchema, ReferenceValuesSchema, ResolvedReferenceValueSchema } from '../../api/attestation-policy.ts';
 import { checkpointFromStatus, checkpointToStatus, verifyCheckpoint, type Checkpoint } from './checkpoint.ts';
@@ -29,13 +30,39 @@ export interface ResolveDeps {
   /** A client for the log at `url` (RekorClient, or one with caching/metrics around it). */
   rekorClient(url: string, trustedRoot: TrustedRootMaterial): RekorClient;
   readConfigMap(name: string, key: string): Promise<string | undefined>;
+  /** All data of a ConfigMap (for rekor.statementsConfigMapRef); undefined when it does not exist. */
+  readConfigMapData?(name: string): Promise<Record<string, string> | undefined>;
 }
 
 /**
  * Reasons an entry can fail for without the log misbehaving: somebody else's entry under the same index
  * hash. Such entries are skipped (anyone can write to a public log); all other failures stop resolution.
  */
-const FOREIGN: ReadonlySet<RefValuesReason> = new Set(['SignatureInvalid', 'SubjectMismatch', 'PredicateTypeMismatch', 'VersionNotAllowed', 'EntryMalformed']);
+const FOREIGN: ReadonlySet<RefValuesReason> = new Set(['SignatureInvalid', 'SubjectMismatch', 'PredicateTypeMismatch', 'VersionNotAllowed', 'EntryMalformed', 'StatementUnavailable']);
+const MAX_STATEMENTS = 64;
+
+/**
+ * The statements a policy supplies for dsse / hashedrekord entries, by SHA-256 of their bytes. A value may be
+ * a Sigstore bundle (its DSSE payload), a bare DSSE envelope (its payload) or the signed file itself. Nothing
+ * here is trusted: a statement only counts when a verified log entry records its hash.
+ */
+export function statementsFrom(data: Record<string, string>): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const add = (b: Buffer) => out.set(createHash('sha256').update(b).digest('hex'), b);
+  for (const value of Object.values(data).slice(0, MAX_STATEMENTS)) {
+    add(Buffer.from(value, 'utf8'));
+    let json: unknown;
+    try {
+      json = JSON.parse(value);
+    } catch {
+      continue;
+    }
+    const obj = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {};
+    const env = typeof obj['dsseEnvelope'] === 'object' && obj['dsseEnvelope'] !== null ? (obj['dsseEnvelope'] as Record<string, unknown>) : obj;
+    if (typeof env['payload'] === 'string' && typeof env['payloadType'] === 'string') add(Buffer.from(env['payload'], 'base64'));
+  }
+  return out;
+}
 
 const MAX_ENTRIES_PER_VERSION = 1000;
 
@@ -90,18 +117,33 @@ async function resolveRekor(spec: NonNullable<ReferenceValuesSpec['rekor']>, dep
   const trust = await loadTrust(deps, spec.trustedRootRef);
   const policy: EntryPolicy = { publicKey: loadPublicKey(spec.publicKey), artifactId: spec.artifactId, allowedVersions: spec.allowedVersions };
   const client = deps.rekorClient(spec.url, trust);
+  let statements = new Map<string, Buffer>();
+  if (spec.statementsConfigMapRef) {
+    const data = await deps.readConfigMapData?.(spec.statementsConfigMapRef.name);
+    if (!data) throw new RefValuesError('ConfigMapMissing', `statementsConfigMapRef: ConfigMap ${spec.statementsConfigMapRef.name} does not exist`);
+    statements = statementsFrom(data);
+  }
   const verified: VerifiedReference[] = [];
   const skipped: RefValuesError[] = [];
-  for (const version of spec.allowedVersions) {
-    const uuids = await client.searchIndexByHash(artifactIndexHash(spec.artifactId, version));
-    if (uuids.length === 0) continue;
-    if (uuids.length > MAX_ENTRIES_PER_VERSION) {
+  // intoto and dsse entries are indexed under the statement's subjects (the artifact index hash); dsse and
+  // hashedrekord entries under the hash of the statement itself.
+  const searches = [
+    ...spec.allowedVersions.map((v) => ({ hash: artifactIndexHash(spec.artifactId, v), what: `index hash of ${spec.artifactId}@${v}` })),
+    ...[...statements.keys()].map((h) => ({ hash: h, what: `statement sha256:${h}` })),
+  ];
+  const uuids = new Set<string>();
+  for (const { hash, what } of searches) {
+    const found = await client.searchIndexByHash(hash);
+    if (found.length > MAX_ENTRIES_PER_VERSION) {
       // Anyone can add entries under a public index hash; past this bound resolution stops rather than guess.
-      throw new RefValuesError('LogUnavailable', `index hash of ${spec.artifactId}@${version} lists ${uuids.length} entries (limit ${MAX_ENTRIES_PER_VERSION})`);
+      throw new RefValuesError('LogUnavailable', `${what} lists ${found.length} entries (limit ${MAX_ENTRIES_PER_VERSION})`);
     }
-    for (const entry of await client.retrieveEntries(uuids)) {
+    for (const u of found) uuids.add(u);
+  }
+  if (uuids.size > 0) {
+    for (const entry of await client.retrieveEntries([...uuids])) {
       try {
-        verified.push(verifyRekorEntry(entry, trust, policy, at));
+        verified.push(verifyRekorEntry(entry, trust, policy, at, statements));
       } catch (e) {
         if (e instanceof RefValuesError && FOREIGN.has(e.reason)) skipped.push(e);
         else throw e;

@@ -44,6 +44,8 @@ export function buildStatement(a: { artifactId: string; artifactVersion: string;
   };
 }
 
+// Messages never repeat strings from the statement: it comes from a log anyone can write to, and the
+// first rejection reason lands in the policy's status.
 const bad = (msg: string): never => {
   throw new RefValuesError('EntryMalformed', `statement: ${msg}`);
 };
@@ -57,13 +59,13 @@ export function parseStatement(bytes: Buffer): Statement {
     return bad('payload is not JSON');
   }
   if (!isObj(s)) return bad('payload is not a JSON object');
-  if (s['_type'] !== IN_TOTO_STATEMENT_V01 && s['_type'] !== IN_TOTO_STATEMENT_V1) bad(`_type '${String(s['_type'])}' is not an in-toto Statement`);
+  if (s['_type'] !== IN_TOTO_STATEMENT_V01 && s['_type'] !== IN_TOTO_STATEMENT_V1) bad('_type is not an in-toto Statement (v0.1 or v1)');
   if (typeof s['predicateType'] !== 'string') bad('predicateType is missing');
   if (!Array.isArray(s['subject']) || s['subject'].length === 0 || s['subject'].length > 64) bad('subject must be a non-empty array');
   const subject = (s['subject'] as unknown[]).map((x, i) => {
     if (!isObj(x) || typeof x['name'] !== 'string' || !isObj(x['digest'])) return bad(`subject[${i}] needs a name and a digest`);
     const digest: Record<string, string> = {};
-    for (const [k, v] of Object.entries(x['digest'])) digest[k] = typeof v === 'string' ? v.toLowerCase() : bad(`subject[${i}].digest.${k} is not a string`);
+    for (const [k, v] of Object.entries(x['digest'])) digest[k] = typeof v === 'string' ? v.toLowerCase() : bad(`subject[${i}].digest has a value that is not a string`);
     return { name: x['name'], digest };
   });
   return { _type: s['_type'] as string, subject, predicateType: s['predicateType'] as string, predicate: isObj(s['predicate']) ? s['predicate'] : {} };
@@ -85,7 +87,7 @@ const mismatch = (msg: string): never => {
 /** The artifact's version and digest, once the statement names the policy's artifact and an allowed version. */
 export function checkStatement(st: Statement, policy: StatementPolicy): CheckedStatement {
   if (st.predicateType !== SLSA_PROVENANCE_V1) {
-    throw new RefValuesError('PredicateTypeMismatch', `statement: predicateType '${st.predicateType}' is not ${SLSA_PROVENANCE_V1}`);
+    throw new RefValuesError('PredicateTypeMismatch', `statement: predicateType is not ${SLSA_PROVENANCE_V1}`);
   }
   const index = st.subject.filter((s) => s.name === INDEX_SUBJECT_NAME);
   if (index.length !== 1 || !index[0]?.digest['sha256']) return mismatch(`needs exactly one '${INDEX_SUBJECT_NAME}' subject with a sha256 digest`);
@@ -95,11 +97,11 @@ export function checkStatement(st: Statement, policy: StatementPolicy): CheckedS
   const version = policy.allowedVersions.find((v) => artifactIndexHash(policy.artifactId, v) === indexHash);
   if (version === undefined) {
     if (claimed !== undefined && artifactIndexHash(policy.artifactId, claimed) === indexHash) {
-      throw new RefValuesError('VersionNotAllowed', `statement: version '${claimed}' of '${policy.artifactId}' is not in allowedVersions`);
+      throw new RefValuesError('VersionNotAllowed', `statement: the predicate's artifactVersion of '${policy.artifactId}' is not in allowedVersions`);
     }
     return mismatch(`'${INDEX_SUBJECT_NAME}' is not sha256('${policy.artifactId}' + an allowed version)`);
   }
-  if (claimed !== undefined && claimed !== version) mismatch(`predicate artifactVersion '${claimed}' differs from the indexed version '${version}'`);
+  if (claimed !== undefined && claimed !== version) mismatch(`predicate artifactVersion differs from the indexed version '${version}'`);
   const artifact = st.subject.filter((s) => s.name === policy.artifactId);
   if (artifact.length !== 1) return mismatch(`needs exactly one subject named '${policy.artifactId}', found ${artifact.length}`);
   const sha384 = artifact[0]?.digest['sha384'];

@@ -1,8 +1,10 @@
 // HTTP client for the Intel PCS / PCCS v4 collateral API. It only fetches and decodes (issuer-chain headers are
-// URL-encoded PEM; CRLs may be DER, PEM or hex); verification and caching live elsewhere.
+// URL-encoded PEM; CRLs may be DER, PEM or hex); verification and caching live elsewhere. Every response is
+// size-capped per endpoint, the timeout covers the body, redirects are refused, and no body reaches a message.
 import { TdxError } from './errors.ts';
 import type { TdxCollateral } from './collateral.ts';
 import { crlBytes } from './crl-encoding.ts';
+import { describeUrl, EgressError, fetchBounded, type BoundedResponse } from '../../net/egress.ts';
 
 export interface PccsClientOptions {
   /**
@@ -44,17 +46,34 @@ interface Fetched {
   headers: Headers;
 }
 
-async function get(url: string, opts: PccsClientOptions): Promise<Fetched> {
-  const doFetch = opts.fetch ?? fetch;
-  let res: Response;
+/**
+ * Response caps (docs/tdx-verification.md). Intel's answers are a few KiB (TCB info ~10 KiB, QE identity
+ * ~2 KiB, Root CA CRL < 1 KiB); the PCK CRL grows with revocations, so it gets the most room.
+ */
+export const PCCS_RESPONSE_CAPS = {
+  tcbInfo: 1024 * 1024,
+  qeIdentity: 256 * 1024,
+  pckCrl: 4 * 1024 * 1024,
+  rootCaCrl: 1024 * 1024,
+} as const;
+
+async function get(url: string, maxBytes: number, opts: PccsClientOptions): Promise<Fetched> {
+  let res: BoundedResponse;
   try {
-    res = await doFetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000), headers: { accept: '*/*' } });
+    res = await fetchBounded(url, {
+      headers: { accept: '*/*' },
+      maxBytes,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      readStatuses: [200],
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    });
   } catch (err) {
-    throw new TdxError('CollateralUnavailable', `PCCS request ${url} failed: ${err instanceof Error ? err.message : String(err)}`);
+    // EgressError messages are fixed sentences (never the peer's words); anything else is reported generically.
+    throw new TdxError('CollateralUnavailable', `PCCS request failed: ${err instanceof EgressError ? err.message : `${describeUrl(url)}: request failed`}`);
   }
-  const body = new Uint8Array(await res.arrayBuffer().catch(() => new ArrayBuffer(0)));
-  if (!res.ok) throw new TdxError('CollateralUnavailable', `PCCS request ${url} returned HTTP ${res.status}`);
-  return { body, headers: res.headers };
+  // Status code only: an error body is discarded unread.
+  if (res.status !== 200) throw new TdxError('CollateralUnavailable', `PCCS request ${describeUrl(url)} returned HTTP ${res.status}`);
+  return { body: res.body, headers: res.headers };
 }
 
 function chainHeader(f: Fetched, names: string[], url: string): string {
@@ -64,11 +83,11 @@ function chainHeader(f: Fetched, names: string[], url: string): string {
       try {
         return decodeURIComponent(v);
       } catch {
-        throw new TdxError('CollateralUnavailable', `PCCS response ${url} header ${name} is not URL-encoded PEM`);
+        throw new TdxError('CollateralUnavailable', `PCCS response ${describeUrl(url)} header ${name} is not URL-encoded PEM`);
       }
     }
   }
-  throw new TdxError('CollateralUnavailable', `PCCS response ${url} has no ${names.join(' / ')} header`);
+  throw new TdxError('CollateralUnavailable', `PCCS response ${describeUrl(url)} has no ${names.join(' / ')} header`);
 }
 
 /** Fetches the TDX collateral for one FMSPC and PCK CA type (four requests, in parallel). */
@@ -81,7 +100,12 @@ export async function fetchTdxCollateral(opts: PccsClientOptions, fmspc: string,
     pckCrl: `${ep.sgx}/pckcrl?ca=${caType}&encoding=der`,
     rootCrl: ep.rootCaCrl,
   };
-  const [tcb, qe, pckCrl, rootCrl] = await Promise.all([get(urls.tcb, opts), get(urls.qe, opts), get(urls.pckCrl, opts), get(urls.rootCrl, opts)]);
+  const [tcb, qe, pckCrl, rootCrl] = await Promise.all([
+    get(urls.tcb, PCCS_RESPONSE_CAPS.tcbInfo, opts),
+    get(urls.qe, PCCS_RESPONSE_CAPS.qeIdentity, opts),
+    get(urls.pckCrl, PCCS_RESPONSE_CAPS.pckCrl, opts),
+    get(urls.rootCrl, PCCS_RESPONSE_CAPS.rootCaCrl, opts),
+  ]);
   return {
     tcbInfoBody: tcb.body,
     tcbInfoIssuerChain: chainHeader(tcb, ['TCB-Info-Issuer-Chain', 'SGX-TCB-Info-Issuer-Chain'], urls.tcb),

@@ -1,9 +1,11 @@
-// The state of the local Rekor-v1-compatible test log: entries (canonical intoto v0.0.2 bodies), an
+// The state of the local Rekor-v1-compatible test log: entries (canonical intoto 0.0.2, dsse 0.0.1 and
+// hashedrekord 0.0.1 bodies), an
 // RFC 6962 tree over them, a P-256 log key that signs SETs and checkpoints, and the search index.
 // Behaves like Rekor v1 where the verifier can tell: JCS-canonical bodies, 80-hex UUIDs (tree ID + leaf
 // hash), a global logIndex that differs from the shard-local proof index, signed-note checkpoints.
-import { createHash, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { verifyEcdsaPrehashed } from '../../../src/attestation/refvalues/ecdsa-prehashed.ts';
 import { MerkleTree } from './merkle-tree.ts';
 
 export interface StoredEntry {
@@ -24,6 +26,22 @@ export class ProposalError extends Error {
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+const paeOf = (payloadType: string, payload: Buffer): Buffer => {
+  const type = Buffer.from(payloadType);
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
+};
+
+/** "<alg>:<digest>" of every in-toto subject (and material), as Rekor indexes in-toto payloads. */
+function subjectKeys(payloadType: string, payload: Buffer): string[] {
+  if (payloadType !== 'application/vnd.in-toto+json') return [];
+  try {
+    const st = JSON.parse(payload.toString('utf8')) as { subject?: { digest?: Record<string, string> }[]; predicate?: { materials?: { digest?: Record<string, string> }[] } };
+    return [...(st.subject ?? []), ...(st.predicate?.materials ?? [])].flatMap((x) => Object.entries(x.digest ?? {}).map(([alg, d]) => `${alg}:${d}`));
+  } catch {
+    return []; // not JSON: only the payload and key hashes are indexed, as in Rekor
+  }
+}
 
 export class RekorLogState {
   readonly privateKey: KeyObject;
@@ -66,54 +84,145 @@ export class RekorLogState {
     return note;
   }
 
-  /** Accepts a proposed intoto v0.0.2 entry, as rekor-cli uploads it. Returns the stored entry (or 409). */
+  /**
+   * Accepts a proposed entry as Rekor v1 does for the kinds reference values use: `intoto` 0.0.2
+   * (rekor-cli upload --type intoto), `dsse` 0.0.1 (cosign v3 attest-blob) and `hashedrekord` 0.0.1
+   * (cosign sign-blob). Signatures are verified, the canonical body is what Rekor would store, and the
+   * index keys are Rekor's (including its quirk: hashedrekord indexes the key hash as bare hex, the
+   * others as "sha256:<hex>"). Returns the stored entry, or throws ProposalError (400, or 409 on a duplicate).
+   */
   propose(proposed: unknown): StoredEntry {
-    if (!isObj(proposed) || proposed['kind'] !== 'intoto' || proposed['apiVersion'] !== '0.0.2') throw new ProposalError(400, 'only intoto 0.0.2 is supported');
-    const content = isObj(proposed['spec']) && isObj(proposed['spec']['content']) ? proposed['spec']['content'] : undefined;
+    if (!isObj(proposed) || !isObj(proposed['spec'])) throw new ProposalError(400, 'proposed entry needs kind, apiVersion and spec');
+    const kind = `${String(proposed['kind'])}/${String(proposed['apiVersion'])}`;
+    const made: { body: unknown; attestation?: Buffer; indexKeys: string[] } | undefined = kind === 'intoto/0.0.2' ? this.intoto(proposed['spec'])
+      : kind === 'dsse/0.0.1' ? this.dsse(proposed['spec'])
+      : kind === 'hashedrekord/0.0.1' ? this.hashedrekord(proposed['spec'])
+      : undefined;
+    if (!made) throw new ProposalError(400, `unsupported kind/apiVersion ${kind}`);
+    const body = canonicalize(made.body) as string;
+    const leaf = createHash('sha256').update(Buffer.of(0)).update(body).digest('hex');
+    const existing = this.entries.find((e) => e.uuid.endsWith(leaf));
+    if (existing) throw Object.assign(new ProposalError(409, 'an equivalent entry already exists in the transparency log'), { uuid: existing.uuid });
+    const entry: StoredEntry = {
+      uuid: `${BigInt(this.treeId).toString(16).padStart(16, '0')}${leaf}`,
+      body: Buffer.from(body),
+      integratedTime: this.now(),
+      ...(made.attestation ? { attestation: made.attestation } : {}),
+      indexKeys: [...new Set(made.indexKeys.map((k) => k.toLowerCase()))],
+    };
+    this.entries.push(entry);
+    this.tree.append(entry.body);
+    return entry;
+  }
+
+  private verifySig(ok: () => boolean): void {
+    let verified: boolean;
+    try {
+      verified = ok();
+    } catch {
+      verified = false;
+    }
+    if (!verified && !this.acceptUnverifiedSignatures) throw new ProposalError(400, 'could not verify signature');
+  }
+
+  /** PEM text -> Rekor's canonical PEM (Go's MarshalPublicKeyToPEM), or 400. */
+  private canonicalPem(pem: string): string {
+    try {
+      return createPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString();
+    } catch {
+      throw new ProposalError(400, 'malformed public key');
+    }
+  }
+
+  private intoto(spec: Record<string, unknown>): { body: unknown; attestation?: Buffer; indexKeys: string[] } {
+    const content = isObj(spec['content']) ? spec['content'] : undefined;
     const env = content && isObj(content['envelope']) ? content['envelope'] : undefined;
     const hash = content?.['hash'];
     if (!env || !isObj(hash) || typeof env['payload'] !== 'string' || typeof env['payloadType'] !== 'string' || !Array.isArray(env['signatures'])) {
       throw new ProposalError(400, 'spec.content.{envelope.payload,payloadType,signatures,hash} required');
     }
-    const payloadB64 = Buffer.from(env['payload'], 'base64').toString('utf8');
-    const statement = Buffer.from(payloadB64, 'base64');
-    const type = Buffer.from(env['payloadType']);
-    const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${statement.length} `), statement]);
+    const statement = Buffer.from(Buffer.from(env['payload'], 'base64').toString('utf8'), 'base64');
+    const pae = paeOf(env['payloadType'], statement);
     const signatures = (env['signatures'] as unknown[]).map((s) => {
       if (!isObj(s) || typeof s['sig'] !== 'string' || typeof s['publicKey'] !== 'string') throw new ProposalError(400, 'signature needs sig and publicKey');
       const sig = Buffer.from(Buffer.from(s['sig'], 'base64').toString('utf8'), 'base64');
       const pem = Buffer.from(s['publicKey'], 'base64').toString('utf8');
-      let ok: boolean;
-      try {
-        ok = verify('sha256', pae, pem, sig);
-      } catch {
-        ok = false;
-      }
-      if (!ok && !this.acceptUnverifiedSignatures) throw new ProposalError(400, 'could not verify envelope');
+      this.verifySig(() => verify('sha256', pae, pem, sig));
       return { ...(typeof s['keyid'] === 'string' && s['keyid'] !== '' ? { keyid: s['keyid'] } : {}), publicKey: s['publicKey'], sig: s['sig'] };
     });
     if (signatures.length === 0) throw new ProposalError(400, 'missing signatures');
     const payloadHash = sha256(statement);
-    const body = canonicalize({
-      apiVersion: '0.0.2',
-      kind: 'intoto',
-      spec: { content: { envelope: { payloadType: env['payloadType'], signatures }, hash, payloadHash: { algorithm: 'sha256', value: payloadHash } } },
-    }) as string;
-    const leaf = createHash('sha256').update(Buffer.of(0)).update(body).digest('hex');
-    const existing = this.entries.find((e) => e.uuid.endsWith(leaf));
-    if (existing) throw Object.assign(new ProposalError(409, 'an equivalent entry already exists in the transparency log'), { uuid: existing.uuid });
-    const indexKeys = new Set<string>([`sha256:${payloadHash}`]);
-    for (const s of signatures) indexKeys.add(`sha256:${sha256(Buffer.from(s.publicKey, 'base64'))}`);
+    const indexKeys = [`sha256:${payloadHash}`, ...signatures.map((s) => `sha256:${sha256(Buffer.from(s.publicKey, 'base64'))}`), ...subjectKeys(env['payloadType'], statement)];
+    return {
+      body: { apiVersion: '0.0.2', kind: 'intoto', spec: { content: { envelope: { payloadType: env['payloadType'], signatures }, hash, payloadHash: { algorithm: 'sha256', value: payloadHash } } } },
+      attestation: statement,
+      indexKeys,
+    };
+  }
+
+  private dsse(spec: Record<string, unknown>): { body: unknown; indexKeys: string[] } {
+    const pc = isObj(spec['proposedContent']) ? spec['proposedContent'] : undefined;
+    if (!pc || typeof pc['envelope'] !== 'string' || !Array.isArray(pc['verifiers'])) throw new ProposalError(400, 'spec.proposedContent.{envelope,verifiers} required');
+    let env: unknown;
     try {
-      const st = JSON.parse(statement.toString('utf8')) as { subject?: { digest?: Record<string, string> }[] };
-      for (const sub of st.subject ?? []) for (const [alg, d] of Object.entries(sub.digest ?? {})) indexKeys.add(`${alg}:${d}`.toLowerCase());
+      env = JSON.parse(pc['envelope']);
     } catch {
-      // not JSON: only the payload and key hashes are indexed, as in Rekor
+      throw new ProposalError(400, 'envelope is not JSON');
     }
-    const entry: StoredEntry = { uuid: `${BigInt(this.treeId).toString(16).padStart(16, '0')}${leaf}`, body: Buffer.from(body), integratedTime: this.now(), attestation: statement, indexKeys: [...indexKeys] };
-    this.entries.push(entry);
-    this.tree.append(entry.body);
-    return entry;
+    if (!isObj(env) || typeof env['payload'] !== 'string' || typeof env['payloadType'] !== 'string' || !Array.isArray(env['signatures']) || env['signatures'].length === 0) {
+      throw new ProposalError(400, 'DSSE envelope must contain a payload, payloadType and 1 or more signatures');
+    }
+    const payload = Buffer.from(env['payload'], 'base64');
+    const pae = paeOf(env['payloadType'], payload);
+    const verifiers = (pc['verifiers'] as unknown[]).map((v) => (typeof v === 'string' ? this.canonicalPem(Buffer.from(v, 'base64').toString('utf8')) : undefined));
+    if (verifiers.length === 0 || verifiers.some((v) => v === undefined)) throw new ProposalError(400, 'an invalid null verifier was provided in ProposedContent');
+    // Every signature must verify under one of the verifiers (Rekor's verifyEnvelope).
+    const signatures = (env['signatures'] as unknown[]).map((s) => {
+      if (!isObj(s) || typeof s['sig'] !== 'string') throw new ProposalError(400, 'signature needs sig');
+      const sig = s['sig'];
+      const key = (verifiers as string[]).find((pem) => {
+        try {
+          return verify('sha256', pae, pem, Buffer.from(sig, 'base64'));
+        } catch {
+          return false;
+        }
+      });
+      if (!key && !this.acceptUnverifiedSignatures) throw new ProposalError(400, 'could not verify envelope');
+      return { signature: sig, verifier: Buffer.from(key ?? (verifiers[0] as string)).toString('base64') };
+    });
+    signatures.sort((a, b) => (a.signature < b.signature ? -1 : a.signature > b.signature ? 1 : 0));
+    const payloadHash = sha256(payload);
+    const envelopeHash = sha256(Buffer.from(pc['envelope'], 'utf8'));
+    const indexKeys = [
+      ...signatures.map((s) => `sha256:${sha256(Buffer.from(s.verifier, 'base64'))}`),
+      `sha256:${payloadHash}`,
+      `sha256:${envelopeHash}`,
+      ...subjectKeys(env['payloadType'], payload),
+    ];
+    return {
+      body: { apiVersion: '0.0.1', kind: 'dsse', spec: { envelopeHash: { algorithm: 'sha256', value: envelopeHash }, payloadHash: { algorithm: 'sha256', value: payloadHash }, signatures } },
+      indexKeys, // Rekor does not store the envelope of a dsse entry: no attestation
+    };
+  }
+
+  private hashedrekord(spec: Record<string, unknown>): { body: unknown; indexKeys: string[] } {
+    const data = isObj(spec['data']) ? spec['data'] : undefined;
+    const hash = data && isObj(data['hash']) ? data['hash'] : undefined;
+    const sig = isObj(spec['signature']) ? spec['signature'] : undefined;
+    const pk = sig && isObj(sig['publicKey']) ? sig['publicKey'] : undefined;
+    if (!hash || !sig || !pk || typeof sig['content'] !== 'string' || typeof pk['content'] !== 'string' || typeof hash['value'] !== 'string') {
+      throw new ProposalError(400, 'spec.{data.hash,signature.content,signature.publicKey.content} required');
+    }
+    const lengths: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+    const alg = String(hash['algorithm']);
+    if (!lengths[alg] || !new RegExp(`^[0-9a-f]{${lengths[alg]}}$`).test(hash['value'])) throw new ProposalError(400, 'data.hash must be a sha256, sha384 or sha512 hex digest');
+    const pem = this.canonicalPem(Buffer.from(pk['content'], 'base64').toString('utf8'));
+    const signature = Buffer.from(sig['content'], 'base64');
+    this.verifySig(() => verifyEcdsaPrehashed(createPublicKey(pem), Buffer.from(hash['value'] as string, 'hex'), signature));
+    return {
+      body: { apiVersion: '0.0.1', kind: 'hashedrekord', spec: { data: { hash: { algorithm: alg, value: hash['value'] } }, signature: { content: signature.toString('base64'), publicKey: { content: Buffer.from(pem).toString('base64') } } } },
+      indexKeys: [sha256(Buffer.from(pk['content'], 'base64')), `${alg}:${hash['value']}`],
+    };
   }
 
   /** The Rekor v1 LogEntry JSON for entries[i], with an inclusion proof at the current tree size. */

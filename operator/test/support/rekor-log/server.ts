@@ -1,6 +1,8 @@
-// HTTP front of the test log: the Rekor v1 REST routes the client uses, with Rekor's status codes.
+// HTTP front of the test log: the Rekor v1 REST routes the client (and cosign v3) use, with Rekor's status codes
+// and Rekor's request validation (what Rekor refuses with 422/400, this log refuses too).
 // Started on 127.0.0.1 with a random port; the checkpoint signer name is that host:port so Sigstore
 // trusted roots built from it satisfy @sigstore/verify's "baseUrl contains the signer name" rule.
+import { createHash, createPublicKey } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ProposalError, RekorLogState } from './log-state.ts';
@@ -117,15 +119,27 @@ export class TestRekorServer {
       return send(res, 201, log.logEntry(i, false));
     }
     if (route === 'POST /api/v1/log/entries/retrieve') {
-      const q = (body ?? {}) as { entryUUIDs?: string[]; logIndexes?: number[] };
-      const hits = [...(q.entryUUIDs ?? []).map((x) => this.find(x)), ...(q.logIndexes ?? []).map((x) => this.byIndex(x))];
+      const q = (body ?? {}) as { entryUUIDs?: unknown[]; logIndexes?: unknown[] };
+      for (const [name, list, ok] of [
+        ['entryUUIDs', q.entryUUIDs, (x: unknown) => typeof x === 'string' && /^([0-9a-fA-F]{64}|[0-9a-fA-F]{80})$/.test(x)],
+        ['logIndexes', q.logIndexes, (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0],
+      ] as const) {
+        if (list !== undefined && (!Array.isArray(list) || list.length < 1 || list.length > 10 || !list.every(ok))) {
+          return send(res, 422, { code: 422, message: `${name} in body should have 1 to 10 valid items` });
+        }
+      }
+      const hits = [...((q.entryUUIDs ?? []) as string[]).map((x) => this.find(x.toLowerCase())), ...((q.logIndexes ?? []) as number[]).map((x) => this.byIndex(x))];
       if (hits.length === 0 || hits.length > 10) return send(res, 422, { code: 422, message: 'between 1 and 10 entryUUIDs or logIndexes' });
       return send(res, 200, hits.flatMap((h) => (h ? [h.shard.logEntry(h.i)] : [])));
     }
     if (route === 'POST /api/v1/index/retrieve') {
-      const hash = (body as { hash?: string } | undefined)?.hash?.toLowerCase();
-      if (!hash) return send(res, 422, { code: 422, message: 'hash required' });
-      return send(res, 200, this.shards().flatMap((s) => s.entries.filter((e) => e.indexKeys.includes(hash)).map((e) => e.uuid)));
+      const q = searchQuery(body);
+      if (typeof q === 'string') return send(res, 422, { code: 422, message: q });
+      if (q.error) return send(res, q.error.status, { code: q.error.status, message: q.error.message });
+      const all = this.shards().flatMap((s) => s.entries);
+      const hits = q.keys.map((k) => new Set(all.filter((e) => e.indexKeys.includes(k)).map((e) => e.uuid)));
+      const uuids = q.and ? [...(hits[0] ?? [])].filter((u) => hits.every((h) => h.has(u))) : [...new Set(hits.flatMap((h) => [...h]))];
+      return send(res, 200, uuids);
     }
     send(res, 404, { code: 404, message: `no route ${route}` });
   }
@@ -144,4 +158,44 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   } catch {
     return undefined;
   }
+}
+
+const HASH = /^(sha512:)?[0-9a-fA-F]{128}$|^(sha256:)?[0-9a-fA-F]{64}$|^(sha1:)?[0-9a-fA-F]{40}$/;
+
+/**
+ * POST /api/v1/index/retrieve as Rekor v1 validates it (openapi SearchIndex): `hash` must match the
+ * sha512/sha256/sha1 pattern (so `sha384:` is a 422), a bare hex hash is taken as its length's algorithm,
+ * `publicKey` is {format, content: base64}, `operator` is and|or (default or). The lookup key of a
+ * public key is the bare hex SHA-256 of its canonical PEM, exactly as Rekor computes it.
+ */
+function searchQuery(body: unknown): string | { keys: string[]; and: boolean; error?: { status: number; message: string } } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'query must be a JSON object';
+  const q = body as Record<string, unknown>;
+  const keys: string[] = [];
+  if (q['operator'] !== undefined && q['operator'] !== 'and' && q['operator'] !== 'or') return "operator in body should be one of [and or]";
+  if (q['hash'] !== undefined) {
+    if (typeof q['hash'] !== 'string' || !HASH.test(q['hash'])) return `hash in body should match '${HASH.source}'`;
+    const h = q['hash'].toLowerCase();
+    keys.push(h.includes(':') ? h : `${h.length === 128 ? 'sha512' : h.length === 64 ? 'sha256' : 'sha1'}:${h}`);
+  }
+  if (q['publicKey'] !== undefined) {
+    const pk = q['publicKey'];
+    if (typeof pk !== 'object' || pk === null || typeof (pk as Record<string, unknown>)['format'] !== 'string') return 'publicKey.format in body is required';
+    const { format, content } = pk as { format: string; content?: unknown };
+    if (!['pgp', 'x509', 'minisign', 'ssh', 'tuf'].includes(format)) return 'publicKey.format in body should be one of [pgp x509 minisign ssh tuf]';
+    if (format !== 'x509') return { keys, and: false, error: { status: 400, message: `this test log only indexes x509 keys, not ${format}` } };
+    if (typeof content !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(content)) return 'publicKey.content in body must be of type byte';
+    let canonical: string;
+    try {
+      canonical = createPublicKey(Buffer.from(content, 'base64').toString('utf8')).export({ type: 'spki', format: 'pem' }).toString();
+    } catch {
+      return { keys, and: false, error: { status: 400, message: 'invalid public key: failed parsing' } };
+    }
+    keys.push(createHash('sha256').update(canonical).digest('hex'));
+  }
+  if (q['email'] !== undefined) {
+    if (typeof q['email'] !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(q['email'])) return 'email in body must be of type email';
+    keys.push(q['email'].toLowerCase());
+  }
+  return { keys, and: q['operator'] === 'and' };
 }
