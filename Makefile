@@ -11,7 +11,7 @@ ENVTEST_DIR ?= $(CACHE)/envtest
 KUBEBUILDER_ASSETS ?= $(ENVTEST_DIR)
 export KUBEBUILDER_ASSETS
 
-.PHONY: help deps envtest lint test test-unit test-integration dev build crds system-deps \
+.PHONY: help deps envtest helm lua-health lint test test-unit test-integration dev build crds system-deps \
         bench-reconcile bench-kbs bench-tdx bench-gpu bench-rekor
 
 help: ## list targets
@@ -29,6 +29,12 @@ system-deps: ## Debian packages the tests use (EFI binaries for Authenticode cro
 envtest: ## build (or reuse) kube-apiserver, kubectl and etcd for the local control plane
 	ENVTEST_DIR=$(ENVTEST_DIR) hack/envtest/build.sh $(KUBEBUILDER_ASSETS)
 
+helm: ## build (or reuse) the pinned helm CLI the chart tests use (Go module proxy, cached)
+	CAI_CACHE=$(CACHE) hack/helm/build.sh
+
+lua-health: ## build (or reuse) the gopher-lua harness that runs the Argo CD health.lua checks
+	CAI_CACHE=$(CACHE) hack/lua-health/build.sh
+
 crds: deps ## regenerate crds/*.yaml from the zod schemas in operator/src/api
 	node operator/src/api/generate-crds.ts
 
@@ -36,13 +42,13 @@ lint: deps ## type-check (tsc) and lint (eslint)
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint --max-warnings=0 .
 
-test: deps envtest system-deps ## every unit and integration test (real kube-apiserver + etcd)
+test: deps envtest system-deps helm lua-health ## every unit and integration test (real kube-apiserver + etcd)
 	npx vitest run
 
 test-unit: deps ## unit tests only
 	npx vitest run --project unit
 
-test-integration: deps envtest ## integration tests only
+test-integration: deps envtest helm lua-health ## integration tests only
 	npx vitest run --project integration
 
 dev: deps envtest ## local control plane + operator (local provider) + example agent, showing its status

@@ -1,0 +1,86 @@
+// Helpers for the Helm chart tests: the pinned helm CLI and the gopher-lua health harness (both built
+// from the Go module proxy by `make helm lua-health`, cached under ~/.cache/cai-operator), rendering,
+// and reading the rendered objects.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { REPO_ROOT } from './operator.ts';
+
+export const CHART_DIR = join(REPO_ROOT, 'charts', 'confidential-agent-operator');
+export const DEV_VALUES = join(CHART_DIR, 'values-dev.yaml');
+const CACHE = process.env.CAI_CACHE ?? join(homedir(), '.cache', 'cai-operator');
+
+function tool(path: string, make: string): string {
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`make ${make}\` (builds it from the Go module proxy)`);
+  return path;
+}
+
+export const helmPath = () => tool(join(CACHE, 'helm', 'helm'), 'helm');
+export const luaHealthPath = () => tool(join(CACHE, 'lua-health', 'lua-health'), 'lua-health');
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs helm with an isolated HOME/cache/config (no user repositories or plugins leak in). */
+export function helm(args: string[], env: Record<string, string> = {}): Run {
+  const home = join(CACHE, 'helm', 'home');
+  const r = spawnSync(helmPath(), args, {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: home,
+      HELM_CACHE_HOME: join(home, 'cache'),
+      HELM_CONFIG_HOME: join(home, 'config'),
+      HELM_DATA_HOME: join(home, 'data'),
+      ...env,
+    },
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `helm template` of the chart with values files and --set pairs; throws with helm's stderr on failure. */
+export function render(opts: { values?: string[]; set?: string[]; namespace?: string; release?: string } = {}): KubernetesObject[] {
+  const r = renderRaw(opts);
+  if (r.code !== 0) throw new Error(`helm template failed: ${r.stderr}`);
+  return parseManifests(r.stdout);
+}
+
+export function renderRaw(opts: { values?: string[]; set?: string[]; namespace?: string; release?: string } = {}): Run {
+  return helm([
+    'template',
+    opts.release ?? 'cao',
+    CHART_DIR,
+    '--namespace',
+    opts.namespace ?? 'confidential-agent-system',
+    ...(opts.values ?? []).flatMap((v) => ['--values', v]),
+    ...(opts.set ?? []).flatMap((s) => ['--set', s]),
+  ]);
+}
+
+export function parseManifests(text: string): KubernetesObject[] {
+  return parseAllDocuments(text)
+    .map((d) => d.toJSON() as KubernetesObject | null)
+    .filter((o): o is KubernetesObject => o !== null && typeof o === 'object' && typeof o.kind === 'string');
+}
+
+export const ofKind = <T = KubernetesObject & Record<string, unknown>>(objs: KubernetesObject[], kind: string): T[] =>
+  objs.filter((o) => o.kind === kind) as T[];
+
+export interface Health {
+  status: string;
+  message: string;
+}
+
+/** Runs an Argo CD health.lua over objects with gopher-lua (the engine Argo CD embeds). */
+export function luaHealth(script: string, objects: object[]): Health[] {
+  const r = spawnSync(luaHealthPath(), [script], { input: JSON.stringify(objects), encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`lua-health failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Health[];
+}
