@@ -10,6 +10,29 @@ import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './operator.ts';
 
 export const CHART_DIR = join(REPO_ROOT, 'charts', 'confidential-agent-operator');
+
+/** Every documented option (docs/install.md), each rendered, linted and (chart-install.test.ts) dry-run applied. */
+export const OPTION_SETS: Record<string, string[]> = {
+  'watchNamespace': ['watchNamespace=agents'],
+  'clusterId': ['clusterId=prod-cluster-1'],
+  'crds.install=false': ['crds.install=false'],
+  'crds.keep=false': ['crds.keep=false'],
+  'kbs + TLS + LoadBalancer': ['kbs.enabled=true', 'kbs.tls.secretName=kbs-tls', 'kbs.publicUrl=https://kbs.example.com:8081', 'kbs.service.type=LoadBalancer', 'kbs.service.loadBalancerSourceRanges[0]=10.0.0.0/8'],
+  'kbs standalone': ['kbs.enabled=true', 'kbs.standalone.enabled=true', 'kbs.tls.secretName=kbs-tls'],
+  'egress allow-lists': ['egress.allowedRekorUrls[0]=https://rekor.sigstore.dev', 'egress.allowedPccsUrls[0]=https://api.trustedservices.intel.com'],
+  'rrsa webhook': ['alibaba.credentials.rrsa.roleName=cao-ecs'],
+  'rrsa projected token': ['alibaba.credentials.rrsa.roleArn=acs:ram::1234567890:role/cao-ecs', 'alibaba.credentials.rrsa.oidcProviderArn=acs:ram::1234567890:oidc-provider/ack-rrsa-c1'],
+  'existing Secret': ['alibaba.credentials.mode=secret', 'alibaba.credentials.secret.name=alibaba-ak'],
+  'ECS RAM role': ['alibaba.credentials.mode=ecsRamRole', 'alibaba.credentials.ecsRamRole.roleName=cao-node-role'],
+  'alibaba endpoint': ['alibaba.endpoint=ecs-vpc.cn-hangzhou.aliyuncs.com', 'alibaba.requestsPerSecond=10'],
+  'image digest + pull secret': ['image.digest=sha256:' + 'a'.repeat(64), 'imagePullSecrets[0].name=regcred'],
+  'scheduling': ['nodeSelector.kubernetes\\.io/os=linux', 'tolerations[0].key=dedicated', 'tolerations[0].operator=Exists', 'tolerations[0].effect=NoSchedule', 'priorityClassName=system-cluster-critical'],
+  'extra args/env, log level': ['extraArgs[0]=--gc-interval=120', 'extraEnv[0].name=NODE_EXTRA_CA_CERTS', 'extraEnv[0].value=/etc/ssl/extra/ca.pem', 'logLevel=debug'],
+  'networkPolicy': ['networkPolicy.enabled=true', 'kbs.enabled=true', 'networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name=monitoring'],
+  'no leader election, one replica': ['replicaCount=1', 'leaderElection.enabled=false'],
+  'existing ServiceAccount': ['serviceAccount.create=false', 'serviceAccount.name=my-operator'],
+};
+
 export const DEV_VALUES = join(CHART_DIR, 'values-dev.yaml');
 const CACHE = process.env.CAI_CACHE ?? join(homedir(), '.cache', 'cai-operator');
 
