@@ -4,12 +4,12 @@
 // ServiceAccount (not the admin credential), brings the example agent to Ready; the audit log proves
 // every granted verb was used; `helm upgrade` with a changed CRD schema keeps objects; `helm
 // uninstall` leaves the CRDs and users' objects (crds.keep).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { ApiextensionsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig, type KubernetesObject, type V1Pod, type V1PodSpec } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { GROUP, VERSION } from '../../src/api/common.ts';
@@ -52,7 +52,7 @@ interface AuditEvent {
   annotations?: Record<string, string>;
 }
 interface PodTemplateOwner extends KubernetesObject {
-  spec: { template: { metadata?: { labels?: Record<string, string> }; spec: Record<string, unknown> } };
+  spec: { template: { metadata?: { labels?: Record<string, string> }; spec: V1PodSpec } };
 }
 interface Container {
   command: string[];
@@ -62,18 +62,19 @@ interface Container {
 
 const controlPlane = useControlPlane({ crdDir: undefined, auditPolicy: AUDIT_POLICY });
 
-/** Server-side apply (dry run unless `dryRun` is false): schema-checked against the API server's own OpenAPI, unknown fields rejected. */
-async function apply(kc: KubeConfig, obj: KubernetesObject, dryRun = true): Promise<void> {
-  await KubernetesObjectApi.makeApiClient(kc).patch(obj, undefined, dryRun ? 'All' : undefined, 'chart-test', true, PatchStrategy.ServerSideApply);
+/**
+ * kubectl server-side apply, dry run, strict field validation: each object is checked by the API
+ * server against its own OpenAPI schemas (Kubernetes 1.35) and admission; unknown fields are errors.
+ */
+function dryRunApply(manifests: string): { code: number; out: string } {
+  const kubectl = controlPlane().assets.kubectl;
+  if (!kubectl) throw new Error('kubectl missing from KUBEBUILDER_ASSETS: run `make envtest`');
+  const r = spawnSync(kubectl, ['apply', '--server-side', '--dry-run=server', '--validate=strict', '--force-conflicts', '--field-manager=chart-test', '--kubeconfig', controlPlane().kubeconfigPath, '-f', '-'], { input: manifests, encoding: 'utf8' });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
 function kubeHelm(args: string[]) {
   return helm([...args, '--kubeconfig', controlPlane().kubeconfigPath]);
-}
-
-function withNamespace(o: KubernetesObject, namespace: string): KubernetesObject {
-  const clusterScoped = ['CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'Namespace'].includes(o.kind ?? '');
-  return clusterScoped || o.metadata?.namespace ? o : { ...o, metadata: { ...o.metadata, namespace } };
 }
 
 function kubeconfigWithToken(kc: KubeConfig, token: string): string {
@@ -101,7 +102,7 @@ interface RunningOperator {
  * sets it, and the ServiceAccount's token. Only ports are made loopback/random for the shared test machine.
  */
 function runAsDeployment(deployment: PodTemplateOwner, kubeconfigPath: string): RunningOperator {
-  const c = (deployment.spec.template.spec.containers as Container[])[0]!;
+  const c = (deployment.spec.template.spec.containers as unknown as Container[])[0]!;
   const command = c.command.map((a, i) => (i === 0 ? process.execPath : a === 'dist/cli/main.js' ? CLI : a));
   const args = c.args.map((a) => a.replace(/^--http-host=0\.0\.0\.0$/, '--http-host=127.0.0.1').replace(/^--(http|kbs)-port=\d+$/, '--$1-port=0'));
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', POD_NAMESPACE: NS };
@@ -148,20 +149,18 @@ describe('Helm chart: install into a real API server under the chart ServiceAcco
     ];
     let applied = 0;
     for (const [name, opts] of sets) {
-      for (const obj of render({ ...opts, namespace: NS, release: RELEASE })) {
-        try {
-          await apply(kc, withNamespace(obj, NS));
-          applied++;
-        } catch (err) {
-          throw new Error(`${name}: ${obj.kind}/${obj.metadata?.name} rejected: ${apiErrorMessage(err)}`);
-        }
-      }
+      const objs = render({ ...opts, namespace: NS, release: RELEASE });
+      const r = dryRunApply(objs.map((o) => stringify(o)).join('---\n'));
+      expect(r.code, `${name}: ${r.out}`).toBe(0);
+      applied += (r.out.match(/serverside-applied \(server dry run\)/g) ?? []).length;
+      expect(r.out).not.toMatch(/Warning/);
     }
     expect(applied).toBeGreaterThan(sets.length * 10);
     // The check has teeth: an unknown field is rejected by the same call.
     const deployment = ofKind<PodTemplateOwner>(render({ namespace: NS }), 'Deployment')[0]!;
-    const typo = { ...deployment, spec: { ...deployment.spec, replicaz: 2 } } as KubernetesObject;
-    await expect(apply(kc, typo)).rejects.toThrow();
+    const typo = dryRunApply(stringify({ ...deployment, spec: { ...deployment.spec, replicaz: 2 } }));
+    expect(typo.code).not.toBe(0);
+    expect(typo.out).toMatch(/replicaz/);
   });
 
   it('every Pod the chart can create is admitted by restricted Pod Security admission', async () => {
@@ -175,19 +174,17 @@ describe('Helm chart: install into a real API server under the chart ServiceAcco
           await core.createNamespacedPod({ namespace: NS, body: pod, dryRun: 'All' });
           pods++;
         } catch (err) {
-          throw new Error(`${d.metadata?.name} (${JSON.stringify(opts)}) violates restricted PSS: ${apiErrorMessage(err)}`);
+          throw new Error(`${d.metadata?.name} (${JSON.stringify(opts)}) violates restricted PSS: ${apiErrorMessage(err)}`, { cause: err });
         }
       }
     }
     expect(pods).toBeGreaterThan(sets.length);
     // Enforcement is on: the same pod without its seccomp profile is refused.
     const d = ofKind<PodTemplateOwner>(render({ namespace: NS }), 'Deployment')[0]!;
-    const { seccompProfile: _dropped, ...podSc } = d.spec.template.spec.securityContext as Record<string, unknown>;
-    const containers = (d.spec.template.spec.containers as Array<Record<string, unknown>>).map((c) => {
-      const { seccompProfile: _c, ...sc } = c.securityContext as Record<string, unknown>;
-      return { ...c, securityContext: sc };
-    });
-    const weak = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'weak', namespace: NS }, spec: { ...d.spec.template.spec, securityContext: podSc, containers } };
+    const weakSpec = structuredClone(d.spec.template.spec);
+    delete weakSpec.securityContext?.seccompProfile;
+    for (const c of weakSpec.containers) delete c.securityContext?.seccompProfile;
+    const weak: V1Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'weak', namespace: NS }, spec: weakSpec };
     await expect(core.createNamespacedPod({ namespace: NS, body: weak, dryRun: 'All' })).rejects.toThrow(/seccompProfile/);
   });
 
@@ -219,10 +216,14 @@ describe('Helm chart: install into a real API server under the chart ServiceAcco
     });
     const io = { stdout: () => undefined, stderr: () => undefined, readStdin: () => Promise.resolve(Buffer.alloc(0)), env: {} };
     const example = join(REPO_ROOT, 'examples', 'local');
-    const objects: KubernetesObject[] = [
+    const objects: Array<KubernetesObject & { spec?: unknown }> = [
       ...['attestation-policy.yaml'].map((f) => parse(readFileSync(join(example, f), 'utf8')) as KubernetesObject),
       ...(await prepareExampleCredentials(example, kc, NS, io)),
       parse(readFileSync(join(example, 'confidential-agent.yaml'), 'utf8')) as KubernetesObject,
+      // Refused by attestation (sample evidence, hardware-only policy): retried every 30 s, so its Warning
+      // Event repeats and is patched (the Event patch RBAC grants).
+      { apiVersion: `${GROUP}/${VERSION}`, kind: 'AttestationPolicy', metadata: { name: 'hw-only', namespace: 'default' }, spec: { tdx: {} } },
+      { apiVersion: `${GROUP}/${VERSION}`, kind: 'ConfidentialAgent', metadata: { name: 'refused', namespace: 'default' }, spec: { instance: { local: {} }, attestationPolicyRef: { name: 'hw-only' } } },
       // A policy whose reference values come from a ConfigMap bundle (the ConfigMap read RBAC grants).
       {
         apiVersion: `${GROUP}/${VERSION}`,
@@ -278,15 +279,17 @@ describe('Helm chart: install into a real API server under the chart ServiceAcco
     const after = await getAgent(kc, 'default', 'demo-agent');
     expect(after?.metadata.uid).toBe(before?.metadata.uid);
     const deployment = (await KubernetesObjectApi.makeApiClient(kc).read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: SA, namespace: NS } })) as PodTemplateOwner;
-    expect((deployment.spec.template.spec.containers as Container[])[0]?.args).toContain('--workers=2');
+    expect((deployment.spec.template.spec.containers as unknown as Container[])[0]?.args).toContain('--workers=2');
 
     const token = await core.createNamespacedServiceAccountToken({ name: SA, namespace: NS, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
     writeFileSync(join(work, 'sa.kubeconfig'), kubeconfigWithToken(kc, token.status?.token ?? ''), { mode: 0o600 });
     operator = runAsDeployment(deployment, join(work, 'sa.kubeconfig'));
     await waitFor('certificate repaired', async () => (await core.readNamespacedConfigMap({ name: 'confidential-agent-sealing-cert', namespace: NS })).data?.['cert.pem'] === published, { timeoutMs: 60_000 });
     await waitFor('demo-agent still Ready under the upgraded operator', async () => conditionOf(await getAgent(kc, 'default', 'demo-agent'), 'Ready')?.status === 'True', { timeoutMs: 60_000 });
-    // Let the Lease be renewed at least once and repeated Events be patched.
-    await new Promise((r) => setTimeout(r, 35_000));
+    // The refused agent's Warning repeats on its 30 s retry: wait until the operator patched the Event series.
+    await waitFor('a repeated Event patched by the operator', () =>
+      readFileSync(controlPlane().auditLogPath!, 'utf8').split('\n').some((l) => l.includes(SA_USER) && l.includes('"verb":"patch"') && l.includes('"resource":"events"')) || undefined,
+    { timeoutMs: 90_000, intervalMs: 1_000 });
     await operator.stop();
   }, 240_000);
 
