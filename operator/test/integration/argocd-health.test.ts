@@ -79,12 +79,11 @@ describe('Argo CD health.lua (gopher-lua) over objects captured from the real AP
 
     // Sealed credentials: sealed with the operator's certificate (cai seal), and a tampered copy.
     const io = { stdout: () => undefined, stderr: () => undefined, readStdin: () => Promise.resolve(Buffer.alloc(0)), env: {} };
-    const [sealed] = (await prepareExampleCredentials(join(REPO_ROOT, 'examples', 'local'), kc, OPERATOR_NS, io)) as unknown as Array<Obj & { spec: { encryptedData: Record<string, string> } }>;
+    const [sealed] = (await prepareExampleCredentials(join(REPO_ROOT, 'examples', 'local'), kc, OPERATOR_NS, io)) as unknown as Array<Obj & { spec: { encryptedData: string } }>;
     captured.credentialNew = { kind: 'SealedCredential', obj: await create(kc, 'SealedCredential', sealed as unknown as Record<string, unknown>) };
     const enc = sealed!.spec.encryptedData;
-    const key = Object.keys(enc)[0]!;
-    const flipped = enc[key]!.slice(0, 40) + (enc[key]![40] === 'A' ? 'B' : 'A') + enc[key]!.slice(41);
-    await create(kc, 'SealedCredential', { metadata: { name: 'tampered' }, spec: { ...sealed!.spec, encryptedData: { ...enc, [key]: flipped } } });
+    const flipped = enc.slice(0, 40) + (enc[40] === 'A' ? 'B' : 'A') + enc.slice(41);
+    await create(kc, 'SealedCredential', { metadata: { name: 'tampered' }, spec: { ...sealed!.spec, encryptedData: flipped } });
     const credName = sealed!.metadata.name;
     captured.credentialReady = { kind: 'SealedCredential', obj: await until(kc, 'SealedCredential', credName, (o) => ready(o)?.status === 'True', 'Ready') };
     captured.credentialTampered = { kind: 'SealedCredential', obj: await until(kc, 'SealedCredential', 'tampered', (o) => ready(o)?.status === 'False', 'Ready=False') };
