@@ -89,17 +89,18 @@ describe('Argo CD health.lua (gopher-lua) over objects captured from the real AP
     captured.credentialTampered = { kind: 'SealedCredential', obj: await until(kc, 'SealedCredential', 'tampered', (o) => ready(o)?.status === 'False', 'Ready=False') };
 
     // Agents: fresh, booting, Ready, refused by attestation, missing credential.
-    captured.agentNew = { kind: 'ConfidentialAgent', obj: await create(kc, 'ConfidentialAgent', localAgent('good', 'sample', { credentials: [{ name: credName }] })) };
-    await create(kc, 'ConfidentialAgent', localAgent('demo-agent', 'sample', { instance: { local: { bootDelaySeconds: 600 } } }));
+    // demo-agent: the name the example credential is sealed for (its scope).
+    captured.agentNew = { kind: 'ConfidentialAgent', obj: await create(kc, 'ConfidentialAgent', localAgent('demo-agent', 'sample', { credentials: [{ name: credName }] })) };
+    await create(kc, 'ConfidentialAgent', localAgent('booting', 'sample', { instance: { local: { bootDelaySeconds: 600 } } }));
     await create(kc, 'ConfidentialAgent', localAgent('refused', 'hw-only'));
     await create(kc, 'ConfidentialAgent', localAgent('no-cred', 'sample', { credentials: [{ name: 'does-not-exist' }] }));
-    captured.agentBooting = { kind: 'ConfidentialAgent', obj: await until(kc, 'ConfidentialAgent', 'demo-agent', (o) => conditionOf(o, 'Provisioned')?.reason === 'InstanceStarting', 'InstanceStarting') };
-    captured.agentReady = { kind: 'ConfidentialAgent', obj: await until(kc, 'ConfidentialAgent', 'good', (o) => ready(o)?.status === 'True', 'Ready') };
+    captured.agentBooting = { kind: 'ConfidentialAgent', obj: await until(kc, 'ConfidentialAgent', 'booting', (o) => conditionOf(o, 'Provisioned')?.reason === 'InstanceStarting', 'InstanceStarting') };
+    captured.agentReady = { kind: 'ConfidentialAgent', obj: await until(kc, 'ConfidentialAgent', 'demo-agent', (o) => ready(o)?.status === 'True', 'Ready') };
     captured.agentRefused = { kind: 'ConfidentialAgent', obj: await until(kc, 'ConfidentialAgent', 'refused', (o) => conditionOf(o, 'Attested')?.reason === 'SampleTeeNotAllowed', 'SampleTeeNotAllowed') };
     captured.agentNoCred = { kind: 'ConfidentialAgent', obj: await until(kc, 'ConfidentialAgent', 'no-cred', (o) => ready(o)?.reason === 'CredentialNotFound', 'CredentialNotFound') };
     // A spec change: the API server's answer has the new generation and the old status.
     const patched = (await customObjects(kc).patchNamespacedCustomObject({
-      group: GROUP, version: VERSION, namespace: NS, plural: 'confidentialagents', name: 'good',
+      group: GROUP, version: VERSION, namespace: NS, plural: 'confidentialagents', name: 'demo-agent',
       body: [{ op: 'add', path: '/spec/workload', value: { profile: 'openclaw-vllm', model: 'Qwen3.6-35B-A3B', port: 18790 } }],
     })) as Obj;
     captured.agentStale = { kind: 'ConfidentialAgent', obj: patched };
