@@ -68,6 +68,9 @@ seccompProfile:
 {{- if .Values.kbs.tls.secretName }}
 - --kbs-tls-cert=/etc/confidential-agent/kbs-tls/tls.crt
 - --kbs-tls-key=/etc/confidential-agent/kbs-tls/tls.key
+{{- if .Values.kbs.tls.caFromSecret }}
+- --kbs-tls-ca=/etc/confidential-agent/kbs-tls/ca.crt
+{{- end }}
 {{- end }}
 {{- end }}
 

@@ -77,15 +77,15 @@ function kubeHelm(args: string[]) {
   return helm([...args, '--kubeconfig', controlPlane().kubeconfigPath]);
 }
 
-function kubeconfigWithToken(kc: KubeConfig, token: string): string {
+function kubeconfigWithToken(kc: KubeConfig, token: string, user = SA): string {
   const cluster = kc.getCurrentCluster()!;
   const ca = readFileSync(join(controlPlane().workDir, 'ca.crt'), 'utf8');
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'test', cluster: { server: cluster.server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
-    users: [{ name: SA, user: { token } }],
-    contexts: [{ name: 'sa', context: { cluster: 'test', user: SA } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: 'sa', context: { cluster: 'test', user } }],
     'current-context': 'sa',
   });
 }
@@ -101,11 +101,11 @@ interface RunningOperator {
  * entry point instead of dist/, which image.test.ts covers) and args, POD_NAMESPACE as the downward API
  * sets it, and the ServiceAccount's token. Only ports are made loopback/random for the shared test machine.
  */
-function runAsDeployment(deployment: PodTemplateOwner, kubeconfigPath: string): RunningOperator {
+function runAsDeployment(deployment: PodTemplateOwner, kubeconfigPath: string, namespace = NS): RunningOperator {
   const c = (deployment.spec.template.spec.containers as unknown as Container[])[0]!;
   const command = c.command.map((a, i) => (i === 0 ? process.execPath : a === 'dist/cli/main.js' ? CLI : a));
   const args = c.args.map((a) => a.replace(/^--http-host=0\.0\.0\.0$/, '--http-host=127.0.0.1').replace(/^--(http|kbs)-port=\d+$/, '--$1-port=0'));
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', POD_NAMESPACE: NS };
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', POD_NAMESPACE: namespace };
   for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.name === 'TMPDIR' ? tmpdir() : e.value;
   const proc = spawn(command[0]!, [...command.slice(1), ...args, '--kubeconfig', kubeconfigPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
@@ -346,5 +346,44 @@ describe('Helm chart: install into a real API server under the chart ServiceAcco
     // And the manifests helm removed are exactly the non-CRD ones it rendered.
     const rendered = parseManifests(kubeHelm(['template', RELEASE, CHART_DIR, '--namespace', NS, '--values', DEV_VALUES]).stdout);
     expect(rendered.some((o) => o.kind === 'CustomResourceDefinition')).toBe(true);
+  });
+
+  it('watchNamespace: with only namespaced Roles (and clusterId) the operator runs agents in that namespace and ignores the rest', async () => {
+    const scopedNs = 'scoped-system';
+    const release = 'scoped';
+    const sa = `${release}-confidential-agent-operator`;
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: scopedNs, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } } });
+    const set = ['watchNamespace=agents', 'clusterId=test-cluster', 'crds.install=false'];
+    const r = kubeHelm(['install', release, CHART_DIR, '--namespace', scopedNs, '--values', DEV_VALUES, ...set.flatMap((x) => ['--set', x])]);
+    expect(r.code, r.stderr).toBe(0);
+    const { RbacAuthorizationV1Api } = await import('@kubernetes/client-node');
+    const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    const selector = `app.kubernetes.io/instance=${release}`;
+    expect((await rbac.listClusterRole({ labelSelector: selector })).items).toEqual([]);
+    expect((await rbac.listClusterRoleBinding({ labelSelector: selector })).items).toEqual([]);
+    expect((await rbac.listNamespacedRole({ namespace: 'agents', labelSelector: selector })).items.map((x) => x.metadata?.name)).toEqual([sa]);
+
+    const token = await core.createNamespacedServiceAccountToken({ name: sa, namespace: scopedNs, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+    const path = join(work, 'scoped.kubeconfig');
+    writeFileSync(path, kubeconfigWithToken(kc, token.status?.token ?? '', sa), { mode: 0o600 });
+    const deployment = ofKind<PodTemplateOwner>(render({ values: [DEV_VALUES], set, namespace: scopedNs, release }), 'Deployment')[0]!;
+    const scoped = runAsDeployment(deployment, path, scopedNs);
+    try {
+      const api = KubernetesObjectApi.makeApiClient(kc);
+      const policy = { apiVersion: `${GROUP}/${VERSION}`, kind: 'AttestationPolicy', spec: { allowSampleTee: true, minimumStatus: 'warning' } };
+      const agent = (namespace: string, name: string) => ({ apiVersion: `${GROUP}/${VERSION}`, kind: 'ConfidentialAgent', metadata: { name, namespace }, spec: { instance: { local: {} }, attestationPolicyRef: { name: 'dev' } } });
+      await api.create({ ...policy, metadata: { name: 'dev', namespace: 'agents' } } as KubernetesObject);
+      await api.create(agent('agents', 'scoped-agent') as KubernetesObject);
+      await api.create(agent('default', 'outside') as KubernetesObject);
+      await waitFor('scoped-agent Ready=True', async () => conditionOf(await getAgent(kc, 'agents', 'scoped-agent'), 'Ready')?.status === 'True', { timeoutMs: 120_000 }).catch((err: unknown) => {
+        throw new Error(`${String(err)}\noperator output:\n${scoped.output().slice(-4000)}`, { cause: err });
+      });
+      expect((await getAgent(kc, 'default', 'outside'))?.status).toBeUndefined();
+      expect(scoped.output()).not.toMatch(/forbidden/i);
+    } finally {
+      await scoped.stop();
+    }
+    expect(kubeHelm(['uninstall', release, '--namespace', scopedNs]).code).toBe(0);
   });
 });

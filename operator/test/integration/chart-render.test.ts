@@ -147,6 +147,8 @@ describe('Helm chart: render', () => {
     const kbsDeployment = ofKind<Deployment>(standalone, 'Deployment').find((d) => d.metadata.name.endsWith('-kbs'));
     expect(kbsDeployment?.spec.template.spec.containers[0]?.command.slice(-1)).toEqual(['kbs']);
     expect(container(standalone).args).toContain('--kbs-host=127.0.0.1');
+    expect(kbsDeployment?.spec.template.spec.containers[0]?.args).toContain('--kbs-tls-ca=/etc/confidential-agent/kbs-tls/ca.crt');
+    expect(c.args.join(' ')).not.toMatch(/--kbs-tls-ca/);
   });
 
   it('provider credentials are references only: RRSA annotation, projected OIDC token, secretKeyRef, ECS RAM role', () => {

@@ -18,7 +18,7 @@ export const OPTION_SETS: Record<string, string[]> = {
   'crds.install=false': ['crds.install=false'],
   'crds.keep=false': ['crds.keep=false'],
   'kbs + TLS + LoadBalancer': ['kbs.enabled=true', 'kbs.tls.secretName=kbs-tls', 'kbs.publicUrl=https://kbs.example.com:8081', 'kbs.service.type=LoadBalancer', 'kbs.service.loadBalancerSourceRanges[0]=10.0.0.0/8'],
-  'kbs standalone': ['kbs.enabled=true', 'kbs.standalone.enabled=true', 'kbs.tls.secretName=kbs-tls'],
+  'kbs standalone': ['kbs.enabled=true', 'kbs.standalone.enabled=true', 'kbs.tls.secretName=kbs-tls', 'kbs.tls.caFromSecret=true'],
   'egress allow-lists': ['egress.allowedRekorUrls[0]=https://rekor.sigstore.dev', 'egress.allowedPccsUrls[0]=https://api.trustedservices.intel.com'],
   'rrsa webhook': ['alibaba.credentials.rrsa.roleName=cao-ecs'],
   'rrsa projected token': ['alibaba.credentials.rrsa.roleArn=acs:ram::1234567890:role/cao-ecs', 'alibaba.credentials.rrsa.oidcProviderArn=acs:ram::1234567890:oidc-provider/ack-rrsa-c1'],
