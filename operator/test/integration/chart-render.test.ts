@@ -2,10 +2,11 @@
 // documented option, the values schema rejecting typos with the field named, the CRD copies equal to
 // crds/, and the properties a platform team relies on (no local provider by default, restricted pod
 // security, least-privilege RBAC shape, V8 flags and resources in step with the benchmarks).
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { OPERATOR_NODE_FLAGS } from '../../src/app/node-flags.ts';
 import { CHART_DIR, DEV_VALUES, helm, ofKind, OPTION_SETS, render, renderRaw } from '../support/chart.ts';
 import { REPO_ROOT } from '../support/operator.ts';
@@ -70,6 +71,19 @@ describe('Helm chart: render', () => {
       const r = helm(['lint', '--strict', CHART_DIR, ...args]);
       expect(r.code, `${name}: ${r.stdout}${r.stderr}`).toBe(0);
       expect(renderRaw({ set: args.filter((a, i) => args[i - 1] === '--set'), values: args.filter((a, i) => args[i - 1] === '--values') }).code).toBe(0);
+    }
+  });
+
+  it('the Argo CD Application example\'s values pass the schema and render', () => {
+    const app = parse(readFileSync(join(REPO_ROOT, 'examples', 'argocd', 'application.yaml'), 'utf8')) as { spec: { source: { path: string; helm: { valuesObject: Record<string, unknown> } } } };
+    expect(app.spec.source.path).toBe('charts/confidential-agent-operator');
+    const dir = mkdtempSync(join(tmpdir(), 'argocd-values-'));
+    try {
+      writeFileSync(join(dir, 'values.yaml'), stringify(app.spec.source.helm.valuesObject));
+      const objs = render({ values: [join(dir, 'values.yaml')] });
+      expect(ofKind<{ metadata: { annotations?: Record<string, string> } }>(objs, 'ServiceAccount')[0]?.metadata.annotations?.['pod-identity.alibabacloud.com/role-name']).toBe('confidential-agent-operator');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

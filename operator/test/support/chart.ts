@@ -31,6 +31,18 @@ export const OPTION_SETS: Record<string, string[]> = {
   'networkPolicy': ['networkPolicy.enabled=true', 'kbs.enabled=true', 'networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name=monitoring'],
   'no leader election, one replica': ['replicaCount=1', 'leaderElection.enabled=false'],
   'existing ServiceAccount': ['serviceAccount.create=false', 'serviceAccount.name=my-operator'],
+  'pod metadata, volumes, names': [
+    'fullnameOverride=cao', 'podAnnotations.example\\.com/owner=platform', 'podLabels.team=platform', 'metrics.service.annotations.a=b',
+    'extraVolumes[0].name=rims', 'extraVolumes[0].configMap.name=nvidia-rims', 'extraVolumeMounts[0].name=rims', 'extraVolumeMounts[0].mountPath=/rims',
+    'extraVolumeMounts[0].readOnly=true', 'extraArgs[0]=--nvidia-rim-dir=/rims',
+  ],
+  'affinity, spread, PDB, protocol': [
+    'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=node.kubernetes.io/instance-type',
+    'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists',
+    'topologySpreadConstraints[0].maxSkew=1', 'topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone', 'topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway',
+    'topologySpreadConstraints[0].labelSelector.matchLabels.app\\.kubernetes\\.io/component=operator',
+    'podDisruptionBudget.minAvailable=50%', 'alibaba.protocol=http', 'kbs.enabled=true', 'kbs.service.annotations.service\\.beta\\.kubernetes\\.io/alibaba-cloud-loadbalancer-spec=slb.s1.small',
+  ],
 };
 
 export const DEV_VALUES = join(CHART_DIR, 'values-dev.yaml');
