@@ -18,8 +18,9 @@ fi
 command -v go >/dev/null || { echo "helm: Go >= 1.25 is required to build helm $HELM_VERSION (apt-get install golang-go, or https://go.dev/dl)" >&2; exit 1; }
 gobin=$(mktemp -d); trap 'rm -rf "$gobin"' EXIT
 echo "helm: building helm $HELM_VERSION"
-# Version stamping as helm's Makefile does, so `helm version` reports the pin.
-CGO_ENABLED=0 GOBIN="$gobin" nice -n 10 go install -trimpath \
+# Version stamping as helm's Makefile does, so `helm version` reports the pin. GOFLAGS is cleared: a
+# caller's -mod=... would make `go install module@version` fail.
+GOFLAGS= CGO_ENABLED=0 GOBIN="$gobin" nice -n 10 go install -trimpath \
   -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.metadata= \
     -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$K8S_MINOR \
     -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$K8S_MINOR" \
