@@ -15,7 +15,7 @@ COSIGN_DIR ?= $(CACHE)/cosign
 COSIGN_BIN ?= $(COSIGN_DIR)/cosign
 export COSIGN_BIN
 
-.PHONY: help deps envtest cosign lint test test-unit test-integration dev build crds system-deps \
+.PHONY: help deps envtest cosign helm lua-health prometheus tng lint test test-unit test-integration dev build crds system-deps \
         bench-reconcile bench-kbs bench-tdx bench-gpu bench-rekor
 
 help: ## list targets
@@ -36,6 +36,12 @@ envtest: ## build (or reuse) kube-apiserver, kubectl and etcd for the local cont
 cosign: ## build (or reuse) the pinned cosign v3 from the Go module proxy (reference-value interop test)
 	nice -n 10 hack/cosign/build.sh $(COSIGN_DIR)
 
+helm: ## build (or reuse) the pinned helm CLI the chart tests use (Go module proxy, cached)
+	CAI_CACHE=$(CACHE) hack/helm/build.sh
+
+lua-health: ## build (or reuse) the gopher-lua harness that runs the Argo CD health.lua checks
+	CAI_CACHE=$(CACHE) hack/lua-health/build.sh
+
 crds: deps ## regenerate crds/*.yaml from the zod schemas in operator/src/api
 	node operator/src/api/generate-crds.ts
 
@@ -43,13 +49,13 @@ lint: deps ## type-check (tsc) and lint (eslint)
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint --max-warnings=0 .
 
-test: deps envtest system-deps cosign ## every unit and integration test (real kube-apiserver + etcd)
+test: deps envtest system-deps cosign helm lua-health ## every unit and integration test (real kube-apiserver + etcd)
 	npx vitest run
 
 test-unit: deps ## unit tests only
 	npx vitest run --project unit
 
-test-integration: deps envtest cosign ## integration tests only
+test-integration: deps envtest cosign helm lua-health ## integration tests only
 	npx vitest run --project integration
 
 dev: deps envtest ## local control plane + operator (local provider) + example agent, showing its status

@@ -34,6 +34,12 @@ export interface ControlPlaneOptions {
   apiServerArgs?: string[];
   /** Startup budget per component (ms); default $KUBEBUILDER_CONTROLPLANE_START_TIMEOUT (e.g. "60s") or 90 s. */
   startTimeoutMs?: number;
+  /**
+   * Opt-in API server audit log (for tests that check which requests a client made): the audit policy
+   * (YAML text of an audit.k8s.io/v1 Policy) is written to workDir and the log goes to
+   * ControlPlane.auditLogPath as JSON lines. Off by default.
+   */
+  auditPolicy?: string;
 }
 
 export interface ControlPlane {
@@ -42,6 +48,8 @@ export interface ControlPlane {
   readonly server: string;
   readonly etcdUrl: string;
   readonly workDir: string;
+  /** The audit log (JSON lines) when `auditPolicy` was given. */
+  readonly auditLogPath?: string;
   readonly assets: ControlPlaneAssets;
   /** How long startControlPlane took, CRD installation included (ms). */
   readonly startedInMs: number;
@@ -126,6 +134,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const servingKey = file('apiserver.key', certs.serving.keyPem);
     const saKey = file('sa.key', certs.serviceAccount.keyPem);
     const saPub = file('sa.pub', certs.serviceAccount.publicKeyPem);
+    const audit = opts.auditPolicy === undefined ? undefined : { policy: file('audit-policy.yaml', opts.auditPolicy), log: join(workDir, 'audit.log') };
     file('admin.crt', certs.admin.certPem);
     file('admin.key', certs.admin.keyPem);
     writePids();
@@ -189,6 +198,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--service-account-key-file=${saPub}`,
         `--service-account-signing-key-file=${saKey}`,
         '--profiling=false',
+        ...(audit ? [`--audit-policy-file=${audit.policy}`, `--audit-log-path=${audit.log}`, '--audit-log-format=json', '--audit-log-mode=blocking'] : []),
         ...(opts.apiServerArgs ?? []),
       ];
       const proc = launchApiServer();
@@ -222,6 +232,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       server,
       etcdUrl,
       workDir,
+      ...(audit ? { auditLogPath: audit.log } : {}),
       assets,
       startedInMs,
       kubeConfig,
