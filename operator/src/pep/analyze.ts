@@ -4,7 +4,7 @@
 // run through wrappers (env, command, exec, timeout, xargs, find -exec, busybox …) — is resolved to a
 // program and checked. What the analyser cannot know (a `$x` command name, an unparseable input,
 // a dynamic eval string) is denied with a rule id saying so.
-import { realpathSync } from 'node:fs';
+import { readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { PepPolicy } from './policy.ts';
 import {
@@ -72,7 +72,8 @@ const UNMARK: Record<string, string> = {
 const MAX_CANDIDATES = 64;
 
 const unmark = (s: string): string => s.replace(/[\uE000-\uE006]/g, (c) => UNMARK[c] ?? c);
-const hasGlob = (s: string): boolean => /[\uE003\uE004\uE005]/.test(s);
+// `[` is a pattern only when a `]` follows it.
+const hasGlob = (s: string): boolean => /[\uE003\uE004]|\uE005.*\]/.test(s);
 
 // Assigning these changes what later commands run or load.
 const DANGEROUS_VARS = new Set([
@@ -189,6 +190,13 @@ class Analyzer {
   }
   get rp(): (p: string) => string | undefined {
     return this.realpath;
+  }
+  link(p: string): string | undefined {
+    try {
+      return readlinkSync(p);
+    } catch {
+      return undefined;
+    }
   }
   get wd(): string {
     return this.workdir;
@@ -715,6 +723,7 @@ class Scope {
         continue;
       }
       if (!script) {
+        if (v === '-') break; // the script is stdin
         script = true;
         if (spec.awkProgram) {
           for (const x of a) {
@@ -725,13 +734,13 @@ class Scope {
           }
           continue;
         }
-        if (v === '-') break;
         this.checkPath(v, hasGlob(a[0] as string), `${base} script`, true);
         continue;
       }
       rest.push(a);
     }
-    if (!script && spec.stdinCode) {
+    const infoOnly = args.some((a) => a !== UNKNOWN && a.length === 1 && ['--version', '-V', '--help', '-h', '-v', '-version'].includes(unmark(a[0] as string)));
+    if (!script && spec.stdinCode && !infoOnly) {
       throw new Deny('interpreter.stdin_code', `${base} would read code from stdin${stdin.present ? ' (here-doc, here-string or redirect)' : ''}`);
     }
     this.checkArgs(base, rest);
@@ -809,6 +818,14 @@ class Scope {
     let tail = '';
     for (let guard = 0; guard < 256; guard++) {
       const r = this.a.rp(cur);
+      if (r === undefined) {
+        // A dangling symlink still names where it points.
+        const link = this.a.link(cur);
+        if (link !== undefined) {
+          cur = path.posix.resolve(path.posix.dirname(cur), link);
+          continue;
+        }
+      }
       if (r !== undefined) {
         const full = tail ? path.posix.join(r, tail) : r;
         if (within(full, hostPath)) return mountTarget + full.slice(hostPath.length);
@@ -829,9 +846,10 @@ class Scope {
       const comps = p.split('/');
       const idx = comps.findIndex((c) => /[*?[]/.test(c));
       const prefix = comps.slice(0, Math.max(idx, 0)).join('/') || (p.startsWith('/') ? '/' : '.');
+      const rest = comps.slice(Math.max(idx, 0));
       cands = this.resolvedCandidates(prefix);
-      for (const c of cands) this.checkOne(c, `${what} pattern ${p}`, true);
-      for (const c of cands) this.checkOne(resolveLinks ? this.real(c) : c, `${what} pattern ${p}`, true);
+      for (const c of cands) this.checkOne(c, `${what} pattern ${p}`, rest);
+      for (const c of cands) this.checkOne(resolveLinks ? this.real(c) : c, `${what} pattern ${p}`, rest);
       return;
     }
     cands = this.resolvedCandidates(p);
@@ -844,19 +862,38 @@ class Scope {
     }
   }
 
-  private checkOne(p: string, what: string, isPatternPrefix: boolean): void {
+  /** `pattern`: for a glob, the pattern's components after the static prefix `p`. */
+  private checkOne(p: string, what: string, pattern?: string[]): void {
     const pol = this.a.pol.paths;
     if (pol.devices.includes(p) || /^\/dev\/fd\/[0-9]+$/.test(p)) return;
     for (const d of pol.deniedPrefixes) {
       if (within(p, d)) throw new Deny('path.denied', `${what}: ${p} is under the denied prefix ${d}`);
-      // A pattern whose static prefix is a parent of a denied prefix could match into it.
-      if (isPatternPrefix && within(d, p)) throw new Deny('path.denied', `${what}: the pattern can match under the denied prefix ${d}`);
+      // A pattern whose static prefix is a parent of a denied prefix may match into it.
+      if (pattern && within(d, p) && d !== p && patternMayReach(pattern, d.slice(p === '/' ? 1 : p.length + 1).split('/'))) {
+        throw new Deny('path.denied', `${what}: the pattern can match under the denied prefix ${d}`);
+      }
     }
     if (!pol.allowedRoots.some((r) => within(p, r))) throw new Deny('path.outside_roots', `${what}: ${p} is outside the allowed roots`);
   }
 }
 
 // ---- lexical helpers ----
+
+/**
+ * Whether glob components can match a path reaching into `target` components. Conservative: `**`,
+ * bracket expressions or a pattern shorter than the target but ending in a glob all count as reaching.
+ */
+function patternMayReach(pattern: string[], target: string[]): boolean {
+  for (let i = 0; i < pattern.length && i < target.length; i++) {
+    const comp = pattern[i] as string;
+    const name = target[i] as string;
+    if (comp.includes('[') || comp.includes('**')) return true;
+    if (name.startsWith('.') && !comp.startsWith('.')) return false; // globs skip dotfiles
+    const re = new RegExp(`^${comp.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    if (!re.test(name)) return false;
+  }
+  return true;
+}
 
 /** `for x in …` (items given) versus `for x` (iterates the positional parameters). */
 function hasInKeyword(it: WordIter): boolean {
