@@ -308,7 +308,10 @@ class Scope {
               const s = this.staticLit(w);
               if (s && /^[A-Za-z_][A-Za-z0-9_]*$/.test(s)) assignValues(s, UNKNOWN);
             }
-            if (head === 'read' || head === 'mapfile' || head === 'readarray') assignValues('REPLY', UNKNOWN), assignValues('MAPFILE', UNKNOWN);
+            if (head === 'read' || head === 'mapfile' || head === 'readarray') {
+              assignValues('REPLY', UNKNOWN);
+              assignValues('MAPFILE', UNKNOWN);
+            }
           }
           if (head === 'cd' || head === 'pushd' || head === 'popd') this.cdTargets(args.slice(1));
         }
@@ -854,10 +857,10 @@ class Scope {
     }
     cands = this.resolvedCandidates(p);
     for (const c of cands) {
-      this.checkOne(c, `${what} ${p}`, false);
+      this.checkOne(c, `${what} ${p}`);
       if (resolveLinks) {
         const r = this.real(c);
-        if (r !== c) this.checkOne(r, `${what} ${p} (resolves to ${r})`, false);
+        if (r !== c) this.checkOne(r, `${what} ${p} (resolves to ${r})`);
       }
     }
   }

@@ -8,7 +8,7 @@ import { analyzeCommand } from './analyze.ts';
 import { Auditor, newAuditId, truncateCommand, type AuditSink } from './audit.ts';
 import type { PepPolicy } from './policy.ts';
 import { runSandboxed, type SandboxOptions, type SandboxRequest, type SandboxResult } from './sandbox.ts';
-import { errorResponse, MAX_REQUEST_BYTES, RequestSchema, successResponse, type SubmitRequest } from './wire.ts';
+import { errorResponse, MAX_REQUEST_BYTES, RequestSchema, successResponse } from './wire.ts';
 
 export interface PepServiceOptions {
   policy: PepPolicy;
@@ -182,7 +182,8 @@ export async function startPepServer(opts: PepServiceOptions): Promise<PepServer
   }
   const service = new PepService(opts, sink);
   const readTimeout = opts.readTimeoutMs ?? 10_000;
-  const server = net.createServer((sock) => {
+  // allowHalfOpen: the client half-closes after its request and still reads our answer.
+  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
@@ -213,7 +214,7 @@ export async function startPepServer(opts: PepServiceOptions): Promise<PepServer
   rmSync(opts.socketPath, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.socketPath, () => resolve());
+    server.listen({ path: opts.socketPath, backlog: 4096 }, () => resolve());
   });
   chmodSync(opts.socketPath, 0o660);
   service.auditor.write({
