@@ -2,6 +2,7 @@
 // SealedCredentials once attested".
 import { z } from 'zod';
 import { cel, ConditionsSchema, immutable, LocalObjectReferenceSchema, type KubeObject } from './common.ts';
+import { AgentSandboxPolicySchema, SandboxPolicyStatusSchema } from './sandbox-policy.ts';
 
 export const LocalInstanceSchema = z
   .object({
@@ -100,6 +101,7 @@ export const ConfidentialAgentSpecSchema = z.object({
     .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
     .describe('SealedCredentials released to the instance once attested.'),
   delivery: DeliverySchema.default({ mode: 'Challenge', guestApiPort: 8006 }),
+  sandboxPolicy: AgentSandboxPolicySchema.optional(),
 });
 export type ConfidentialAgentSpec = z.infer<typeof ConfidentialAgentSpecSchema>;
 export type AlibabaInstanceSpec = z.infer<typeof AlibabaInstanceSchema>;
@@ -138,6 +140,7 @@ export const ConfidentialAgentStatusSchema = z.object({
   instance: InstanceStatusSchema.optional().describe('The TEE instance backing this agent.'),
   attestation: AttestationStatusSchema.optional().describe('Outcome of the last attestation.'),
   credentials: z.array(CredentialDeliveryStatusSchema).max(64).optional().describe('Per-credential delivery record.'),
+  sandboxPolicy: SandboxPolicyStatusSchema.optional().describe('The tool-sandbox policy the agent runs under.'),
 });
 export type ConfidentialAgentStatus = z.infer<typeof ConfidentialAgentStatusSchema>;
 export type ConfidentialAgent = KubeObject<ConfidentialAgentSpec, ConfidentialAgentStatus>;
