@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 
 export const AUDIT_COMMAND_CHARS = 120;
 
-export type AuditEvent = 'pep_started' | 'intent_allow' | 'intent_deny' | 'intent_error' | 'bad_request' | 'connection_error';
+export type AuditEvent = 'pep_started' | 'intent_allow' | 'intent_check_allow' | 'intent_deny' | 'intent_error' | 'bad_request' | 'connection_error';
 
 export interface AuditRecord {
   event: AuditEvent;

@@ -64,8 +64,9 @@ export class PepService {
       policy_digest: this.opts.policyDigest,
     };
     const auditId = newAuditId();
-    if (req.method !== 'submit_intent' || p.tool_name !== 'exec') {
-      const message = req.method !== 'submit_intent' ? `unsupported method: ${req.method.slice(0, 64)}` : `unsupported tool: ${p.tool_name.slice(0, 64)}`;
+    const checkOnly = req.method === 'check_intent';
+    if ((req.method !== 'submit_intent' && !checkOnly) || p.tool_name !== 'exec') {
+      const message = req.method !== 'submit_intent' && !checkOnly ? `unsupported method: ${req.method.slice(0, 64)}` : `unsupported tool: ${p.tool_name.slice(0, 64)}`;
       this.auditor.write({ event: 'bad_request', audit_id: auditId, ...base, message });
       return errorResponse(req.id, { code: 'BAD_REQUEST', message, audit_id: auditId });
     }
@@ -77,6 +78,11 @@ export class PepService {
     if ('rule' in wd) return deny(wd.rule, wd.message, [], { workdir: p.params.workdir.slice(0, 256) });
     const decision = analyzeCommand(p.params.command, wd.workdir, this.opts.policy);
     if (decision.decision === 'deny') return deny(decision.ruleId, decision.reason, decision.programs);
+    if (checkOnly) {
+      // Decision only (the OpenClaw plugin asks before rewriting exec to run through submit_intent).
+      this.auditor.write({ event: 'intent_check_allow', audit_id: auditId, ...base, decision: 'allow', rule_id: decision.ruleId, programs: decision.programs });
+      return JSON.stringify({ id: req.id, result: { status: 'ok', decision: 'allow', rule_id: decision.ruleId, programs: decision.programs, audit_id: auditId } });
+    }
 
     const release = await this.acquire();
     if (!release) {
