@@ -32,6 +32,5 @@ export const AttestationSandboxPolicySchema = z
 export const SandboxPolicyStatusSchema = z.object({
   configMap: z.string().describe('ConfigMap the policy came from.'),
   key: z.string().describe('Key inside the ConfigMap.'),
-  digest: digest.describe('sha256 of the policy bytes delivered to the guest.'),
-  attestedDigest: digest.optional().describe("The digest the guest's last verified evidence bound (init-data)."),
+  digest: digest.describe('sha256 of the policy document bytes (cai pep digest).'),
 });

@@ -14,6 +14,7 @@ import { deleteInstance } from './deletion.ts';
 import { providerNameOf, type ProviderSet } from './providers.ts';
 import { ensureInstance } from './provisioning.ts';
 import { summariseReady, type ConditionInput } from './ready.ts';
+import { resolveAgentSandboxPolicy } from '../../pep/agent-policy.ts';
 
 /** What the attestation + release step reports back for one agent. */
 export interface ReleaseOutcome {
@@ -113,6 +114,11 @@ export function agentReconciler(deps: AgentControllerDeps) {
         set({ type, status: 'False', reason: 'WaitingForInstance', message: 'the instance is not running yet' });
       }
     }
+    // Which tool-sandbox policy the agent runs under (spec.sandboxPolicy → ConfigMap digest).
+    const sandbox = await resolveAgentSandboxPolicy(deps.clients.core, agent);
+    if (sandbox.status) status.sandboxPolicy = sandbox.status;
+    else delete status.sandboxPolicy;
+    if (sandbox.error) deps.events.emit(agent, 'Warning', 'SandboxPolicyInvalid', 'Reconcile', sandbox.error);
     set(summariseReady(conditions));
     status.conditions = conditions;
     await writeStatus(agent, status);
