@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeWorkspace, policyFor, processesOf, SANDBOX_UID, type TestWorkspace } from '../../test/support/pep.ts';
+import { makeWorkspace, policyFor, processesOf, type TestWorkspace } from '../../test/support/pep.ts';
 import { bwrapArgs, dockerArgs, runSandboxed, TIMEOUT_MARKER, TRUNCATED_MARKER } from './sandbox.ts';
 
 let ws: TestWorkspace;
@@ -28,6 +28,9 @@ afterAll(async () => {
 });
 
 const run = (command: string, limits = {}) => runSandboxed(policyFor(ws.dir, { timeoutSeconds: 10, ...limits }), { command, workdir: '/workspace' });
+// The fork bomb runs as its own uid so that RLIMIT_NPROC and the leftover check see only its processes
+// (other test files run sandboxes as SANDBOX_UID concurrently).
+const BOMB_UID = 65500;
 
 describe('bubblewrap sandbox', () => {
   it('runs a command in the workspace with a read-only system and no host secrets', async () => {
@@ -64,15 +67,17 @@ describe('bubblewrap sandbox', () => {
   });
 
   it('contains a fork bomb (process limit, PID namespace torn down afterwards)', async () => {
-    const r = await run('f(){ f|f& }; f; sleep 1; echo survived', { pids: 64 });
+    // Its uid cannot enter the (0700) workspace, so it starts in the sandbox's /tmp.
+    const policy = policyFor(ws.dir, { timeoutSeconds: 10, pids: 64 });
+    const r = await runSandboxed(policy, { command: 'f(){ f|f& }; f; sleep 1; echo survived', workdir: '/tmp' }, { uid: BOMB_UID, gid: BOMB_UID });
     expect(r.timedOut).toBe(false);
     expect(r.stderr).toMatch(/fork|Resource temporarily unavailable/i);
     if (process.getuid?.() === 0) {
       // The kernel kills the namespace's processes when its init exits; give the teardown a moment.
-      let left = processesOf(SANDBOX_UID);
+      let left = processesOf(BOMB_UID);
       for (let i = 0; i < 50 && left.length > 0; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        left = processesOf(SANDBOX_UID);
+        left = processesOf(BOMB_UID);
       }
       expect(left).toEqual([]);
     }

@@ -34,7 +34,7 @@ describe('ConfidentialAgent sandbox policy', () => {
     const other = policyDigest('{}');
     await createCustom(kc, 'confidentialagents', ns, localAgent('a2', 'dev', { sandboxPolicy: { configMapRef: { name: 'sandbox', key: 'policy.json' }, digest: other } }));
 
-    const a1 = await waitFor('status.sandboxPolicy', async () => (await getAgent(kc, ns, 'a1')).status?.sandboxPolicy);
+    const a1 = await waitFor('status.sandboxPolicy', async () => (await getAgent(kc, ns, 'a1'))?.status?.sandboxPolicy);
     expect(a1).toEqual({ configMap: 'sandbox', key: 'policy.json', digest: policyDigest(text) });
 
     const event = await waitFor('SandboxPolicyInvalid event', async () => {
@@ -42,6 +42,6 @@ describe('ConfidentialAgent sandbox policy', () => {
       return list.items.find((e) => e.reason === 'SandboxPolicyInvalid' && e.regarding?.name === 'a2');
     });
     expect(event.note).toBe(`ConfigMap ${ns}/sandbox key policy.json: its digest ${policyDigest(text)} is not the pinned spec.sandboxPolicy.digest ${other}`);
-    expect((await getAgent(kc, ns, 'a2')).status?.sandboxPolicy).toBeUndefined();
+    expect((await getAgent(kc, ns, 'a2'))?.status?.sandboxPolicy).toBeUndefined();
   });
 });
