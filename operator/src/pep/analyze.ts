@@ -81,6 +81,17 @@ const DANGEROUS_VARS = new Set([
   'PS4', 'GCONV_PATH', 'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'NODE_OPTIONS', 'NODE_PATH', 'PERL5OPT', 'PERL5LIB', 'RUBYOPT',
   'RUBYLIB', 'BASH_FUNC', 'CDPATH', 'GLOBIGNORE', 'BASH_LOADABLES_PATH', 'EXECIGNORE', 'HISTFILE',
 ]);
+// awk program text that runs commands: system(), pipes to/from commands, coprocesses.
+const AWK_EXEC = /\bsystem\s*\(|\|\s*(getline|&)|\|&|(print|printf)\b[^;}]*\|/;
+// sed scripts that run commands: the `e` command, or the `e` flag of `s///`.
+const SED_EXEC = /(^|[;{}\n]|[0-9$\/!]\s*)\s*e(\s|;|$)|(^|[;{}\n\s])s(.)(?:(?!\4).)*\4(?:(?!\4).)*\4[a-zA-Z0-9]*e/;
+// Options through which ordinary programs run other commands.
+const EXEC_OPTIONS: Record<string, RegExp> = {
+  tar: /^(--to-command|--use-compress-program|--checkpoint-action|--info-script|--new-volume-script|--rsh-command|-I|-F)(=|$)|^-[A-Za-z]*[IF][A-Za-z]*$/,
+  zip: /^(-TT|--unzip-command)(=|$)/,
+  rsync: /^(-e|--rsh|--rsync-path)(=|$)/,
+  git: /^(--upload-pack|--receive-pack|--exec|-x|--extcmd|--tool|--config-env)(=|$)/,
+};
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'rbash', 'yash', 'fish', 'csh', 'tcsh']);
 // Parameters whose value is a number or otherwise never a path.
 const NUMERIC_PARAMS = new Set(['?', '#', '$', '!', 'RANDOM', 'LINENO', 'SECONDS', 'PPID', 'UID', 'EUID', 'BASHPID', 'OPTIND', 'COLUMNS', 'LINES']);
@@ -579,11 +590,45 @@ class Scope {
       return;
     }
     if (base === 'find') return this.find(argVals, stdin, nest);
+    this.execOptions(base, argVals);
     const wrapper = WRAPPERS[base];
     if (wrapper) return this.wrapper(base, wrapper, argVals, stdin, nest);
     const interp = this.a.interpreter(base);
     if (interp) return this.interpreterCall(base, interp, argVals, stdin);
-    this.checkArgs(base, argVals);
+    this.checkArgs(base, withoutPatternArg(base, argVals));
+  }
+
+  /** Options that make an ordinary program run another command (tar --to-command, git -c core.sshCommand, sed e). */
+  private execOptions(base: string, args: Values[]): void {
+    const re = EXEC_OPTIONS[base];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i] as Values;
+      if (a === UNKNOWN) continue;
+      for (const raw of a) {
+        const v = unmark(raw);
+        if (re?.test(v)) throw new Deny('program.exec_option', `${base} ${v.split('=')[0]} runs another command`);
+        if (base === 'git' && (v === '-c' || v.startsWith('-c'))) {
+          const cfg = v === '-c' ? args[i + 1] : [v.slice(2)];
+          if (cfg === undefined || cfg === UNKNOWN) throw new Deny('shell.dynamic_argument', 'git -c needs a known value');
+          for (const c of cfg) {
+            const t = unmark(c);
+            if (/=\s*!|sshcommand|pager|editor|askpass|fsmonitor|hookspath|proxy|\.command|credential\.helper|textconv|filter\./i.test(t)) {
+              throw new Deny('program.exec_option', `git -c ${t.split('=')[0]} runs another command`);
+            }
+          }
+        }
+        if ((base === 'sed' || base === 'gsed') && !v.startsWith('-') && i === 0) {
+          if (SED_EXEC.test(v)) throw new Deny('interpreter.sed_exec', `${base} script runs commands (the e command or flag)`);
+        }
+        if ((base === 'sed' || base === 'gsed') && (v === '-e' || v === '--expression')) {
+          const sc = args[i + 1];
+          if (sc !== undefined && sc !== UNKNOWN) for (const x of sc) if (SED_EXEC.test(unmark(x))) throw new Deny('interpreter.sed_exec', `${base} script runs commands (the e command or flag)`);
+        }
+        if ((base === 'sed' || base === 'gsed') && v.startsWith('--expression=') && SED_EXEC.test(v.slice(13))) {
+          throw new Deny('interpreter.sed_exec', `${base} script runs commands (the e command or flag)`);
+        }
+      }
+    }
   }
 
   private shell(base: string, args: Values[], stdin: { text?: string; present: boolean }): void {
@@ -718,6 +763,14 @@ class Scope {
           script = true;
           continue;
         }
+        if (spec.awkProgram && (v === '-e' || v === '--source' || v.startsWith('--source='))) {
+          // gawk program text given as an option value.
+          const text = v.startsWith('--source=') ? [v.slice('--source='.length)] : args[++i];
+          if (text === undefined || text === UNKNOWN) throw new Deny('shell.dynamic_argument', `${base} ${v} needs a known program`);
+          for (const x of text) if (AWK_EXEC.test(unmark(x))) throw new Deny('interpreter.awk_command', `${base} program runs commands (system(), pipes)`);
+          script = true;
+          continue;
+        }
         if (spec.awkProgram && ['-v', '-F', '--assign', '--field-separator'].includes(v)) i++;
         if (base.startsWith('python') && (v === '-m' || v === '-W' || v === '-X' || v === '-Q')) {
           i++;
@@ -731,7 +784,7 @@ class Scope {
         if (spec.awkProgram) {
           for (const x of a) {
             const prog = unmark(x);
-            if (/\bsystem\s*\(|\|\s*(getline|&)|\|&|(print|printf)\b[^;}]*\|/.test(prog)) {
+            if (AWK_EXEC.test(prog)) {
               throw new Deny('interpreter.awk_command', `${base} program runs commands (system(), pipes)`);
             }
           }
@@ -881,6 +934,35 @@ class Scope {
 }
 
 // ---- lexical helpers ----
+
+const PATTERN_FIRST: Record<string, string[]> = {
+  sed: ['-l', '--line-length'],
+  gsed: ['-l', '--line-length'],
+  grep: ['-m', '-A', '-B', '-C', '-d', '-D', '--max-count', '--context', '--after-context', '--before-context'],
+  egrep: ['-m', '-A', '-B', '-C'],
+  fgrep: ['-m', '-A', '-B', '-C'],
+  rg: ['-m', '-A', '-B', '-C', '-g', '--glob', '-t', '--type', '-T', '--type-not', '-M', '-j'],
+};
+
+/** sed/grep take their script or pattern as the first operand (unless given by -e/-f): not a path. */
+function withoutPatternArg(base: string, args: Values[]): Values[] {
+  const valued = PATTERN_FIRST[base];
+  if (!valued) return args;
+  const given = args.some((a) => a !== UNKNOWN && a.some((x) => /^(-e|-f|--expression|--file|--regexp)(=|$)|^-[a-zA-Z]*[ef]$/.test(unmark(x))));
+  if (given) return args;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as Values;
+    if (a === UNKNOWN) return args;
+    const v = unmark(a[0] ?? '');
+    if (v === '--') return [...args.slice(0, i), ...args.slice(i + 2)];
+    if (v.startsWith('-') && v.length > 1) {
+      if (valued.includes(v)) i++;
+      continue;
+    }
+    return [...args.slice(0, i), ...args.slice(i + 1)];
+  }
+  return args;
+}
 
 /**
  * Whether glob components can match a path reaching into `target` components. Conservative: `**`,
