@@ -84,7 +84,7 @@ const DANGEROUS_VARS = new Set([
 // awk program text that runs commands: system(), pipes to/from commands, coprocesses.
 const AWK_EXEC = /\bsystem\s*\(|\|\s*(getline|&)|\|&|(print|printf)\b[^;}]*\|/;
 // sed scripts that run commands: the `e` command, or the `e` flag of `s///`.
-const SED_EXEC = /(^|[;{}\n]|[0-9$\/!]\s*)\s*e(\s|;|$)|(^|[;{}\n\s])s(.)(?:(?!\4).)*\4(?:(?!\4).)*\4[a-zA-Z0-9]*e/;
+const SED_EXEC = /(^|[;{}\n]|[0-9$/!]\s*)\s*e(\s|;|$)|(^|[;{}\n\s])s(.)(?:(?!\4).)*\4(?:(?!\4).)*\4[a-zA-Z0-9]*e/;
 // Options through which ordinary programs run other commands.
 const EXEC_OPTIONS: Record<string, RegExp> = {
   tar: /^(--to-command|--use-compress-program|--checkpoint-action|--info-script|--new-volume-script|--rsh-command|-I|-F)(=|$)|^-[A-Za-z]*[IF][A-Za-z]*$/,
