@@ -582,7 +582,7 @@ class Scope {
     if (base === 'source' || base === '.') {
       const f = argVals[0];
       if (f === undefined || f === UNKNOWN) throw new Deny('shell.dynamic_argument', `${base} needs a known file`);
-      for (const v of f) this.checkPath(unmark(v), hasGlob(v), `${base} file`, true);
+      for (const v of f) this.scriptPath(unmark(v), hasGlob(v), base);
       return;
     }
     if (base === 'cd' || base === 'pushd') {
@@ -652,7 +652,7 @@ class Scope {
       if (v === '-s' || v === '-') break;
       if (v.startsWith('-') || v.startsWith('+')) continue;
       // A script file.
-      this.checkPath(v, hasGlob(a[0] as string), `${base} script`, true);
+      this.scriptPath(v, hasGlob(a[0] as string), base);
       return;
     }
     // Reads its script from stdin.
@@ -790,7 +790,7 @@ class Scope {
           }
           continue;
         }
-        this.checkPath(v, hasGlob(a[0] as string), `${base} script`, true);
+        this.scriptPath(v, hasGlob(a[0] as string), base);
         continue;
       }
       rest.push(a);
@@ -803,6 +803,15 @@ class Scope {
   }
 
   // ---- paths ----
+
+  /** A script a shell/interpreter/source reads: a path check, and never a device or pipe (/dev/stdin, <(…)). */
+  private scriptPath(p: string, glob: boolean, base: string): void {
+    const resolved = p.startsWith('/') ? path.posix.normalize(p) : p;
+    if (/^\/(dev|proc)(\/|$)/.test(resolved)) {
+      throw new Deny('shell.stdin_script', `${base} would read its code from ${resolved} (a pipe or device the analyser cannot see)`);
+    }
+    this.checkPath(p, glob, `${base} script`, true);
+  }
 
   private checkArgs(prog: string, args: Values[]): void {
     const nonPath = this.a.pol.programs.nonPathArguments.includes(prog);

@@ -104,6 +104,20 @@ describe('seed wire protocol', () => {
   });
 });
 
+describe('hostile clients', () => {
+  it('drops a request larger than 1 MiB without reading it all', async () => {
+    const resp = await send(request('x'.repeat(1_100_000))).catch(() => '');
+    expect(resp).toBe('');
+    expect(audit.some((l) => l.includes('request larger than 1048576 bytes'))).toBe(true);
+  });
+  it('a command over shell.maxCommandBytes is a POLICY_DENY, not a crash', async () => {
+    const body = JSON.parse(await send(request(`echo ${'a'.repeat(20_000)}`))) as { error: Record<string, unknown> };
+    expect(body.error).toMatchObject({ code: 'POLICY_DENY', rule_id: 'shell.too_long' });
+    const line = audit.find((l) => l.includes(String(body.error.audit_id)))!;
+    expect(line.length).toBeLessThan(2000); // the command is truncated to 120 characters in the audit
+  });
+});
+
 describe('audit ids under concurrency', () => {
   it('1,000 concurrent submissions produce 1,000 distinct audit ids, each audited once', async () => {
     const before = audit.length;
