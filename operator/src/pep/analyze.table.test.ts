@@ -78,6 +78,13 @@ describe('bounds', () => {
     for (let i = 0; i < 3; i++) ok = `eval ${JSON.stringify(ok)}`;
     expect(analyzeCommand(ok, '/workspace', policy).decision).toBe('allow');
   });
+  it('denies pathological nesting without throwing', () => {
+    for (const cmd of ['$('.repeat(3000) + ')'.repeat(3000), '('.repeat(5000) + 'ls' + ')'.repeat(5000), '{ '.repeat(3000) + 'ls; ' + '} '.repeat(3000)]) {
+      const d = analyzeCommand(cmd, '/workspace', policy);
+      expect(d.decision).toBe('deny');
+      expect(['shell.too_long', 'shell.too_deep', 'shell.parse_error', 'shell.analysis_error', 'shell.dynamic_command']).toContain(d.ruleId);
+    }
+  });
   it('lists every program it found', () => {
     const d = analyzeCommand('cat a | grep -c x && (ls; echo $(wc -l < f))', '/workspace', policy);
     expect(d.programs.sort()).toEqual(['cat', 'echo', 'grep', 'ls', 'wc']);

@@ -157,7 +157,8 @@ export function analyzeCommand(command: string, workdir: string, policy: PepPoli
     return { decision: 'allow', ruleId: 'allow', reason: `every program is allowed: ${a.programs.join(', ') || '(none)'}`, programs: a.programs };
   } catch (err) {
     if (err instanceof Deny) return { decision: 'deny', ruleId: err.ruleId, reason: err.message, programs: a.programs };
-    throw err;
+    // Anything unexpected (e.g. the parser exhausting its stack on pathological nesting) is a denial too.
+    return { decision: 'deny', ruleId: 'shell.analysis_error', reason: `the command could not be analysed: ${err instanceof Error ? err.name : 'error'}`, programs: a.programs };
   }
 }
 
