@@ -1,6 +1,7 @@
 // Real bubblewrap runs (Debian bubblewrap, installed by hack/system-deps.sh). These call the sandbox
 // directly, so they show containment even for what a policy allows: no network, bounded processes,
 // memory, output and time, read-only system, only the workspace writable.
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,11 @@ let port = 0;
 let connections = 0;
 
 beforeAll(async () => {
+  // Fail with the reason, not a cryptic test failure, when the machine cannot run bubblewrap at all.
+  const probe = spawnSync('bwrap', ['--unshare-all', '--die-with-parent', '--ro-bind', '/', '/', 'true'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new Error(`bubblewrap cannot create namespaces here (install bubblewrap via hack/system-deps.sh; unprivileged user namespaces must be allowed): ${probe.error?.message ?? probe.stderr}`);
+  }
   ws = makeWorkspace();
   listener = createServer((s) => {
     connections++;
