@@ -122,7 +122,8 @@ export async function runSandboxed(policy: PepPolicy, req: SandboxRequest, opts:
   } else {
     const st = statSync(hostPathOf(policy, req.workdir));
     file = opts.dockerPath ?? 'docker';
-    args = dockerArgs(policy, req, opts.uid ?? st.uid, st.gid);
+    // The seed: --user <the PEP's uid>:<gid of the workdir>.
+    args = dockerArgs(policy, req, opts.uid ?? process.getuid?.() ?? st.uid, st.gid);
   }
   if (!existsSync(policy.workspace.hostPath)) throw new Error(`workspace ${policy.workspace.hostPath} does not exist`);
   const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: {}, detached: false, ...spawnIds });
