@@ -10,6 +10,8 @@ need=()
 [ -e /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed ] || need+=(grub-efi-amd64-signed)
 # jq for guest-image/publish-reference-values.sh (reads profile.json), exercised by the refvalues CLI test.
 command -v jq >/dev/null || need+=(jq)
+# bubblewrap: the PEP's sandbox backend (operator/src/pep/sandbox.test.ts runs real sandboxes).
+command -v bwrap >/dev/null || need+=(bubblewrap)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

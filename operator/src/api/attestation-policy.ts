@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { TCB_STATUSES } from './enums.ts';
 import { cel, ConditionsSchema, ConfigMapKeyReferenceSchema, type KubeObject } from './common.ts';
+import { AttestationSandboxPolicySchema } from './sandbox-policy.ts';
 
 const hex = (bytes: number) => z.string().length(bytes * 2).regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`));
 const sha384List = (what: string) => z.array(hex(48)).max(64).optional().describe(`Accepted ${what} values (hex SHA-384).`);
@@ -113,6 +114,7 @@ export const AttestationPolicySpecSchema = z.object({
     .default('affirming')
     .describe('Worst EAR status that still releases credentials.'),
   reattestIntervalSeconds: z.int().min(30).max(604800).default(3600).describe('How often attested agents are re-attested.'),
+  sandboxPolicy: AttestationSandboxPolicySchema.optional(),
 });
 export type AttestationPolicySpec = z.infer<typeof AttestationPolicySpecSchema>;
 

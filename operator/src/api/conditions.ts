@@ -28,6 +28,8 @@ export const AgentReason = {
   // Ready / seeding
   Reconciling: 'Reconciling',
   AgentReady: 'AgentReady',
+  // The sandbox policy ConfigMap the agent names is missing or invalid (Event only)
+  SandboxPolicyInvalid: 'SandboxPolicyInvalid',
   // Provisioned
   InstanceRunning: 'InstanceRunning',
   InstanceStarting: 'InstanceStarting',
@@ -79,6 +81,7 @@ export const EventAction = {
   Release: 'Release',
   Delete: 'Delete',
   Validate: 'Validate',
+  Reconcile: 'Reconcile',
   ResolveReferenceValues: 'ResolveReferenceValues',
 } as const;
 

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { DELIVERY_MODES, EAR_STATUSES, PROVIDER_NAMES } from './enums.ts';
 import { cel, ConditionsSchema, immutable, LocalObjectReferenceSchema, type KubeObject } from './common.ts';
+import { AgentSandboxPolicySchema, SandboxPolicyStatusSchema } from './sandbox-policy.ts';
 
 export const LocalInstanceSchema = z
   .object({
@@ -101,6 +102,7 @@ export const ConfidentialAgentSpecSchema = z.object({
     .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
     .describe('SealedCredentials released to the instance once attested.'),
   delivery: DeliverySchema.default({ mode: 'Challenge', guestApiPort: 8006 }),
+  sandboxPolicy: AgentSandboxPolicySchema.optional(),
 });
 export type ConfidentialAgentSpec = z.infer<typeof ConfidentialAgentSpecSchema>;
 export type AlibabaInstanceSpec = z.infer<typeof AlibabaInstanceSchema>;
@@ -140,6 +142,7 @@ export const ConfidentialAgentStatusSchema = z.object({
   instance: InstanceStatusSchema.optional().describe('The TEE instance backing this agent.'),
   attestation: AttestationStatusSchema.optional().describe('Outcome of the last attestation.'),
   credentials: z.array(CredentialDeliveryStatusSchema).max(64).optional().describe('Per-credential delivery record.'),
+  sandboxPolicy: SandboxPolicyStatusSchema.optional().describe('The tool-sandbox policy the agent runs under.'),
 });
 export type ConfidentialAgentStatus = z.infer<typeof ConfidentialAgentStatusSchema>;
 export type ConfidentialAgent = KubeObject<ConfidentialAgentSpec, ConfidentialAgentStatus>;

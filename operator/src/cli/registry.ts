@@ -20,6 +20,7 @@ export const COMMANDS: CommandEntry[] = [
   { path: ['verify', 'tdx'], summary: 'Verify an Intel TDX quote (DCAP) and its CC event log', load: () => import('./commands/verify-tdx.ts') },
   { path: ['verify', 'gpu'], summary: 'Verify NVIDIA GPU CC evidence (SPDM report, device chain, RIMs, OCSP)', load: () => import('./commands/verify-gpu.ts') },
   { path: ['refvalues'], summary: 'Publish / verify UKI reference values in a Rekor transparency log', load: () => import('./commands/refvalues.ts') },
+  { path: ['pep'], summary: 'sandbox policy check / PEP service / policy schema', load: () => import('./commands/pep.ts') },
   { path: ['sigstore'], summary: 'Sigstore bundle verification (sigstore-conformance client protocol)', load: () => import('./commands/sigstore.ts') },
   {
     path: ['image', 'import'],

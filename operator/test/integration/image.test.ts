@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/devenv/ports.ts';
+import { freePort } from '../../src/envtest/ports.ts';
 import { useControlPlane, waitFor } from '../envtest/index.ts';
 import { REPO_ROOT } from '../support/operator.ts';
 

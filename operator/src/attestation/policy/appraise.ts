@@ -5,6 +5,7 @@ import type { AttestationPolicySpec } from '../../api/attestation-policy.ts';
 import type { TeeType, VerifiedEvidence } from '../verifier.ts';
 import { referenceSet, type ReferenceValue } from './reference-values.ts';
 import { appraiseNvidia, appraiseSample, appraiseSampleDevice, appraiseTdx } from './rules.ts';
+import { sandboxPolicyDecision } from './sandbox-policy.ts';
 import { releaseAllowed, statusOf, TV, worst, type EarStatus, type TrustVector } from './trust-vector.ts';
 import { VectorBuilder, type AppraisalReason } from './vector-builder.ts';
 
@@ -69,6 +70,8 @@ export function releaseDecision(appraisal: Appraisal, policy: AttestationPolicyS
   if (appraisal.sampleTee && !policy.allowSampleTee) {
     return { ok: false, code: 'SampleTeeNotAllowed', message: 'the AttestationPolicy does not allow the sample TEE' };
   }
+  const sandbox = sandboxPolicyDecision(policy, appraisal.submods.map((m) => m.evidence));
+  if (!sandbox.ok) return sandbox;
   if (releaseAllowed(appraisal.status, policy.minimumStatus)) return { ok: true };
   const worstReasons = appraisal.reasons.filter((r) => r.tier === appraisal.status).map((r) => `${r.submod}: ${r.message}`);
   return {

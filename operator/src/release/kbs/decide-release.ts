@@ -55,6 +55,7 @@ export type ReleaseRefusal =
   | 'PolicyNotFound'
   | 'SampleTeeNotAllowed'
   | 'AppraisalBelowMinimum'
+  | 'SandboxPolicyMismatch'
   | 'WrongKey'
   | 'Tampered'
   | 'ScopeMismatch'
@@ -71,6 +72,7 @@ const STAGE: Record<ReleaseRefusal, number> = {
   PolicyNotFound: 3,
   SampleTeeNotAllowed: 4,
   AppraisalBelowMinimum: 4,
+  SandboxPolicyMismatch: 4,
   WrongKey: 5,
   Tampered: 5,
   ScopeMismatch: 5,

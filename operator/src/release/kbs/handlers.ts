@@ -9,6 +9,7 @@ import { kbsError, type KbsErrorResponse } from './errors.ts';
 import { KBS_PROTOCOL_VERSION, KBS_TEES, parseAttestation, parseAuthRequest, parseJson } from './messages.ts';
 import type { Session, SessionStore } from './sessions.ts';
 import type { AttestedRequester, Entitlements, KbsEvent, PolicyContext, PolicyQuery } from './types.ts';
+import { withSandboxPolicyClaim } from '../../pep/attestation.ts';
 
 export const SESSION_COOKIE = 'kbs-session-id';
 const RESOURCE_SEGMENT = /^[a-zA-Z0-9_-]+[a-zA-Z0-9_.-]*$/;
@@ -106,7 +107,9 @@ async function attestConsumed(deps: HandlerDeps, session: Session, body: Buffer,
     at,
   );
   if (!verified.ok) return refuse(verified.failure.code, verified.failure.message);
-  const appraisal = appraise(verified.verified, policy.spec, policy.referenceValues, at);
+  // The init-data digest was checked by the verifier (TDX: MRCONFIGID); what it names becomes claims.
+  const evidence = withSandboxPolicyClaim(verified.verified, a.initData?.body);
+  const appraisal = appraise(evidence, policy.spec, policy.referenceValues, at);
   const claims = buildEarClaims(appraisal, {
     policyId: policy.id,
     runtimeData: { nonce: a.nonce, teePubkey: a.teePubkey, additionalEvidence: a.additionalEvidence },
@@ -115,7 +118,7 @@ async function attestConsumed(deps: HandlerDeps, session: Session, body: Buffer,
     ...(initDataDigest ? { initDataDigestHex: initDataDigest } : {}),
   });
   const token = deps.signer.sign(claims);
-  deps.sessions.attest(session, { token, claims, verified: verified.verified, teePubkey: a.teePubkey, appraisal, policyId: policy.id, ...(initDataDigest ? { initDataDigest } : {}) });
+  deps.sessions.attest(session, { token, claims, verified: evidence, teePubkey: a.teePubkey, appraisal, policyId: policy.id, ...(initDataDigest ? { initDataDigest } : {}) });
   deps.emit({ type: 'attested', tee: session.tee, status: appraisal.status, policyId: policy.id, tokenDigest: createHash('sha256').update(token).digest('hex'), peerAddress, sampleTee: appraisal.sampleTee });
   return json(200, { token }, cookieFor(session));
 }

@@ -12,6 +12,8 @@ import { generateTeeKeyPair, type TeeKeyPair } from '../../protocol/tee-key.ts';
 import { RESOURCE_PATH_PATTERN } from '../../api/sealed-credential.ts';
 import { compositeEvidence, sampleAttester, type GuestAttester } from './attester.ts';
 import { KbsClient, KbsClientError } from './kbs-client.ts';
+import { initDataForPolicy, SANDBOX_POLICY_RESOURCE } from '../../pep/attestation.ts';
+import { policyDigest } from '../../pep/policy.ts';
 
 import { BOOTSTRAP_RESOURCE } from '../../protocol/bootstrap.ts';
 export { BOOTSTRAP_RESOURCE };
@@ -34,6 +36,11 @@ export interface SimulatedGuestOptions {
   /** Resource paths the "image" fetches in KBS mode. */
   manifest: string[];
   logger?: GuestLogger;
+  /**
+   * The sandbox (PEP) policy digest this guest launches with: sent as init-data so the evidence binds it,
+   * and enforced: a delivered policy document with other bytes is rejected.
+   */
+  sandboxPolicyDigest?: string;
   /** KBS fetch retries per resource (the real image retries for up to 600 s). */
   kbsRetry?: { attempts?: number; delayMs?: number };
   /** Evidence source for both push (prepare) and pull (KBS); default the sample TEE with `svn`. */
@@ -90,6 +97,10 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
   };
 
   const received = (resourcePath: string, value: Buffer, via: 'injected' | 'fetched') => {
+    if (resourcePath === SANDBOX_POLICY_RESOURCE && opts.sandboxPolicyDigest && policyDigest(value) !== opts.sandboxPolicyDigest) {
+      emit({ type: 'rejected', resourcePath, reason: `sandbox policy digest ${policyDigest(value)} is not the launched ${opts.sandboxPolicyDigest}` });
+      return;
+    }
     store.set(resourcePath, value);
     emit({ type: via, resourcePath, bytes: value.length });
     if (resourcePath === BOOTSTRAP_RESOURCE) onBootstrap(value);
@@ -110,7 +121,14 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
   }
 
   async function fetchManifest(baseUrl: string, ca: string | undefined): Promise<void> {
-    const client = new KbsClient({ baseUrl, attester, handshakeAttempts: 5, handshakeRetryDelayMs: opts.kbsRetry?.delayMs ?? 1000, ...(ca ? { ca } : {}) });
+    const client = new KbsClient({
+      baseUrl,
+      attester,
+      handshakeAttempts: 5,
+      handshakeRetryDelayMs: opts.kbsRetry?.delayMs ?? 1000,
+      ...(ca ? { ca } : {}),
+      ...(opts.sandboxPolicyDigest ? { initData: initDataForPolicy(opts.sandboxPolicyDigest) } : {}),
+    });
     const attempts = opts.kbsRetry?.attempts ?? 20;
     for (const path of opts.manifest) {
       for (let i = 1; i <= attempts && !closed; i++) {
