@@ -29,8 +29,10 @@ export interface QemuGuestOptions {
   ports: ImagePorts;
   accel: 'kvm' | 'tcg';
   memoryMiB?: number;
-  /** Keep the work directory (serial log, overlay) after close, for debugging. */
+  /** Keep the work directory (serial log, overlay) after close (tests boot the same disk again). */
   keep?: boolean;
+  /** Boot this existing overlay (a disk an earlier boot wrote) instead of a fresh one. */
+  overlay?: string;
 }
 
 export interface QemuGuest {
@@ -38,6 +40,8 @@ export interface QemuGuest {
   /** guest port -> 127.0.0.1 host port */
   hostPorts: Record<number, number>;
   workDir: string;
+  /** The guest's disk (copy-on-write overlay over the image). */
+  disk: string;
   /** Resolves when QEMU exits (the guest powered off, or was killed). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   serialLog(): Promise<string>;
@@ -104,13 +108,18 @@ export async function startQemuGuest(o: QemuGuestOptions): Promise<QemuGuest> {
   const dir = await mkdtemp(join(tmpdir(), 'cai-qemu-'));
   const children: ChildProcess[] = [];
   const cleanup = async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await Promise.all(children.map(waitExit));
+    // SIGTERM first: QEMU then flushes its qcow2 metadata, so the disk stays bootable.
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    const done = Promise.all(children.map(waitExit));
+    const timer = setTimeout(() => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL')), 5000);
+    await done;
+    clearTimeout(timer);
     if (!o.keep) await rm(dir, { recursive: true, force: true });
   };
   try {
     await copyFile(OVMF_VARS, join(dir, 'vars.fd'));
-    await execFile('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', o.image, join(dir, 'disk.qcow2')]);
+    const disk = o.overlay ?? join(dir, 'disk.qcow2');
+    if (!o.overlay) await execFile('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', o.image, disk]);
     // A fresh vTPM with the SHA-256 and SHA-384 PCR banks (the reference value is SHA-384).
     await mkdir(join(dir, 'tpm'));
     await execFile('swtpm_setup', ['--tpm2', '--tpmstate', join(dir, 'tpm'), '--pcr-banks', 'sha256,sha384', '--overwrite']).catch((err: unknown) => {
@@ -131,7 +140,7 @@ export async function startQemuGuest(o: QemuGuestOptions): Promise<QemuGuest> {
       '-nodefaults', '-display', 'none', '-no-reboot', '-monitor', 'none', '-serial', `file:${join(dir, 'serial.log')}`,
       '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${join(dir, 'vars.fd')}`,
       '-chardev', `socket,id=chrtpm,path=${sock}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-tis,tpmdev=tpm0',
-      '-drive', `if=none,id=d0,file=${join(dir, 'disk.qcow2')},format=qcow2`, '-device', 'virtio-blk-pci,drive=d0',
+      '-drive', `if=none,id=d0,file=${disk},format=qcow2`, '-device', 'virtio-blk-pci,drive=d0',
       '-netdev', `user,id=n0,restrict=on,${fwd}`, '-device', 'virtio-net-pci,netdev=n0',
     ];
     const qemu = spawn('nice', ['-n', '10', 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -148,6 +157,7 @@ export async function startQemuGuest(o: QemuGuestOptions): Promise<QemuGuest> {
       accel: o.accel,
       hostPorts,
       workDir: dir,
+      disk,
       exited,
       serialLog: () => readFile(join(dir, 'serial.log'), 'utf8').catch(() => ''),
       close: cleanup,
@@ -165,7 +175,7 @@ export async function startQemuGuest(o: QemuGuestOptions): Promise<QemuGuest> {
  * Local-cloud launcher that boots the image per instance: the agent's guest API port and workload port
  * map to the image's fixed ports through loopback host-forwards.
  */
-export function qemuGuestLauncher(o: Omit<QemuGuestOptions, 'keep'> & { onBoot?: (instanceId: string, guest: QemuGuest) => void }): GuestLauncher {
+export function qemuGuestLauncher(o: QemuGuestOptions & { onBoot?: (instanceId: string, guest: QemuGuest) => void }): GuestLauncher {
   return async (record, request) => {
     const guest = await startQemuGuest(o);
     o.onBoot?.(record.id, guest);
