@@ -43,15 +43,24 @@ export const DebianHostProfile = z.object({
   }),
 }).strict();
 
-const pinnedRpm = z.object({ name: z.string().min(1), version: z.string().min(1), sha256 }).strict();
-const pinnedArtifact = z.object({ url: z.string().url().startsWith('https://'), sha256 }).strict();
+// RPMs are pinned by exact version-release.arch and verified by the repository's GPG key and repodata checksums; their
+// version and file SHA-256 are recorded here once a host that reaches the repository has resolved them
+// (null until then, and the builder refuses to build while any pin is null — see unpinnedInputs).
+const nevra = z.string().regex(/^[A-Za-z0-9._+~:-]+\.(x86_64|noarch)$/, 'exact version-release.arch');
+const pinnedRpm = z.object({ name: z.string().regex(/^[A-Za-z0-9._+-]+$/), version: nevra.nullable(), sha256: sha256.nullable() }).strict();
+const pinnedArtifact = z.object({ url: z.string().url().startsWith('https://'), version: z.string().min(1).nullable(), sha256: sha256.nullable().optional(), integrity: z.string().regex(/^sha512-[A-Za-z0-9+/]{86}==$/).optional() }).strict()
+  .refine((a) => a.sha256 !== undefined || a.integrity !== undefined, 'artifact needs sha256 or an npm sha512 integrity');
 
 /** Production profile for Alibaba Cloud Linux 3 on gn8v-tee, built where its repositories are reachable. */
 export const Alinux3Profile = z.object({
   ...common,
   profile: z.literal('openclaw-vllm'),
   builder: z.literal('alinux3-chroot'),
-  base: z.object({ distribution: z.literal('alinux3'), repositories: z.array(z.object({ name: z.string(), baseurl: z.string().url(), gpgkeySha256: sha256 }).strict()).min(1) }).strict(),
+  base: z.object({
+    distribution: z.literal('alinux3'),
+    image: pinnedArtifact,
+    repositories: z.array(z.object({ name: z.string().regex(/^[a-z0-9-]+$/), baseurl: z.string().url().startsWith('https://'), gpgkey: z.string().url().startsWith('https://') }).strict()).min(1),
+  }).strict(),
   kernel: pinnedRpm,
   packages: z.array(pinnedRpm).min(1),
   nvidia: z.object({
@@ -72,6 +81,15 @@ export const GuestImageProfile = z.discriminatedUnion('builder', [DebianHostProf
 export type DebianHostProfile = z.infer<typeof DebianHostProfile>;
 export type Alinux3Profile = z.infer<typeof Alinux3Profile>;
 export type GuestImageProfile = z.infer<typeof GuestImageProfile>;
+
+/** Inputs of a production profile still missing their digest (the builder refuses to build then). */
+export function unpinnedInputs(p: Alinux3Profile): string[] {
+  const out: string[] = [];
+  if (p.base.image.sha256 === null || p.base.image.version === null) out.push(`base.image ${p.base.image.url}`);
+  for (const r of [p.kernel, ...p.packages, p.nvidia.driver, ...(p.nvidia.fabricmanager ? [p.nvidia.fabricmanager] : [])]) if (r.sha256 === null || r.version === null) out.push(`rpm ${r.name}${r.version ? `-${r.version}` : ''}`);
+  for (const [k, a] of Object.entries(p.artifacts)) if (a.sha256 === null || a.version === null) out.push(`artifact ${k}`);
+  return out;
+}
 
 export class ProfileError extends Error {
   readonly code = 'ProfileInvalid';

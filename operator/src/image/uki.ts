@@ -37,8 +37,6 @@ export function assembleUki(stub: Buffer, s: UkiSections): Buffer {
   const additions: [string, Buffer][] = [['.osrel', s.osrel], ['.cmdline', s.cmdline]];
   if (s.uname) additions.push(['.uname', s.uname]);
   additions.push(['.initrd', s.initrd], ['.linux', s.linux]);
-  if (table + (nSections + additions.length) * SECTION_HEADER_SIZE > sizeOfHeaders)
-    throw new PeError('BadSection', 'UKI stub: no room in the headers for the added section headers');
 
   let fileEnd = 0;
   let vaEnd = 0;
@@ -49,6 +47,8 @@ export function assembleUki(stub: Buffer, s: UkiSections): Buffer {
     vaEnd = Math.max(vaEnd, stub.readUInt32LE(h + 12) + Math.max(stub.readUInt32LE(h + 8), stub.readUInt32LE(h + 16)));
     fileEnd = Math.max(fileEnd, stub.readUInt32LE(h + 20) + stub.readUInt32LE(h + 16));
   }
+  if (table + (nSections + additions.length) * SECTION_HEADER_SIZE > sizeOfHeaders)
+    throw new PeError('BadSection', 'UKI stub: no room in the headers for the added section headers');
   const head = Buffer.from(stub.subarray(0, fileEnd));
   const body: Buffer[] = [head];
   let offset = alignUp(fileEnd, fileAlign);

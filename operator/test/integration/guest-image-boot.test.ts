@@ -10,7 +10,7 @@
 //    powered off and nothing mounted.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { execFile as execFileCb } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +120,9 @@ describe('dev guest image under OVMF + vTPM', () => {
     await operator?.stop();
     await cloud?.close();
     for (const g of [...boots.values(), ...extra]) await g.close();
+    // The cloud's guests were kept for the wrong-key boot; remove their disks and logs now.
+    for (const g of boots.values()) await rm(g.workDir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
     await rekor.stop();
   });
 

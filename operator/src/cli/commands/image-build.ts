@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { buildImage, ImageBuildError, REPO_ROOT } from '../../image/build.ts';
-import { loadProfile, ProfileError } from '../../image/profile.ts';
+import { loadProfile, ProfileError, unpinnedInputs } from '../../image/profile.ts';
 import type { CliCommand } from '../command.ts';
 
 const USAGE = `Usage: cai image build --profile NAME|FILE [--out DIR] [--cache DIR]
@@ -40,7 +40,9 @@ export const command: CliCommand = {
     try {
       const profile = await loadProfile(file);
       if (profile.builder !== 'debian-host') {
-        io.stderr(`cai image build: profile ${profile.name} uses the ${profile.builder} builder; build it on an Alibaba Cloud Linux 3 host with its pinned repositories (docs/guest-image.md)\n`);
+        const open = unpinnedInputs(profile);
+        if (open.length > 0) io.stderr(`cai image build: ${profile.name} has ${open.length} inputs without a version or digest pin; refusing to build:\n${open.map((o) => `  ${o}`).join('\n')}\n`);
+        io.stderr(`cai image build: profile ${profile.name} uses the ${profile.builder} builder; build it on an Alibaba Cloud Linux 3 host that reaches its repositories (docs/guest-image.md)\n`);
         return 1;
       }
       const r = await buildImage({ profile, outDir: v.out ?? join(REPO_ROOT, 'guest-image/out'), sourceDateEpoch: epoch, ...(v.cache ? { cacheDir: v.cache } : {}), log: (l) => io.stderr(`${l}\n`) });
