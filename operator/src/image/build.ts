@@ -302,6 +302,19 @@ async function cacheKey(pl: Plan, opts: BuildOptions): Promise<{ key: string; in
   return { key, inputs };
 }
 
+/** Keeps the cache bounded: the newest CACHE_KEEP complete builds (and the one just made). */
+const CACHE_KEEP = 4;
+async function pruneCache(root: string, keep: string): Promise<void> {
+  const entries: { key: string; at: number }[] = [];
+  for (const e of await readdir(root, { withFileTypes: true })) {
+    if (!e.isDirectory() || !/^[0-9a-f]{64}$/.test(e.name)) continue;
+    const done = await stat(join(root, e.name, 'done')).catch(() => undefined);
+    if (done) entries.push({ key: e.name, at: done.mtimeMs });
+  }
+  entries.sort((a, b) => b.at - a.at);
+  for (const old of entries.slice(CACHE_KEEP)) if (old.key !== keep) await rm(join(root, old.key), { recursive: true, force: true });
+}
+
 export function defaultCacheDir(): string {
   return join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'cai-operator', 'guest-image');
 }
@@ -420,6 +433,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       await rm(work, { recursive: true, force: true });
     }
   }
+  if (!wasCached) await pruneCache(cacheRoot, key);
   await mkdir(opts.outDir, { recursive: true });
   const files = {} as BuildResult['files'];
   for (const [k, n] of Object.entries(names) as [keyof typeof names, string][]) {

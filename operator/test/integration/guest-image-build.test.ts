@@ -1,7 +1,7 @@
 // `make guest-image PROFILE=dev` twice from the same inputs gives a byte-identical UKI (and disk), and
 // `cai refvalues publish --uki` publishes exactly the Authenticode SHA-384 the builder recorded.
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,10 @@ import { buildDev } from '../support/guest-image.ts';
 const rekor = new TestRekorServer();
 const dir = mkdtempSync(join(tmpdir(), 'cai-image-build-'));
 beforeAll(() => rekor.start());
-afterAll(() => rekor.stop());
+afterAll(async () => {
+  await rekor.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('guest image build (dev profile)', () => {
   it('builds twice from the same inputs into byte-identical UKIs and disks; a changed cmdline changes the UKI digest', async () => {
