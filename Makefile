@@ -16,7 +16,7 @@ COSIGN_BIN ?= $(COSIGN_DIR)/cosign
 export COSIGN_BIN
 
 .PHONY: help deps envtest cosign helm lua-health prometheus tng lint test test-unit test-integration dev build crds system-deps \
-        bench-reconcile bench-kbs bench-tdx bench-gpu bench-rekor
+        guest-image-deps guest-image bench-reconcile bench-kbs bench-tdx bench-gpu bench-rekor
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -27,8 +27,16 @@ node_modules/.installed: package.json package-lock.json
 
 deps: node_modules/.installed ## install npm packages (npm ci)
 
-system-deps: ## Debian packages the tests use (EFI binaries for Authenticode cross-checks)
+system-deps: ## Debian packages the tests use (EFI binaries, QEMU/OVMF/swtpm and the guest-image tools)
 	hack/system-deps.sh
+
+guest-image-deps: ## Debian packages of the guest-image build and its QEMU boot test (also run by system-deps)
+	hack/guest-image-deps.sh
+
+PROFILE ?= dev
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
+guest-image: deps guest-image-deps ## build guest-image/profiles/$(PROFILE).json into guest-image/out (reproducible)
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) node operator/src/cli/main.ts image build --profile $(PROFILE) --out guest-image/out
 
 envtest: ## build (or reuse) kube-apiserver, kubectl and etcd for the local control plane
 	ENVTEST_DIR=$(ENVTEST_DIR) hack/envtest/build.sh $(KUBEBUILDER_ASSETS)

@@ -19,3 +19,5 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "system-deps: please install: ${need[*]}" >&2; exit 1
   fi
 fi
+# QEMU, OVMF, swtpm, the Debian kernel and the image tools for guest-image/ and its boot test.
+"$(dirname "$0")/guest-image-deps.sh"

@@ -27,4 +27,9 @@ export const COMMANDS: CommandEntry[] = [
     summary: 'import a guest disk image from OSS as an ECS image (UEFI, NVMe) and wait until Available',
     load: () => import('./commands/image.ts'),
   },
+  {
+    path: ['image', 'build'],
+    summary: 'build a reproducible guest image (UKI, dm-verity rootfs, LUKS2 data) from a profile',
+    load: () => import('./commands/image-build.ts'),
+  },
 ];

@@ -52,7 +52,7 @@ function parseSpecIdHeader(r: ByteReader): Map<number, number> {
   return algorithms;
 }
 
-function parse(data: Uint8Array): CcelLog {
+function parse(data: Uint8Array, maxIndex: number): CcelLog {
   const r = new ByteReader(data, 'event log', 'EventLogMalformed');
   const algorithms = parseSpecIdHeader(r);
   const events: CcelEvent[] = [];
@@ -71,15 +71,20 @@ function parse(data: Uint8Array): CcelLog {
     }
     const size = r.u32(`event ${index} event_size`);
     const eventData = r.bytes(size, `event ${index} event data`);
-    if (mrIndex > 4) throw new TdxError('EventLogMalformed', `event ${index} has CC MR index ${mrIndex}; TDX has 0 (MRTD) to 4 (RTMR3)`);
+    if (mrIndex > maxIndex)
+      throw new TdxError('EventLogMalformed', maxIndex === 4 ? `event ${index} has CC MR index ${mrIndex}; TDX has 0 (MRTD) to 4 (RTMR3)` : `event ${index} has PCR index ${mrIndex}; a TPM has 0 to ${maxIndex}`);
     events.push({ index, mrIndex, eventType, digests, data: eventData });
   }
   return { algorithms, events, length: r.offset };
 }
 
-export function parseCcel(data: Uint8Array): CcelLog {
+/**
+ * Parses a CCEL (indexes 0..4). `{ tpm: true }` parses the same format as a TPM 2.0 firmware log
+ * (OVMF with a vTPM), where the index is a PCR (0..23) and the guest-image boot test reads it.
+ */
+export function parseCcel(data: Uint8Array, opts: { tpm?: boolean } = {}): CcelLog {
   try {
-    return parse(data);
+    return parse(data, opts.tpm ? 23 : 4);
   } catch (err) {
     throw asTdxError(err, 'EventLogMalformed', 'event log could not be parsed');
   }
