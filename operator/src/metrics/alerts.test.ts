@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RuntimeMetrics } from '../runtime/metrics.ts';
 import { ALERTS, ruleGroups } from './alerts.ts';
 import { DomainMetrics } from './domain.ts';
-import { renderRulesFile, RULES_FILE } from './generate-rules.ts';
+import { renderRulesFile, RULES_FILE } from './generate-monitoring.ts';
 import { METRIC } from './names.ts';
 
 const METRIC_TOKEN = /\b(?:confidential_agent|controller_runtime|workqueue|leader_election)_[a-z0-9_]+/g;
@@ -19,7 +19,7 @@ function exposedFamilies(): Set<string> {
 }
 
 describe('alert rules', () => {
-  it('monitoring/prometheus-rules.yaml is generated from alerts.ts (run `npm run rules`)', () => {
+  it('monitoring/prometheus-rules.yaml is generated from alerts.ts (run `npm run monitoring`)', () => {
     expect(readFileSync(RULES_FILE, 'utf8')).toBe(renderRulesFile());
   });
 
