@@ -4,9 +4,11 @@
 
 export class BodyTooLargeError extends Error {
   readonly code = 'BodyTooLarge';
-  constructor(readonly maxBytes: number) {
+  readonly maxBytes: number;
+  constructor(maxBytes: number) {
     super(`response body exceeds ${maxBytes} bytes`);
     this.name = 'BodyTooLargeError';
+    this.maxBytes = maxBytes;
   }
 }
 
