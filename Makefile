@@ -44,6 +44,9 @@ envtest: ## build (or reuse) kube-apiserver, kubectl and etcd for the local cont
 cosign: ## build (or reuse) the pinned cosign v3 from the Go module proxy (reference-value interop test)
 	nice -n 10 hack/cosign/build.sh $(COSIGN_DIR)
 
+prometheus: ## build (or reuse) the pinned promtool and prometheus (alert-rule checks and rule unit tests)
+	CAI_CACHE=$(CACHE) hack/prometheus/build.sh
+
 helm: ## build (or reuse) the pinned helm CLI the chart tests use (Go module proxy, cached)
 	CAI_CACHE=$(CACHE) hack/helm/build.sh
 
@@ -57,13 +60,13 @@ lint: deps ## type-check (tsc) and lint (eslint)
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint --max-warnings=0 .
 
-test: deps envtest system-deps cosign helm lua-health ## every unit and integration test (real kube-apiserver + etcd)
+test: deps envtest system-deps cosign helm lua-health prometheus ## every unit and integration test (real kube-apiserver + etcd)
 	npx vitest run
 
 test-unit: deps ## unit tests only
 	npx vitest run --project unit
 
-test-integration: deps envtest cosign helm lua-health ## integration tests only
+test-integration: deps envtest cosign helm lua-health prometheus ## integration tests only
 	npx vitest run --project integration
 
 dev: deps envtest ## local control plane + operator (local provider) + example agent, showing its status

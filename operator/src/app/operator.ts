@@ -2,6 +2,7 @@
 // and release services from an OperatorConfig, and starts them. Nothing here decides anything.
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import type { AttestationPolicy } from '../api/attestation-policy.ts';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
@@ -16,6 +17,8 @@ import { startGarbageCollector } from '../controllers/garbage-collector.ts';
 import { AGENTS, CREDENTIALS, POLICIES, scoped } from '../controllers/resources.ts';
 import { filterUpdates } from '../controllers/predicates.ts';
 import { credentialReconciler } from '../controllers/sealed-credential.ts';
+import { DomainMetrics } from '../metrics/domain.ts';
+import { registerStateMetrics } from '../metrics/state.ts';
 import { Manager, type ObjectKey } from '../runtime/manager.ts';
 import { shareDispatcher } from '../runtime/shared-dispatcher.ts';
 import type { OperatorConfig } from './config.ts';
@@ -24,6 +27,7 @@ import type { TrustAnchors } from './verifiers.ts';
 
 export interface OperatorHandle {
   manager: Manager;
+  metrics: DomainMetrics;
   clusterId: string;
   localCloud?: LocalCloud;
   providers: ProviderSet;
@@ -45,6 +49,9 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   const clusterId = config.clusterId ?? (await readClusterId(kubeConfig));
 
   const closers: Array<() => Promise<void>> = [];
+  // One registry for the runtime's controller-runtime series and the domain metrics (names under confidential_agent_).
+  const registry = new Registry();
+  const metrics = new DomainMetrics(registry);
   const providers: ProviderSet = {};
   let localCloud: LocalCloud | undefined;
   if (config.providers.includes('local')) {
@@ -63,6 +70,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
       ...(config.alibabaEndpoint ? { endpoint: config.alibabaEndpoint } : {}),
       protocol: config.alibabaProtocol,
       requestsPerSecond: config.alibabaRequestsPerSecond,
+      metrics,
       logger: logger.child({ component: 'alibaba' }),
     });
   }
@@ -71,6 +79,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   const manager = new Manager({
     kubeConfig,
     logger,
+    registry,
     httpHost: config.httpHost,
     httpPort: config.httpPort,
     ...(config.identity ? { identity: config.identity } : {}),
@@ -79,6 +88,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   const agents = manager.informer<ConfidentialAgent>(scoped(AGENTS, config.watchNamespace));
   const policies = manager.informer<AttestationPolicy>(scoped(POLICIES, config.watchNamespace));
   const credentials = manager.informer<SealedCredential>(scoped(CREDENTIALS, config.watchNamespace));
+  registerStateMetrics(registry, { agents, policies, credentials });
 
   const services = await buildServices({ config, manager, agents, policies, credentials, logger, ...(opts.trustAnchors ? { trustAnchors: opts.trustAnchors } : {}) });
   closers.push(() => services.close());
@@ -149,6 +159,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   logger.info({ clusterId, providers: Object.keys(providers), namespace: config.watchNamespace ?? '*' }, 'operator started');
   return {
     manager,
+    metrics,
     clusterId,
     providers,
     ...(localCloud ? { localCloud } : {}),

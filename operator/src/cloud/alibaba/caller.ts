@@ -14,6 +14,13 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/** What the caller reports per attempt (DomainMetrics implements it; the caller imports no metrics library). */
+export interface CloudApiMetrics {
+  cloudRequest(provider: string, action: string, code: string): void;
+  cloudThrottled(provider: string, action: string): void;
+  cloudRateLimitWait(provider: string, seconds: number): void;
+}
+
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 8_000 };
 
 export interface CallerOptions {
@@ -24,6 +31,7 @@ export interface CallerOptions {
   logger: Logger | undefined;
   sleep: (ms: number) => Promise<void>;
   random?: () => number;
+  metrics?: CloudApiMetrics;
 }
 
 export interface CallOptions {
@@ -59,19 +67,26 @@ export class EcsCaller {
 
   /** Like call, but codes listed in expectCodes come back as `{ ok: false }` instead of throwing. */
   async attempt<T>(action: string, fn: (client: EcsClient) => Promise<T>, callOpts: CallOptions = {}): Promise<CallResult<T>> {
-    const { bucket, retry, logger, sleep } = this.opts;
+    const { bucket, retry, logger, sleep, metrics } = this.opts;
     const maxAttempts = Math.max(1, callOpts.maxAttempts ?? retry.maxAttempts);
     for (let attempt = 0; ; attempt++) {
       await this.rememberSecrets();
+      const waitStart = performance.now();
       await bucket.take();
+      metrics?.cloudRateLimitWait('alibaba', (performance.now() - waitStart) / 1000);
       try {
         const value = await fn(this.client);
         bucket.succeeded();
+        metrics?.cloudRequest('alibaba', action, 'OK');
         logger?.debug({ action, attempt }, 'ecs call ok');
         return { ok: true, value };
       } catch (err) {
         const error = classifyError(err, action);
-        if (isThrottlingCode(error.code)) bucket.throttled(backoffDelay(attempt, retry, this.opts.random));
+        metrics?.cloudRequest('alibaba', action, error.code);
+        if (isThrottlingCode(error.code)) {
+          metrics?.cloudThrottled('alibaba', action);
+          bucket.throttled(backoffDelay(attempt, retry, this.opts.random));
+        }
         else if (error.kind !== 'Retryable') bucket.succeeded(); // the API answered; only our request was refused
         if (callOpts.expectCodes?.includes(error.code)) return { ok: false, error };
         const last = attempt + 1 >= maxAttempts || error.kind !== 'Retryable';
@@ -107,6 +122,7 @@ export interface EcsCallerFactoryOptions {
   logger?: Logger;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  metrics?: CloudApiMetrics;
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -122,5 +138,5 @@ export function createEcsCaller(o: EcsCallerFactoryOptions): EcsCaller {
     ...(o.protocol ? { protocol: o.protocol } : {}),
   });
   const bucket = o.bucket ?? new TokenBucket({ ratePerSecond: o.requestsPerSecond ?? 5, sleep, ...(o.now ? { now: o.now } : {}) });
-  return new EcsCaller({ client, credential, bucket, retry: { ...DEFAULT_RETRY, ...o.retry }, logger: o.logger, sleep });
+  return new EcsCaller({ client, credential, bucket, retry: { ...DEFAULT_RETRY, ...o.retry }, logger: o.logger, sleep, ...(o.metrics ? { metrics: o.metrics } : {}) });
 }

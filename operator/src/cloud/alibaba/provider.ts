@@ -11,7 +11,7 @@ import {
   type InstanceOwner,
   type InstanceProvider,
 } from '../provider.ts';
-import { createEcsCaller, DEFAULT_RETRY, type EcsCaller, type RetryPolicy } from './caller.ts';
+import { createEcsCaller, DEFAULT_RETRY, type CloudApiMetrics, type EcsCaller, type RetryPolicy } from './caller.ts';
 import { isNotFoundCode } from './errors.ts';
 import { toInstanceInfo, instanceTags, type EcsInstance } from './instance-info.ts';
 import { checkAvailableResource } from './preflight.ts';
@@ -45,6 +45,8 @@ export interface AlibabaProviderOptions {
   /** Report the public IP as the address when there is one (default: private IP). */
   preferPublicAddress?: boolean;
   logger?: Logger;
+  /** Requests, throttles and token-bucket waits (the operator passes its DomainMetrics). */
+  metrics?: CloudApiMetrics;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -94,6 +96,7 @@ export function createAlibabaProvider(opts: AlibabaProviderOptions): AlibabaProv
         retry,
         sleep,
         ...(log ? { logger: log } : {}),
+        ...(opts.metrics ? { metrics: opts.metrics } : {}),
         ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
         ...(opts.protocol ? { protocol: opts.protocol } : {}),
       });

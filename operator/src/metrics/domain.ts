@@ -1,0 +1,116 @@
+// Domain events as metrics: what the verifiers, the release paths, the trust-material clients and the
+// cloud providers report as it happens. Modules never import prom-client themselves; they receive this
+// object (or one of its narrow views) and call a method. Every label value is bounded here.
+import * as prom from 'prom-client';
+import { boundedLabel, objectLabel } from './labels.ts';
+import { METRIC } from './names.ts';
+
+// Verification spans sub-millisecond (sample) to seconds (a cold TDX chain with CRLs, 8 GPUs with OCSP).
+const VERIFY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const RATE_WAIT_BUCKETS = [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const FMSPC = /^[0-9A-Fa-f]{12}$/;
+
+export type AttestationResult = 'pass' | 'fail';
+export type ReleaseResult = 'delivered' | 'refused' | 'error';
+export type CollateralKind = 'tcb_info' | 'qe_identity' | 'pck_crl' | 'root_ca_crl';
+
+export class DomainMetrics {
+  readonly #attestations: prom.Counter<'tee' | 'result'>;
+  readonly #failures: prom.Counter<'tee' | 'reason'>;
+  readonly #verify: prom.Histogram<'verifier'>;
+  readonly #releases: prom.Counter<'mode' | 'result'>;
+  readonly #kbsRequests: prom.Counter<'endpoint' | 'code'>;
+  readonly #kbsSessions: prom.Gauge;
+  readonly #collateralNext: prom.Gauge<'fmspc' | 'kind'>;
+  readonly #pccsSuccess: prom.Gauge;
+  readonly #stale: prom.Gauge;
+  readonly #rimExpiry: prom.Gauge<'kind'>;
+  readonly #logCheck: prom.Gauge<'namespace' | 'name'>;
+  readonly #logInconsistent: prom.Gauge<'namespace' | 'name'>;
+  readonly #sealingCreated: prom.Gauge;
+  readonly #sealingKeys: prom.Gauge;
+  readonly #earCreated: prom.Gauge;
+  readonly #cloudRequests: prom.Counter<'provider' | 'action' | 'code'>;
+  readonly #cloudThrottles: prom.Counter<'provider' | 'action'>;
+  readonly #cloudWait: prom.Histogram<'provider'>;
+
+  constructor(registry: prom.Registry) {
+    const registers = [registry];
+    this.#attestations = new prom.Counter({ name: METRIC.attestations, help: 'Attestations appraised, by TEE type of the primary evidence and result.', labelNames: ['tee', 'result'], registers });
+    this.#failures = new prom.Counter({ name: METRIC.attestationFailures, help: 'Failed attestations by TEE type and reason code (the codes of status and Events).', labelNames: ['tee', 'reason'], registers });
+    this.#verify = new prom.Histogram({ name: METRIC.verificationDuration, help: 'Evidence verification time per verifier.', labelNames: ['verifier'], buckets: VERIFY_BUCKETS, registers });
+    this.#releases = new prom.Counter({ name: METRIC.releases, help: 'Credential deliveries by mode and result.', labelNames: ['mode', 'result'], registers });
+    this.#kbsRequests = new prom.Counter({ name: METRIC.kbsRequests, help: 'KBS requests by endpoint and HTTP status code.', labelNames: ['endpoint', 'code'], registers });
+    this.#kbsSessions = new prom.Gauge({ name: METRIC.kbsSessions, help: 'KBS sessions currently held.', registers });
+    this.#collateralNext = new prom.Gauge({ name: METRIC.collateralNextUpdate, help: 'nextUpdate of the TDX collateral in use, per FMSPC and kind (Unix seconds).', labelNames: ['fmspc', 'kind'], registers });
+    this.#pccsSuccess = new prom.Gauge({ name: METRIC.pccsLastSuccess, help: 'Last successful PCCS fetch (Unix seconds).', registers });
+    this.#stale = new prom.Gauge({ name: METRIC.collateralServingStale, help: '1 while cached TDX collateral is served because the PCCS is unreachable.', registers });
+    this.#rimExpiry = new prom.Gauge({ name: METRIC.rimCertExpiry, help: 'Earliest expiry of the NVIDIA RIM signing / OCSP certificates in the caches (Unix seconds).', labelNames: ['kind'], registers });
+    this.#logCheck = new prom.Gauge({ name: METRIC.logConsistencyCheck, help: 'Last successful transparency-log consistency check per AttestationPolicy (Unix seconds).', labelNames: ['namespace', 'name'], registers });
+    this.#logInconsistent = new prom.Gauge({ name: METRIC.logInconsistent, help: '1 when the transparency log a policy follows failed a consistency proof (a fork or a rewrite).', labelNames: ['namespace', 'name'], registers });
+    this.#sealingCreated = new prom.Gauge({ name: METRIC.sealingKeyCreated, help: 'Creation time of the current sealing key (Unix seconds).', registers });
+    this.#sealingKeys = new prom.Gauge({ name: METRIC.sealingKeys, help: 'Sealing keys in the keyring (current + retired, still able to unseal).', registers });
+    this.#earCreated = new prom.Gauge({ name: METRIC.earKeyCreated, help: 'Creation time of the EAR signing key (Unix seconds).', registers });
+    this.#cloudRequests = new prom.Counter({ name: METRIC.cloudRequests, help: 'Cloud API requests by provider, action and result code (OK or the provider\'s error code).', labelNames: ['provider', 'action', 'code'], registers });
+    this.#cloudThrottles = new prom.Counter({ name: METRIC.cloudThrottles, help: 'Cloud API requests refused for throttling.', labelNames: ['provider', 'action'], registers });
+    this.#cloudWait = new prom.Histogram({ name: METRIC.cloudRateLimitWait, help: 'Time requests waited for the client-side token bucket.', labelNames: ['provider'], buckets: RATE_WAIT_BUCKETS, registers });
+    this.#stale.set(0);
+  }
+
+  attestation(tee: string, result: AttestationResult, reason?: string): void {
+    const t = boundedLabel(tee);
+    this.#attestations.inc({ tee: t, result });
+    if (result === 'fail') this.#failures.inc({ tee: t, reason: boundedLabel(reason, 'Unknown') });
+  }
+  verification(verifier: string, seconds: number): void {
+    this.#verify.observe({ verifier: boundedLabel(verifier) }, seconds);
+  }
+  release(mode: 'Challenge' | 'KBS', result: ReleaseResult, count = 1): void {
+    this.#releases.inc({ mode, result }, count);
+  }
+  kbsRequest(endpoint: 'auth' | 'attest' | 'resource' | 'other', code: number): void {
+    this.#kbsRequests.inc({ endpoint, code: String(Math.trunc(code) >= 100 && code < 600 ? Math.trunc(code) : 0) });
+  }
+  kbsSessions(n: number): void {
+    this.#kbsSessions.set(n);
+  }
+  collateral(fmspc: string, kind: CollateralKind, nextUpdate: Date): void {
+    if (!FMSPC.test(fmspc)) return;
+    this.#collateralNext.set({ fmspc: fmspc.toUpperCase(), kind }, nextUpdate.getTime() / 1000);
+  }
+  pccsFetched(at: Date): void {
+    this.#pccsSuccess.set(at.getTime() / 1000);
+  }
+  servingStale(stale: boolean): void {
+    this.#stale.set(stale ? 1 : 0);
+  }
+  rimCertExpiry(kind: 'rim_signing' | 'ocsp', notAfter: Date): void {
+    this.#rimExpiry.set({ kind }, notAfter.getTime() / 1000);
+  }
+  logChecked(namespace: string, name: string, at: Date, consistent: boolean): void {
+    const labels = { namespace: objectLabel(namespace), name: objectLabel(name) };
+    if (consistent) this.#logCheck.set(labels, at.getTime() / 1000);
+    this.#logInconsistent.set(labels, consistent ? 0 : 1);
+  }
+  forgetPolicy(namespace: string, name: string): void {
+    const labels = { namespace: objectLabel(namespace), name: objectLabel(name) };
+    this.#logCheck.remove(labels);
+    this.#logInconsistent.remove(labels);
+  }
+  sealingKeyring(count: number, currentCreated: Date | undefined): void {
+    this.#sealingKeys.set(count);
+    if (currentCreated) this.#sealingCreated.set(currentCreated.getTime() / 1000);
+  }
+  earKey(created: Date): void {
+    this.#earCreated.set(created.getTime() / 1000);
+  }
+  cloudRequest(provider: string, action: string, code: string): void {
+    this.#cloudRequests.inc({ provider: boundedLabel(provider), action: boundedLabel(action), code: boundedLabel(code, 'Other') });
+  }
+  cloudThrottled(provider: string, action: string): void {
+    this.#cloudThrottles.inc({ provider: boundedLabel(provider), action: boundedLabel(action) });
+  }
+  cloudRateLimitWait(provider: string, seconds: number): void {
+    this.#cloudWait.observe({ provider: boundedLabel(provider) }, seconds);
+  }
+}
