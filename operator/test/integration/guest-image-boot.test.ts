@@ -24,7 +24,7 @@ import type { OperatorHandle } from '../../src/app/operator.ts';
 import { defaultVerifierRegistry } from '../../src/attestation/registry.ts';
 import { runCli } from '../../src/cli/main.ts';
 import { startLocalCloud, type LocalCloud } from '../../src/sim/local/cloud-server.ts';
-import { qemuGuestLauncher, startQemuGuest, type ImagePorts, type QemuGuest } from '../../src/cloud/local/qemu.ts';
+import { qemuGuestLauncher, startQemuGuest, type ImagePorts, type QemuGuest } from '../../src/sim/local/qemu.ts';
 import type { BuildResult } from '../../src/image/build.ts';
 import { bootApplications, checkUkiMeasured, MAX_EVENT_LOG_BYTES } from '../../src/image/measured-boot.ts';
 import { readBodyBounded } from '../../src/net/bounded-body.ts';

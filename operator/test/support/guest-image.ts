@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { buildImage, REPO_ROOT, type BuildOptions, type BuildResult } from '../../src/image/build.ts';
 import { loadProfile, type DebianHostProfile } from '../../src/image/profile.ts';
-import { probeKvm } from '../../src/cloud/local/qemu.ts';
+import { probeKvm } from '../../src/sim/local/qemu.ts';
 
 /** Fixed build time of the test images (2026-12-04T00:00:00Z). */
 export const TEST_EPOCH = 1764806400;

@@ -14,13 +14,19 @@ export const LAYERS: Record<string, readonly string[]> = {
   api: [],
   runtime: ['net'],
   attestation: ['api', 'protocol', 'net'],
-  release: ['api', 'protocol', 'attestation', 'net'],
+  release: ['api', 'protocol', 'attestation', 'net', 'pep'],
+  // The tool-sandbox policy: its schema, analysis and the claim it adds to verified evidence.
+  pep: ['api', 'attestation', 'protocol', 'net'],
   cloud: ['api', 'net'],
-  controllers: ['api', 'runtime', 'cloud', 'attestation', 'release', 'protocol', 'net'],
+  // Domain metrics read object state (api) through the runtime's informers.
+  metrics: ['api', 'runtime', 'net'],
+  controllers: ['api', 'runtime', 'cloud', 'attestation', 'release', 'protocol', 'net', 'pep'],
   envtest: [],
-  sim: ['api', 'protocol', 'attestation', 'release', 'cloud', 'net'],
-  app: ['api', 'runtime', 'cloud', 'attestation', 'release', 'protocol', 'net', 'controllers', 'sim'],
-  cli: ['api', 'runtime', 'cloud', 'attestation', 'release', 'protocol', 'net', 'controllers', 'sim', 'app', 'envtest'],
+  sim: ['api', 'protocol', 'attestation', 'release', 'cloud', 'net', 'pep'],
+  // The guest-image builder packs the simulated guest into a bootable image.
+  image: ['api', 'protocol', 'attestation', 'release', 'cloud', 'net', 'sim', 'pep'],
+  app: ['api', 'runtime', 'cloud', 'attestation', 'release', 'protocol', 'net', 'controllers', 'sim', 'metrics', 'pep'],
+  cli: ['api', 'runtime', 'cloud', 'attestation', 'release', 'protocol', 'net', 'controllers', 'sim', 'app', 'envtest', 'image', 'pep', 'metrics'],
 };
 
 function sources(dir: string): string[] {

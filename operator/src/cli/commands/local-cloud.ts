@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { startLocalCloud } from '../../sim/local/cloud-server.ts';
 import { workloadGuestLauncher } from '../../sim/local/guest-launcher.ts';
-import { probeKvm, qemuGuestLauncher } from '../../cloud/local/qemu.ts';
+import { probeKvm, qemuGuestLauncher } from '../../sim/local/qemu.ts';
 import { REPO_ROOT } from '../../image/build.ts';
 import { loadProfile } from '../../image/profile.ts';
 import { join } from 'node:path';

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { GuestLauncher } from '../../sim/local/cloud-server.ts';
+import type { GuestLauncher } from './cloud-server.ts';
 
 const execFile = promisify(execFileCb);
 
