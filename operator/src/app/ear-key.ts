@@ -5,19 +5,26 @@ import { EarSigner } from '../attestation/policy/ear.ts';
 
 export const EAR_KEY_SECRET = 'confidential-agent-ear-signing-key';
 
-export async function loadOrCreateEarSigner(core: CoreV1Api, namespace: string): Promise<EarSigner> {
+/** `onCreated` gets the key's creation time (its Secret's creationTimestamp) for the key-age metric. */
+export async function loadOrCreateEarSigner(core: CoreV1Api, namespace: string, onCreated?: (created: Date) => void): Promise<EarSigner> {
+  const created = (t: Date | string | undefined) => {
+    const d = t === undefined ? new Date() : new Date(t);
+    if (Number.isFinite(d.getTime())) onCreated?.(d);
+  };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const secret = await core.readNamespacedSecret({ name: EAR_KEY_SECRET, namespace });
       const pem = secret.data?.['key.pem'];
       if (!pem) throw new Error(`Secret ${namespace}/${EAR_KEY_SECRET} has no key.pem`);
-      return EarSigner.fromPem(Buffer.from(pem, 'base64').toString('utf8'));
+      const signer = EarSigner.fromPem(Buffer.from(pem, 'base64').toString('utf8'));
+      created(secret.metadata?.creationTimestamp);
+      return signer;
     } catch (err) {
       if ((err as { code?: number }).code !== 404) throw err;
     }
     const signer = EarSigner.generate();
     try {
-      await core.createNamespacedSecret({
+      const made = await core.createNamespacedSecret({
         namespace,
         body: {
           metadata: { name: EAR_KEY_SECRET, labels: { 'app.kubernetes.io/managed-by': 'confidential-agent-operator' } },
@@ -25,6 +32,7 @@ export async function loadOrCreateEarSigner(core: CoreV1Api, namespace: string):
           data: { 'key.pem': Buffer.from(signer.privateKeyPem()).toString('base64') },
         },
       });
+      created(made.metadata?.creationTimestamp);
       return signer;
     } catch (err) {
       if ((err as { code?: number }).code !== 409) throw err; // another replica won: read theirs

@@ -9,7 +9,8 @@ import { generateKbsTls, loadKbsTls, watchKbsTls, type KbsTlsFiles, type KbsTlsM
 import type { KbsEvent } from '../release/kbs/types.ts';
 import { parseKeyring, type SealingKeyring } from '../release/sealing/keyring.ts';
 import { EMPTY_SNAPSHOT, type KbsSnapshot } from './kbs-snapshot.ts';
-import { hardwareVerifiersWith, type EgressLists, type TrustAnchors } from './verifiers.ts';
+import { hardwareVerifiersWith, verificationObserver, type EgressLists, type TrustAnchors } from './verifiers.ts';
+import type { MetricsRecorder } from '../metrics/forward.ts';
 
 /** How the KBS serves: plain HTTP (explicit opt-out), TLS from files, or a generated development CA. */
 export type KbsTlsMode =
@@ -40,6 +41,8 @@ export interface KbsRuntimeOptions {
   onEvent(e: KbsEvent): void;
   /** New guest trust material after a certificate reload (bootstrap pushes carry it as kbs_cert). */
   onCertificate?(guestTrust: string): void;
+  /** Requests, sessions, verification time and trust-material health (in a worker: a forwarding recorder). */
+  metrics?: MetricsRecorder;
 }
 
 export interface KbsRuntime {
@@ -65,9 +68,10 @@ export async function startKbsRuntime(o: KbsRuntimeOptions): Promise<KbsRuntime>
   if (o.tls.mode === 'files') tls = await loadKbsTls(o.tls);
   else if (o.tls.mode === 'generated') tls = await generateKbsTls(o.tls.hosts);
   else if (o.tls.mode === 'material') tls = { key: o.tls.key, cert: o.tls.cert, guestTrust: o.tls.guestTrust };
-  const hardware = hardwareVerifiersWith({ ...(o.nvidiaRimDir ? { nvidiaRimDir: o.nvidiaRimDir } : {}), ...(o.trustAnchors ? { trustAnchors: o.trustAnchors } : {}), ...(o.egress ? { egress: o.egress } : {}), configMap: (name) => snapshot.configMaps[name] });
+  const hardware = hardwareVerifiersWith({ ...(o.nvidiaRimDir ? { nvidiaRimDir: o.nvidiaRimDir } : {}), ...(o.trustAnchors ? { trustAnchors: o.trustAnchors } : {}), ...(o.egress ? { egress: o.egress } : {}), configMap: (name) => snapshot.configMaps[name], ...(o.metrics ? { metrics: o.metrics } : {}) });
   const server = createKbsServer({
-    registry: defaultVerifierRegistry(hardware.verifiers),
+    registry: defaultVerifierRegistry(hardware.verifiers, verificationObserver(o.metrics)),
+    ...(o.metrics ? { observer: o.metrics } : {}),
     signer: EarSigner.fromPem(o.signerPem),
     policyFor: policyForFromLists(lists),
     admits: admitsFromLists(lists),

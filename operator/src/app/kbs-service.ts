@@ -21,6 +21,7 @@ import type { EgressLists, TrustAnchors } from './verifiers.ts';
 import { startKbsRuntime, type KbsRuntime, type KbsTlsMode } from './kbs-runtime.ts';
 import { instanceHost, kbsSnapshot } from './kbs-snapshot.ts';
 import type { FromWorker, KbsWorkerInit, ToWorker } from './kbs-worker.ts';
+import { replayMetrics, type MetricsRecorder } from '../metrics/forward.ts';
 
 export interface KbsService {
   server: { close(): Promise<void> };
@@ -62,6 +63,8 @@ export interface KbsServiceDeps {
   isolation?: 'worker' | 'inline';
   /** How long changes are batched before a snapshot is sent (default 50 ms). */
   snapshotDebounceMs?: number;
+  /** Attestations, releases, requests, sessions and trust-material health of the KBS. */
+  metrics?: MetricsRecorder;
 }
 
 type Released = Map<string, { resourcePath: string; at: string }>;
@@ -90,7 +93,13 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
   const snapshot = () =>
     kbsSnapshot({ agents: deps.agents.list(), policies: deps.policies.list(), credentials: deps.credentials.list(), ...(deps.configMaps ? { configMaps: deps.configMaps.list() } : {}) });
 
+  const metrics = deps.metrics;
   const onEvent = (e: KbsEvent) => {
+    if (metrics) {
+      if (e.type === 'attested') metrics.attestation(e.tee, 'pass');
+      else if (e.type === 'attestation-refused') metrics.attestation(e.tee ?? 'unknown', 'fail', e.code);
+      else metrics.release('KBS', e.type === 'released' ? 'delivered' : 'refused');
+    }
     if (e.type === 'released') {
       const byCredential = released.get(e.agent) ?? new Map<string, { resourcePath: string; at: string }>();
       byCredential.set(e.credential.split('/').pop() ?? e.credential, { resourcePath: e.resourcePath, at: new Date().toISOString() });
@@ -199,6 +208,7 @@ async function inlineHost(deps: KbsServiceDeps, snapshot: () => ReturnType<typeo
     ...initFor(deps, snapshot),
     log: (level, obj, msg) => deps.logger[level](obj, msg),
     onEvent,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   return {
     url: rt.url,
@@ -218,7 +228,7 @@ async function workerHost(deps: KbsServiceDeps, snapshot: () => ReturnType<typeo
 
   const start = () =>
     new Promise<{ url: string; port: number }>((resolve, reject) => {
-      const w = new Worker(WORKER_URL, { workerData: { ...initFor(deps, snapshot), port: fixedPort } satisfies KbsWorkerInit });
+      const w = new Worker(WORKER_URL, { workerData: { ...initFor(deps, snapshot), port: fixedPort, forwardMetrics: deps.metrics !== undefined } satisfies KbsWorkerInit });
       worker = w;
       let ready = false;
       w.on('message', (m: FromWorker) => {
@@ -229,6 +239,9 @@ async function workerHost(deps: KbsServiceDeps, snapshot: () => ReturnType<typeo
         } else if (m.type === 'event') onEvent(m.event);
         else if (m.type === 'log') log[m.level](m.obj, m.msg);
         else if (m.type === 'certificate') guestTrust = m.guestTrust;
+        else if (m.type === 'metrics') {
+          if (deps.metrics) replayMetrics(deps.metrics, m.calls);
+        }
         else if (m.type === 'failed') reject(new Error(`KBS failed to start: ${m.message}`));
       });
       w.on('error', (err) => {

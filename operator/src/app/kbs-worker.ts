@@ -2,20 +2,23 @@
 // hostile attestation never delays reconciles, probes or Lease renewal. Protocol (structured clone):
 //   main → worker: {type:'snapshot', snapshot} | {type:'keyring', json} | {type:'close'}
 //   worker → main: {type:'ready', url, port, guestTrust} | {type:'event', event} | {type:'log', …}
-//                  | {type:'certificate', guestTrust} | {type:'failed', message} | {type:'closed'}
+//                  | {type:'certificate', guestTrust} | {type:'metrics', calls} | {type:'failed', message} | {type:'closed'}
+// Metrics cross as batches of recorded calls (metrics/forward.ts): prom-client lives on the main thread only.
 import { parentPort, workerData } from 'node:worker_threads';
 import { niceThisThread } from './thread-priority.ts';
 import { startKbsRuntime, type KbsRuntimeOptions } from './kbs-runtime.ts';
 import type { KbsEvent } from '../release/kbs/types.ts';
 import type { KbsSnapshot } from './kbs-snapshot.ts';
+import { forwardingRecorder, type MetricCall } from '../metrics/forward.ts';
 
-export type KbsWorkerInit = Omit<KbsRuntimeOptions, 'log' | 'onEvent' | 'onCertificate'>;
+export type KbsWorkerInit = Omit<KbsRuntimeOptions, 'log' | 'onEvent' | 'onCertificate' | 'metrics'> & { forwardMetrics?: boolean };
 export type ToWorker = { type: 'snapshot'; snapshot: KbsSnapshot } | { type: 'keyring'; json: string } | { type: 'close' };
 export type FromWorker =
   | { type: 'ready'; url: string; port: number; guestTrust?: string }
   | { type: 'event'; event: KbsEvent }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; obj: object; msg: string }
   | { type: 'certificate'; guestTrust: string }
+  | { type: 'metrics'; calls: MetricCall[] }
   | { type: 'failed'; message: string }
   | { type: 'closed' };
 
@@ -24,9 +27,11 @@ if (port) {
   // Under a flood the kernel then prefers the main thread (reconciles, probes, Lease renewal).
   niceThisThread(10);
   const post = (m: FromWorker) => port.postMessage(m);
-  const init = workerData as KbsWorkerInit;
+  const { forwardMetrics, ...init } = workerData as KbsWorkerInit;
+  const metrics = forwardMetrics ? forwardingRecorder((calls) => post({ type: 'metrics', calls })) : undefined;
   startKbsRuntime({
     ...init,
+    ...(metrics ? { metrics } : {}),
     log: (level, obj, msg) => post({ type: 'log', level, obj, msg }),
     onEvent: (event) => post({ type: 'event', event }),
     onCertificate: (guestTrust) => post({ type: 'certificate', guestTrust }),
@@ -36,6 +41,7 @@ if (port) {
         if (m.type === 'snapshot') rt.setSnapshot(m.snapshot);
         else if (m.type === 'keyring') rt.setKeyring(m.json);
         else if (m.type === 'close') void rt.close().then(() => {
+          metrics?.flush();
           post({ type: 'closed' });
           port.close();
         });

@@ -89,8 +89,9 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   const policies = manager.informer<AttestationPolicy>(scoped(POLICIES, config.watchNamespace));
   const credentials = manager.informer<SealedCredential>(scoped(CREDENTIALS, config.watchNamespace));
   registerStateMetrics(registry, { agents, policies, credentials });
+  policies.on('delete', (p) => metrics.forgetPolicy(p.metadata.namespace ?? '', p.metadata.name));
 
-  const services = await buildServices({ config, manager, agents, policies, credentials, logger, ...(opts.trustAnchors ? { trustAnchors: opts.trustAnchors } : {}) });
+  const services = await buildServices({ config, manager, agents, policies, credentials, logger, metrics, ...(opts.trustAnchors ? { trustAnchors: opts.trustAnchors } : {}) });
   closers.push(() => services.close());
 
   // The resource paths a KBS-mode guest image fetches (its manifest), from the agent's credentials.

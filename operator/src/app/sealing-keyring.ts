@@ -11,8 +11,10 @@ interface SecretObject extends KubernetesObject {
   data?: Record<string, string>;
 }
 
-export function liveKeyring(manager: Manager, namespace: string, initial: SealingKeyring, logger: Logger): () => SealingKeyring {
+/** `onChange` sees the initial keyring and every reloaded one (the operator's key-age metrics). */
+export function liveKeyring(manager: Manager, namespace: string, initial: SealingKeyring, logger: Logger, onChange?: (k: SealingKeyring) => void): () => SealingKeyring {
   let current = initial;
+  onChange?.(current);
   const secrets = manager.informer<SecretObject>({
     group: '',
     version: 'v1',
@@ -31,6 +33,7 @@ export function liveKeyring(manager: Manager, namespace: string, initial: Sealin
         logger.info({ activeKeyId: next.activeKeyId, keys: next.keys.length }, 'sealing keyring reloaded');
       }
       current = next;
+      onChange?.(current);
     } catch (err) {
       logger.error({ err: err instanceof Error ? err.message : String(err) }, `Secret ${namespace}/${SEALING_SECRET} does not hold a valid keyring; keeping the previous one`);
     }

@@ -19,7 +19,8 @@ import { liveKeyring } from './sealing-keyring.ts';
 import { externalKbs, kbsTlsMode, startKbsService } from './kbs-service.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
 import { egressPolicy } from './egress-policy.ts';
-import { hardwareVerifiers, type TrustAnchors } from './verifiers.ts';
+import { hardwareVerifiers, verificationObserver, type TrustAnchors } from './verifiers.ts';
+import type { DomainMetrics } from '../metrics/domain.ts';
 
 export interface Services {
   resolveReferenceValues: ReferenceValueResolver;
@@ -43,6 +44,8 @@ export interface ServiceDeps {
   logger: Logger;
   /** Replacement roots for tests with a private PKI (see TrustAnchors). */
   trustAnchors?: TrustAnchors;
+  /** The operator's domain metrics (absent in tools that build services without a registry). */
+  metrics?: DomainMetrics;
 }
 
 /** Reference values via attestation/refvalues: inline, a Rekor log (one client per log URL), or a bundle in a ConfigMap. */
@@ -79,6 +82,9 @@ export function referenceValueResolver(deps: ServiceDeps): ReferenceValueResolve
       previous,
       at,
     );
+    // A verified checkpoint means the consistency proof held; LogInconsistent means it did not.
+    if (resolved.ok && resolved.checkpoint) deps.metrics?.logChecked(namespace, policy.metadata.name, at, true);
+    else if (!resolved.ok && resolved.reason === 'LogInconsistent') deps.metrics?.logChecked(namespace, policy.metadata.name, at, false);
     return resolved.ok ? resolved : { ok: false, code: resolved.reason, message: resolved.message };
   };
 }
@@ -88,10 +94,13 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   const core = manager.client.core;
   await ensureNamespace(deps);
   // Sealing keyring and EAR key live in the operator namespace (see docs/trust-model.md).
-  const keyring = liveKeyring(manager, config.operatorNamespace, await new SealingKeyStore().loadOrCreate(core, config.operatorNamespace), logger);
-  const signer = await loadOrCreateEarSigner(core, config.operatorNamespace);
+  const metrics = deps.metrics;
+  const keyring = liveKeyring(manager, config.operatorNamespace, await new SealingKeyStore().loadOrCreate(core, config.operatorNamespace), logger, (k) =>
+    metrics?.sealingKeyring(k.keys.length, new Date(k.active.createdAt)),
+  );
+  const signer = await loadOrCreateEarSigner(core, config.operatorNamespace, (created) => metrics?.earKey(created));
   const hardware = hardwareVerifiers(deps);
-  const registry = defaultVerifierRegistry(hardware.verifiers);
+  const registry = defaultVerifierRegistry(hardware.verifiers, verificationObserver(metrics));
   const kbs = config.kbsEmbedded
     ? await startKbsService({
         agents: deps.agents,
@@ -109,6 +118,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
         ...(config.nvidiaRimDir ? { nvidiaRimDir: config.nvidiaRimDir } : {}),
         events: manager.events,
         logger: logger.child({ component: 'kbs' }),
+        ...(metrics ? { metrics } : {}),
       })
     : await externalKbs(config);
   logger.info({ kbs: kbs.url, sealingKey: keyring().activeKeyId }, 'release services ready');
@@ -128,6 +138,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       // A guest that is not up yet should not hold a worker: a few quick tries, then the work queue
       // retries the reconcile (30 s later).
       injectRetry: { attempts: 3, baseDelayMs: 300, maxDelayMs: 2_000 },
+      ...(metrics ? { metrics } : {}),
     },
     kbsReleases: (enqueue) => kbs.onRelease((agentKey) => enqueue(keyFromString(agentKey))),
     pccsUnreachableSince: hardware.pccsUnreachableSince,

@@ -3,8 +3,11 @@
 // collateral, RIMs and OCSP answers come from caching clients. Both stacks load on first use.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { lazyVerifier } from '../attestation/lazy-verifier.ts';
+import type { VerificationObserver } from '../attestation/registry.ts';
+import type { CollateralKind } from '../attestation/tdx/index.ts';
 import type { Verifier } from '../attestation/verifier.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
+import type { MetricsRecorder } from '../metrics/forward.ts';
 import { DEFAULT_ALLOWED_PCCS_URLS, DEFAULT_ALLOWED_REKOR_URLS } from './config.ts';
 import { egressPolicy } from './egress-policy.ts';
 import type { ServiceDeps } from './services.ts';
@@ -40,6 +43,7 @@ export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
     },
     ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
     egress: { allowedRekorUrls: deps.config.allowedRekorUrls, allowedPccsUrls: deps.config.allowedPccsUrls },
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
 }
 
@@ -50,14 +54,29 @@ export interface EgressLists {
   allowedPccsUrls: string[];
 }
 
-export function hardwareVerifiersWith(deps: { nvidiaRimDir?: string; configMap(name: string): Record<string, string> | undefined; trustAnchors?: TrustAnchors; egress?: EgressLists }): HardwareVerifiers {
+export function hardwareVerifiersWith(deps: {
+  nvidiaRimDir?: string;
+  configMap(name: string): Record<string, string> | undefined;
+  trustAnchors?: TrustAnchors;
+  egress?: EgressLists;
+  /** Trust-material health (collateral nextUpdate, PCCS reachability, RIM/OCSP cache expiry). */
+  metrics?: MetricsRecorder;
+}): HardwareVerifiers {
   const anchors = deps.trustAnchors ?? {};
+  const metrics = deps.metrics;
   let collateralFor: ((pccsUrl: string) => { unreachableSince(): Date | undefined }) | undefined;
   const egress = egressPolicy(deps.egress ?? { allowedRekorUrls: DEFAULT_ALLOWED_REKOR_URLS, allowedPccsUrls: DEFAULT_ALLOWED_PCCS_URLS });
   const tdx = lazyVerifier('tdx', async () => {
     const { createPccsCollateralSources, createTdxMemo, createTdxVerifier, TdxError } = await import('../attestation/tdx/index.ts');
     const root = anchors.intelRootCaPem ? { rootCaPem: anchors.intelRootCaPem } : {};
-    const sources = createPccsCollateralSources({ now: Date.now, ...root });
+    const observer = metrics && {
+      fetched(fmspc: string, nextUpdates: Array<{ kind: CollateralKind; at: Date }>, at: Date) {
+        for (const n of nextUpdates) metrics.collateral(fmspc, n.kind, n.at);
+        metrics.pccsFetched(at);
+      },
+      servingStale: (stale: boolean) => metrics.servingStale(stale),
+    };
+    const sources = createPccsCollateralSources({ now: Date.now, ...root, ...(observer ? { observer } : {}) });
     collateralFor = sources;
     // A PCCS off the allow-list is never contacted, whichever path asks for its collateral.
     const allowed = (pccsUrl: string) => {
@@ -78,8 +97,8 @@ export function hardwareVerifiersWith(deps: { nvidiaRimDir?: string; configMap(n
           return data ? new Map(Object.entries(data)) : undefined;
         },
       }),
-      ocsp: new HttpOcspClient({}),
-      cache: new VerificationCache(),
+      ocsp: new HttpOcspClient(metrics ? { observer: { ocspCacheValidUntil: (d) => metrics.rimCertExpiry('ocsp', d) } } : {}),
+      cache: new VerificationCache(512, metrics && { rimSigningExpiry: (d) => metrics.rimCertExpiry('rim_signing', d) }),
       ...(anchors.nvidiaDeviceRootPem || anchors.nvidiaRimRootPem
         ? { roots: { ...(anchors.nvidiaDeviceRootPem ? { deviceRootPem: anchors.nvidiaDeviceRootPem } : {}), ...(anchors.nvidiaRimRootPem ? { rimRootPem: anchors.nvidiaRimRootPem } : {}) } }
         : {}),
@@ -87,4 +106,9 @@ export function hardwareVerifiersWith(deps: { nvidiaRimDir?: string; configMap(n
   });
   // Before the first TDX attestation nothing has been fetched, so nothing can have failed.
   return { verifiers: [tdx, nvidia], pccsUnreachableSince: (url) => (egress.pccsUrl(url) ? undefined : collateralFor?.(url).unreachableSince()) };
+}
+
+/** The registry's observer feeding the verification-duration histogram (per verifier). */
+export function verificationObserver(metrics: MetricsRecorder | undefined): VerificationObserver | undefined {
+  return metrics && { verified: (tee, seconds) => metrics.verification(tee, seconds) };
 }

@@ -23,11 +23,18 @@ export interface RegistryVerifyInput {
 
 export type RegistryResult = { ok: true; verified: VerifiedEvidence } | { ok: false; failure: VerificationFailure & { tee: string } };
 
+/** Told how long each verifier ran (the operator's metrics); verifiers themselves record nothing. */
+export interface VerificationObserver {
+  verified(tee: TeeType, seconds: number, ok: boolean): void;
+}
+
 export class VerifierRegistry {
   readonly #verifiers = new Map<TeeType, Verifier>();
+  readonly #observer: VerificationObserver | undefined;
 
-  constructor(verifiers: Verifier[] = []) {
+  constructor(verifiers: Verifier[] = [], observer?: VerificationObserver) {
     for (const v of verifiers) this.register(v);
+    this.#observer = observer;
   }
 
   register(verifier: Verifier): this {
@@ -47,6 +54,7 @@ export class VerifierRegistry {
     }
     const verifier = this.#verifiers.get(tee);
     if (!verifier) return { ok: false, failure: { tee, code: 'UnsupportedTee', message: `no verifier is registered for TEE type '${tee}'` } };
+    const started = performance.now();
     try {
       const r = await verifier.verify({
         evidence: input.evidence,
@@ -55,16 +63,18 @@ export class VerifierRegistry {
         policy: input.policy,
         ...(input.initDataDigest ? { initDataDigest: input.initDataDigest } : {}),
       });
+      this.#observer?.verified(tee, (performance.now() - started) / 1000, r.ok);
       return r.ok ? r : { ok: false, failure: { tee, ...r.failure } };
     } catch (err) {
+      this.#observer?.verified(tee, (performance.now() - started) / 1000, false);
       return { ok: false, failure: { tee, code: 'VerifierError', message: `${tee} verifier failed unexpectedly: ${err instanceof Error ? err.message : 'unknown error'}` } };
     }
   }
 }
 
 /** The registry with the sample verifiers; TDX and NVIDIA verifiers are added by their modules. */
-export function defaultVerifierRegistry(extra: Verifier[] = []): VerifierRegistry {
-  return new VerifierRegistry([new SampleVerifier(), new SampleDeviceVerifier(), ...extra]);
+export function defaultVerifierRegistry(extra: Verifier[] = [], observer?: VerificationObserver): VerifierRegistry {
+  return new VerifierRegistry([new SampleVerifier(), new SampleDeviceVerifier(), ...extra], observer);
 }
 
 /** One KBS 0.4.0 attestation, already shape-checked (see release/kbs/messages.ts). */

@@ -73,11 +73,12 @@ export const ALERTS: readonly AlertRule[] = [
   },
   {
     alert: 'RimCertExpiringSoon',
-    expr: `min by (kind) (${M.rimCertExpiry}) - time() < ${14 * DAY}`,
+    // OCSP answers live days by design (kind=ocsp); only the RIM signing chain is a certificate to renew.
+    expr: `min by (kind) (${M.rimCertExpiry}{kind="rim_signing"}) - time() < ${14 * DAY}`,
     for: '1h',
     severity: 'warning',
-    summary: 'NVIDIA {{ $labels.kind }} certificate expires within 14 days',
-    description: 'A certificate the GPU verifier relies on ({{ $labels.kind }}) expires in {{ $value | humanizeDuration }}.',
+    summary: 'NVIDIA RIM signing certificate expires within 14 days',
+    description: 'The signing chain of a RIM the GPU verifier relies on expires in {{ $value | humanizeDuration }}; after that, GPUs whose RIMs it signed stop attesting.',
   },
   {
     alert: 'SealingKeyOld',

@@ -45,7 +45,7 @@ export class DomainMetrics {
     this.#collateralNext = new prom.Gauge({ name: METRIC.collateralNextUpdate, help: 'nextUpdate of the TDX collateral in use, per FMSPC and kind (Unix seconds).', labelNames: ['fmspc', 'kind'], registers });
     this.#pccsSuccess = new prom.Gauge({ name: METRIC.pccsLastSuccess, help: 'Last successful PCCS fetch (Unix seconds).', registers });
     this.#stale = new prom.Gauge({ name: METRIC.collateralServingStale, help: '1 while cached TDX collateral is served because the PCCS is unreachable.', registers });
-    this.#rimExpiry = new prom.Gauge({ name: METRIC.rimCertExpiry, help: 'Earliest expiry of the NVIDIA RIM signing / OCSP certificates in the caches (Unix seconds).', labelNames: ['kind'], registers });
+    this.#rimExpiry = new prom.Gauge({ name: METRIC.rimCertExpiry, help: 'NVIDIA trust-material freshness (Unix seconds): earliest signing-chain expiry of the cached RIMs (kind=rim_signing), earliest validUntil of the cached OCSP answers (kind=ocsp).', labelNames: ['kind'], registers });
     this.#logCheck = new prom.Gauge({ name: METRIC.logConsistencyCheck, help: 'Last successful transparency-log consistency check per AttestationPolicy (Unix seconds).', labelNames: ['namespace', 'name'], registers });
     this.#logInconsistent = new prom.Gauge({ name: METRIC.logInconsistent, help: '1 when the transparency log a policy follows failed a consistency proof (a fork or a rewrite).', labelNames: ['namespace', 'name'], registers });
     this.#sealingCreated = new prom.Gauge({ name: METRIC.sealingKeyCreated, help: 'Creation time of the current sealing key (Unix seconds).', registers });

@@ -14,15 +14,22 @@ function digest(...parts: (string | Uint8Array)[]): string {
 
 const inside = (w: ChainWindow, at: Date): boolean => at >= w.notBefore && at <= w.notAfter;
 
+/** Told the earliest RIM signing-chain expiry among the cached RIMs after each new one (the operator's metrics). */
+export interface RimCacheObserver {
+  rimSigningExpiry(earliestNotAfter: Date): void;
+}
+
 export class VerificationCache {
   private readonly chains: LruCache<string, ParsedCert[]>;
   private readonly chainWindows: LruCache<string, ChainWindow>;
   private readonly rims: LruCache<string, VerifiedRim>;
+  private readonly observer: RimCacheObserver | undefined;
 
-  constructor(size = 512) {
+  constructor(size = 512, observer?: RimCacheObserver) {
     this.chains = new LruCache(size);
     this.chainWindows = new LruCache(size);
     this.rims = new LruCache(size);
+    this.observer = observer;
   }
 
   /** Parsed PEM chain (parsing is the costly part of small chains). */
@@ -50,6 +57,11 @@ export class VerificationCache {
     if (hit && inside(hit.window, at)) return hit;
     const verified = verifyRim(xml, root, at, label);
     this.rims.set(key, verified);
+    if (this.observer) {
+      let earliest = verified.window.notAfter;
+      for (const r of this.rims.values()) if (r.window.notAfter < earliest) earliest = r.window.notAfter;
+      this.observer.rimSigningExpiry(earliest);
+    }
     return verified;
   }
 }

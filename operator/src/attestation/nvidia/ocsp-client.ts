@@ -39,6 +39,8 @@ export interface HttpOcspClientOptions {
   cacheSize?: number;
   /** Nonce source (tests may pin it; production uses 32 random bytes per request). */
   nonce?: () => Uint8Array;
+  /** Told the earliest validUntil among cached answers after each new one (the operator's metrics). */
+  observer?: { ocspCacheValidUntil(earliest: Date): void };
 }
 
 export class HttpOcspClient implements OcspClient {
@@ -51,6 +53,7 @@ export class HttpOcspClient implements OcspClient {
   private readonly ids = new WeakMap<ParsedCert, WeakMap<ParsedCert, string>>();
   /** Concurrent checks of the same certificate (one per GPU on an HGX board) share one request. */
   private readonly inflight = new Map<string, Promise<OcspCheck>>();
+  private readonly observer: HttpOcspClientOptions['observer'];
 
   constructor(options: HttpOcspClientOptions = {}) {
     this.url = options.url ?? DEFAULT_OCSP_URL;
@@ -58,6 +61,7 @@ export class HttpOcspClient implements OcspClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.nonce = options.nonce ?? (() => new Uint8Array(randomBytes(32)));
     this.cache = new LruCache(options.cacheSize ?? 1024);
+    this.observer = options.observer;
   }
 
   async check(q: OcspQuery): Promise<OcspCheck> {
@@ -109,6 +113,11 @@ export class HttpOcspClient implements OcspClient {
     try {
       const verdict = verifyOcspResponse(body, { id, nonce, issuer: q.issuer, root: q.root, kind: q.kind, at: q.at });
       this.cache.set(key, verdict);
+      if (this.observer) {
+        let earliest = verdict.validUntil;
+        for (const v of this.cache.values()) if (v.validUntil < earliest) earliest = v.validUntil;
+        this.observer.ocspCacheValidUntil(earliest);
+      }
       return { status: verdict.status, verdict, cached: false };
     } catch (err) {
       return { status: 'invalid', reason: err instanceof NvidiaError ? err.message : 'OCSP response could not be verified' };

@@ -20,13 +20,26 @@ export interface CachingCollateralSourceOptions {
   /** Name used in warnings, e.g. the PCCS URL. */
   sourceName: string;
   rootCaPem?: string;
+  /** Told about each verified fetch and whether a stale copy is being served (the operator's metrics). */
+  observer?: CollateralObserver;
+}
+
+export type CollateralKind = 'tcb_info' | 'qe_identity' | 'pck_crl' | 'root_ca_crl';
+export interface CollateralObserver {
+  /** A fetch for `fmspc` verified; `nextUpdates` of each part of it. */
+  fetched(fmspc: string, nextUpdates: Array<{ kind: CollateralKind; at: Date }>, at: Date): void;
+  /** Whether the last lookup was answered from cache because the PCCS failed. */
+  servingStale(stale: boolean): void;
 }
 
 interface Entry {
   collateral: TdxCollateral;
   expiresAt: number;
   fetchedAt: number;
+  nextUpdates: Array<{ kind: CollateralKind; at: Date }>;
 }
+
+const KIND_OF: Record<string, CollateralKind> = { 'TCB Info': 'tcb_info', 'QE Identity': 'qe_identity', 'PCK CRL': 'pck_crl', 'Root CA CRL': 'root_ca_crl' };
 
 export interface CachingCollateralSource extends TdxCollateralSource {
   /** Cache state for status reporting: key → expiry, and since when the PCCS has been failing. */
@@ -54,7 +67,12 @@ export function createCachingCollateralSource(opts: CachingCollateralSourceOptio
     }
     const tcbFmspc = verified.tcbInfo.fmspc.toLowerCase();
     if (tcbFmspc !== fmspc.toLowerCase()) throw new TdxError('FmspcMismatch', `${opts.sourceName} returned TCB Info for FMSPC ${tcbFmspc}, asked for ${fmspc}`);
-    return { collateral, expiresAt: collateralExpiry(verified).getTime(), fetchedAt: opts.now() };
+    // The signed documents' own validity windows (the chains' certificate windows are not "collateral").
+    const nextUpdates = verified.windows.flatMap((w) => {
+      const kind = w.code === 'CertificateExpired' ? undefined : KIND_OF[w.what];
+      return kind ? [{ kind, at: w.notAfter }] : [];
+    });
+    return { collateral, expiresAt: collateralExpiry(verified).getTime(), fetchedAt: opts.now(), nextUpdates };
   }
 
   function refresh(key: string, req: TdxCollateralRequest): Promise<Entry> {
@@ -77,10 +95,13 @@ export function createCachingCollateralSource(opts: CachingCollateralSourceOptio
         const fresh = await refresh(key, req);
         entries.set(key, fresh);
         failingSince = undefined;
+        opts.observer?.fetched(req.fmspc, fresh.nextUpdates, new Date(fresh.fetchedAt));
+        opts.observer?.servingStale(false);
         return { collateral: fresh.collateral, warnings: [] };
       } catch (err) {
         failingSince ??= now;
         const reason = err instanceof Error ? err.message : String(err);
+        opts.observer?.servingStale(usable !== undefined);
         if (usable) {
           const since = new Date(failingSince).toISOString();
           return {

@@ -4,7 +4,7 @@ export type { TdxVerifierDeps } from './verifier.ts';
 export { createPccsCollateralSources } from './pccs-source.ts';
 export type { PccsSourcesOptions } from './pccs-source.ts';
 export { createCachingCollateralSource } from './collateral-cache.ts';
-export type { CachingCollateralSource, CachingCollateralSourceOptions } from './collateral-cache.ts';
+export type { CachingCollateralSource, CachingCollateralSourceOptions, CollateralKind, CollateralObserver } from './collateral-cache.ts';
 export { fetchTdxCollateral, pccsEndpoints } from './pccs-client.ts';
 export type { PccsClientOptions } from './pccs-client.ts';
 export { collateralRequestFor, staticCollateralSource } from './collateral-source.ts';

@@ -2,7 +2,7 @@
 import { fetchTdxCollateral } from './pccs-client.ts';
 import type { PccsClientOptions } from './pccs-client.ts';
 import { createCachingCollateralSource } from './collateral-cache.ts';
-import type { CachingCollateralSource } from './collateral-cache.ts';
+import type { CachingCollateralSource, CollateralObserver } from './collateral-cache.ts';
 
 export interface PccsSourcesOptions {
   now(): number;
@@ -12,6 +12,8 @@ export interface PccsSourcesOptions {
   rootCaPem?: string;
   /** Root CA CRL URL override (applies to every PCCS). */
   rootCaCrlUrl?: string;
+  /** Shared by every PCCS's cache (the operator's metrics). */
+  observer?: CollateralObserver;
 }
 
 export function createPccsCollateralSources(opts: PccsSourcesOptions): (pccsUrl: string) => CachingCollateralSource {
@@ -29,6 +31,7 @@ export function createPccsCollateralSources(opts: PccsSourcesOptions): (pccsUrl:
         sourceName: pccsUrl,
         ...(opts.refreshAheadMs !== undefined ? { refreshAheadMs: opts.refreshAheadMs } : {}),
         ...(opts.rootCaPem ? { rootCaPem: opts.rootCaPem } : {}),
+        ...(opts.observer ? { observer: opts.observer } : {}),
       });
       sources.set(pccsUrl, source);
     }

@@ -26,6 +26,12 @@ export interface AttestDeps {
   kbs?: Pick<KbsDeliveries, 'publicUrl' | 'kbsCert'>;
   /** Per-injection transport retries (the work queue retries whole reconciles on top). */
   injectRetry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /** Counts each appraisal of a push (the operator's DomainMetrics; controllers import no metrics library). */
+  metrics?: AttestationRecorder;
+}
+
+export interface AttestationRecorder {
+  attestation(tee: string, result: 'pass' | 'fail', reason?: string): void;
 }
 
 const POLICY_NOT_READY_RETRY_MS = 2_000;
@@ -116,9 +122,13 @@ function guestChannel(deps: AttestDeps, agent: ConfidentialAgent, instance: Inst
     signer: deps.signer,
     now,
   });
-  return (resourcePath: string, plaintext: Uint8Array): Promise<InjectResult> => {
+  return async (resourcePath: string, plaintext: Uint8Array): Promise<InjectResult> => {
     signal.throwIfAborted();
-    return injectResource({ baseUrl, resourcePath, plaintext, tee, verify, signal, ...(deps.injectRetry ? { retry: deps.injectRetry } : {}) });
+    const result = await injectResource({ baseUrl, resourcePath, plaintext, tee, verify, signal, ...(deps.injectRetry ? { retry: deps.injectRetry } : {}) });
+    // Every push carries fresh evidence: an appraisal either passed or refused it (a transport failure is neither).
+    if (result.ok) deps.metrics?.attestation(result.appraisal.submods.find((s) => s.teeClass === 'cpu')?.tee ?? tee, 'pass');
+    else if (result.verification) deps.metrics?.attestation(tee, 'fail', result.verification.code);
+    return result;
   };
 }
 

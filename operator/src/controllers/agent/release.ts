@@ -28,6 +28,12 @@ export interface ReleaseDeps {
   credentials: SharedInformer<SealedCredential>;
   keyring: () => SealingKeyring;
   kbs?: KbsDeliveries;
+  /** Counts challenge deliveries (KBS deliveries are counted where the KBS reports them). */
+  metrics?: ReleaseRecorder;
+}
+
+export interface ReleaseRecorder {
+  release(mode: 'Challenge' | 'KBS', result: 'delivered' | 'refused' | 'error'): void;
 }
 
 /** While waiting for a KBS fetch; the KBS's release events re-queue the agent sooner. */
@@ -82,23 +88,27 @@ export function releasePhase(deps: ReleaseDeps): Phase {
         continue;
       }
       if (cred.spec.scope.agents.length > 0 && !cred.spec.scope.agents.includes(agent.metadata.name)) {
+        deps.metrics?.release('Challenge', 'refused');
         problems.push({ reason: AgentReason.NotInScope, message: `SealedCredential ${ref.name} is not sealed for agent ${agent.metadata.name}` });
         continue;
       }
       const opened = unseal(cred.spec.encryptedData, deps.keyring(), sealScopeOf(cred));
       if (!opened.ok) {
+        deps.metrics?.release('Challenge', 'refused');
         problems.push({ reason: opened.code, message: `SealedCredential ${ref.name}: ${opened.message}` });
         continue;
       }
       const result = await guest.push(cred.spec.resourcePath, opened.plaintext);
       opened.plaintext.fill(0);
       if (!result.ok) {
+        deps.metrics?.release('Challenge', result.verification ? 'refused' : 'error');
         problems.push({ reason: result.verification?.code ?? result.code, message: `${ref.name}: ${result.verification?.message ?? result.message}` });
         continue;
       }
       const delivery: Delivery = { name: ref.name, resourcePath: cred.spec.resourcePath, mode: 'Challenge', digest, deliveredAt: new Date(ctx.clock.now()).toISOString() };
       deliveries.push(delivery);
       newlyDelivered.push(delivery);
+      deps.metrics?.release('Challenge', 'delivered');
     }
     const events: PhaseEvent[] = problems.map((p) => ({ type: 'Warning', reason: p.reason, action: EventAction.Release, note: p.message }));
     const first = problems[0];

@@ -54,12 +54,12 @@ export function handleAuth(deps: HandlerDeps, body: Buffer, peerAddress = ''): H
   if (!(KBS_TEES as readonly string[]).includes(req.value.tee)) return err(kbsError('AttestationError', `RCAR handshake Auth failed: unknown TEE type`));
   if (!isTeeType(req.value.tee) || !deps.registry.has(req.value.tee)) return err(kbsError('AttestationError', `RCAR handshake Auth failed: TEE type ${req.value.tee} is not supported by this KBS`));
   if (!deps.admits({ peerAddress, tee: req.value.tee })) {
-    deps.emit({ type: 'attestation-refused', code: 'UnknownRequester', message: 'no agent instance in KBS mode at this address', peerAddress });
+    deps.emit({ type: 'attestation-refused', code: 'UnknownRequester', message: 'no agent instance in KBS mode at this address', peerAddress, tee: req.value.tee });
     return err(kbsError('AttestationError', `RCAR handshake Auth failed: UnknownRequester: ${GENERIC_ATTESTATION_REFUSAL}`));
   }
   const s = deps.sessions.create(req.value.tee, peerAddress);
   if ('refused' in s) {
-    deps.emit({ type: 'attestation-refused', code: s.refused, message: s.refused === 'TooManyPendingSessions' ? 'too many unauthenticated sessions from this address' : 'the session table is full of attested sessions', peerAddress });
+    deps.emit({ type: 'attestation-refused', code: s.refused, message: s.refused === 'TooManyPendingSessions' ? 'too many unauthenticated sessions from this address' : 'the session table is full of attested sessions', peerAddress, tee: req.value.tee });
     return err(kbsError('AttestationError', `RCAR handshake Auth failed: ${s.refused}: try again later`));
   }
   return json(200, { nonce: s.nonce, 'extra-params': '' }, cookieFor(s));
@@ -68,13 +68,15 @@ export function handleAuth(deps: HandlerDeps, body: Buffer, peerAddress = ''): H
 export async function handleAttest(deps: HandlerDeps, body: Buffer, cookie: string | undefined, peerAddress: string): Promise<HandlerResponse> {
   // The code is the requester's to know (it is about its own evidence or session); the message may name
   // policies and agents, so it goes to the event (logs, and the claimed agent's Events) only.
+  const requester: { tee?: string } = {}; // the TEE type is known once the session is
   const refuse = (code: string, message: string) => {
-    deps.emit({ type: 'attestation-refused', code, message, peerAddress });
+    deps.emit({ type: 'attestation-refused', code, message, peerAddress, ...requester });
     return err(kbsError('AttestationError', `RCAR handshake Attest failed: ${code}: ${GENERIC_ATTESTATION_REFUSAL}`));
   };
   const found = deps.sessions.get(cookie);
   if ('missing' in found) return refuse(found.missing, found.missing === 'SessionExpired' ? 'the session expired; call /auth again' : 'no valid kbs-session-id cookie; call /auth first');
   const session = found.session;
+  requester.tee = session.tee;
   if (session.state !== 'authed') return refuse('NonceAlreadyUsed', 'this session already attested (nonces are single use); call /auth again');
   // Any /attest uses the session up, even one that does not parse: a rejected body frees the address's
   // allowance of unauthenticated sessions (sessions.ts) instead of holding it for a TTL.

@@ -33,8 +33,22 @@ export interface KbsServerOptions {
   maxAttestBodyBytes?: number;
   logger?: KbsLogger;
   onEvent?: (e: KbsEvent) => void;
+  /** Told each answered request's endpoint and status, and the session count after it (the operator's metrics). */
+  observer?: KbsRequestObserver;
   /** Serve HTTPS with this PEM key/certificate (guests pass the CA as KBS_CERT); plain HTTP otherwise. */
   tls?: { key: string; cert: string };
+}
+
+export type KbsEndpoint = 'auth' | 'attest' | 'resource' | 'other';
+export interface KbsRequestObserver {
+  kbsRequest(endpoint: KbsEndpoint, code: number): void;
+  kbsSessions(n: number): void;
+}
+
+/** The endpoint label of a request path: one of four words whatever the requester sent. */
+export function endpointOf(url: string | undefined): KbsEndpoint {
+  const m = /^\/kbs\/v0\/(auth|attest|resource)(?:[/?]|$)/.exec(url ?? '');
+  return (m?.[1] as KbsEndpoint | undefined) ?? 'other';
 }
 
 export interface KbsServer {
@@ -190,7 +204,15 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
     return sendError(res, kbsError('PluginNotFound', 'unknown KBS plugin'));
   }
 
+  const observer = opts.observer;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    if (observer) {
+      const endpoint = endpointOf(req.url);
+      res.once('finish', () => {
+        observer.kbsRequest(endpoint, res.statusCode);
+        observer.kbsSessions(sessions.size);
+      });
+    }
     route(req, res).catch(() => sendError(res, kbsError('PluginInternalError', 'internal error'), true));
   };
   const limits = { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 };

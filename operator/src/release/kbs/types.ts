@@ -40,7 +40,8 @@ export interface Entitlements {
 
 export type KbsEvent =
   | { type: 'attested'; tee: string; status: string; policyId: string; tokenDigest: string; peerAddress: string; sampleTee: boolean }
-  | { type: 'attestation-refused'; code: string; message: string; peerAddress: string }
+  /** `tee`: the TEE type the requester declared at /auth (absent when the session is unknown). */
+  | { type: 'attestation-refused'; code: string; message: string; peerAddress: string; tee?: string }
   | { type: 'released'; resourcePath: string; credential: string; agent: string; peerAddress: string }
   | { type: 'release-refused'; resourcePath: string; code: string; reason: string; peerAddress: string; agent?: string };
 
