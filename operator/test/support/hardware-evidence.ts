@@ -40,6 +40,8 @@ export interface HardwareEvidence {
   produced(): { quotes: number; gpuReports: number };
   /** Requests each loopback service answered. */
   requests(): { pccs: number; rim: number; ocsp: number };
+  /** Takes the PCCS down (every request answers 503) or brings it back: a PCCS outage. */
+  setPccsAvailable(up: boolean): void;
   close(): Promise<void>;
 }
 
@@ -47,9 +49,9 @@ const ccelDir = join(CCEL_FIXTURES, 'gcp-cos113-go-tdx-guest');
 const collateralDir = join(TDX_FIXTURES, 'v4-00806f050000', 'collateral-2025-06');
 
 /** The fixture collateral re-dated around `now` with every level UpToDate (the production policy accepts only that). */
-function freshCollateralEdits(now: Date) {
+function freshCollateralEdits(now: Date, validForMs = 30 * DAY) {
   const issue = new Date(now.getTime() - DAY).toISOString().replace(/\.\d+Z$/, 'Z');
-  const next = new Date(now.getTime() + 30 * DAY).toISOString().replace(/\.\d+Z$/, 'Z');
+  const next = new Date(now.getTime() + validForMs).toISOString().replace(/\.\d+Z$/, 'Z');
   const upToDate = (levels: unknown) => {
     for (const l of levels as Json[]) {
       l.tcbStatus = 'UpToDate';
@@ -70,11 +72,13 @@ function freshCollateralEdits(now: Date) {
 }
 
 /** PCCS v4 wire format: URL-encoded PEM issuer chains in headers, DER PCK CRL, hex root CA CRL. */
-async function startPccs(r: TdxResigner): Promise<{ url: string; requests(): number; close(): Promise<void> }> {
+async function startPccs(r: TdxResigner): Promise<{ url: string; requests(): number; setAvailable(up: boolean): void; close(): Promise<void> }> {
   const c = r.collateral;
   let requests = 0;
+  let available = true;
   const server: Server = createServer((req, res) => {
     requests++;
+    if (!available) return void res.writeHead(503).end();
     const url = new URL(req.url ?? '/', 'http://pccs');
     if (url.pathname === '/tdx/certification/v4/tcb') {
       res.writeHead(200, { 'content-type': 'application/json', 'TCB-Info-Issuer-Chain': encodeURIComponent(c.tcbInfoIssuerChain) }).end(Buffer.from(c.tcbInfoBody));
@@ -92,6 +96,7 @@ async function startPccs(r: TdxResigner): Promise<{ url: string; requests(): num
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/tdx/certification/v4`,
     requests: () => requests,
+    setAvailable: (up) => (available = up),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -100,14 +105,18 @@ async function startPccs(r: TdxResigner): Promise<{ url: string; requests(): num
   };
 }
 
-export async function startHardwareEvidence(opts: { now?: Date } = {}): Promise<HardwareEvidence> {
+/**
+ * `collateralValidForMs`: how long the TCB Info / QE Identity stay valid (default 30 days). Under a day, the
+ * operator's collateral cache refreshes on every lookup (it refreshes a day ahead), so a PCCS outage shows at once.
+ */
+export async function startHardwareEvidence(opts: { now?: Date; collateralValidForMs?: number } = {}): Promise<HardwareEvidence> {
   const now = opts.now ?? new Date();
   const tdx = await tdxResigner({
     quote: new Uint8Array(readFileSync(join(ccelDir, 'quote.bin'))),
     collateralDir,
     validFrom: new Date(now.getTime() - DAY),
     validTo: new Date(now.getTime() + 365 * DAY),
-    ...freshCollateralEdits(now),
+    ...freshCollateralEdits(now, opts.collateralValidForMs),
   });
   const ccelBytes = readFileSync(join(ccelDir, 'ccel_data.bin'));
   const ccel = ccelBytes.toString('base64');
@@ -168,6 +177,7 @@ export async function startHardwareEvidence(opts: { now?: Date } = {}): Promise<
     }),
     produced: () => ({ quotes, gpuReports }),
     requests: () => ({ pccs: pccs.requests(), rim: rims.requests, ocsp: ocsp.requests }),
+    setPccsAvailable: (up) => pccs.setAvailable(up),
     close: async () => {
       await Promise.all([pccs.close(), rims.close(), ocsp.close()]);
     },
