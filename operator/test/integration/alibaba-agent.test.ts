@@ -12,6 +12,8 @@ import { Ecs } from '../../src/cloud/alibaba/sdk.ts';
 import { startEcsSimulator, type EcsSimulator } from '../../src/sim/ecs/index.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
 import { conditionOf, createCustom, customObjects, getAgent, samplePolicy, testConfig } from '../support/operator.ts';
+import { METRIC } from '../../src/metrics/names.ts';
+import { scrape, series } from '../support/prom-text.ts';
 import { captureLogger, FAKE_AK_ID, FAKE_AK_SECRET, useFakeCredentials } from './alibaba-helpers.ts';
 
 const controlPlane = useControlPlane();
@@ -96,6 +98,14 @@ describe('ConfidentialAgent on Alibaba Cloud (ECS simulator)', () => {
     expect(sim.requestLog.some((r) => r.action === 'RunInstances' && r.params.InstanceType === 'ecs.gn8v-tee.8xlarge' && r.params.DryRun !== 'true')).toBe(false);
     const events = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns });
     expect(events.items.some((e) => e.reason === 'NoCapacity' && (e.note ?? '').includes('OperationDenied.NoStock'))).toBe(true);
+  });
+
+  it('counts cloud API requests by action and result code, and the token-bucket waits, on /metrics', async () => {
+    const text = await scrape(operator);
+    const ok = series(text, METRIC.cloudRequests).filter((s) => s.labels.provider === 'alibaba' && s.labels.code === 'OK');
+    for (const action of ['RunInstances', 'DescribeInstances', 'DescribeAvailableResource']) expect(ok.find((s) => s.labels.action === action)?.value, action).toBeGreaterThanOrEqual(1);
+    expect(series(text, `${METRIC.cloudRateLimitWait}_count`).find((s) => s.labels.provider === 'alibaba')?.value).toBeGreaterThanOrEqual(ok.reduce((n, s) => n + s.value, 0));
+    expect(text).toContain(`# TYPE ${METRIC.cloudThrottles} counter`);
   });
 
   it('garbage-collects a leaked owned instance and never touches an instance without our tags', async () => {

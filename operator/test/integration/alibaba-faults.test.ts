@@ -5,6 +5,10 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEcsSimulator, type EcsSimulator } from '../../src/sim/ecs/index.ts';
 import { ProviderError } from '../../src/cloud/provider.ts';
+import { Registry } from 'prom-client';
+import { DomainMetrics } from '../../src/metrics/domain.ts';
+import { METRIC } from '../../src/metrics/names.ts';
+import { series } from '../support/prom-text.ts';
 import { provider, request, sleep, spec, useFakeCredentials } from './alibaba-helpers.ts';
 
 let sim: EcsSimulator;
@@ -27,7 +31,8 @@ describe('alibaba provider under faults', () => {
   it('throttling storm: our request rate stays bounded by the token bucket and every agent converges to one instance', async () => {
     const rps = 8;
     const t0 = Date.now();
-    const p = provider(sim.endpoint, { requestsPerSecond: rps, retry: { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 800 } });
+    const registry = new Registry();
+    const p = provider(sim.endpoint, { requestsPerSecond: rps, retry: { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 800 }, metrics: new DomainMetrics(registry) });
     sim.faults.throttleFor(1500); // everything throttled for 1.5 s ...
     sim.faults.rateLimit(6); // ... then server flow control at 6 requests/s
     const reqs = [0, 1, 2, 3].map(() => request('cluster-1'));
@@ -50,6 +55,13 @@ describe('alibaba provider under faults', () => {
     }
     const throttled = sim.requestLog.filter((r) => r.code === 'Throttling.User').length;
     expect(throttled).toBeGreaterThan(0);
+    // The operator's metrics saw every throttle the simulator sent, every request, and the bucket's waits.
+    const text = await registry.metrics();
+    const sum = (name: string, code?: string) => series(text, name).filter((s) => code === undefined || s.labels.code === code).reduce((n, s) => n + s.value, 0);
+    expect(sum(METRIC.cloudThrottles)).toBe(throttled);
+    expect(sum(METRIC.cloudRequests)).toBe(sim.requestLog.length);
+    expect(sum(METRIC.cloudRequests, 'OK')).toBeGreaterThanOrEqual(4);
+    expect(sum(`${METRIC.cloudRateLimitWait}_count`)).toBe(sim.requestLog.length);
     // Bucket: at most `rps` saved up plus `rps` earned in any second.
     expect(sim.peakRate(1000)).toBeLessThanOrEqual(2 * rps);
     expect(sim.requestLog.length).toBeLessThan(150);

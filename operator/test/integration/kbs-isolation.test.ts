@@ -22,6 +22,8 @@ import { seal } from '../../src/release/sealing/envelope.ts';
 import { generateTeeKeyPair } from '../../src/protocol/tee-key.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
 import type { FuzzResult } from '../support/kbs-fuzz.ts';
+import { METRIC } from '../../src/metrics/names.ts';
+import { labelProblems, scrape, series } from '../support/prom-text.ts';
 import { capturingLogger, conditionOf, createCustom, getAgent, localAgent, startTestOperator } from '../support/operator.ts';
 
 const controlPlane = useControlPlane();
@@ -180,5 +182,19 @@ describe('KBS isolation from the operator event loop', () => {
     }, { timeoutMs: 30_000 });
     expect(ev.type).toBe('Warning');
     expect(ev.note).toMatch(/^NonceMismatch: runtime-data\.nonce is not the nonce issued for this session \(requester 127\.0\.0\.1\)$/);
+  });
+
+  it('after the fuzzing and the refusals, /metrics counts them with bounded labels only (no nonce, cookie or address)', async () => {
+    const text = await waitFor('refusal counted', async () => {
+      const t = await scrape(operator);
+      return series(t, METRIC.attestationFailures).some((x) => x.labels.reason === 'NonceMismatch' && x.labels.tee === 'sample') ? t : undefined;
+    });
+    // The fuzzer's requests were counted by endpoint and status, whatever path and body it sent.
+    const requests = series(text, METRIC.kbsRequests);
+    expect(requests.reduce((n, x) => n + x.value, 0)).toBeGreaterThan(20);
+    expect(new Set(requests.map((x) => x.labels.endpoint)).size).toBeLessThanOrEqual(4);
+    expect(requests.every((x) => /^\d{3}$/.test(x.labels.code ?? ''))).toBe(true);
+    const forbidden = [kbsUrl, '127.0.0.1', Buffer.alloc(32, 1).toString('base64'), ...captured.lines.flatMap((l) => /kbs-session-id=([^;"]+)/.exec(l)?.[1] ?? [])];
+    expect(labelProblems(text, forbidden)).toEqual([]);
   });
 });
