@@ -1,6 +1,7 @@
 // The alert rules and the dashboard's queries, checked by the real Prometheus parser (promtool, built from
 // the Go module proxy by hack/prometheus/build.sh): every rule parses, every alert has its unit test
-// (monitoring/tests/alerts.test.yaml) and passes it, and every dashboard query parses as PromQL.
+// (monitoring/tests/alerts.test.yaml) and passes it, and every dashboard query parses as PromQL. That every
+// metric they select is exposed by a live operator is checked in prometheus.test.ts (Prometheus's parser).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
