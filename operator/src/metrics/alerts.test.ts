@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RuntimeMetrics } from '../runtime/metrics.ts';
 import { ALERTS, ruleGroups } from './alerts.ts';
 import { DomainMetrics } from './domain.ts';
-import { renderRulesFile, RULES_FILE } from './generate-monitoring.ts';
+import { renderRulesFile, CHART_RULES_FILE, RULES_FILE } from './generate-monitoring.ts';
 import { METRIC } from './names.ts';
 
 const METRIC_TOKEN = /\b(?:confidential_agent|controller_runtime|workqueue|leader_election)_[a-z0-9_]+/g;
@@ -21,6 +21,7 @@ function exposedFamilies(): Set<string> {
 describe('alert rules', () => {
   it('monitoring/prometheus-rules.yaml is generated from alerts.ts (run `npm run monitoring`)', () => {
     expect(readFileSync(RULES_FILE, 'utf8')).toBe(renderRulesFile());
+    expect(readFileSync(CHART_RULES_FILE, 'utf8'), 'the chart copy (npm run monitoring)').toBe(renderRulesFile());
   });
 
   it('every alert the issue asks for exists, once, with a runbook section', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RuntimeMetrics } from '../runtime/metrics.ts';
 import { buildDashboard, dashboardExpressions } from './dashboard.ts';
 import { DomainMetrics } from './domain.ts';
-import { DASHBOARD_FILE, renderDashboard } from './generate-monitoring.ts';
+import { CHART_DASHBOARD_FILE, DASHBOARD_FILE, renderDashboard } from './generate-monitoring.ts';
 import { METRIC } from './names.ts';
 
 const METRIC_TOKEN = /\b(?:confidential_agent|controller_runtime|workqueue|leader_election)_[a-z0-9_]+/g;
@@ -12,6 +12,7 @@ const METRIC_TOKEN = /\b(?:confidential_agent|controller_runtime|workqueue|leade
 describe('Grafana dashboard', () => {
   it('monitoring/dashboards/*.json is generated from dashboard.ts (run `npm run monitoring`)', () => {
     expect(readFileSync(DASHBOARD_FILE, 'utf8')).toBe(renderDashboard());
+    expect(readFileSync(CHART_DASHBOARD_FILE, 'utf8'), 'the chart copy (npm run monitoring)').toBe(renderDashboard());
   });
 
   it('has the rows an on-call SRE looks for, each with panels', () => {
