@@ -117,6 +117,53 @@ export const InstanceStatusSchema = z.object({
   createdAt: z.string().optional().describe('When the provider created the instance (RFC 3339).'),
 });
 
+// What the last appraisal measured and concluded (for `cai status` and auditors): digests, versions, TCB
+// status, trust vectors. Only values the verifiers measured or the policy published; never a nonce, token or key.
+const hex = (max: number) => z.string().regex(/^[0-9a-f]*$/).max(max);
+export const AppraisalSummarySchema = z.object({
+  submods: z
+    .array(
+      z.object({
+        name: z.string().max(16).describe('EAR submodule (cpu0, gpu0, ...).'),
+        tee: z.string().max(16).describe('TEE type of its evidence.'),
+        status: z.string().max(16).describe('EAR status of this submodule.'),
+        trustVector: z.record(z.string(), z.int()).describe('AR4SI trust vector (claim → value).'),
+      }),
+    )
+    .max(17)
+    .describe('One entry per EAR submodule.'),
+  tdx: z
+    .object({
+      mrTd: hex(96).describe('MRTD (hex).'),
+      rtmrs: z.array(hex(96)).max(4).describe('RTMR0..3 (hex).'),
+      tcbStatus: z.string().max(64).describe('TCB status from Intel collateral (UpToDate, OutOfDate, ...).'),
+      advisoryIds: z.array(z.string().max(32)).max(64).optional().describe('Intel security advisories that apply (INTEL-SA-...).'),
+      fmspc: hex(12).optional().describe('FMSPC of the platform.'),
+      collateralExpiresAt: z.string().max(40).optional().describe('When the TDX collateral used expires (RFC 3339).'),
+      ukiDigest: hex(96).optional().describe('SHA-384 of the booted UKI, from the replayed event log.'),
+      referenceValue: z
+        .object({ digest: hex(128), version: z.string().max(128).optional(), logIndex: z.int().optional() })
+        .optional()
+        .describe('The reference value (from the policy, e.g. a Rekor entry) the UKI digest matched.'),
+    })
+    .optional()
+    .describe('Intel TDX measurements and TCB of the primary evidence.'),
+  gpus: z
+    .array(
+      z.object({
+        arch: z.string().max(32).describe('GPU architecture (HOPPER, BLACKWELL).'),
+        driverVersion: z.string().max(32),
+        vbiosVersion: z.string().max(32),
+        driverRimId: z.string().max(128).optional(),
+        vbiosRimId: z.string().max(128).optional(),
+        rimExpiresAt: z.string().max(40).optional().describe('When the RIMs\' signing chain expires (RFC 3339).'),
+      }),
+    )
+    .max(16)
+    .optional()
+    .describe('Verified NVIDIA GPUs, with the RIMs their measurements matched.'),
+});
+
 export const AttestationStatusSchema = z.object({
   instanceId: z.string().max(256).optional().describe('Instance the evidence came from.'),
   teeType: z.string().describe('TEE type of the primary evidence (tdx, sample, ...).'),
@@ -126,7 +173,9 @@ export const AttestationStatusSchema = z.object({
   tokenDigest: z.string().optional().describe('SHA-256 of the last EAR token issued (the token itself is not stored).'),
   policyGeneration: z.int().optional().describe('Generation of the AttestationPolicy the appraisal used.'),
   trustDigest: z.string().max(64).optional().describe('SHA-256 of the reference values the appraisal used; a change re-attests.'),
+  appraisal: AppraisalSummarySchema.optional().describe('What the last appraisal measured: trust vectors, TDX measurements and TCB, GPUs and RIMs.'),
 });
+export type AppraisalSummary = z.infer<typeof AppraisalSummarySchema>;
 
 export const CredentialDeliveryStatusSchema = z.object({
   name: z.string().describe('SealedCredential name.'),

@@ -52,6 +52,15 @@ describe('domain metrics over a hardware lifecycle', () => {
   let policyName: string;
   const secrets = ['metrics-push-secret-4b1f9', 'metrics-kbs-secret-77c2e'];
   const startedAt = Date.now() / 1000;
+  // `cai status` as it read right after the agents settled (before the outage and the fork change them).
+  const statusOut: Record<string, string> = {};
+  const cai = async (args: string[]) => {
+    let out = '';
+    let err = '';
+    const code = await runCli(['status', ...args, '-n', ns, '--kubeconfig', controlPlane().kubeconfigPath], { stdout: (t) => (out += t), stderr: (t) => (err += t), readStdin: async () => Buffer.alloc(0), env: {} });
+    expect(code, err).toBe(0);
+    return out;
+  };
 
   beforeAll(async () => {
     // Collateral valid for 12 h: the operator's cache (which refreshes a day ahead) asks the PCCS on every
@@ -115,6 +124,13 @@ describe('domain metrics over a hardware lifecycle', () => {
     await ready(kc, 'push');
     await ready(kc, 'pull');
     await until(kc, 'no-gpu', 'refused', (a) => conditionOf(a, 'Attested')?.reason === 'GpuEvidenceMissing');
+    statusOut.push = await cai(['push']);
+    statusOut.refused = await cai(['no-gpu']);
+    statusOut.json = await cai(['--json']);
+    if (process.env.CAI_CAPTURE_STATUS_FIXTURES) {
+      const policy = await customObjects(kc).getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: 'attestationpolicies', name: policyName });
+      writeFileSync(process.env.CAI_CAPTURE_STATUS_FIXTURES, JSON.stringify({ ready: await getAgent(kc, ns, 'push'), refused: await getAgent(kc, ns, 'no-gpu'), policy }, null, 2));
+    }
 
     // PCCS outage: the next attestation is verified with the cached (unexpired) collateral.
     const beforeOutage = series(await scrape(operator), METRIC.pccsLastSuccess)[0]?.value ?? 0;
@@ -138,7 +154,9 @@ describe('domain metrics over a hardware lifecycle', () => {
     );
     text = await waitFor('log_inconsistent=1', async () => {
       const t = await scrape(operator);
-      return series(t, METRIC.logInconsistent).find((s) => s.labels.name === policyName)?.value === 1 ? t : undefined;
+      const forkSeen = series(t, METRIC.logInconsistent).find((s) => s.labels.name === policyName)?.value === 1;
+      const conditionSeen = series(t, METRIC.policyCondition).some((s) => s.labels.name === policyName && s.labels.reason === 'LogInconsistent');
+      return forkSeen && conditionSeen ? t : undefined;
     });
 
     const one = (name: string, labels: Record<string, string> = {}) =>
@@ -147,7 +165,9 @@ describe('domain metrics over a hardware lifecycle', () => {
     const now = Date.now() / 1000;
 
     // Object state.
-    expect(one(METRIC.agentCondition, { namespace: ns, name: 'push', condition: 'Ready', status: 'True' })).toHaveLength(1);
+    // (After the fork the agents are Ready=False PolicyNotReady: the series follow the condition.)
+    expect(one(METRIC.agentCondition, { namespace: ns, name: 'push', condition: 'Ready' })).toHaveLength(1);
+    expect(one(METRIC.agentCondition, { namespace: ns, name: 'push', condition: 'Provisioned', status: 'True', reason: 'InstanceRunning' })).toHaveLength(1);
     expect(one(METRIC.agentCondition, { namespace: ns, name: 'no-gpu', condition: 'Attested', status: 'False', reason: 'GpuEvidenceMissing' })).toHaveLength(1);
     expect(one(METRIC.agentAttestationStatus, { name: 'pull', status: 'affirming' })[0]?.value).toBe(1);
     expect(value(METRIC.agentNextAttestation, { name: 'push' })).toBeGreaterThan(now);
@@ -187,6 +207,41 @@ describe('domain metrics over a hardware lifecycle', () => {
       const has = series(text, family).length + series(text, `${family}_count`).length;
       expect(has, family).toBeGreaterThan(0);
     }
+  });
+
+  it('`cai status` shows the Ready agent\'s verified facts and the refused agent\'s reason, with no secret', async () => {
+    const kc = controlPlane().kubeConfig();
+    const push = await getAgent(kc, ns, 'push');
+    const text = statusOut.push!;
+    expect(text).toMatch(/^ConfidentialAgent obs-\S+\/push: Ready=True \(AgentReady\)\n/);
+    expect(text).toContain(`Instance:     local ${push?.status?.instance?.id} Running`);
+    expect(text).toMatch(/Last appraisal: AFFIRMING \(tdx\)/);
+    expect(text).toMatch(/cpu0 +tdx +affirming +[a-z-]+=\d/);
+    expect(text).toMatch(/gpu0 +nvidia +affirming +[a-z-]+=\d/);
+    expect(text).toContain('TDX:  TCB UpToDate, no advisories, FMSPC 00806F050000');
+    expect(text).toMatch(/ {4}MRTD {3}[0-9a-f]{96}\n/);
+    expect(text.match(/ {4}RTMR[0-3] {2}[0-9a-f]{96}\n/g)).toHaveLength(4);
+    // The booted UKI, and the Rekor entry the image builder published it in (the third entry: index 2).
+    expect(text).toContain(`UKI    ${hw.ukiSha384}`);
+    expect(text).toMatch(/matched reference value \S+ \(Rekor log index \d+\)/);
+    expect(text).toMatch(/GPUs: 8\n {4}8 x HOPPER driver \S+ VBIOS \S+; RIMs NV_GPU_DRIVER_\S+, NV_GPU_VBIOS_\S+\n/);
+    expect(text).toMatch(/cred-push +Challenge +sha256 [0-9a-f]{16}…/);
+    expect(text).toMatch(/Next re-attestation: \S+ \(in \d+/);
+    expect(text).toMatch(/TDX collateral \(FMSPC 00806F050000\) +expires +\S+ +\(in 1[01]h/);
+    expect(text).toMatch(/NVIDIA RIMs .* expires/);
+
+    const refused = statusOut.refused!;
+    expect(refused).toMatch(/Ready=False \(GpuEvidenceMissing\)/);
+    expect(refused).toMatch(/Attested +False +GpuEvidenceMissing/);
+    expect(refused).toContain('Last appraisal: none (the agent has not been attested)');
+    expect(refused).toContain('Credentials delivered: none');
+
+    // --json: the same facts for scripts; all agents of the namespace without a name.
+    const all = JSON.parse(statusOut.json!) as Array<{ name: string; appraisal?: { tdx?: { ukiDigest?: string }; gpus?: unknown[] } }>;
+    expect(all.map((r) => r.name)).toEqual(['no-gpu', 'pull', 'push']);
+    expect(all.find((r) => r.name === 'pull')?.appraisal?.tdx?.ukiDigest).toBe(hw.ukiSha384);
+    expect(all.find((r) => r.name === 'pull')?.appraisal?.gpus).toHaveLength(8);
+    for (const out of [text, refused, JSON.stringify(all)]) for (const s of secrets) expect(out).not.toContain(s);
   });
 
   it('no label value carries a secret, a nonce, a digest, an instance ID or an unbounded string', async () => {

@@ -40,7 +40,7 @@ export interface GpuFacts {
 }
 
 export type GpuAppraisal =
-  | (GpuFacts & { ok: true; matchedMeasurements: number; skippedMeasurements: number[]; ocsp: OcspOutcome; warnings: string[] })
+  | (GpuFacts & { ok: true; matchedMeasurements: number; skippedMeasurements: number[]; ocsp: OcspOutcome; warnings: string[]; rimExpiresAt: Date })
   | (GpuFacts & { ok: false; code: NvidiaErrorCode; message: string; detail?: Readonly<Record<string, unknown>> });
 
 async function loadRim(id: string, kind: string, o: GpuAppraisalOptions, cache: VerificationCache): Promise<VerifiedRim> {
@@ -100,7 +100,9 @@ async function appraiseOne(item: GpuEvidenceItem, o: GpuAppraisalOptions, cache:
     [...deviceQueries, ...unique.map((t) => ({ ...t, root: o.anchors.rimRoot, kind: 'rim' as const }))],
     { client: o.ocsp, policy: o.ocspPolicy, at: o.at, ...(o.ocspUrl ? { url: o.ocspUrl } : {}) },
   );
-  return { ...facts, ok: true, matchedMeasurements: comparison.matched, skippedMeasurements: comparison.skipped, ocsp: ocsp.outcome, warnings: ocsp.warnings };
+  // When either RIM's signing chain expires, this GPU stops attesting until NVIDIA's renewed RIMs are in use.
+  const rimExpiresAt = driver.window.notAfter < vbios.window.notAfter ? driver.window.notAfter : vbios.window.notAfter;
+  return { ...facts, ok: true, matchedMeasurements: comparison.matched, skippedMeasurements: comparison.skipped, ocsp: ocsp.outcome, warnings: ocsp.warnings, rimExpiresAt };
 }
 
 /** (cert, issuer) pairs to ask about: device chains skip the leaf (ephemeral key) and the root, as NVIDIA does. */

@@ -44,7 +44,18 @@ describe('nvidia Verifier on the captured H100 set', () => {
         teeClass: 'gpu',
         claims: {
           gpu_count: 1,
-          gpus: [{ uuid: 'GPU-h100', arch: 'HOPPER', driver_version: '545.00', vbios_version: '96.00.5E.00.01', measurements: 'match' }],
+          gpus: [
+            {
+              uuid: 'GPU-h100',
+              arch: 'HOPPER',
+              driver_version: '545.00',
+              vbios_version: '96.00.5E.00.01',
+              measurements: 'match',
+              driver_rim_id: H100_2023.driverRimId,
+              vbios_rim_id: H100_2023.vbiosRimId,
+              rim_expires_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown as string,
+            },
+          ],
           driver_versions: ['545.00'],
           vbios_versions: ['96.00.5E.00.01'],
           ocsp: 'skipped',

@@ -74,6 +74,9 @@ export function createNvidiaVerifier(deps: NvidiaVerifierDeps): Verifier {
         driver_version: g.driverVersion ?? '',
         vbios_version: g.vbiosVersion ?? '',
         measurements: 'match',
+        driver_rim_id: g.driverRimId ?? '',
+        vbios_rim_id: g.vbiosRimId ?? '',
+        rim_expires_at: g.rimExpiresAt.toISOString(),
       }));
       const uniq = (xs: (string | undefined)[]): string[] => [...new Set(xs.filter((x): x is string => !!x))].sort();
       return {

@@ -17,6 +17,7 @@ import type { SharedInformer } from '../../runtime/manager.ts';
 import { agentKey, PhaseOrderError, RETRY_AFTER_FAILURE_MS, type Phase, type PhaseResult } from './phase.ts';
 import type { KbsDeliveries } from './release.ts';
 import { attestationDue, type AttestationRecord } from './triggers.ts';
+import { summarizeAppraisal } from './appraisal-summary.ts';
 
 export interface AttestDeps {
   policies: SharedInformer<AttestationPolicy>;
@@ -148,5 +149,6 @@ function attestationRecord(result: Extract<InjectResult, { ok: true }>, instance
     ...(result.ear ? { tokenDigest: sha256(result.ear) } : {}),
     ...(policy.metadata.generation !== undefined ? { policyGeneration: policy.metadata.generation } : {}),
     trustDigest,
+    appraisal: summarizeAppraisal(result.appraisal, policy.status?.referenceValues ?? []),
   };
 }
