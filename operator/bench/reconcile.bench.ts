@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     operator = spawnOperator(cp.kubeconfigPath, ['--namespace', 'bench', '--local-cloud-url', cloud.url, '--http-port', String(httpPort), '--workers', String(process.env.BENCH_WORKERS ?? 16), '--log-level', 'warn', '--gc-interval', '3600']);
     const pid = operator.proc.pid ?? 0;
     await waitMetrics(httpPort);
+    const seriesBefore = seriesCount(await scrapeText(httpPort));
     const baseline = procStat(pid);
     const others = { 'kube-apiserver': cp.pids().apiServer ?? 0, etcd: cp.pids().etcd ?? 0, 'bench (local cloud + 1,000 guests)': process.pid };
     const othersBefore = Object.fromEntries(Object.entries(others).map(([k, p]) => [k, procStat(p).cpuTicks]));
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
     const reconciles = await reconcileTotal(httpPort);
     const errors = await metricSum(httpPort, 'controller_runtime_reconcile_errors_total{');
     const reconcileSeconds = await metricSum(httpPort, 'controller_runtime_reconcile_time_seconds_sum{');
+    const series = seriesStats(await scrapeText(httpPort), names);
     const busy = procStat(pid);
     const othersCpu = Object.entries(others).map(([k, p]) => [k, ((procStat(p).cpuTicks - (othersBefore[k] ?? 0)) / 100 / (settledMs / 1000)) * 100] as const);
     await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
@@ -120,6 +122,9 @@ async function main(): Promise<void> {
       ...othersCpu.map(([k, pct]) => [`${k} CPU`, `${pct.toFixed(0)} %`, 'same window'] as [string, string, string]),
       ['operator RSS before any agent', `${(baseline.rssKiB / 1024).toFixed(0)} MiB`, ''],
       ['operator peak RSS', `${(idle.peakRssKiB / 1024).toFixed(0)} MiB`, 'target < 200 MiB'],
+      ['/metrics series', String(series.total), `${seriesBefore} before any agent; ${series.domain} under confidential_agent_`],
+      ['series per agent', String(series.perAgent.max), series.perAgent.min === series.perAgent.max ? `every agent exactly ${series.perAgent.max} (its conditions, EAR status, next re-attestation)` : `min ${series.perAgent.min}`],
+      ['series independent of agents', String(series.total - series.perAgentTotal), `total = ${series.total - series.perAgentTotal} + ${series.perAgent.max} x agents: linear`],
       ['operator idle CPU', `${idleCpuPct.toFixed(2)} %`, `over ${IDLE_WINDOW_MS / 1000} s once settled; target < 1 %`],
     ];
     console.log('\nbench:reconcile');
@@ -159,6 +164,30 @@ async function apiServerWrites(kc: KubeConfig): Promise<number> {
     .split('\n')
     .filter((l) => l.startsWith('apiserver_request_total{') && /verb="(POST|PATCH|PUT|DELETE)"/.test(l))
     .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+async function scrapeText(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+}
+
+const sampleLines = (text: string) => text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+const seriesCount = (text: string) => sampleLines(text).length;
+
+/** Series on /metrics: total, the domain ones, and how many carry each agent's name (kube-state-metrics style). */
+function seriesStats(text: string, agents: string[]): { total: number; domain: number; perAgent: { min: number; max: number }; perAgentTotal: number } {
+  const lines = sampleLines(text);
+  const byAgent = new Map(agents.map((a) => [a, 0]));
+  for (const l of lines) {
+    const name = /[{,]name="(agent-\d+)"/.exec(l)?.[1];
+    if (name && byAgent.has(name) && /namespace="bench"/.test(l)) byAgent.set(name, byAgent.get(name)! + 1);
+  }
+  const counts = [...byAgent.values()];
+  return {
+    total: lines.length,
+    domain: lines.filter((l) => l.startsWith('confidential_agent_')).length,
+    perAgent: { min: Math.min(...counts), max: Math.max(...counts) },
+    perAgentTotal: counts.reduce((a, b) => a + b, 0),
+  };
 }
 
 async function metricSum(port: number, prefix: string): Promise<number> {
