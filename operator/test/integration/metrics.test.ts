@@ -8,22 +8,9 @@ import { workloadGuestLauncher } from '../../src/sim/local/guest-launcher.ts';
 import { METRIC } from '../../src/metrics/names.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
 import { conditionOf, createCustom, getAgent, localAgent, samplePolicy, startTestOperator } from '../support/operator.ts';
+import { series } from '../support/prom-text.ts';
 
 const controlPlane = useControlPlane();
-
-/** `name{labels} value` lines of one family from a Prometheus text exposition. */
-function series(text: string, family: string): Array<{ labels: Record<string, string>; value: number }> {
-  const out: Array<{ labels: Record<string, string>; value: number }> = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${family}{`) && !line.startsWith(`${family} `)) continue;
-    const m = /^[a-z_:0-9]+(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[1] ?? '').matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ labels, value: Number(m[2]) });
-  }
-  return out;
-}
 
 describe('domain metrics', () => {
   let cloud: LocalCloud;
