@@ -142,7 +142,11 @@ export const AppraisalSummarySchema = z.object({
       collateralExpiresAt: z.string().max(40).optional().describe('When the TDX collateral used expires (RFC 3339).'),
       ukiDigest: hex(96).optional().describe('SHA-384 of the booted UKI, from the replayed event log.'),
       referenceValue: z
-        .object({ digest: hex(128), version: z.string().max(128).optional(), logIndex: z.int().optional() })
+        .object({
+          digest: hex(128).describe('The published digest (hex).'),
+          version: z.string().max(128).optional().describe('Artifact version it was published for.'),
+          logIndex: z.int().optional().describe('Rekor log index of the statement.'),
+        })
         .optional()
         .describe('The reference value (from the policy, e.g. a Rekor entry) the UKI digest matched.'),
     })
@@ -152,10 +156,10 @@ export const AppraisalSummarySchema = z.object({
     .array(
       z.object({
         arch: z.string().max(32).describe('GPU architecture (HOPPER, BLACKWELL).'),
-        driverVersion: z.string().max(32),
-        vbiosVersion: z.string().max(32),
-        driverRimId: z.string().max(128).optional(),
-        vbiosRimId: z.string().max(128).optional(),
+        driverVersion: z.string().max(32).describe('Driver version the GPU reported.'),
+        vbiosVersion: z.string().max(32).describe('VBIOS version the GPU reported.'),
+        driverRimId: z.string().max(128).optional().describe('ID of the driver RIM its measurements matched.'),
+        vbiosRimId: z.string().max(128).optional().describe('ID of the VBIOS RIM its measurements matched.'),
         rimExpiresAt: z.string().max(40).optional().describe('When the RIMs\' signing chain expires (RFC 3339).'),
       }),
     )
