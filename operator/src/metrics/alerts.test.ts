@@ -19,6 +19,12 @@ function exposedFamilies(): Set<string> {
 }
 
 describe('alert rules', () => {
+  it('docs/runbooks.md has a section per alert and lists every domain metric in its reference table', () => {
+    const doc = readFileSync(new URL('../../../docs/runbooks.md', import.meta.url), 'utf8');
+    for (const a of ALERTS) expect(doc, a.alert).toContain(`\n## ${a.alert}\n`);
+    for (const m of Object.values(METRIC)) expect(doc, m).toContain(`| \`${m}\``);
+  });
+
   it('monitoring/prometheus-rules.yaml is generated from alerts.ts (run `npm run monitoring`)', () => {
     expect(readFileSync(RULES_FILE, 'utf8')).toBe(renderRulesFile());
     expect(readFileSync(CHART_RULES_FILE, 'utf8'), 'the chart copy (npm run monitoring)').toBe(renderRulesFile());
