@@ -21,7 +21,7 @@ import type { EgressLists, TrustAnchors } from './verifiers.ts';
 import { startKbsRuntime, type KbsRuntime, type KbsTlsMode } from './kbs-runtime.ts';
 import { instanceHost, kbsSnapshot } from './kbs-snapshot.ts';
 import type { FromWorker, KbsWorkerInit, ToWorker } from './kbs-worker.ts';
-import { replayMetrics, type MetricsRecorder } from '../metrics/forward.ts';
+import { FORWARDED, replayMetrics, type MetricsRecorder } from '../metrics/forward.ts';
 
 export interface KbsService {
   server: { close(): Promise<void> };
@@ -208,7 +208,7 @@ async function inlineHost(deps: KbsServiceDeps, snapshot: () => ReturnType<typeo
     ...initFor(deps, snapshot),
     log: (level, obj, msg) => deps.logger[level](obj, msg),
     onEvent,
-    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.metrics ? { metrics: kbsHost(deps.metrics) } : {}),
   });
   return {
     url: rt.url,
@@ -216,6 +216,13 @@ async function inlineHost(deps: KbsServiceDeps, snapshot: () => ReturnType<typeo
     send: (m) => (m.type === 'snapshot' ? rt.setSnapshot(m.snapshot) : rt.setKeyring(m.json)),
     close: () => rt.close(),
   };
+}
+
+/** The KBS's collateral cache is its own: its PCCS health goes under host="kbs". */
+function kbsHost(metrics: MetricsRecorder): MetricsRecorder {
+  // Delegates (DomainMetrics keeps private fields, so no prototype tricks), with the host fixed for the two.
+  const delegate = Object.fromEntries(FORWARDED.map((m) => [m, (...args: unknown[]) => (metrics[m] as (...a: unknown[]) => void).apply(metrics, args)])) as unknown as MetricsRecorder;
+  return { ...delegate, pccsFetched: (at: Date) => metrics.pccsFetched(at, 'kbs'), servingStale: (stale: boolean) => metrics.servingStale(stale, 'kbs') };
 }
 
 /** Starts the worker and restarts it (after 1 s) if it dies; the listening port and URL stay the same. */
@@ -240,7 +247,7 @@ async function workerHost(deps: KbsServiceDeps, snapshot: () => ReturnType<typeo
         else if (m.type === 'log') log[m.level](m.obj, m.msg);
         else if (m.type === 'certificate') guestTrust = m.guestTrust;
         else if (m.type === 'metrics') {
-          if (deps.metrics) replayMetrics(deps.metrics, m.calls);
+          if (deps.metrics) replayMetrics(kbsHost(deps.metrics), m.calls);
         }
         else if (m.type === 'failed') reject(new Error(`KBS failed to start: ${m.message}`));
       });

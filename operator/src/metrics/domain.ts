@@ -12,6 +12,7 @@ const FMSPC = /^[0-9A-Fa-f]{12}$/;
 
 export type AttestationResult = 'pass' | 'fail';
 export type ReleaseResult = 'delivered' | 'refused' | 'error';
+export type VerifierHost = 'operator' | 'kbs';
 export type CollateralKind = 'tcb_info' | 'qe_identity' | 'pck_crl' | 'root_ca_crl';
 
 export class DomainMetrics {
@@ -22,8 +23,8 @@ export class DomainMetrics {
   readonly #kbsRequests: prom.Counter<'endpoint' | 'code'>;
   readonly #kbsSessions: prom.Gauge;
   readonly #collateralNext: prom.Gauge<'fmspc' | 'kind'>;
-  readonly #pccsSuccess: prom.Gauge;
-  readonly #stale: prom.Gauge;
+  readonly #pccsSuccess: prom.Gauge<'host'>;
+  readonly #stale: prom.Gauge<'host'>;
   readonly #rimExpiry: prom.Gauge<'kind'>;
   readonly #logCheck: prom.Gauge<'namespace' | 'name'>;
   readonly #logInconsistent: prom.Gauge<'namespace' | 'name'>;
@@ -43,8 +44,9 @@ export class DomainMetrics {
     this.#kbsRequests = new prom.Counter({ name: METRIC.kbsRequests, help: 'KBS requests by endpoint and HTTP status code.', labelNames: ['endpoint', 'code'], registers });
     this.#kbsSessions = new prom.Gauge({ name: METRIC.kbsSessions, help: 'KBS sessions currently held.', registers });
     this.#collateralNext = new prom.Gauge({ name: METRIC.collateralNextUpdate, help: 'nextUpdate of the TDX collateral in use, per FMSPC and kind (Unix seconds).', labelNames: ['fmspc', 'kind'], registers });
-    this.#pccsSuccess = new prom.Gauge({ name: METRIC.pccsLastSuccess, help: 'Last successful PCCS fetch (Unix seconds).', registers });
-    this.#stale = new prom.Gauge({ name: METRIC.collateralServingStale, help: '1 while cached TDX collateral is served because the PCCS is unreachable.', registers });
+    // `host`: which collateral cache — the operator's (challenge mode) or the KBS worker's (KBS mode); each has its own.
+    this.#pccsSuccess = new prom.Gauge({ name: METRIC.pccsLastSuccess, help: 'Last successful PCCS fetch (Unix seconds), per verifier host (operator, kbs).', labelNames: ['host'], registers });
+    this.#stale = new prom.Gauge({ name: METRIC.collateralServingStale, help: '1 while cached TDX collateral is served because the PCCS is unreachable, per verifier host (operator, kbs).', labelNames: ['host'], registers });
     this.#rimExpiry = new prom.Gauge({ name: METRIC.rimCertExpiry, help: 'NVIDIA trust-material freshness (Unix seconds): earliest signing-chain expiry of the cached RIMs (kind=rim_signing), earliest validUntil of the cached OCSP answers (kind=ocsp).', labelNames: ['kind'], registers });
     this.#logCheck = new prom.Gauge({ name: METRIC.logConsistencyCheck, help: 'Last successful transparency-log consistency check per AttestationPolicy (Unix seconds).', labelNames: ['namespace', 'name'], registers });
     this.#logInconsistent = new prom.Gauge({ name: METRIC.logInconsistent, help: '1 when the transparency log a policy follows failed a consistency proof (a fork or a rewrite).', labelNames: ['namespace', 'name'], registers });
@@ -54,7 +56,7 @@ export class DomainMetrics {
     this.#cloudRequests = new prom.Counter({ name: METRIC.cloudRequests, help: 'Cloud API requests by provider, action and result code (OK or the provider\'s error code).', labelNames: ['provider', 'action', 'code'], registers });
     this.#cloudThrottles = new prom.Counter({ name: METRIC.cloudThrottles, help: 'Cloud API requests refused for throttling.', labelNames: ['provider', 'action'], registers });
     this.#cloudWait = new prom.Histogram({ name: METRIC.cloudRateLimitWait, help: 'Time requests waited for the client-side token bucket.', labelNames: ['provider'], buckets: RATE_WAIT_BUCKETS, registers });
-    this.#stale.set(0);
+    this.#stale.set({ host: 'operator' }, 0);
   }
 
   attestation(tee: string, result: AttestationResult, reason?: string): void {
@@ -78,11 +80,11 @@ export class DomainMetrics {
     if (!FMSPC.test(fmspc)) return;
     this.#collateralNext.set({ fmspc: fmspc.toUpperCase(), kind }, nextUpdate.getTime() / 1000);
   }
-  pccsFetched(at: Date): void {
-    this.#pccsSuccess.set(at.getTime() / 1000);
+  pccsFetched(at: Date, host: VerifierHost = 'operator'): void {
+    this.#pccsSuccess.set({ host: host === 'kbs' ? 'kbs' : 'operator' }, at.getTime() / 1000);
   }
-  servingStale(stale: boolean): void {
-    this.#stale.set(stale ? 1 : 0);
+  servingStale(stale: boolean, host: VerifierHost = 'operator'): void {
+    this.#stale.set({ host: host === 'kbs' ? 'kbs' : 'operator' }, stale ? 1 : 0);
   }
   rimCertExpiry(kind: 'rim_signing' | 'ocsp', notAfter: Date): void {
     this.#rimExpiry.set({ kind }, notAfter.getTime() / 1000);
