@@ -13,7 +13,8 @@ type ResolvedReferenceValue = NonNullable<AttestationPolicyStatus['referenceValu
 const UKI_MEASUREMENT = 'measurement.uki.SHA-384';
 const MAX_GPUS = 16;
 
-const hexOf = (v: JsonValue | undefined, max: number): string | undefined => (typeof v === 'string' && v.length <= max && /^[0-9a-fA-F]*$/.test(v) ? v.toLowerCase() : undefined);
+/** Hex of exactly `length` characters (measurements and FMSPCs have fixed sizes). */
+const hexOf = (v: JsonValue | undefined, length: number): string | undefined => (typeof v === 'string' && v.length === length && /^[0-9a-fA-F]*$/.test(v) ? v.toLowerCase() : undefined);
 const textOf = (v: JsonValue | undefined, max: number): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= max && /^[\x20-\x7e]*$/.test(v) ? v : undefined);
 const timeOf = (v: JsonValue | undefined): string | undefined => {
   const s = textOf(v, 40);

@@ -10,6 +10,7 @@ import { primaryReportData } from '../../protocol/runtime-data.ts';
 import { generateTeeKeyPair } from '../../protocol/tee-key.ts';
 import { GENERIC_RELEASE_REFUSAL } from './handlers.ts';
 import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../test/support/kbs-harness.ts';
+import { endpointOf } from './server.ts';
 
 const fixtures = join(import.meta.dirname, '../../../test/fixtures/kbs');
 let kbs: TestKbs | undefined;
@@ -177,5 +178,14 @@ describe('KBS 0.4.0 server', () => {
       expect(await refusal(client.getResource(TEST_RESOURCE))).toMatch(/ReleaseDenied/);
       expect(lastRefusal()).toMatchObject({ code: 'IdentityMismatch', agent: 'agents/bot', reason: "requester address is not agent agents/bot's instance" });
     });
+  });
+});
+
+describe('request metrics labels', () => {
+  it('maps any request path to one of four endpoints', () => {
+    expect(endpointOf('/kbs/v0/auth')).toBe('auth');
+    expect(endpointOf('/kbs/v0/attest?x=1')).toBe('attest');
+    expect(endpointOf('/kbs/v0/resource/default/key/1')).toBe('resource');
+    for (const hostile of [undefined, '', '/', '/kbs/v0/authx', '/kbs/v0/resource-policy', '/kbs/v1/auth', `/kbs/v0/${'a'.repeat(5000)}`, '/../kbs/v0/auth']) expect(endpointOf(hostile)).toBe('other');
   });
 });
