@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
 import { CCEL_FIXTURES, TDX_FIXTURES } from '../../../test/fixtures/tdx/fixtures.ts';
 import { fetchTdxCollateral, pccsEndpoints } from './pccs-client.ts';
-import { createCachingCollateralSource } from './collateral-cache.ts';
+import { createCachingCollateralSource, type CollateralObserver } from './collateral-cache.ts';
 import { createPccsCollateralSources } from './pccs-source.ts';
 import { createTdxVerifier } from './verifier.ts';
 import { TdxError } from './errors.ts';
@@ -103,14 +103,35 @@ describe('fetchTdxCollateral against a local PCCS', () => {
 });
 
 describe('caching collateral source', () => {
-  function source(clock: { t: number }) {
+  function source(clock: { t: number }, observer?: CollateralObserver) {
     return createCachingCollateralSource({
       fetchCollateral: (fmspc, caType) => fetchTdxCollateral({ baseUrl: base }, fmspc, caType),
       now: () => clock.t,
       refreshAheadMs: 24 * 3600_000,
       sourceName: base,
+      ...(observer ? { observer } : {}),
     });
   }
+
+  it('tells its observer each verified fetch (nextUpdate per kind) and whether it serves stale collateral', async () => {
+    mode = 'ok';
+    const clock = { t: pinned };
+    const seen: string[] = [];
+    const s = source(clock, {
+      fetched: (fmspc, nextUpdates, at) => seen.push(`fetched ${fmspc} at ${at.toISOString()}: ${nextUpdates.map((n) => `${n.kind}=${n.at.toISOString()}`).sort().join(' ')}`),
+      servingStale: (stale) => seen.push(`stale=${stale}`),
+    });
+    await s.get(req());
+    await s.get(req()); // from cache, nothing to report
+    mode = 'down';
+    clock.t = expiry - 3600_000;
+    await s.get(req(clock.t));
+    mode = 'ok';
+    expect(seen).toHaveLength(3);
+    expect(seen[0]).toMatch(/^fetched b0c06f000000 at 2025-07-01T00:00:00.000Z: pck_crl=\S+ qe_identity=\S+ root_ca_crl=\S+ tcb_info=\S+$/);
+    expect(seen[0]).toContain(`=${new Date(expiry).toISOString()}`); // the earliest of them is the cache expiry
+    expect(seen.slice(1)).toEqual(['stale=false', 'stale=true']);
+  });
 
   it('caches by FMSPC until refresh-ahead, then refreshes', async () => {
     mode = 'ok';
