@@ -124,6 +124,16 @@ describe('domain metrics over a hardware lifecycle', () => {
     await ready(kc, 'push');
     await ready(kc, 'pull');
     await until(kc, 'no-gpu', 'refused', (a) => conditionOf(a, 'Attested')?.reason === 'GpuEvidenceMissing');
+    // Object state as it settled (the outage and the fork below change conditions again).
+    const conditionIn = (t: string, name: string, condition: string) => series(t, METRIC.agentCondition).filter((x) => x.labels.namespace === ns && x.labels.name === name && x.labels.condition === condition);
+    // (The gauges read the informer cache, which follows the API server by a moment.)
+    const settled = await waitFor('conditions on /metrics', async () => {
+      const t = await scrape(operator);
+      return conditionIn(t, 'push', 'Ready')[0]?.labels.status === 'True' && conditionIn(t, 'no-gpu', 'Attested')[0]?.labels.reason === 'GpuEvidenceMissing' ? t : undefined;
+    });
+    const settledCondition = (name: string, condition: string) => conditionIn(settled, name, condition);
+    expect(settledCondition('push', 'Ready')).toEqual([{ labels: { namespace: ns, name: 'push', condition: 'Ready', status: 'True', reason: 'AgentReady' }, value: 1 }]);
+    expect(settledCondition('no-gpu', 'Attested')).toEqual([{ labels: { namespace: ns, name: 'no-gpu', condition: 'Attested', status: 'False', reason: 'GpuEvidenceMissing' }, value: 1 }]);
     statusOut.push = await cai(['push']);
     statusOut.refused = await cai(['no-gpu']);
     statusOut.json = await cai(['--json']);
@@ -171,7 +181,6 @@ describe('domain metrics over a hardware lifecycle', () => {
     // (After the fork the agents are Ready=False PolicyNotReady: the series follow the condition.)
     expect(one(METRIC.agentCondition, { namespace: ns, name: 'push', condition: 'Ready' })).toHaveLength(1);
     expect(one(METRIC.agentCondition, { namespace: ns, name: 'push', condition: 'Provisioned', status: 'True', reason: 'InstanceRunning' })).toHaveLength(1);
-    expect(one(METRIC.agentCondition, { namespace: ns, name: 'no-gpu', condition: 'Attested', status: 'False', reason: 'GpuEvidenceMissing' })).toHaveLength(1);
     expect(one(METRIC.agentAttestationStatus, { name: 'pull', status: 'affirming' })[0]?.value).toBe(1);
     expect(value(METRIC.agentNextAttestation, { name: 'push' })).toBeGreaterThan(now);
     expect(value(`${METRIC.agentTimeToReady}_count`)).toBeGreaterThanOrEqual(3);
@@ -188,8 +197,9 @@ describe('domain metrics over a hardware lifecycle', () => {
     expect(value(`${METRIC.verificationDuration}_count`, { verifier: 'nvidia' })).toBeGreaterThanOrEqual(4);
     expect(value(`${METRIC.verificationDuration}_sum`, { verifier: 'nvidia' })).toBeGreaterThan(0);
     // Releases and the KBS (its counters crossed from the worker thread).
-    expect(value(METRIC.releases, { mode: 'Challenge', result: 'delivered' })).toBe(1);
-    expect(value(METRIC.releases, { mode: 'KBS', result: 'delivered' })).toBe(1);
+    // (At least once: a reconcile whose status write conflicts delivers again on its retry, and that counts.)
+    expect(value(METRIC.releases, { mode: 'Challenge', result: 'delivered' })).toBeGreaterThanOrEqual(1);
+    expect(value(METRIC.releases, { mode: 'KBS', result: 'delivered' })).toBeGreaterThanOrEqual(1);
     for (const endpoint of ['auth', 'attest', 'resource']) expect(value(METRIC.kbsRequests, { endpoint, code: '200' }), endpoint).toBeGreaterThanOrEqual(1);
     expect(value(METRIC.kbsSessions)).toBeGreaterThanOrEqual(1);
     // Trust material.
