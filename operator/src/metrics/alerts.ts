@@ -57,11 +57,12 @@ export const ALERTS: readonly AlertRule[] = [
   },
   {
     alert: 'PccsUnreachableServingStale',
-    expr: `max(${M.collateralServingStale}) == 1`,
+    // Per verifier host: the operator (challenge mode) and the KBS (KBS mode) each keep their own collateral cache.
+    expr: `max by (host) (${M.collateralServingStale}) == 1`,
     for: '30m',
     severity: 'warning',
-    summary: 'PCCS unreachable: the operator serves cached TDX collateral',
-    description: `The last successful PCCS fetch was {{ with query "time() - max(${M.pccsLastSuccess})" }}{{ . | first | value | humanizeDuration }}{{ end }} ago. Cached collateral is valid until its nextUpdate.`,
+    summary: 'PCCS unreachable: the {{ $labels.host }} serves cached TDX collateral',
+    description: `The {{ $labels.host }}'s last successful PCCS fetch was {{ with printf "time() - max(${M.pccsLastSuccess}{host='%s'})" $labels.host | query }}{{ . | first | value | humanizeDuration }}{{ end }} ago. Cached collateral is valid until its nextUpdate.`,
   },
   {
     alert: 'TransparencyLogInconsistent',
