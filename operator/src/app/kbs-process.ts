@@ -10,6 +10,7 @@ import type { SealedCredential } from '../api/sealed-credential.ts';
 import { AGENTS, CONFIGMAPS, CREDENTIALS, POLICIES, scoped } from '../controllers/resources.ts';
 import { SealingKeyStore } from '../release/sealing/store.ts';
 import { Manager } from '../runtime/manager.ts';
+import { DomainMetrics } from '../metrics/domain.ts';
 import { shareDispatcher } from '../runtime/shared-dispatcher.ts';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseKbsTls, type KbsTlsConfig } from './config.ts';
@@ -107,8 +108,12 @@ export async function startKbsProcess(config: KbsProcessConfig, opts: { logger: 
   const policies = manager.informer<AttestationPolicy>(scoped(POLICIES, config.watchNamespace));
   const credentials = manager.informer<SealedCredential>(scoped(CREDENTIALS, config.watchNamespace));
   const core = manager.client.core;
-  const keyring = liveKeyring(manager, config.operatorNamespace, await new SealingKeyStore().loadOrCreate(core, config.operatorNamespace), logger);
-  const signer = await loadOrCreateEarSigner(core, config.operatorNamespace);
+  // The KBS's domain families (attestations, releases, requests, sessions, trust material) on this process's /metrics.
+  const metrics = new DomainMetrics(manager.metrics);
+  const keyring = liveKeyring(manager, config.operatorNamespace, await new SealingKeyStore().loadOrCreate(core, config.operatorNamespace), logger, (k) =>
+    metrics.sealingKeyring(k.keys.length, new Date(k.active.createdAt)),
+  );
+  const signer = await loadOrCreateEarSigner(core, config.operatorNamespace, (created) => metrics.earKey(created));
   await manager.start();
   // Already its own process: the KBS runs inline here (no worker needed to protect reconcilers).
   const kbs = await startKbsService({
@@ -126,6 +131,7 @@ export async function startKbsProcess(config: KbsProcessConfig, opts: { logger: 
     events: manager.events,
     logger: logger.child({ component: 'kbs' }),
     isolation: 'inline',
+    metrics,
   });
   return {
     kbs,

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, VERSION } from '../../src/api/common.ts';
+import { METRIC } from '../../src/metrics/names.ts';
+import { series } from '../support/prom-text.ts';
 import { parseKbsProcessConfig, startKbsProcess, type KbsProcess } from '../../src/app/kbs-process.ts';
 import type { OperatorHandle } from '../../src/app/operator.ts';
 import { runCli } from '../../src/cli/main.ts';
@@ -89,5 +91,20 @@ describe('cai kbs as its own process', () => {
   it('opens no session for an address where no agent runs', async () => {
     const r = await httpCall('POST', `${kbs.kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' }, ca, localAddress: '127.0.0.9', agent: new Agent({ keepAlive: false, ca }) });
     expect([r.status, (JSON.parse(r.body.toString()) as { detail: string }).detail]).toEqual([401, 'RCAR handshake Auth failed: UnknownRequester: the attestation was not accepted']);
+  });
+
+  it('exposes the KBS domain families on its own /metrics', async () => {
+    const { host, port } = await kbs.manager.httpAddress;
+    const text = await (await fetch(`http://${host}:${port}/metrics`)).text();
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      series(text, name).filter((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v)).reduce((n, x) => n + x.value, 0);
+    for (const endpoint of ['auth', 'attest', 'resource']) expect(value(METRIC.kbsRequests, { endpoint, code: '200' }), endpoint).toBeGreaterThanOrEqual(1);
+    expect(value(METRIC.kbsRequests, { endpoint: 'auth', code: '401' })).toBe(1);
+    expect(value(METRIC.attestations, { tee: 'sample', result: 'pass' })).toBeGreaterThanOrEqual(1);
+    expect(value(METRIC.attestationFailures, { tee: 'sample', reason: 'UnknownRequester' })).toBe(1);
+    expect(value(METRIC.releases, { mode: 'KBS', result: 'delivered' })).toBeGreaterThanOrEqual(1);
+    expect(value(`${METRIC.verificationDuration}_count`, { verifier: 'sample' })).toBeGreaterThanOrEqual(1);
+    expect(value(METRIC.sealingKeys)).toBe(1);
+    expect(value(METRIC.earKeyCreated)).toBeGreaterThan(0);
   });
 });
