@@ -115,6 +115,7 @@ function parseRuntimeData(v: unknown, alg: HashAlgorithm, i: number): Parsed<Pic
     if (!bytes || bytes.length === 0 || bytes.length > 64) return fail(`${where}.raw must be the base64 of 1..64 bytes`);
     return { ok: true, value: { expectedReportData: bytes } };
   }
+  if (!('structured' in v)) return fail(`${where} must be {"structured": <JSON object>} or {"raw": <base64>}`);
   const s = v['structured'];
   if (!isObject(s)) return fail(`${where}.structured must be a JSON object`);
   const text = canonicalize(s);
