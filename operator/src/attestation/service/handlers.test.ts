@@ -158,7 +158,7 @@ describe('POST /attestation', () => {
   it.each([
     ['evidence that is not base64url', { evidence: 'a+b/' }, 'verification_requests[0].evidence is not base64url'],
     ['evidence that is not JSON', { evidence: Buffer.from('nope').toString('base64url') }, 'does not decode to JSON'],
-    ['evidence nested too deep', { evidence: Buffer.from('['.repeat(40) + ']'.repeat(40)).toString('base64url') }, 'nests deeper than 32'],
+    ['evidence nested too deep', { evidence: Buffer.from('['.repeat(40) + ']'.repeat(40)).toString('base64url') }, 'evidence: it nests JSON deeper than 32 levels'],
     ['no runtime data on the primary', { runtime_data: null }, 'verification_requests[0] (the primary evidence) must carry runtime_data'],
     ['an unknown hash algorithm', { runtime_data_hash_algorithm: 'md5' }, 'must be sha256, sha384 or sha512'],
     ['runtime data that is neither structured nor raw', { runtime_data: { other: 1 } }, 'must be {"structured": <JSON object>} or {"raw": <base64>}'],
