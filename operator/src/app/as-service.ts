@@ -88,7 +88,7 @@ export async function startAsService(deps: AsServiceDeps): Promise<AsService> {
 
   const lastEvent = new Map<string, number>();
   const onEvent = (e: AsEvent) => {
-    if (!deps.events || !e.policyId) return;
+    if (!deps.events || e.type === 'challenge-issued' || !e.policyId) return;
     const id = parsePolicyId(e.policyId);
     if (!id.ok || id.id.kind !== 'agent') return;
     const reason = e.type === 'refused' ? e.code : e.failure ?? (e.status === 'affirming' ? undefined : `Appraisal${e.status[0]!.toUpperCase()}${e.status.slice(1)}`);

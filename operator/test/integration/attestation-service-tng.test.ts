@@ -44,19 +44,20 @@ interface Tunnel {
 }
 
 /** Egress (ASR evidence) → ingress (verify against `asUrl` with `policyId`) → one HTTP request through it. */
-async function tunnel(opts: { policyId: string; asr?: AsrOptions; egress?: Record<string, unknown>; asUrl?: string; caFile?: string }): Promise<Tunnel> {
+async function tunnel(opts: { policyId: string; asr?: AsrOptions; egress?: Record<string, unknown>; asUrl?: string; caFile?: string; ohttp?: boolean }): Promise<Tunnel> {
   let asr: AsrServer | undefined;
   const procs: TngProcess[] = [];
   try {
     const ePort = await freePort();
     const iPort = await freePort();
     const egressSide = opts.egress ?? (asr = await startAsr(opts.asr), { attest: { aa_provider: 'coco_asr', asr_addr: asr.url } });
-    const egress = launchTng({ add_egress: [{ mapping: { in: { host: '127.0.0.1', port: ePort }, out: { host: '127.0.0.1', port: upstream.port } }, ...egressSide }] });
+    const transport = opts.ohttp ? { ohttp: {} } : {};
+    const egress = launchTng({ add_egress: [{ mapping: { in: { host: '127.0.0.1', port: ePort }, out: { host: '127.0.0.1', port: upstream.port } }, ...egressSide, ...transport }] });
     procs.push(egress);
     await egress.waitForOutput(/All services are ready/);
     const caFile = opts.caFile ?? as.caFile;
     const ingress = launchTng(
-      { add_ingress: [{ mapping: { in: { host: '127.0.0.1', port: iPort }, out: { host: '127.0.0.1', port: ePort } }, verify: { as_addr: opts.asUrl ?? as.url, policy_ids: [opts.policyId], trusted_certs_paths: [caFile] } }] },
+      { add_ingress: [{ mapping: { in: { host: '127.0.0.1', port: iPort }, out: { host: '127.0.0.1', port: ePort } }, verify: { as_addr: opts.asUrl ?? as.url, policy_ids: [opts.policyId], trusted_certs_paths: [caFile] }, ...transport }] },
       { env: { SSL_CERT_FILE: caFile } },
     );
     procs.push(ingress);
@@ -84,6 +85,19 @@ describe('the attestation service with the real TNG 2.12.0', () => {
     expect(t.body).toBe('hello from the attested workload');
     expect(t.ingress).toMatch(/access_log: .*encrypted=true attested=true/);
     expect(as.events.some((e) => e.type === 'token-issued' && e.policyId === `${NS}/dev-affirming` && e.status === 'affirming')).toBe(true);
+  });
+
+  it('OHTTP mode: TNG takes a challenge from the AS, then passes affirming evidence and refuses a non-affirming appraisal', async () => {
+    const before = as.events.filter((e) => e.type === 'challenge-issued').length;
+    const ok = await tunnel({ policyId: `${NS}/dev-affirming`, ohttp: true });
+    expect(ok.ok, ok.ingress.slice(-3000)).toBe(true);
+    expect(ok.body).toBe('hello from the attested workload');
+    expect(as.events.filter((e) => e.type === 'challenge-issued').length).toBeGreaterThan(before);
+    const refused = await tunnel({ policyId: `${NS}/dev-warning`, ohttp: true });
+    expect(refused.ok).toBe(false);
+    // In OHTTP mode TNG answers the client itself (HTTP 500) with the reason.
+    expect(refused.body).toContain('CreateOHttpClientFailed');
+    expect(refused.body).toContain('EAR status is not affirming: got warning for cpu0');
   });
 
   it('an agent-scoped id admits that agent\'s instance (its init-data in the evidence) and refuses another agent\'s: EarStatusNotAffirming', async () => {

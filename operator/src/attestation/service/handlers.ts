@@ -27,7 +27,8 @@ export interface SigningMaterial {
 
 export type AsEvent =
   | { type: 'token-issued'; policyId: string; tee: string; status: string; tokenDigest: string; peerAddress: string; sampleTee: boolean; failure?: string }
-  | { type: 'refused'; code: AsErrorCode; message: string; peerAddress: string; policyId?: string };
+  | { type: 'refused'; code: AsErrorCode; message: string; peerAddress: string; policyId?: string }
+  | { type: 'challenge-issued'; peerAddress: string; policyId?: undefined };
 
 export interface AsHandlerDeps {
   registry: VerifierRegistry;
@@ -50,11 +51,12 @@ export function handleCertificate(deps: AsHandlerDeps): AsResponse {
  * POST /challenge → {nonce, extra_params:{jwt}} (what TNG's OHTTP mode reads). The jwt is a short-lived
  * token signed by the AS key carrying the nonce; the body of the request is not interpreted.
  */
-export function handleChallenge(deps: AsHandlerDeps): AsResponse {
+export function handleChallenge(deps: AsHandlerDeps, peerAddress = ''): AsResponse {
   const nonce = randomBytes(32).toString('base64');
   const iat = Math.floor(deps.now() / 1000);
   const { signer } = deps.signing();
   const jwt = signer.signJson({ nonce, iat, exp: iat + 300 });
+  deps.emit?.({ type: 'challenge-issued', peerAddress });
   return text(200, JSON.stringify({ nonce, extra_params: { jwt } }), 'application/json');
 }
 
