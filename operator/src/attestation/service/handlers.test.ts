@@ -191,6 +191,23 @@ describe('POST /attestation', () => {
     }
   });
 
+  it('checks an OHTTP challenge_token: one it issued and unexpired passes; forged or expired is refused', async () => {
+    const { extra_params } = JSON.parse(handleChallenge(deps).body) as { extra_params: { jwt: string } };
+    const withToken = (token: string) => tngShapedRequest({ policyId: 'team/dev', runtimeData: { challenge_token: token, hpke_key_config: { expire_timestamp: 1 } } }).body;
+    expect(claimsOf((await attest(withToken(extra_params.jwt))).body).submods['cpu0']!['ear.status']).toBe('affirming');
+    const forged = EarSigner.generate().signJson({ nonce: 'n', iat: T0 / 1000, exp: T0 / 1000 + 300 });
+    const expired = EarSigner.fromPem(keyset.signerKeyPem).signJson({ nonce: 'n', iat: 0, exp: T0 / 1000 - 1 });
+    for (const [token, detail] of [
+      [forged, 'was not issued by this attestation service'],
+      [expired, 'has expired'],
+      ['x.y', 'is not a compact JWS'],
+    ] as const) {
+      const r = await attest(withToken(token));
+      expect([r.status, errorOf(r.body).error]).toEqual([400, 'ChallengeInvalid']);
+      expect(errorOf(r.body).detail).toContain(detail);
+    }
+  });
+
   it('device evidence of a CPU TEE in an additional slot is refused', async () => {
     const body = JSON.parse(tngShapedRequest({ policyId: 'team/dev' }).body.toString()) as { verification_requests: unknown[] };
     body.verification_requests.push(body.verification_requests[0]);
