@@ -8,11 +8,11 @@ import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AttestationPolicy } from '../api/attestation-policy.ts';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
-import { anchorsPem, type AsCaState } from '../attestation/service/ca.ts';
+import { anchorsPem, needsRotation, type AsCaState } from '../attestation/service/ca.ts';
 import type { AsEvent } from '../attestation/service/handlers.ts';
 import { parsePolicyId } from '../attestation/service/policy-id.ts';
 import type { EventRecorder, SharedInformer } from '../runtime/manager.ts';
-import { DEFAULT_AS_CA_POLICY, loadOrCreateAsCa, maintainAsCa, type AsCaPolicy } from './as-ca-store.ts';
+import { AS_CA_SECRET, DEFAULT_AS_CA_POLICY, loadOrCreateAsCa, readAsCa, type AsCaPolicy } from './as-ca-store.ts';
 import { startAsRuntime, type AsRuntime } from './as-runtime.ts';
 import { asSnapshot } from './as-snapshot.ts';
 import type { AsWorkerInit, FromAsWorker, ToAsWorker } from './as-worker.ts';
@@ -21,6 +21,8 @@ import type { EgressLists, TrustAnchors } from './verifiers.ts';
 export interface AsService {
   /** URL gateways verify against (`verify.as_addr`). */
   url: string;
+  /** The port it listens on (with --as-bind-address …:0, the one the kernel chose). */
+  port: number;
   /** PEM anchors gateways pin (SSL_CERT_FILE + trusted_certs_paths): active, pending and retiring CAs. */
   trustBundlePem(): string;
   /** Called with the new bundle whenever it changes (a rotation began, activated or finished). */
@@ -45,7 +47,7 @@ export interface AsServiceDeps {
   /** Extra SANs for the serving certificate (the public URL's host and loopback are always included). */
   tlsHosts?: string[];
   caPolicy?: AsCaPolicy;
-  /** How often the CA Secret is re-read and rotations advanced (default 60 s). */
+  /** How often the CA Secret is re-read (a rotation begun by `cai attestation-service rotate-ca`; default 60 s). */
   caCheckIntervalMs?: number;
   nvidiaRimDir?: string;
   trustAnchors?: TrustAnchors;
@@ -60,7 +62,7 @@ export interface AsServiceDeps {
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './as-worker.ts' : './as-worker.js', import.meta.url);
 const EVENT_INTERVAL_MS = 10_000;
 
-/** Default public URL: the operator's AS Service in its namespace (the chart names it so). */
+/** Default public URL: the AS Service in the operator namespace (the chart passes its own name as --as-public-url). */
 export function defaultAsPublicUrl(operatorNamespace: string, port: number): string {
   return `https://confidential-agent-operator-as.${operatorNamespace}.svc:${port}`;
 }
@@ -68,9 +70,15 @@ export function defaultAsPublicUrl(operatorNamespace: string, port: number): str
 function tlsHostsFor(deps: AsServiceDeps): string[] {
   const hosts = ['127.0.0.1', 'localhost', ...(deps.tlsHosts ?? [])];
   if (deps.host !== '0.0.0.0' && deps.host !== '::') hosts.push(deps.host);
-  if (deps.publicUrl) hosts.push(new URL(deps.publicUrl).hostname.replace(/^\[|\]$/g, ''));
-  const svc = `confidential-agent-operator-as.${deps.operatorNamespace}`;
-  hosts.push(svc, `${svc}.svc`, `${svc}.svc.cluster.local`);
+  const svcNames = (svc: string, ns: string) => [svc, `${svc}.${ns}`, `${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster.local`];
+  hosts.push(...svcNames('confidential-agent-operator-as', deps.operatorNamespace));
+  if (deps.publicUrl) {
+    const h = new URL(deps.publicUrl).hostname.replace(/^\[|\]$/g, '');
+    hosts.push(h);
+    // A Service URL (<svc>.<ns>.svc): every name in-cluster clients may use for it.
+    const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc$/.exec(h);
+    if (m) hosts.push(...svcNames(m[1]!, m[2]!));
+  }
   return [...new Set(hosts)];
 }
 
@@ -78,10 +86,7 @@ export async function startAsService(deps: AsServiceDeps): Promise<AsService> {
   const log = deps.logger;
   const now = deps.now ?? Date.now;
   const caPolicy = deps.caPolicy ?? DEFAULT_AS_CA_POLICY;
-  let ca: AsCaState = await maintainAsCa(deps.core, deps.operatorNamespace, now, caPolicy).catch(async (err: unknown) => {
-    if ((err as { code?: number }).code !== 404) throw err;
-    return loadOrCreateAsCa(deps.core, deps.operatorNamespace, now, caPolicy);
-  });
+  let ca: AsCaState = await loadOrCreateAsCa(deps.core, deps.operatorNamespace, now, caPolicy);
   let bundle = anchorsPem(ca, now());
   const listeners: Array<(pem: string) => void> = [];
   const snapshot = () => asSnapshot({ agents: deps.agents.list(), policies: deps.policies.list(), ...(deps.configMaps ? { configMaps: deps.configMaps.list() } : {}) });
@@ -122,9 +127,15 @@ export async function startAsService(deps: AsServiceDeps): Promise<AsService> {
     inf.on('update', schedule);
     inf.on('delete', schedule);
   }
+  let warned = false;
   const caBeat = setInterval(() => {
-    maintainAsCa(deps.core, deps.operatorNamespace, now, caPolicy).then(
+    readAsCa(deps.core, deps.operatorNamespace).then(
       (next) => {
+        if (!next) return; // deleted under us: keep serving what we have (a restart creates a new CA)
+        if (needsRotation(next, now(), caPolicy.warnBeforeSeconds) && !warned) {
+          warned = true;
+          log.warn({ secret: AS_CA_SECRET }, 'attestation service CA expires soon: run `cai attestation-service rotate-ca`');
+        }
         if (JSON.stringify(next) !== JSON.stringify(ca)) {
           ca = next;
           host.send({ type: 'ca', json: JSON.stringify(ca) });
@@ -136,13 +147,14 @@ export async function startAsService(deps: AsServiceDeps): Promise<AsService> {
           for (const l of listeners) l(b);
         }
       },
-      (err: unknown) => log.error({ err: err instanceof Error ? err.message : 'error' }, 'attestation service CA maintenance failed; keeping the current CA'),
+      (err: unknown) => log.error({ err: err instanceof Error ? err.message : 'error' }, 'attestation service CA Secret unreadable; keeping the current CA'),
     );
   }, deps.caCheckIntervalMs ?? 60_000);
   caBeat.unref();
   log.info({ url: host.url, isolation: deps.isolation ?? 'worker' }, 'attestation service listening');
   return {
     url: host.url,
+    port: host.port,
     trustBundlePem: () => bundle,
     onTrustBundleChange: (l) => void listeners.push(l),
     async close() {
@@ -155,13 +167,14 @@ export async function startAsService(deps: AsServiceDeps): Promise<AsService> {
 
 interface Host {
   url: string;
+  port: number;
   send(m: Exclude<ToAsWorker, { type: 'close' }>): void;
   close(): Promise<void>;
 }
 
 async function inlineHost(init: AsWorkerInit, log: Logger, onEvent: (e: AsEvent) => void, now: () => number): Promise<Host> {
   const rt: AsRuntime = await startAsRuntime({ ...init, now, log: (level, obj, msg) => log[level](obj, msg), onEvent });
-  return { url: rt.url, send: (m) => (m.type === 'snapshot' ? rt.setSnapshot(m.snapshot) : rt.setCaState(m.json)), close: () => rt.close() };
+  return { url: rt.url, port: rt.port, send: (m) => (m.type === 'snapshot' ? rt.setSnapshot(m.snapshot) : rt.setCaState(m.json)), close: () => rt.close() };
 }
 
 /** Starts the worker and restarts it (after 1 s) if it dies; the listening port and URL stay the same. */
@@ -196,6 +209,7 @@ async function workerHost(init: AsWorkerInit, log: Logger, onEvent: (e: AsEvent)
   current = { ...current, port: first.port };
   return {
     url: first.url,
+    port: first.port,
     send: (m) => {
       // A restarted worker starts from the latest state, not the first one.
       if (m.type === 'snapshot') current = { ...current, snapshot: m.snapshot };

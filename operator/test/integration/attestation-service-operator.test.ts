@@ -2,14 +2,16 @@
 // (created once even when replicas race, kept across restarts, rotated on annotation with the overlap
 // schedule), the server in its worker thread following policy changes, and refusals for an agent-scoped
 // policy id turned into Events on that agent.
+import { connect } from 'node:tls';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { AttestationPolicy } from '../../src/api/attestation-policy.ts';
 import type { ConfidentialAgent } from '../../src/api/confidential-agent.ts';
-import { AS_CA_SECRET, loadOrCreateAsCa, maintainAsCa, ROTATE_ANNOTATION } from '../../src/app/as-ca-store.ts';
+import { AS_CA_SECRET, loadOrCreateAsCa, readAsCa } from '../../src/app/as-ca-store.ts';
 import { startAsService } from '../../src/app/as-service.ts';
-import { anchorsPem } from '../../src/attestation/service/ca.ts';
+import { advance, anchorsPem } from '../../src/attestation/service/ca.ts';
+import { runCli } from '../../src/cli/main.ts';
 import { agentInitDataDigest } from '../../src/protocol/agent-init-data.ts';
 import { httpCall } from '../../src/sim/guest/http.ts';
 import { agent, NS, readyPolicy } from '../support/agent-fixtures.ts';
@@ -19,38 +21,45 @@ import { recordingEvents } from '../support/recording-clients.ts';
 import { createNamespace, useControlPlane } from '../envtest/index.ts';
 
 const controlPlane = useControlPlane();
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { stdout: (t) => (out += t), stderr: (t) => (err += t), readStdin: async () => Buffer.alloc(0), env: { KUBECONFIG: controlPlane().kubeconfigPath } });
+  return { code, out, err };
+}
 const H = 3_600_000;
 const count = (pem: string) => pem.split('-----BEGIN CERTIFICATE-----').length - 1;
 const statusOf = (jwt: string) => (JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { submods: { cpu0: { 'ear.status': string } } }).submods.cpu0['ear.status'];
 
 describe('attestation service CA Secret', () => {
-  it('is created once under a race, reloaded, and rotated on annotation: published first, active after the overlap, old CA dropped after another', async () => {
+  it('is created once under a race and reloaded; `cai attestation-service rotate-ca` publishes a new CA first, it signs after the overlap, the old one is dropped after another', async () => {
     const core = controlPlane().kubeConfig().makeApiClient(CoreV1Api);
     const ns = await createNamespace(controlPlane().kubeConfig(), 'as-ca');
     const t0 = Date.now();
     const [a, b] = await Promise.all([loadOrCreateAsCa(core, ns, () => t0), loadOrCreateAsCa(core, ns, () => t0)]);
     expect(a.active.caCertPem).toBe(b.active.caCertPem);
-    expect(await maintainAsCa(core, ns, () => t0)).toEqual(a);
+    expect(await readAsCa(core, ns)).toEqual(a);
     const secret = await core.readNamespacedSecret({ name: AS_CA_SECRET, namespace: ns });
     expect(Object.keys(secret.data ?? {})).toEqual(['state.json']);
 
-    await core.patchNamespacedSecret({ name: AS_CA_SECRET, namespace: ns, body: [{ op: 'add', path: '/metadata/annotations', value: { [ROTATE_ANNOTATION]: 'now' } }] });
-    const policy = { validDays: 365, renewBeforeSeconds: 86400, overlapSeconds: 3600 };
-    const rotating = await maintainAsCa(core, ns, () => t0, policy);
-    expect(rotating.next).toBeDefined();
+    const printed = await cli(['attestation-service', 'ca', '--namespace', ns]);
+    expect([printed.code, printed.out]).toEqual([0, a.active.caCertPem]);
+    const rotated = await cli(['attestation-service', 'rotate-ca', '--namespace', ns, '--overlap', '3600']);
+    expect(rotated.code, rotated.err).toBe(0);
+    expect(rotated.err).toContain('rotation begun');
+    const rotating = (await readAsCa(core, ns))!;
+    const tr = Date.parse(rotating.next!.activateAt) - 3600 * 1000;
     expect(rotating.active.caCertPem).toBe(a.active.caCertPem);
-    expect(count(anchorsPem(rotating, t0))).toBe(2);
-    const annotations = (await core.readNamespacedSecret({ name: AS_CA_SECRET, namespace: ns })).metadata?.annotations ?? {};
-    expect(annotations[ROTATE_ANNOTATION]).toBeUndefined();
-    expect(await maintainAsCa(core, ns, () => t0 + H / 2, policy)).toEqual(rotating); // nothing due yet
-
-    const active = await maintainAsCa(core, ns, () => t0 + H, policy);
+    expect(count(anchorsPem(rotating, tr))).toBe(2);
+    expect(advance(rotating, tr + H / 2).active.caCertPem).toBe(a.active.caCertPem);
+    const active = advance(rotating, tr + H);
     expect(active.active.caCertPem).toBe(rotating.next!.keyset.caCertPem);
     expect(active.retired?.caCertPem).toBe(a.active.caCertPem);
-    const done = await maintainAsCa(core, ns, () => t0 + 2 * H, policy);
-    expect(done.retired).toBeUndefined();
-    expect(count(anchorsPem(done, t0 + 2 * H))).toBe(1);
-    expect((await loadOrCreateAsCa(core, ns, () => t0)).active.caCertPem).toBe(done.active.caCertPem);
+    expect(count(anchorsPem(rotating, tr + 2 * H))).toBe(1);
+    const again = await cli(['attestation-service', 'rotate-ca', '--namespace', ns]);
+    expect(again.code).not.toBe(0); // one rotation at a time
+    expect((await cli(['attestation-service', 'rotate-ca', '--namespace', ns, '--overlap', '-1'])).code).toBe(2);
   });
 
   it('refuses a corrupted Secret instead of replacing it', async () => {
@@ -71,15 +80,26 @@ describe('the operator attestation service (worker thread)', () => {
     const a = agents.set(agent('agent-a'));
     const events = recordingEvents();
     const start = () =>
-      startAsService({ agents, policies, core, operatorNamespace: ns, host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), events: events.recorder, snapshotDebounceMs: 10 });
+      startAsService({ agents, policies, core, operatorNamespace: ns, host: '127.0.0.1', port: 0, publicUrl: 'https://cao-as.team.svc:8082', logger: pino({ level: 'silent' }), events: events.recorder, snapshotDebounceMs: 10, caCheckIntervalMs: 200 });
     let as = await start();
+    const local = () => `https://127.0.0.1:${as.port}`;
     try {
       const ca = as.trustBundlePem();
       const post = async (policyId: string, initDataDigest?: Uint8Array) => {
-        const r = await httpCall('POST', `${as.url}/attestation`, { ca, rawBody: tngShapedRequest({ policyId, ...(initDataDigest ? { initDataDigest } : {}) }).body });
+        const r = await httpCall('POST', `${local()}/attestation`, { ca, rawBody: tngShapedRequest({ policyId, ...(initDataDigest ? { initDataDigest } : {}) }).body });
         return r.status === 200 ? statusOf(r.body.toString()) : `${r.status} ${r.body.toString()}`;
       };
       expect(await post(`${NS}/dev`)).toBe('affirming');
+      // The serving certificate names the Service of the public URL in every form an in-cluster client may use.
+      const port = as.port;
+      expect(as.url).toBe('https://cao-as.team.svc:8082');
+      for (const servername of ['cao-as', 'cao-as.team', 'cao-as.team.svc', 'cao-as.team.svc.cluster.local']) {
+        await new Promise<void>((resolve, reject) => {
+          const s = connect({ host: '127.0.0.1', port, ca, servername }, () => (s.end(), resolve()));
+          s.on('error', reject);
+        });
+      }
+      await expect(new Promise((resolve, reject) => connect({ host: '127.0.0.1', port, ca, servername: 'evil.example' }, () => resolve(undefined)).on('error', reject))).rejects.toThrow(/altnames/);
       const digest = agentInitDataDigest({ namespace: NS, name: 'agent-a', uid: a.metadata.uid! });
       expect(await post(`${NS}/dev/agent-a`, digest)).toBe('affirming');
       expect(await post(`${NS}/dev/agent-a`)).toBe('contraindicated');
@@ -95,7 +115,12 @@ describe('the operator attestation service (worker thread)', () => {
       await as.close();
       as = await start();
       expect(as.trustBundlePem()).toBe(ca);
-      expect((await httpCall('GET', `${as.url}/certificate`, { ca })).body.toString()).toBe(ca);
+      // A rotation begun by an admin reaches the running service (Secret re-read): two anchors, TLS unchanged.
+      const changed = new Promise<string>((resolve) => as.onTrustBundleChange(resolve));
+      expect((await cli(['attestation-service', 'rotate-ca', '--namespace', ns])).code).toBe(0);
+      const bundle = await changed;
+      expect(count(bundle)).toBe(2);
+      await expect.poll(async () => (await httpCall('GET', `${local()}/certificate`, { ca })).body.toString(), { timeout: 5000 }).toBe(bundle);
     } finally {
       await as.close();
     }
