@@ -119,6 +119,8 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       return r.ok ? { ok: true, sealingKeyId: r.sealingKeyId, digest: r.digest } : { ok: false, code: r.code, message: r.message, digest: r.digest };
     },
     lifecycle: {
+      // spec.sandboxPolicy ConfigMaps: a GET in the agent's namespace (rbac.yaml: configmaps get).
+      configMaps: deps.manager.client.core,
       policies: deps.policies,
       credentials: deps.credentials,
       keyring,

@@ -19,7 +19,12 @@ export function localGuests(host = '127.0.0.1', opts: { attester?: GuestAttester
     guest: (id) => running.get(id),
     launch: async (record, request) => {
       const workload = await startWorkloadEndpoint(host, request.workload.model);
-      const guest = await startSimulatedGuest({ host, manifest: request.manifest, ...(opts.attester ? { attester: opts.attester } : {}) });
+      const guest = await startSimulatedGuest({
+        host,
+        manifest: request.manifest,
+        ...(request.initData !== undefined ? { initData: request.initData } : {}),
+        ...(opts.attester ? { attester: opts.attester } : {}),
+      });
       running.set(record.id, guest);
       return {
         ports: { [request.workload.port]: workload.port, [request.guestApiPort]: guest.apiPort },
