@@ -4,6 +4,7 @@
 import type { AttestationPolicy } from '../api/attestation-policy.ts';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
+import { initDataDigestOf, initDataForPolicy } from '../pep/attestation.ts';
 import type { AgentRecord, CredentialRecord, PolicyRecord } from '../release/kbs/decide-release.ts';
 
 export interface KbsSnapshot {
@@ -28,12 +29,17 @@ export function instanceHost(a: ConfidentialAgent): string | undefined {
 
 export function agentRecord(a: ConfidentialAgent): AgentRecord {
   const host = instanceHost(a);
+  // An instance launched with init-data (a sandbox policy digest) is also recognised by it: the KBS then
+  // releases only to a requester whose attested init-data is exactly what this instance launched with.
+  const launched = a.status?.instance?.sandboxPolicyDigest;
+  const initDataDigest = launched ? initDataDigestOf(initDataForPolicy(launched)).toString('hex') : undefined;
+  const identity = { ...(host ? { peerAddress: host } : {}), ...(initDataDigest ? { initDataDigest } : {}) };
   return {
     namespace: a.metadata.namespace ?? '',
     name: a.metadata.name,
     policyName: a.spec.attestationPolicyRef.name,
     credentials: a.spec.credentials.map((c) => c.name),
-    ...(host ? { identity: { peerAddress: host } } : {}),
+    ...(host || initDataDigest ? { identity } : {}),
   };
 }
 

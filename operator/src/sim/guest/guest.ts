@@ -46,6 +46,11 @@ export interface SimulatedGuestOptions {
   initData?: string;
   /** Shorthand for `initData: initDataForPolicy(digest)`. */
   sandboxPolicyDigest?: string;
+  /**
+   * Host directory the PEP's workspace lives in (a simulated guest shares the host's filesystem, so the
+   * policy's `workspace.hostPath` is mapped here; the document and its digest are unchanged).
+   */
+  pepWorkspace?: string;
   /** KBS fetch retries per resource (the real image retries for up to 600 s). */
   kbsRetry?: { attempts?: number; delayMs?: number };
   /** Evidence source for both push (prepare) and pull (KBS); default the sample TEE with `svn`. */
@@ -167,7 +172,8 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
       return `sandbox policy ${digest} does not parse: ${err instanceof PolicyError ? err.message : 'invalid'}`;
     }
     const audit: string[] = [];
-    const service = new PepService({ policy: parsed.policy, policyDigest: digest, socketPath: '' }, (line) => {
+    const policy = opts.pepWorkspace ? { ...parsed.policy, workspace: { ...parsed.policy.workspace, hostPath: opts.pepWorkspace } } : parsed.policy;
+    const service = new PepService({ policy, policyDigest: digest, socketPath: '' }, (line) => {
       if (audit.length < MAX_AUDIT_LINES) audit.push(line);
     });
     pep = { digest, service, audit };
