@@ -12,8 +12,8 @@ export interface LocalGuests {
   guest(instanceId: string): SimulatedGuest | undefined;
 }
 
-/** `attester`: the evidence every guest presents (default the sample TEE). */
-export function localGuests(host = '127.0.0.1', opts: { attester?: GuestAttester } = {}): LocalGuests {
+/** `attester`: the evidence every guest presents (default the sample TEE). `pepWorkspace`: see SimulatedGuestOptions. */
+export function localGuests(host = '127.0.0.1', opts: { attester?: GuestAttester; pepWorkspace?: string } = {}): LocalGuests {
   const running = new Map<string, SimulatedGuest>();
   return {
     guest: (id) => running.get(id),
@@ -24,6 +24,7 @@ export function localGuests(host = '127.0.0.1', opts: { attester?: GuestAttester
         manifest: request.manifest,
         ...(request.initData !== undefined ? { initData: request.initData } : {}),
         ...(opts.attester ? { attester: opts.attester } : {}),
+        ...(opts.pepWorkspace ? { pepWorkspace: opts.pepWorkspace } : {}),
       });
       running.set(record.id, guest);
       return {
