@@ -19,7 +19,7 @@ import { liveKeyring } from './sealing-keyring.ts';
 import { externalKbs, kbsTlsMode, startKbsService } from './kbs-service.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
 import { egressPolicy } from './egress-policy.ts';
-import { hardwareVerifiers, type TrustAnchors } from './verifiers.ts';
+import { egressListsOf, hardwareVerifiers, type TrustAnchors } from './verifiers.ts';
 
 export interface Services {
   resolveReferenceValues: ReferenceValueResolver;
@@ -105,7 +105,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
         ...(config.kbsPublicUrl ? { publicUrl: config.kbsPublicUrl } : {}),
         tls: kbsTlsMode(config.kbsTls, config),
         ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
-        egress: { allowedRekorUrls: config.allowedRekorUrls, allowedPccsUrls: config.allowedPccsUrls },
+        egress: egressListsOf(config),
         ...(config.nvidiaRimDir ? { nvidiaRimDir: config.nvidiaRimDir } : {}),
         events: manager.events,
         logger: logger.child({ component: 'kbs' }),

@@ -3,6 +3,8 @@
 // collateral, RIMs and OCSP answers come from caching clients. Both stacks load on first use.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { lazyVerifier } from '../attestation/lazy-verifier.ts';
+import type { OcspClient } from '../attestation/nvidia/ocsp-client.ts';
+import type { RimSource } from '../attestation/nvidia/rim-source.ts';
 import type { Verifier } from '../attestation/verifier.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
 import { DEFAULT_ALLOWED_PCCS_URLS, DEFAULT_ALLOWED_REKOR_URLS } from './config.ts';
@@ -39,7 +41,7 @@ export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
       return cm ? (cm.data ?? {}) : undefined;
     },
     ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
-    egress: { allowedRekorUrls: deps.config.allowedRekorUrls, allowedPccsUrls: deps.config.allowedPccsUrls },
+    egress: egressListsOf(deps.config),
   });
 }
 
@@ -48,6 +50,17 @@ export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
 export interface EgressLists {
   allowedRekorUrls: string[];
   allowedPccsUrls: string[];
+  allowedRimUrls?: string[];
+  allowedOcspUrls?: string[];
+}
+
+export function egressListsOf(config: EgressLists): EgressLists {
+  return {
+    allowedRekorUrls: config.allowedRekorUrls,
+    allowedPccsUrls: config.allowedPccsUrls,
+    ...(config.allowedRimUrls ? { allowedRimUrls: config.allowedRimUrls } : {}),
+    ...(config.allowedOcspUrls ? { allowedOcspUrls: config.allowedOcspUrls } : {}),
+  };
 }
 
 export function hardwareVerifiersWith(deps: { nvidiaRimDir?: string; configMap(name: string): Record<string, string> | undefined; trustAnchors?: TrustAnchors; egress?: EgressLists }): HardwareVerifiers {
@@ -68,17 +81,36 @@ export function hardwareVerifiersWith(deps: { nvidiaRimDir?: string; configMap(n
     return createTdxVerifier({ collateralFor: allowed, memo: createTdxMemo(), ...(anchors.intelRootCaPem ? { intelRootCaPem: anchors.intelRootCaPem } : {}) });
   });
   const nvidia = lazyVerifier('nvidia', async () => {
-    const { createNvidiaVerifier, DirectoryRimSource, HttpOcspClient, HttpRimSource, PolicyRimSource, VerificationCache } = await import('../attestation/nvidia/index.ts');
+    const { createNvidiaVerifier, DEFAULT_OCSP_URL, DEFAULT_RIM_SERVICE_URL, DirectoryRimSource, HttpOcspClient, HttpRimSource, NvidiaError, PolicyRimSource, VerificationCache } = await import(
+      '../attestation/nvidia/index.ts'
+    );
+    // A RIM service or OCSP responder off the allow-list is never contacted, whichever path asks.
+    const httpRims = new HttpRimSource({});
+    const allowedRims: RimSource = {
+      getRim: (rimId, context) => {
+        const refused = egress.rimUrl(context?.serviceUrl ?? DEFAULT_RIM_SERVICE_URL);
+        if (refused) return Promise.reject(new NvidiaError('RimUrlNotAllowed', refused.message));
+        return httpRims.getRim(rimId, context);
+      },
+    };
+    const httpOcsp = new HttpOcspClient({});
+    const allowedOcsp: OcspClient = {
+      check: (query) => {
+        const refused = egress.ocspUrl(query.url ?? DEFAULT_OCSP_URL);
+        if (refused) return Promise.reject(new NvidiaError('OcspUrlNotAllowed', refused.message));
+        return httpOcsp.check(query);
+      },
+    };
     return createNvidiaVerifier({
       rims: new PolicyRimSource({
         // A RIM directory (mounted volume) replaces the RIM service entirely: nothing is fetched.
-        http: deps.nvidiaRimDir ? new DirectoryRimSource(deps.nvidiaRimDir) : new HttpRimSource({}),
+        http: deps.nvidiaRimDir ? new DirectoryRimSource(deps.nvidiaRimDir) : allowedRims,
         configMaps: (name) => {
           const data = deps.configMap(name);
           return data ? new Map(Object.entries(data)) : undefined;
         },
       }),
-      ocsp: new HttpOcspClient({}),
+      ocsp: allowedOcsp,
       cache: new VerificationCache(),
       ...(anchors.nvidiaDeviceRootPem || anchors.nvidiaRimRootPem
         ? { roots: { ...(anchors.nvidiaDeviceRootPem ? { deviceRootPem: anchors.nvidiaDeviceRootPem } : {}), ...(anchors.nvidiaRimRootPem ? { rimRootPem: anchors.nvidiaRimRootPem } : {}) } }

@@ -213,8 +213,8 @@ describe('Helm chart: render', () => {
 
   it('optional flags appear only when their values are set (egress allow-lists, cluster id, endpoint)', () => {
     const plain = container(render()).args.join(' ');
-    expect(plain).not.toMatch(/--allowed-rekor-urls|--allowed-pccs-urls|--cluster-id|--alibaba-endpoint|--kbs-tls/);
+    expect(plain).not.toMatch(/--allowed-rekor-urls|--allowed-pccs-urls|--allowed-rim-urls|--allowed-ocsp-urls|--cluster-id|--alibaba-endpoint|--kbs-tls/);
     const set = container(render({ set: [...OPTION_SETS['egress allow-lists']!, ...OPTION_SETS['alibaba endpoint']!, 'clusterId=c1'] })).args;
-    expect(set).toEqual(expect.arrayContaining(['--allowed-rekor-urls=https://rekor.sigstore.dev', '--allowed-pccs-urls=https://api.trustedservices.intel.com', '--alibaba-endpoint=ecs-vpc.cn-hangzhou.aliyuncs.com', '--cluster-id=c1']));
+    expect(set).toEqual(expect.arrayContaining(['--allowed-rekor-urls=https://rekor.sigstore.dev', '--allowed-pccs-urls=https://api.trustedservices.intel.com', '--allowed-rim-urls=https://rim.attestation.nvidia.com', '--allowed-ocsp-urls=https://ocsp.ndis.nvidia.com', '--alibaba-endpoint=ecs-vpc.cn-hangzhou.aliyuncs.com', '--cluster-id=c1']));
   });
 });
