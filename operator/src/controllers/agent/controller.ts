@@ -16,7 +16,7 @@ export interface AgentControllerDeps {
   agents: SharedInformer<ConfidentialAgent>;
   clients: KubeClients;
   events: EventRecorder;
-  /** The lifecycle, in order: [provision, attest, release] in the operator. */
+  /** The lifecycle, in order: [sandbox-policy, provision, attest, release] in the operator. */
   phases: readonly Phase[];
 }
 
