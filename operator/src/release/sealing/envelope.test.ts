@@ -132,6 +132,22 @@ describe('envelope decoder, check by check', () => {
     expect(unseal(mid, keyring, scope).ok).toBe(true);
   });
 
+  it('the 2 MiB base64 cap is inclusive: an envelope of exactly 2,097,152 characters opens', () => {
+    const exact = seal(keyring.certificatePem, Buffer.alloc(1_572_864 - (HEADER_LEN + 16), 1), scope);
+    expect(exact.length).toBe(2 * 1_048_576);
+    expect(unseal(exact, keyring, scope).ok).toBe(true);
+  });
+
+  it('magic and version are checked before anything else (not reported as tampering)', () => {
+    const env = seal(keyring.certificatePem, Buffer.from(secret), scope);
+    for (const index of [0, 3, 4]) expect(unseal(flipByte(env, index), keyring, scope)).toEqual({ ok: false, code: 'Malformed', message: malformed });
+  });
+
+  it('a claimed scope that cannot be a scope (Strict without a name) is ScopeMismatch with the reason', () => {
+    const env = seal(keyring.certificatePem, Buffer.from(secret), scope);
+    expect(unseal(env, keyring, { ...scope, name: undefined })).toEqual({ ok: false, code: 'ScopeMismatch', message: 'scope.name is required for Strict scope' });
+  });
+
   it('length: header + tag with an empty ciphertext opens; one byte short of the header is Malformed', () => {
     const empty = seal(keyring.certificatePem, Buffer.alloc(0), scope);
     expect(Buffer.from(empty, 'base64').length).toBe(HEADER_LEN + 16);
