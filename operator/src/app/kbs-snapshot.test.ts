@@ -45,4 +45,11 @@ describe('kbsSnapshot', () => {
     const id = kbsSnapshot({ agents: [a], policies: [], credentials: [] }).agents[0]!.identity;
     expect(id).toEqual({ peerAddress: '10.0.0.5', initDataDigest: createHash('sha384').update(initDataForPolicy(digest)).digest('hex') });
   });
+
+  it('leaves out an agent the sandbox-policy phase refused (nothing is released to it by the KBS either)', () => {
+    const withCondition = (name: string, status: string) =>
+      ({ ...agent(name, 'KBS', '10.0.0.5:8006'), status: { instance: { address: '10.0.0.5:8006' }, conditions: [{ type: 'SandboxPolicyReady', status, reason: 'x', message: 'x' }] } }) as unknown as ConfidentialAgent;
+    const s = kbsSnapshot({ agents: [withCondition('refused', 'False'), withCondition('unknown', 'Unknown'), withCondition('ok', 'True')], policies: [], credentials: [] });
+    expect(s.agents.map((a) => a.name)).toEqual(['unknown', 'ok']);
+  });
 });

@@ -51,6 +51,12 @@ export function credentialRecord(c: SealedCredential): CredentialRecord {
   return { namespace: c.metadata.namespace ?? '', name: c.metadata.name, resourcePath: c.spec.resourcePath, scope: c.spec.scope, encryptedData: c.spec.encryptedData };
 }
 
+/**
+ * The sandbox-policy phase refused the agent (its policy is invalid, or differs from what the running
+ * instance launched with): the KBS releases nothing to it either, as the release phase pushes nothing.
+ */
+const sandboxPolicyRefused = (a: ConfidentialAgent) => a.status?.conditions?.some((c) => c.type === 'SandboxPolicyReady' && c.status === 'False') ?? false;
+
 const ready = (p: AttestationPolicy) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 export function kbsSnapshot(lists: {
@@ -62,7 +68,7 @@ export function kbsSnapshot(lists: {
   const configMaps: Record<string, Record<string, string>> = {};
   for (const cm of lists.configMaps ?? []) if (cm.metadata?.name) configMaps[cm.metadata.name] = cm.data ?? {};
   return {
-    agents: lists.agents.filter((a) => a.spec.delivery.mode === 'KBS').map(agentRecord),
+    agents: lists.agents.filter((a) => a.spec.delivery.mode === 'KBS' && !sandboxPolicyRefused(a)).map(agentRecord),
     policies: lists.policies.filter(ready).map(policyRecord),
     credentials: lists.credentials.map(credentialRecord),
     configMaps,

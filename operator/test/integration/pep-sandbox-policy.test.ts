@@ -13,7 +13,10 @@ import { parse } from 'yaml';
 import { GROUP, VERSION } from '../../src/api/common.ts';
 import type { OperatorHandle } from '../../src/app/operator.ts';
 import { runCli } from '../../src/cli/main.ts';
+import { initDataForPolicy } from '../../src/pep/attestation.ts';
 import { policyDigest } from '../../src/pep/policy.ts';
+import { BOOTSTRAP_RESOURCE } from '../../src/protocol/bootstrap.ts';
+import { KbsClient, KbsClientError } from '../../src/sim/guest/kbs-client.ts';
 import type { GuestPep } from '../../src/sim/guest/guest.ts';
 import { startLocalCloud, type LocalCloud } from '../../src/sim/local/cloud-server.ts';
 import { localGuests, type LocalGuests } from '../../src/sim/local/guest-launcher.ts';
@@ -151,6 +154,26 @@ describe('sandbox policy: ConfigMap → init-data → attested → enforced by t
     await bump('bump-2');
     const back = await ready(kc, 'mut');
     expect(back.status?.instance?.id).toBe(id);
+  });
+
+  it('KBS mode: once the ConfigMap no longer matches the launched policy, the KBS releases nothing more to the instance', async () => {
+    const kc = controlPlane().kubeConfig();
+    const agent = await getAgent(kc, ns, 'pull-a');
+    const guest = guests.guest(agent?.status?.instance?.id ?? '')!;
+    const { kbs_url: kbsUrl, kbs_cert: ca } = JSON.parse(guest.resources().get(BOOTSTRAP_RESOURCE)!.toString()) as { kbs_url: string; kbs_cert?: string };
+    const path = 'default/local-resources/pull_a';
+    // The instance's own identity (address + launched init-data) gets its credential from the KBS...
+    const client = () => new KbsClient({ baseUrl: kbsUrl, ...(ca ? { ca } : {}), handshakeAttempts: 1, getAttempts: 2, initData: initDataForPolicy(policyDigest(NO_LS)) });
+    expect((await client().getResource(path)).toString()).toBe('sandbox-secret-pull-a');
+    // ...until the policy it launched with is no longer what the agent names.
+    await kc.makeApiClient(CoreV1Api).replaceNamespacedConfigMap({ name: 'no-ls', namespace: ns, body: { metadata: { name: 'no-ls' }, data: { 'policy.json': TEXT } } });
+    await customObjects(kc).patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: 'confidentialagents', name: 'pull-a', body: [{ op: 'add', path: '/spec/workload/model', value: 'bump' }] });
+    await waitFor('pull-a SandboxPolicyChanged', async () => (conditionOf(await getAgent(kc, ns, 'pull-a'), 'SandboxPolicyReady')?.reason === 'SandboxPolicyChanged' ? true : undefined));
+    const refused = await waitFor('KBS refusal', async () => {
+      const err = await client().getResource(path).then(() => undefined, (e: unknown) => e);
+      return err instanceof KbsClientError ? err : undefined;
+    });
+    expect(refused.status).not.toBe(200);
   });
 
   it('a pin the ConfigMap does not match is refused before any instance exists', async () => {
