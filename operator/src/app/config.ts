@@ -130,7 +130,7 @@ export const OPERATOR_USAGE = `Usage: cai operator [options]
   --allowed-ocsp-urls LIST   comma list of URL prefixes a policy's gpu.ocspUrl may use (default https://ocsp.ndis.nvidia.com/)`;
 
 /** A comma list of URL prefixes; '' (explicitly empty) allows nothing. */
-function urlPrefixes(name: string, value: string | undefined, fallback: string[]): string[] {
+export function urlPrefixes(name: string, value: string | undefined, fallback: string[]): string[] {
   if (value === undefined) return fallback;
   try {
     return parseUrlPrefixes(value.split(',').map((x) => x.trim()).filter(Boolean), `--${name}`).map((p) => p.text);
