@@ -6,6 +6,7 @@ import type { Condition } from './common.ts';
 
 /** Condition types of a ConfidentialAgent, in lifecycle order (Ready summarises the others). */
 export const AgentCondition = {
+  SandboxPolicyReady: 'SandboxPolicyReady',
   Provisioned: 'Provisioned',
   Attested: 'Attested',
   CredentialsReleased: 'CredentialsReleased',
@@ -30,8 +31,13 @@ export const AgentReason = {
   // Ready / seeding
   Reconciling: 'Reconciling',
   AgentReady: 'AgentReady',
-  // The sandbox policy ConfigMap the agent names is missing or invalid (Event only)
+  // SandboxPolicyReady
+  SandboxPolicyResolved: 'SandboxPolicyResolved',
+  NoSandboxPolicy: 'NoSandboxPolicy',
   SandboxPolicyInvalid: 'SandboxPolicyInvalid',
+  SandboxPolicyChanged: 'SandboxPolicyChanged',
+  InitDataUnsupported: 'InitDataUnsupported',
+  WaitingForSandboxPolicy: 'WaitingForSandboxPolicy',
   // Provisioned
   InstanceRunning: 'InstanceRunning',
   InstanceStarting: 'InstanceStarting',

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { DELIVERY_MODES, EAR_STATUSES, PROVIDER_NAMES } from './enums.ts';
 import { cel, ConditionsSchema, immutable, LocalObjectReferenceSchema, type KubeObject } from './common.ts';
-import { AgentSandboxPolicySchema, SandboxPolicyStatusSchema } from './sandbox-policy.ts';
+import { AgentSandboxPolicySchema, SANDBOX_POLICY_DIGEST_PATTERN, SandboxPolicyStatusSchema } from './sandbox-policy.ts';
 
 export const LocalInstanceSchema = z
   .object({
@@ -115,6 +115,11 @@ export const InstanceStatusSchema = z.object({
   address: z.string().optional().describe('Address the operator reaches the instance at (private IP or host:port).'),
   zone: z.string().optional().describe('Zone the instance runs in.'),
   createdAt: z.string().optional().describe('When the provider created the instance (RFC 3339).'),
+  sandboxPolicyDigest: z
+    .string()
+    .regex(SANDBOX_POLICY_DIGEST_PATTERN)
+    .optional()
+    .describe("Sandbox policy digest written into the instance's init-data at creation (what its attested evidence binds and its PEP enforces)."),
 });
 
 // What the last appraisal measured and concluded (for `cai status` and auditors): digests, versions, TCB
@@ -195,7 +200,7 @@ export const ConfidentialAgentStatusSchema = z.object({
   instance: InstanceStatusSchema.optional().describe('The TEE instance backing this agent.'),
   attestation: AttestationStatusSchema.optional().describe('Outcome of the last attestation.'),
   credentials: z.array(CredentialDeliveryStatusSchema).max(64).optional().describe('Per-credential delivery record.'),
-  sandboxPolicy: SandboxPolicyStatusSchema.optional().describe('The tool-sandbox policy the agent runs under.'),
+  sandboxPolicy: SandboxPolicyStatusSchema.optional().describe('The tool-sandbox policy spec.sandboxPolicy names (its current ConfigMap digest).'),
 });
 export type ConfidentialAgentStatus = z.infer<typeof ConfidentialAgentStatusSchema>;
 export type ConfidentialAgent = KubeObject<ConfidentialAgentSpec, ConfidentialAgentStatus>;

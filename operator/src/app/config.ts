@@ -5,6 +5,9 @@ import { EgressError, parseUrlPrefixes } from '../net/egress.ts';
 /** Public-good Sigstore Rekor and Intel PCS: the only log / PCCS an AttestationPolicy may name by default. */
 export const DEFAULT_ALLOWED_REKOR_URLS = ['https://rekor.sigstore.dev/'];
 export const DEFAULT_ALLOWED_PCCS_URLS = ['https://api.trustedservices.intel.com/'];
+/** NVIDIA's public RIM service and OCSP responder: the only ones a policy's gpu section may name by default. */
+export const DEFAULT_ALLOWED_RIM_URLS = ['https://rim.attestation.nvidia.com/'];
+export const DEFAULT_ALLOWED_OCSP_URLS = ['https://ocsp.ndis.nvidia.com/'];
 
 export interface OperatorConfig {
   kubeconfig?: string;
@@ -44,6 +47,10 @@ export interface OperatorConfig {
   allowedRekorUrls: string[];
   /** URL prefixes a policy's spec.tdx.pccsUrl must fall under. */
   allowedPccsUrls: string[];
+  /** URL prefixes a policy's spec.gpu.rimServiceUrl must fall under. */
+  allowedRimUrls: string[];
+  /** URL prefixes a policy's spec.gpu.ocspUrl must fall under. */
+  allowedOcspUrls: string[];
 }
 
 export type KbsTlsConfig =
@@ -91,6 +98,8 @@ const OPTIONS = {
   'nvidia-rim-dir': { type: 'string' },
   'allowed-rekor-urls': { type: 'string' },
   'allowed-pccs-urls': { type: 'string' },
+  'allowed-rim-urls': { type: 'string' },
+  'allowed-ocsp-urls': { type: 'string' },
 } as const;
 
 export const OPERATOR_USAGE = `Usage: cai operator [options]
@@ -126,10 +135,12 @@ export const OPERATOR_USAGE = `Usage: cai operator [options]
   --gc-min-age SECONDS       leave orphans younger than this alone (default 30)
   --nvidia-rim-dir DIR       read NVIDIA RIMs from this directory (a mounted volume) instead of the RIM service
   --allowed-rekor-urls LIST  comma list of URL prefixes a policy's rekor.url may use (default https://rekor.sigstore.dev/)
-  --allowed-pccs-urls LIST   comma list of URL prefixes a policy's pccsUrl may use (default https://api.trustedservices.intel.com/)`;
+  --allowed-pccs-urls LIST   comma list of URL prefixes a policy's pccsUrl may use (default https://api.trustedservices.intel.com/)
+  --allowed-rim-urls LIST    comma list of URL prefixes a policy's gpu.rimServiceUrl may use (default https://rim.attestation.nvidia.com/)
+  --allowed-ocsp-urls LIST   comma list of URL prefixes a policy's gpu.ocspUrl may use (default https://ocsp.ndis.nvidia.com/)`;
 
 /** A comma list of URL prefixes; '' (explicitly empty) allows nothing. */
-function urlPrefixes(name: string, value: string | undefined, fallback: string[]): string[] {
+export function urlPrefixes(name: string, value: string | undefined, fallback: string[]): string[] {
   if (value === undefined) return fallback;
   try {
     return parseUrlPrefixes(value.split(',').map((x) => x.trim()).filter(Boolean), `--${name}`).map((p) => p.text);
@@ -247,5 +258,7 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
     nvidiaRimDir: values['nvidia-rim-dir'],
     allowedRekorUrls: urlPrefixes('allowed-rekor-urls', values['allowed-rekor-urls'], DEFAULT_ALLOWED_REKOR_URLS),
     allowedPccsUrls: urlPrefixes('allowed-pccs-urls', values['allowed-pccs-urls'], DEFAULT_ALLOWED_PCCS_URLS),
+    allowedRimUrls: urlPrefixes('allowed-rim-urls', values['allowed-rim-urls'], DEFAULT_ALLOWED_RIM_URLS),
+    allowedOcspUrls: urlPrefixes('allowed-ocsp-urls', values['allowed-ocsp-urls'], DEFAULT_ALLOWED_OCSP_URLS),
   };
 }

@@ -13,7 +13,17 @@ import { Manager } from '../runtime/manager.ts';
 import { DomainMetrics } from '../metrics/domain.ts';
 import { shareDispatcher } from '../runtime/shared-dispatcher.ts';
 import { parseArgs } from 'node:util';
-import { ConfigError, parseKbsTls, type KbsTlsConfig } from './config.ts';
+import {
+  ConfigError,
+  DEFAULT_ALLOWED_OCSP_URLS,
+  DEFAULT_ALLOWED_PCCS_URLS,
+  DEFAULT_ALLOWED_REKOR_URLS,
+  DEFAULT_ALLOWED_RIM_URLS,
+  parseKbsTls,
+  urlPrefixes,
+  type KbsTlsConfig,
+} from './config.ts';
+import { egressListsOf, type EgressLists } from './verifiers.ts';
 import { loadOrCreateEarSigner } from './ear-key.ts';
 import { kbsTlsMode, startKbsService, type KbsService } from './kbs-service.ts';
 import { liveKeyring } from './sealing-keyring.ts';
@@ -27,6 +37,8 @@ export interface KbsProcessConfig {
   kbsPublicUrl?: string | undefined;
   kbsTls: KbsTlsConfig;
   nvidiaRimDir?: string | undefined;
+  /** The operator's egress allow-lists (the KBS verifies GPU evidence, which fetches RIMs and OCSP answers). */
+  egress: Required<EgressLists>;
   httpHost: string;
   httpPort: number;
   logLevel: string;
@@ -44,6 +56,8 @@ Runs the operator's KBS 0.4.0 server as its own process (run the operator with -
   --kbs-tls-reload-interval SECONDS   (default 10)
   --kbs-tls true|false       false: plain HTTP (development only)
   --nvidia-rim-dir DIR       NVIDIA RIMs from a mounted directory
+  --allowed-rekor-urls, --allowed-pccs-urls, --allowed-rim-urls, --allowed-ocsp-urls LIST
+                             the operator's egress allow-lists (same flags and defaults as cai operator)
   --http-host H --http-port P   /metrics, /healthz, /readyz (default 0.0.0.0:8080)
   --log-level LEVEL          pino level (default info)`;
 
@@ -60,6 +74,10 @@ const OPTIONS = {
   'kbs-tls-ca': { type: 'string' },
   'kbs-tls-reload-interval': { type: 'string' },
   'nvidia-rim-dir': { type: 'string' },
+  'allowed-rekor-urls': { type: 'string' },
+  'allowed-pccs-urls': { type: 'string' },
+  'allowed-rim-urls': { type: 'string' },
+  'allowed-ocsp-urls': { type: 'string' },
   'http-host': { type: 'string' },
   'http-port': { type: 'string' },
   'log-level': { type: 'string' },
@@ -88,6 +106,12 @@ export function parseKbsProcessConfig(args: string[], env: NodeJS.ProcessEnv): K
     kbsPublicUrl: values['kbs-public-url'],
     kbsTls: parseKbsTls(values),
     nvidiaRimDir: values['nvidia-rim-dir'],
+    egress: {
+      allowedRekorUrls: urlPrefixes('allowed-rekor-urls', values['allowed-rekor-urls'], DEFAULT_ALLOWED_REKOR_URLS),
+      allowedPccsUrls: urlPrefixes('allowed-pccs-urls', values['allowed-pccs-urls'], DEFAULT_ALLOWED_PCCS_URLS),
+      allowedRimUrls: urlPrefixes('allowed-rim-urls', values['allowed-rim-urls'], DEFAULT_ALLOWED_RIM_URLS),
+      allowedOcspUrls: urlPrefixes('allowed-ocsp-urls', values['allowed-ocsp-urls'], DEFAULT_ALLOWED_OCSP_URLS),
+    },
     httpHost: values['http-host'] ?? '0.0.0.0',
     httpPort: port('http-port', values['http-port'], 8080),
     logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
@@ -128,6 +152,7 @@ export async function startKbsProcess(config: KbsProcessConfig, opts: { logger: 
     ...(config.kbsPublicUrl ? { publicUrl: config.kbsPublicUrl } : {}),
     tls: kbsTlsMode(config.kbsTls, config),
     ...(config.nvidiaRimDir ? { nvidiaRimDir: config.nvidiaRimDir } : {}),
+    egress: egressListsOf(config.egress),
     events: manager.events,
     logger: logger.child({ component: 'kbs' }),
     isolation: 'inline',

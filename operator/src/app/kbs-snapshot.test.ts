@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { initDataForPolicy } from '../pep/attestation.ts';
 import { AttestationPolicySpecSchema } from '../api/attestation-policy.ts';
 import type { AttestationPolicy } from '../api/attestation-policy.ts';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
@@ -35,5 +37,19 @@ describe('kbsSnapshot', () => {
   it('reads the instance host from host:port, [v6]:port and bare IPv6', () => {
     const hosts = ['10.0.0.5:8006', '10.0.0.5', '[fd00::1]:8006', 'fd00::1'].map((a) => kbsSnapshot({ agents: [agent('a', 'KBS', a)], policies: [], credentials: [] }).agents[0]!.identity?.peerAddress);
     expect(hosts).toEqual(['10.0.0.5', '10.0.0.5', 'fd00::1', 'fd00::1']);
+  });
+
+  it('an instance launched with a sandbox policy is also identified by its init-data digest (what the KBS compares)', () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const a = { ...agent('a', 'KBS', '10.0.0.5:8006'), status: { instance: { address: '10.0.0.5:8006', sandboxPolicyDigest: digest } } } as unknown as ConfidentialAgent;
+    const id = kbsSnapshot({ agents: [a], policies: [], credentials: [] }).agents[0]!.identity;
+    expect(id).toEqual({ peerAddress: '10.0.0.5', initDataDigest: createHash('sha384').update(initDataForPolicy(digest)).digest('hex') });
+  });
+
+  it('leaves out an agent the sandbox-policy phase refused (nothing is released to it by the KBS either)', () => {
+    const withCondition = (name: string, status: string) =>
+      ({ ...agent(name, 'KBS', '10.0.0.5:8006'), status: { instance: { address: '10.0.0.5:8006' }, conditions: [{ type: 'SandboxPolicyReady', status, reason: 'x', message: 'x' }] } }) as unknown as ConfidentialAgent;
+    const s = kbsSnapshot({ agents: [withCondition('refused', 'False'), withCondition('unknown', 'Unknown'), withCondition('ok', 'True')], policies: [], credentials: [] });
+    expect(s.agents.map((a) => a.name)).toEqual(['unknown', 'ok']);
   });
 });

@@ -4,6 +4,7 @@
 import type { AttestationPolicy } from '../api/attestation-policy.ts';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
+import { initDataDigestOf, initDataForPolicy } from '../pep/attestation.ts';
 import type { AgentRecord, CredentialRecord, PolicyRecord } from '../release/kbs/decide-release.ts';
 
 export interface KbsSnapshot {
@@ -28,12 +29,17 @@ export function instanceHost(a: ConfidentialAgent): string | undefined {
 
 export function agentRecord(a: ConfidentialAgent): AgentRecord {
   const host = instanceHost(a);
+  // An instance launched with init-data (a sandbox policy digest) is also recognised by it: the KBS then
+  // releases only to a requester whose attested init-data is exactly what this instance launched with.
+  const launched = a.status?.instance?.sandboxPolicyDigest;
+  const initDataDigest = launched ? initDataDigestOf(initDataForPolicy(launched)).toString('hex') : undefined;
+  const identity = { ...(host ? { peerAddress: host } : {}), ...(initDataDigest ? { initDataDigest } : {}) };
   return {
     namespace: a.metadata.namespace ?? '',
     name: a.metadata.name,
     policyName: a.spec.attestationPolicyRef.name,
     credentials: a.spec.credentials.map((c) => c.name),
-    ...(host ? { identity: { peerAddress: host } } : {}),
+    ...(host || initDataDigest ? { identity } : {}),
   };
 }
 
@@ -44,6 +50,12 @@ export function policyRecord(p: AttestationPolicy): PolicyRecord {
 export function credentialRecord(c: SealedCredential): CredentialRecord {
   return { namespace: c.metadata.namespace ?? '', name: c.metadata.name, resourcePath: c.spec.resourcePath, scope: c.spec.scope, encryptedData: c.spec.encryptedData };
 }
+
+/**
+ * The sandbox-policy phase refused the agent (its policy is invalid, or differs from what the running
+ * instance launched with): the KBS releases nothing to it either, as the release phase pushes nothing.
+ */
+const sandboxPolicyRefused = (a: ConfidentialAgent) => a.status?.conditions?.some((c) => c.type === 'SandboxPolicyReady' && c.status === 'False') ?? false;
 
 const ready = (p: AttestationPolicy) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
@@ -56,7 +68,7 @@ export function kbsSnapshot(lists: {
   const configMaps: Record<string, Record<string, string>> = {};
   for (const cm of lists.configMaps ?? []) if (cm.metadata?.name) configMaps[cm.metadata.name] = cm.data ?? {};
   return {
-    agents: lists.agents.filter((a) => a.spec.delivery.mode === 'KBS').map(agentRecord),
+    agents: lists.agents.filter((a) => a.spec.delivery.mode === 'KBS' && !sandboxPolicyRefused(a)).map(agentRecord),
     policies: lists.policies.filter(ready).map(policyRecord),
     credentials: lists.credentials.map(credentialRecord),
     configMaps,

@@ -20,7 +20,7 @@ import { externalKbs, kbsTlsMode, startKbsService } from './kbs-service.ts';
 import { defaultAsPublicUrl, startAsService, type AsService } from './as-service.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
 import { egressPolicy } from './egress-policy.ts';
-import { hardwareVerifiers, verificationObserver, type TrustAnchors } from './verifiers.ts';
+import { egressListsOf, hardwareVerifiers, verificationObserver, type TrustAnchors } from './verifiers.ts';
 import type { DomainMetrics } from '../metrics/domain.ts';
 
 export interface Services {
@@ -117,7 +117,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
         ...(config.kbsPublicUrl ? { publicUrl: config.kbsPublicUrl } : {}),
         tls: kbsTlsMode(config.kbsTls, config),
         ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
-        egress: { allowedRekorUrls: config.allowedRekorUrls, allowedPccsUrls: config.allowedPccsUrls },
+        egress: egressListsOf(config),
         ...(config.nvidiaRimDir ? { nvidiaRimDir: config.nvidiaRimDir } : {}),
         events: manager.events,
         logger: logger.child({ component: 'kbs' }),
@@ -150,6 +150,8 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       return r.ok ? { ok: true, sealingKeyId: r.sealingKeyId, digest: r.digest } : { ok: false, code: r.code, message: r.message, digest: r.digest };
     },
     lifecycle: {
+      // spec.sandboxPolicy ConfigMaps: a GET in the agent's namespace (rbac.yaml: configmaps get).
+      configMaps: deps.manager.client.core,
       policies: deps.policies,
       credentials: deps.credentials,
       keyring,

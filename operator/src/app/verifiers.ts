@@ -5,6 +5,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { lazyVerifier } from '../attestation/lazy-verifier.ts';
 import type { VerificationObserver } from '../attestation/registry.ts';
 import type { CollateralKind } from '../attestation/tdx/index.ts';
+import type { OcspClient } from '../attestation/nvidia/ocsp-client.ts';
+import type { RimSource } from '../attestation/nvidia/rim-source.ts';
 import type { Verifier } from '../attestation/verifier.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
 import type { MetricsRecorder } from '../metrics/forward.ts';
@@ -42,7 +44,7 @@ export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
       return cm ? (cm.data ?? {}) : undefined;
     },
     ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
-    egress: { allowedRekorUrls: deps.config.allowedRekorUrls, allowedPccsUrls: deps.config.allowedPccsUrls },
+    egress: egressListsOf(deps.config),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
 }
@@ -52,6 +54,17 @@ export function hardwareVerifiers(deps: ServiceDeps): HardwareVerifiers {
 export interface EgressLists {
   allowedRekorUrls: string[];
   allowedPccsUrls: string[];
+  allowedRimUrls?: string[];
+  allowedOcspUrls?: string[];
+}
+
+export function egressListsOf(config: EgressLists): EgressLists {
+  return {
+    allowedRekorUrls: config.allowedRekorUrls,
+    allowedPccsUrls: config.allowedPccsUrls,
+    ...(config.allowedRimUrls ? { allowedRimUrls: config.allowedRimUrls } : {}),
+    ...(config.allowedOcspUrls ? { allowedOcspUrls: config.allowedOcspUrls } : {}),
+  };
 }
 
 export function hardwareVerifiersWith(deps: {
@@ -87,17 +100,36 @@ export function hardwareVerifiersWith(deps: {
     return createTdxVerifier({ collateralFor: allowed, memo: createTdxMemo(), ...(anchors.intelRootCaPem ? { intelRootCaPem: anchors.intelRootCaPem } : {}) });
   });
   const nvidia = lazyVerifier('nvidia', async () => {
-    const { createNvidiaVerifier, DirectoryRimSource, HttpOcspClient, HttpRimSource, PolicyRimSource, VerificationCache } = await import('../attestation/nvidia/index.ts');
+    const { createNvidiaVerifier, DEFAULT_OCSP_URL, DEFAULT_RIM_SERVICE_URL, DirectoryRimSource, HttpOcspClient, HttpRimSource, NvidiaError, PolicyRimSource, VerificationCache } = await import(
+      '../attestation/nvidia/index.ts'
+    );
+    // A RIM service or OCSP responder off the allow-list is never contacted, whichever path asks.
+    const httpRims = new HttpRimSource({});
+    const allowedRims: RimSource = {
+      getRim: (rimId, context) => {
+        const refused = egress.rimUrl(context?.serviceUrl ?? DEFAULT_RIM_SERVICE_URL);
+        if (refused) return Promise.reject(new NvidiaError('RimUrlNotAllowed', refused.message));
+        return httpRims.getRim(rimId, context);
+      },
+    };
+    const httpOcsp = new HttpOcspClient(metrics ? { observer: { ocspCacheValidUntil: (d) => metrics.rimCertExpiry('ocsp', d) } } : {});
+    const allowedOcsp: OcspClient = {
+      check: (query) => {
+        const refused = egress.ocspUrl(query.url ?? DEFAULT_OCSP_URL);
+        if (refused) return Promise.reject(new NvidiaError('OcspUrlNotAllowed', refused.message));
+        return httpOcsp.check(query);
+      },
+    };
     return createNvidiaVerifier({
       rims: new PolicyRimSource({
         // A RIM directory (mounted volume) replaces the RIM service entirely: nothing is fetched.
-        http: deps.nvidiaRimDir ? new DirectoryRimSource(deps.nvidiaRimDir) : new HttpRimSource({}),
+        http: deps.nvidiaRimDir ? new DirectoryRimSource(deps.nvidiaRimDir) : allowedRims,
         configMaps: (name) => {
           const data = deps.configMap(name);
           return data ? new Map(Object.entries(data)) : undefined;
         },
       }),
-      ocsp: new HttpOcspClient(metrics ? { observer: { ocspCacheValidUntil: (d) => metrics.rimCertExpiry('ocsp', d) } } : {}),
+      ocsp: allowedOcsp,
       cache: new VerificationCache(512, metrics && { rimSigningExpiry: (d) => metrics.rimCertExpiry('rim_signing', d) }),
       ...(anchors.nvidiaDeviceRootPem || anchors.nvidiaRimRootPem
         ? { roots: { ...(anchors.nvidiaDeviceRootPem ? { deviceRootPem: anchors.nvidiaDeviceRootPem } : {}), ...(anchors.nvidiaRimRootPem ? { rimRootPem: anchors.nvidiaRimRootPem } : {}) } }

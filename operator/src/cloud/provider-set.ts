@@ -8,8 +8,11 @@ export function providerNameOf(agent: ConfidentialAgent): ProviderName {
   return agent.spec.instance.alibaba ? 'alibaba' : 'local';
 }
 
-/** The spec object handed to provider.create (and hashed into the idempotency token). */
-export function createSpecOf(agent: ConfidentialAgent, manifest: string[]): unknown {
+/**
+ * The spec object handed to provider.create. `initData`: the CoCo init-data TOML the instance launches
+ * with (its digest is measured at launch); only the local provider can take it.
+ */
+export function createSpecOf(agent: ConfidentialAgent, manifest: string[], initData?: string): unknown {
   const { instance, workload } = agent.spec;
   if (instance.alibaba) return instance.alibaba;
   return {
@@ -17,6 +20,7 @@ export function createSpecOf(agent: ConfidentialAgent, manifest: string[]): unkn
     workload: { model: workload.model, port: workload.port },
     guestApiPort: agent.spec.delivery.guestApiPort,
     manifest,
+    ...(initData !== undefined ? { initData } : {}),
   };
 }
 

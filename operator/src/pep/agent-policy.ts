@@ -1,6 +1,6 @@
 // The operator side of ConfidentialAgent.spec.sandboxPolicy: read the referenced ConfigMap key, check the
 // document parses as a sandbox policy and matches the pinned digest, and report what status records.
-// A ConfigMap (not a field): the policy is a reviewed, non-secret document of up to ~1 MiB that many
+// A ConfigMap (not a field): the policy is a reviewed, non-secret document (up to 256 KiB here) that many
 // agents share and that `cai pep check` tests as a file; the digest (status, pin, AttestationPolicy)
 // is what makes a change visible and attested.
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
@@ -18,7 +18,8 @@ export interface ResolvedSandboxPolicy {
   bytes?: string;
 }
 
-const MAX_POLICY_BYTES = 1_048_576;
+// It travels inside the attested bootstrap push (JWE, base64url), which a guest accepts up to 1 MiB.
+const MAX_POLICY_BYTES = 256 * 1024;
 
 export async function resolveAgentSandboxPolicy(core: ConfigMapReader, agent: ConfidentialAgent): Promise<ResolvedSandboxPolicy> {
   const ref = agent.spec.sandboxPolicy;
@@ -35,7 +36,7 @@ export async function resolveAgentSandboxPolicy(core: ConfigMapReader, agent: Co
   }
   const text = data?.[ref.configMapRef.key];
   if (text === undefined) return { error: `${where}: the key does not exist` };
-  if (Buffer.byteLength(text) > MAX_POLICY_BYTES) return { error: `${where}: the policy is larger than 1 MiB` };
+  if (Buffer.byteLength(text) > MAX_POLICY_BYTES) return { error: `${where}: the policy is larger than 256 KiB (it is delivered in the attested bootstrap push)` };
   try {
     parsePolicy(text);
   } catch (err) {

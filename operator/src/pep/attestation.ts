@@ -3,6 +3,7 @@
 // the policy its PEP will enforce; the PEP refuses any other policy bytes. The KBS lifts that digest
 // from the verified init-data into the CPU evidence claims, where AttestationPolicy.spec.sandboxPolicy
 // is checked (attestation/policy/sandbox-policy.ts).
+import { createHash } from 'node:crypto';
 import { SANDBOX_POLICY_DIGEST_PATTERN } from '../api/sandbox-policy.ts';
 import { SANDBOX_POLICY_CLAIM } from '../attestation/policy/sandbox-policy.ts';
 import type { VerifiedEvidence } from '../attestation/verifier.ts';
@@ -21,6 +22,14 @@ export class InitDataError extends Error {
 export function initDataForPolicy(digest: string, extraData = ''): string {
   if (!SANDBOX_POLICY_DIGEST_PATTERN.test(digest)) throw new InitDataError(`not a sandbox policy digest: ${digest.slice(0, 80)}`);
   return `algorithm = "sha384"\nversion = "0.1.0"\n\n[data]\n"${INIT_DATA_KEY}" = "${digest}"\n${extraData}`;
+}
+
+/**
+ * The digest TDX binds to MRCONFIGID for init-data the operator wrote (initDataForPolicy declares
+ * `algorithm = "sha384"`): SHA-384 of the TOML bytes, as trustee computes it.
+ */
+export function initDataDigestOf(body: string): Buffer {
+  return createHash('sha384').update(body, 'utf8').digest();
 }
 
 /**

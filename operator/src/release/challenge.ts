@@ -24,6 +24,7 @@ import { encryptToTeeKey, JweError } from './jwe.ts';
 import { deviceReportData } from '../protocol/runtime-data.ts';
 import { parseTeePubKey, type TeePubKey } from '../protocol/tee-key.ts';
 import { RESOURCE_PATH_PATTERN } from '../api/sealed-credential.ts';
+import { initDataDigestOf, withSandboxPolicyClaim } from '../pep/attestation.ts';
 
 export type ChallengeVerification = { ok: true; appraisal: Appraisal; ear?: string } | { ok: false; code: string; message: string };
 
@@ -200,13 +201,20 @@ export function challengeVerifier(deps: {
   referenceValues: ReferenceValue[];
   now?: () => Date;
   signer?: EarSigner;
+  /**
+   * The init-data TOML the operator launched the instance with. The guest does not send init-data in a
+   * push; the operator knows what it wrote, so the primary evidence must bind its digest (MRCONFIGID on
+   * TDX, `init_data` for the sample TEE) and the sandbox policy it names becomes a claim, as in KBS mode.
+   */
+  initData?: string;
 }): InjectOptions['verify'] {
+  const initDataDigest = deps.initData !== undefined ? { initDataDigest: initDataDigestOf(deps.initData) } : {};
   return async (evidence, nonce, teePubkey) => {
     const at = deps.now?.() ?? new Date();
     let verified: VerifiedEvidence[];
     if (evidence.additionalEvidence !== undefined) {
       const r = await verifyCompositeEvidence(
-        { tee: evidence.tee, runtimeNonce: nonce, teePubkey, primaryEvidence: evidence.evidence, additionalEvidence: evidence.additionalEvidence },
+        { tee: evidence.tee, runtimeNonce: nonce, teePubkey, primaryEvidence: evidence.evidence, additionalEvidence: evidence.additionalEvidence, ...initDataDigest },
         nonce,
         deps.policy,
         deps.registry,
@@ -215,10 +223,11 @@ export function challengeVerifier(deps: {
       if (!r.ok) return { ok: false, code: r.failure.code, message: r.failure.message };
       verified = r.verified;
     } else {
-      const r = await deps.registry.verify(evidence.tee, { evidence: evidence.evidence, expectedReportData: deviceReportData(nonce, teePubkey), policy: deps.policy, at });
+      const r = await deps.registry.verify(evidence.tee, { evidence: evidence.evidence, expectedReportData: deviceReportData(nonce, teePubkey), policy: deps.policy, at, ...initDataDigest });
       if (!r.ok) return { ok: false, code: r.failure.code, message: r.failure.message };
       verified = [r.verified];
     }
+    verified = withSandboxPolicyClaim(verified, deps.initData);
     // Refused here with its own code (the appraisal would only say AppraisalBelowMinimum).
     // Same rule as the appraisal: NVIDIA evidence, or sampledevice under a policy that allows sample TEEs.
     const gpu = verified.some((v) => v.tee === 'nvidia' || (v.tee === 'sampledevice' && deps.policy.allowSampleTee));

@@ -171,6 +171,18 @@ describe('Helm chart: render', () => {
     expect(container(standalone).args).toContain('--kbs-host=127.0.0.1');
     expect(kbsDeployment?.spec.template.spec.containers[0]?.args).toContain('--kbs-tls-ca=/etc/confidential-agent/kbs-tls/ca.crt');
     expect(c.args.join(' ')).not.toMatch(/--kbs-tls-ca/);
+    // The standalone KBS verifies GPU evidence too: it gets the operator's egress allow-lists.
+    const withEgress = render({ set: [...OPTION_SETS['kbs standalone']!, ...OPTION_SETS['egress allow-lists']!] });
+    const kbsArgs = ofKind<Deployment>(withEgress, 'Deployment').find((d) => d.metadata.name.endsWith('-kbs'))?.spec.template.spec.containers[0]?.args;
+    expect(kbsArgs).toEqual(
+      expect.arrayContaining([
+        '--allowed-rekor-urls=https://rekor.sigstore.dev',
+        '--allowed-pccs-urls=https://api.trustedservices.intel.com',
+        '--allowed-rim-urls=https://rim.attestation.nvidia.com',
+        '--allowed-ocsp-urls=https://ocsp.ndis.nvidia.com',
+      ]),
+    );
+    expect(kbsDeployment?.spec.template.spec.containers[0]?.args.join(' ')).not.toMatch(/--allowed-/);
   });
 
   it('provider credentials are references only: RRSA annotation, projected OIDC token, secretKeyRef, ECS RAM role', () => {
@@ -221,8 +233,8 @@ describe('Helm chart: render', () => {
 
   it('optional flags appear only when their values are set (egress allow-lists, cluster id, endpoint)', () => {
     const plain = container(render()).args.join(' ');
-    expect(plain).not.toMatch(/--allowed-rekor-urls|--allowed-pccs-urls|--cluster-id|--alibaba-endpoint|--kbs-tls/);
+    expect(plain).not.toMatch(/--allowed-rekor-urls|--allowed-pccs-urls|--allowed-rim-urls|--allowed-ocsp-urls|--cluster-id|--alibaba-endpoint|--kbs-tls/);
     const set = container(render({ set: [...OPTION_SETS['egress allow-lists']!, ...OPTION_SETS['alibaba endpoint']!, 'clusterId=c1'] })).args;
-    expect(set).toEqual(expect.arrayContaining(['--allowed-rekor-urls=https://rekor.sigstore.dev', '--allowed-pccs-urls=https://api.trustedservices.intel.com', '--alibaba-endpoint=ecs-vpc.cn-hangzhou.aliyuncs.com', '--cluster-id=c1']));
+    expect(set).toEqual(expect.arrayContaining(['--allowed-rekor-urls=https://rekor.sigstore.dev', '--allowed-pccs-urls=https://api.trustedservices.intel.com', '--allowed-rim-urls=https://rim.attestation.nvidia.com', '--allowed-ocsp-urls=https://ocsp.ndis.nvidia.com', '--alibaba-endpoint=ecs-vpc.cn-hangzhou.aliyuncs.com', '--cluster-id=c1']));
   });
 });

@@ -68,8 +68,12 @@ describe('gn8v-tee production policy: TDX + 8 GPUs, both delivery modes (local g
     withoutGpus = localGuests('127.0.0.1', { attester: hw.attester({ gpus: 0 }) });
     cloud = await startLocalCloud({ launchGuest: (record, req) => (record.owner.name === 'no-gpu' ? withoutGpus : withGpus).launch(record, req), pendingMs: 5 });
     const kc = controlPlane().kubeConfig();
-    // The loopback PCCS and log stand in for Intel PCS and the public-good Rekor: the operator's egress allow-lists name them.
-    const allow = ['--allowed-pccs-urls', `${new URL(hw.pccsUrl).origin}/`, '--allowed-rekor-urls', log.url];
+    // The loopback PCCS, log, RIM service and OCSP responder stand in for Intel PCS, the public-good Rekor and
+    // NVIDIA's services: the operator's egress allow-lists name them.
+    const allow = [
+      ...['--allowed-pccs-urls', `${new URL(hw.pccsUrl).origin}/`, '--allowed-rekor-urls', log.url],
+      ...['--allowed-rim-urls', hw.rimServiceUrl, '--allowed-ocsp-urls', hw.ocspUrl],
+    ];
     operator = await startOperator(testConfig(['--providers', 'local', '--local-cloud-url', cloud.url, '--operator-namespace', OPERATOR_NS, '--gc-interval', '3600', ...allow]), {
       kubeConfig: kc,
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),

@@ -168,6 +168,26 @@ describe('AttestationPolicy reference values', () => {
     expect(offList.requests).toEqual([]);
   });
 
+  it.each([
+    ['rimServiceUrl', 'RimUrlNotAllowed', '--allowed-rim-urls', 'https://rim.attestation.nvidia.com/'],
+    ['ocspUrl', 'OcspUrlNotAllowed', '--allowed-ocsp-urls', 'https://ocsp.ndis.nvidia.com/'],
+  ])('refuses a GPU %s off its allow-list (default: NVIDIA only) without contacting it', async (field, code, flag, allowed) => {
+    const kc = controlPlane().kubeConfig();
+    const name = `offlist-${field.toLowerCase()}`;
+    await createCustom(kc, 'attestationpolicies', ns, {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'AttestationPolicy',
+      metadata: { name },
+      spec: { tdx: { referenceValues: { inline: { ukiSha384: [UKI] } } }, gpu: { required: true, ocsp: 'Require', [field]: `${offList.url}/nvidia/` } },
+    });
+    const p = await readyFalse(name);
+    expect(conditionOf(p, 'Ready')).toMatchObject({ reason: code });
+    expect(conditionOf(p, 'Ready')?.message).toContain(`spec.gpu.${field}`);
+    expect(conditionOf(p, 'Ready')?.message).toContain(flag);
+    expect(conditionOf(p, 'Ready')?.message).toContain(allowed);
+    expect(offList.requests).toEqual([]);
+  });
+
   it('reports an allowed log answering 403 with a secret by status code only: no body in status or Events', async () => {
     const kc = controlPlane().kubeConfig();
     await createCustom(kc, 'attestationpolicies', ns, rekorPolicy('echo', `${internal.url}/internal-only`));

@@ -19,7 +19,12 @@ export const OPTION_SETS: Record<string, string[]> = {
   'crds.keep=false': ['crds.keep=false'],
   'kbs + TLS + LoadBalancer': ['kbs.enabled=true', 'kbs.tls.secretName=kbs-tls', 'kbs.publicUrl=https://kbs.example.com:8081', 'kbs.service.type=LoadBalancer', 'kbs.service.loadBalancerSourceRanges[0]=10.0.0.0/8'],
   'kbs standalone': ['kbs.enabled=true', 'kbs.standalone.enabled=true', 'kbs.tls.secretName=kbs-tls', 'kbs.tls.caFromSecret=true'],
-  'egress allow-lists': ['egress.allowedRekorUrls[0]=https://rekor.sigstore.dev', 'egress.allowedPccsUrls[0]=https://api.trustedservices.intel.com'],
+  'egress allow-lists': [
+    'egress.allowedRekorUrls[0]=https://rekor.sigstore.dev',
+    'egress.allowedPccsUrls[0]=https://api.trustedservices.intel.com',
+    'egress.allowedRimUrls[0]=https://rim.attestation.nvidia.com',
+    'egress.allowedOcspUrls[0]=https://ocsp.ndis.nvidia.com',
+  ],
   'rrsa webhook': ['alibaba.credentials.rrsa.roleName=cao-ecs'],
   'rrsa projected token': ['alibaba.credentials.rrsa.roleArn=acs:ram::1234567890:role/cao-ecs', 'alibaba.credentials.rrsa.oidcProviderArn=acs:ram::1234567890:oidc-provider/ack-rrsa-c1'],
   'existing Secret': ['alibaba.credentials.mode=secret', 'alibaba.credentials.secret.name=alibaba-ak'],

@@ -26,8 +26,12 @@ export class FakeInstanceProvider implements InstanceProvider {
     if (err) throw err;
   }
 
+  /** The spec of every create call, in order. */
+  readonly createSpecs: unknown[] = [];
+
   async create(req: CreateInstanceRequest, signal?: AbortSignal): Promise<InstanceInfo> {
     this.#step('create', signal);
+    this.createSpecs.push(req.spec);
     const existing = [...this.instances.values()].find((i) => i.token === req.token);
     if (existing) return { ...existing };
     const id = `i-${++this.#seq}`;

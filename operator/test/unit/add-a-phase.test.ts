@@ -14,6 +14,7 @@ import type { Phase } from '../../src/controllers/agent/phase.ts';
 import { createKeyring } from '../../src/release/sealing/keyring.ts';
 import { startSimulatedGuest, type SimulatedGuest } from '../../src/sim/guest/guest.ts';
 import { agent, NS, readyPolicy, sealedCredential, T0 } from '../support/agent-fixtures.ts';
+import { memoryConfigMaps } from '../support/config-maps.ts';
 import { FakeInstanceProvider } from '../support/fake-provider.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 import { MemoryInformer } from '../support/memory-informer.ts';
@@ -47,6 +48,7 @@ async function world(extra: (base: Phase[]) => Phase[]) {
     registry: defaultVerifierRegistry(),
     signer: EarSigner.generate(),
     injectRetry: { attempts: 1 },
+    configMaps: memoryConfigMaps(),
   });
   const phases = extra(base);
   const reconcile = agentReconciler({ agents, clients, events: events.recorder, phases });
@@ -80,7 +82,7 @@ describe('adding a phase: one file plus one list entry', () => {
   });
 
   it('a phase placed before release makes release wait with that phase\'s reason (cascade)', async () => {
-    const w = await world((base) => [base[0]!, base[1]!, endpointPhase({ ready: false }), base[2]!]);
+    const w = await world((base) => [...base.filter((p) => p.name !== 'release'), endpointPhase({ ready: false }), ...base.filter((p) => p.name === 'release')]);
     await w.run();
     expect(w.cond('EndpointReady')?.status).toBe('False');
     expect(w.cond('CredentialsReleased')).toMatchObject({ status: 'False', reason: 'WaitingForEndpoint' });
@@ -91,7 +93,7 @@ describe('adding a phase: one file plus one list entry', () => {
     const w = await world((base) => [...base, endpointPhase({ ready: false })]);
     w.provider.initialState = 'Starting';
     await w.run();
-    expect(w.get().status?.conditions?.map((c) => c.type).sort()).toEqual(['Attested', 'CredentialsReleased', 'EndpointReady', 'Provisioned', 'Ready']);
+    expect(w.get().status?.conditions?.map((c) => c.type).sort()).toEqual(['Attested', 'CredentialsReleased', 'EndpointReady', 'Provisioned', 'Ready', 'SandboxPolicyReady']);
     expect(w.cond('EndpointReady')).toMatchObject({ status: 'False', reason: 'WaitingForInstance' });
   });
 

@@ -27,11 +27,13 @@ export type NvidiaErrorCode =
   | 'RimVersionMismatch'
   | 'RimIndexConflict'
   | 'RimMismatch'
+  | 'RimUrlNotAllowed'
   // OCSP
   | 'OcspRevoked'
   | 'OcspUnknown'
   | 'OcspUnavailable'
   | 'OcspResponseInvalid'
+  | 'OcspUrlNotAllowed'
   // policy
   | 'DriverVersionNotAllowed'
   | 'VbiosVersionNotAllowed';

@@ -9,7 +9,7 @@ const rd = Buffer.alloc(48, 0xab);
 
 describe('sample verifiers', () => {
   it('accepts exact report_data and emits claims; adds init_data when given', async () => {
-    const r = await new SampleVerifier().verify({ evidence: sampleEvidence(rd), expectedReportData: rd, at, policy, initDataDigest: Buffer.alloc(48, 1) });
+    const r = await new SampleVerifier().verify({ evidence: sampleEvidence(rd, '1', Buffer.alloc(48, 1)), expectedReportData: rd, at, policy, initDataDigest: Buffer.alloc(48, 1) });
     expect(r.ok && r.verified.claims).toEqual({
       svn: '1',
       report_data: rd.toString('base64'),
@@ -18,6 +18,20 @@ describe('sample verifiers', () => {
       debug: false,
       init_data: Buffer.alloc(48, 1).toString('base64'),
     });
+  });
+
+  it('init_data (the MRCONFIGID stand-in) must equal the expected init-data digest when one is expected', async () => {
+    const v = new SampleVerifier();
+    const want = Buffer.alloc(48, 1);
+    for (const evidence of [sampleEvidence(rd), sampleEvidence(rd, '1', Buffer.alloc(48, 2)), sampleEvidence(rd, '1', want.subarray(0, 47))]) {
+      const r = await v.verify({ evidence, expectedReportData: rd, at, policy, initDataDigest: want });
+      expect(!r.ok && r.failure.code).toBe('InitDataMismatch');
+    }
+    // evidence with init_data but no expectation: verified, the claim is not invented
+    const none = await v.verify({ evidence: sampleEvidence(rd, '1', want), expectedReportData: rd, at, policy });
+    expect(none.ok && none.verified.claims['init_data']).toBeUndefined();
+    const bad = await v.verify({ evidence: { svn: '1', report_data: rd.toString('base64'), init_data: '***' }, expectedReportData: rd, at, policy });
+    expect(!bad.ok && bad.failure.code).toBe('MalformedEvidence');
   });
 
   it('compares exactly: zero-padded, truncated or different report data fail', async () => {

@@ -1,6 +1,9 @@
 // The `sample` and `sampledevice` TEEs (no hardware, no signature): evidence `{"svn","report_data"}` whose
 // base64-decoded report_data must equal the expected runtime-data hash byte for byte, as trustee's sample
 // verifiers check. They prove only that the sender knew the nonce and key; they are for development.
+// Like trustee's sample verifier, `sample` evidence may carry `init_data` (base64 of the init-data digest
+// the "hardware" measured at launch, the MRCONFIGID stand-in); when an init-data digest is expected it
+// must be present and equal.
 import type { EvidenceToVerify, JsonValue, TeeType, VerificationResult, Verifier } from '../verifier.ts';
 
 const STD_B64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -45,6 +48,10 @@ export class SampleVerifier implements Verifier {
     if (!parsed.ok) return Promise.resolve({ ok: false, failure: { code: parsed.code, message: parsed.message } });
     const mismatch = checkBinding(this.tee, parsed, input.expectedReportData);
     if (mismatch) return Promise.resolve(mismatch);
+    if (input.initDataDigest && !(parsed.initData && Buffer.from(input.initDataDigest).equals(parsed.initData))) {
+      const what = parsed.initData ? `init_data ${parsed.initData.toString('hex').slice(0, 96)}` : 'no init_data';
+      return Promise.resolve({ ok: false, failure: { code: 'InitDataMismatch', message: `sample evidence carries ${what}, not the digest of the expected init-data` } });
+    }
     const claims: Record<string, JsonValue> = {
       svn: parsed.svn,
       report_data: parsed.reportDataText,

@@ -1,12 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError, type InstanceOwner } from '../provider.ts';
 import { startLocalCloud, type LocalCloud } from '../../sim/local/cloud-server.ts';
-import { workloadGuestLauncher } from '../../sim/local/guest-launcher.ts';
+import { localGuests, workloadGuestLauncher } from '../../sim/local/guest-launcher.ts';
+import type { SimulatedGuest } from '../../sim/guest/guest.ts';
+import { initDataDigestOf, initDataForPolicy } from '../../pep/attestation.ts';
 import { createLocalProvider } from './provider.ts';
 import { startHostilePeer, type HostileMode } from '../../../test/support/hostile-http.ts';
 
 const owner: InstanceOwner = { clusterId: 'cluster-a', namespace: 'ns', name: 'agent', uid: 'uid-1' };
 const spec = { bootDelaySeconds: 0, workload: { model: 'test-model', port: 18789 }, guestApiPort: 8006, manifest: [] };
+
+/** The primary evidence a guest presents in a prepare (what the operator verifies). */
+async function sampleAttesterOf(guest: SimulatedGuest): Promise<unknown> {
+  const res = await fetch(`http://127.0.0.1:${guest.apiPort}/cdh/resource-injection/prepare/default/x/y`, { method: 'POST', body: JSON.stringify({ nonce: 'n-1' }) });
+  const body = (await res.json()) as { evidence: string };
+  return (JSON.parse(Buffer.from(body.evidence, 'base64').toString()) as { primary_evidence: unknown }).primary_evidence;
+}
 
 async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, ms = 5000): Promise<T> {
   const end = Date.now() + ms;
@@ -43,6 +52,22 @@ describe('local provider against the local cloud', () => {
     expect(await provider.findByToken('token-0001', { ...owner, uid: 'someone-else' })).toBeUndefined();
   });
 
+  it('launches the guest with the init-data of the create request (its evidence then binds that digest)', async () => {
+    const guests = localGuests();
+    const own = await startLocalCloud({ launchGuest: guests.launch, pendingMs: 5 });
+    try {
+      const provider = createLocalProvider({ url: own.url });
+      const initData = initDataForPolicy(`sha256:${'b'.repeat(64)}`);
+      const created = await provider.create({ token: 'token-init', owner, spec: { ...spec, initData }, labels: {} });
+      await waitFor(async () => ((await provider.describe(created.id))?.state === 'Running' ? true : undefined), 'Running');
+      const guest = guests.guest(created.id)!;
+      const evidence = (await sampleAttesterOf(guest)) as { init_data?: string };
+      expect(evidence.init_data).toBe(initDataDigestOf(initData).toString('base64'));
+    } finally {
+      await own.close();
+    }
+  });
+
   it('lists only instances of the asked cluster, and delete makes them disappear', async () => {
     const provider = createLocalProvider({ url: cloud.url });
     const mine = await provider.create({ token: 'token-mine', owner, spec, labels: {} });
@@ -59,6 +84,10 @@ describe('local provider against the local cloud', () => {
   it('classifies a refused request as InvalidSpec and an unreachable cloud as Retryable', async () => {
     const provider = createLocalProvider({ url: cloud.url });
     await expect(provider.create({ token: 'short', owner, spec, labels: {} })).rejects.toMatchObject({ kind: 'InvalidSpec', code: 'InvalidParameter' });
+    // init-data: a string of at most 64 KiB (it is measured at launch; the KBS's limit)
+    await expect(provider.create({ token: 'token-init-big', owner, spec: { ...spec, initData: 'x'.repeat(64 * 1024 + 1) }, labels: {} })).rejects.toMatchObject({ kind: 'InvalidSpec' });
+    await expect(provider.create({ token: 'token-init-num', owner, spec: { ...spec, initData: 7 as unknown as string }, labels: {} })).rejects.toMatchObject({ kind: 'InvalidSpec' });
+    expect(cloud.instances().some((i) => i.token.startsWith('token-init-'))).toBe(false);
     const down = createLocalProvider({ url: 'http://127.0.0.1:1', timeoutMs: 500 });
     const err = await down.listOwned('x').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);

@@ -16,6 +16,7 @@ export interface LocalCreateSpec extends LocalInstanceSpec {
   workload: { model: string; port: number };
   guestApiPort: number;
   manifest: string[];
+  initData?: string;
 }
 
 export interface LocalProviderOptions {
@@ -90,6 +91,7 @@ export function createLocalProvider(opts: LocalProviderOptions): InstanceProvide
         workload: req.spec.workload,
         guestApiPort: req.spec.guestApiPort,
         manifest: req.spec.manifest,
+        ...(req.spec.initData !== undefined ? { initData: req.spec.initData } : {}),
       };
       const { json } = await call<LocalInstanceRecord>('POST', '/v1/instances', body, signal);
       return toInfo(json);

@@ -27,7 +27,12 @@ export interface CreateLocalInstanceBody {
   guestApiPort: number;
   /** Resource paths the guest "image" fetches from a KBS when told to (KBS delivery mode). */
   manifest: string[];
+  /** CoCo init-data TOML the guest launches with (its digest is what the guest's evidence binds). */
+  initData?: string;
 }
+
+/** Largest init-data the local cloud accepts (the KBS's init-data limit). */
+export const MAX_LOCAL_INIT_DATA = 64 * 1024;
 
 export interface LocalCloudError {
   code: string;

@@ -16,6 +16,7 @@ import { challengeVerifier, injectResource, type InjectResult } from '../../rele
 import type { SharedInformer } from '../../runtime/manager.ts';
 import { agentKey, PhaseOrderError, RETRY_AFTER_FAILURE_MS, type Phase, type PhaseResult } from './phase.ts';
 import type { KbsDeliveries } from './release.ts';
+import { launchedInitData } from './sandbox-policy.ts';
 import { attestationDue, type AttestationRecord } from './triggers.ts';
 import { summarizeAppraisal } from './appraisal-summary.ts';
 
@@ -61,7 +62,9 @@ export function attestPhase(deps: AttestDeps): Phase {
       }
 
       const tee = teeOf(agent, instance);
-      const push = guestChannel(deps, agent, instance, policy, tee, ctx.signal, () => ctx.now);
+      // The evidence must bind the init-data this instance launched with (provision wrote it at creation).
+      const initData = launchedInitData(agent);
+      const push = guestChannel(deps, agent, instance, policy, tee, initData, ctx.signal, () => ctx.now);
       const last = agent.status?.attestation;
       const trustDigest = trustDigestOf(policy);
       const due = attestationDue({
@@ -77,8 +80,14 @@ export function attestPhase(deps: AttestDeps): Phase {
       let attestation = last;
       if (due) {
         const kbsCert = deps.kbs?.kbsCert?.();
-        const bootstrap: BootstrapConfig =
-          agent.spec.delivery.mode === 'KBS' && deps.kbs ? { mode: 'kbs', kbs_url: deps.kbs.publicUrl, ...(kbsCert ? { kbs_cert: kbsCert } : {}) } : { mode: 'challenge' };
+        // The sandbox policy rides in the same attested push (both modes): only to a guest whose evidence
+        // just bound the init-data naming its digest (the sandbox-policy phase refuses any other pairing).
+        const sandbox = ctx.facts.sandboxPolicy;
+        const policyDoc = sandbox && sandbox.digest === agent.status?.instance?.sandboxPolicyDigest ? { sandbox_policy: sandbox.document } : {};
+        const bootstrap: BootstrapConfig = {
+          ...(agent.spec.delivery.mode === 'KBS' && deps.kbs ? { mode: 'kbs' as const, kbs_url: deps.kbs.publicUrl, ...(kbsCert ? { kbs_cert: kbsCert } : {}) } : { mode: 'challenge' as const }),
+          ...policyDoc,
+        };
         const result = await push(BOOTSTRAP_RESOURCE, bootstrapPayload(bootstrap));
         if (!result.ok) {
           const reason = result.verification?.code ?? result.code;
@@ -112,7 +121,7 @@ export function attestPhase(deps: AttestDeps): Phase {
 }
 
 /** Pushes one resource to the guest's injection API, verifying fresh evidence under the policy first. */
-function guestChannel(deps: AttestDeps, agent: ConfidentialAgent, instance: InstanceInfo, policy: AttestationPolicy, tee: string, signal: AbortSignal, now: () => Date) {
+function guestChannel(deps: AttestDeps, agent: ConfidentialAgent, instance: InstanceInfo, policy: AttestationPolicy, tee: string, initData: string | undefined, signal: AbortSignal, now: () => Date) {
   const port = agent.spec.delivery.guestApiPort;
   const baseUrl = `http://${(instance.address ?? '').replace(/:\d+$/, '')}:${instance.ports?.[port] ?? port}`;
   const verify = challengeVerifier({
@@ -122,6 +131,7 @@ function guestChannel(deps: AttestDeps, agent: ConfidentialAgent, instance: Inst
     referenceValues: policy.status?.referenceValues ?? [],
     signer: deps.signer,
     now,
+    ...(initData !== undefined ? { initData } : {}),
   });
   return async (resourcePath: string, plaintext: Uint8Array): Promise<InjectResult> => {
     signal.throwIfAborted();

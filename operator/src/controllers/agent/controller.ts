@@ -11,13 +11,12 @@ import { patchStatus } from '../../runtime/status.ts';
 import { AgentReason, EventAction } from '../../api/conditions.ts';
 import { AGENTS, FINALIZER } from '../resources.ts';
 import { earliest, READY, summariseReady, type AgentFacts, type ConditionInput, type Phase, type PhaseContext, type PhaseEvent } from './phase.ts';
-import { resolveAgentSandboxPolicy } from '../../pep/agent-policy.ts';
 
 export interface AgentControllerDeps {
   agents: SharedInformer<ConfidentialAgent>;
   clients: KubeClients;
   events: EventRecorder;
-  /** The lifecycle, in order: [provision, attest, release] in the operator. */
+  /** The lifecycle, in order: [sandbox-policy, provision, attest, release] in the operator. */
   phases: readonly Phase[];
 }
 
@@ -60,11 +59,6 @@ export function agentReconciler(deps: AgentControllerDeps) {
     let conditions = ensureConditions(agent.status?.conditions, conditionTypes, generation, now);
     const set = (c: ConditionInput) => (conditions = setCondition(conditions, c, generation, now));
     const status: ConfidentialAgentStatus = { ...agent.status };
-    // Which tool-sandbox policy the agent runs under (spec.sandboxPolicy → ConfigMap digest).
-    const sandbox = await resolveAgentSandboxPolicy(deps.clients.core, agent);
-    if (sandbox.status) status.sandboxPolicy = sandbox.status;
-    else delete status.sandboxPolicy;
-    if (sandbox.error) deps.events.emit(agent, 'Warning', AgentReason.SandboxPolicyInvalid, EventAction.Reconcile, sandbox.error);
     let current: ConfidentialAgent = agent.metadata.finalizers?.includes(FINALIZER) || !phases.some((p) => p.finalize) ? agent : await addFinalizer(deps.clients, AGENTS, agent, FINALIZER);
     let written = current;
     const requeues: Array<number | undefined> = [];

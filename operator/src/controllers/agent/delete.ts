@@ -24,8 +24,13 @@ export async function deleteInstance(
   const owner = { clusterId, namespace: agent.metadata.namespace ?? '', name: agent.metadata.name, uid };
   const ids = new Set<string>();
   if (agent.status?.instance?.id) ids.add(agent.status.instance.id);
-  const byToken = await provider.findByToken(instanceToken(uid, agent.spec.instance), owner, signal);
-  if (byToken) ids.add(byToken.id);
+  // The token binds the sandbox policy digest the instance launched with: try every digest the agent knew
+  // (an instance created by a reconcile that crashed before writing status; the leader's GC is the backstop).
+  const digests = new Set([undefined, agent.status?.instance?.sandboxPolicyDigest, agent.status?.sandboxPolicy?.digest, agent.spec.sandboxPolicy?.digest]);
+  for (const digest of digests) {
+    const byToken = await provider.findByToken(instanceToken(uid, agent.spec.instance, digest), owner, signal);
+    if (byToken) ids.add(byToken.id);
+  }
   const remaining: string[] = [];
   for (const id of ids) {
     const info = await provider.describe(id, signal);

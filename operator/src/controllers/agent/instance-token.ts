@@ -4,7 +4,11 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 
-export function instanceToken(uid: string, instanceSpec: unknown): string {
+// `initDataDigest` (the sandbox policy digest the instance launches with) is mixed in only when set, so
+// tokens of agents without a sandbox policy are unchanged.
+export function instanceToken(uid: string, instanceSpec: unknown, initDataDigest?: string): string {
   const canonical = canonicalize(instanceSpec) ?? 'null';
-  return `cai-${createHash('sha256').update(uid).update('\0').update(canonical).digest('hex').slice(0, 48)}`;
+  const h = createHash('sha256').update(uid).update('\0').update(canonical);
+  if (initDataDigest !== undefined) h.update('\0init-data\0').update(initDataDigest);
+  return `cai-${h.digest('hex').slice(0, 48)}`;
 }

@@ -4,9 +4,10 @@ import { attestPhase, type AttestDeps } from './attest.ts';
 import type { Phase } from './phase.ts';
 import { provisionPhase, type ProvisionDeps } from './provision.ts';
 import { releasePhase, type ReleaseDeps } from './release.ts';
+import { sandboxPolicyPhase, type SandboxPolicyDeps } from './sandbox-policy.ts';
 
-export type LifecycleDeps = ProvisionDeps & AttestDeps & ReleaseDeps;
+export type LifecycleDeps = SandboxPolicyDeps & ProvisionDeps & AttestDeps & ReleaseDeps;
 
 export function agentLifecycle(deps: LifecycleDeps): Phase[] {
-  return [provisionPhase(deps), attestPhase(deps), releasePhase(deps)];
+  return [sandboxPolicyPhase(deps), provisionPhase(deps), attestPhase(deps), releasePhase(deps)];
 }

@@ -25,6 +25,8 @@ export interface PhaseEvent {
 
 /** What one phase learned that later phases of the same reconcile use (never persisted: status is). */
 export interface AgentFacts {
+  /** The sandbox policy the instance launches with (sandbox-policy): document, digest and the init-data naming it. */
+  sandboxPolicy?: { digest: string; document: string; initData: string };
   /** The provider's view of the running instance (provision). */
   instance?: InstanceInfo;
   /** The attested guest (attest): pushes a resource, each push a fresh attestation bound to its TEE key. */

@@ -36,14 +36,24 @@ export function provisionPhase(deps: ProvisionDeps): Phase {
       }
       const uid = agent.metadata.uid ?? '';
       const owner = { clusterId: deps.clusterId, namespace: agent.metadata.namespace ?? '', name: agent.metadata.name, uid };
-      const spec = createSpecOf(agent, deps.manifestOf(agent));
-      const token = instanceToken(uid, agent.spec.instance);
+      // The sandbox policy is written into the instance's init-data at creation (measured at launch). Its
+      // digest is part of the idempotency token: a lost create is found again only if it launched with it.
+      const sandbox = ctx.facts.sandboxPolicy;
+      const spec = createSpecOf(agent, deps.manifestOf(agent), sandbox?.initData);
+      const token = instanceToken(uid, agent.spec.instance, sandbox?.digest);
       try {
         let info: InstanceInfo | undefined;
         const events: NonNullable<PhaseResult['events']> = [];
         const knownId = agent.status?.instance?.id;
+        // Which sandbox policy the tracked instance launched with: kept from status for a known instance,
+        // the current one for an instance this token found or created (the token binds the digest).
+        let launchedDigest: string | undefined;
         if (knownId) info = await provider.describe(knownId, ctx.signal);
-        if (!info) info = await provider.findByToken(token, owner, ctx.signal);
+        if (info) launchedDigest = agent.status?.instance?.sandboxPolicyDigest;
+        if (!info) {
+          info = await provider.findByToken(token, owner, ctx.signal);
+          launchedDigest = sandbox?.digest;
+        }
         if (!info) {
           info = await provider.create({ token, owner, spec, labels: { profile: agent.spec.workload.profile } }, ctx.signal);
           events.push({ type: 'Normal', reason: AgentReason.InstanceCreated, action: EventAction.Provision, note: `created ${providerName} instance ${info.id}` });
@@ -57,6 +67,7 @@ export function provisionPhase(deps: ProvisionDeps): Phase {
           ...(info.address ? { address: addressOf(info, agent.spec.workload.port) } : {}),
           ...(info.zone ? { zone: info.zone } : {}),
           ...(info.createdAt ? { createdAt: info.createdAt } : {}),
+          ...(launchedDigest ? { sandboxPolicyDigest: launchedDigest } : {}),
         };
         const base = { status: { instance }, facts: { instance: info }, events };
         if (info.state === 'Running') {

@@ -26,8 +26,9 @@ async function auth(localAddress?: string) {
   return { r, cookie: r.status === 200 ? cookieOf(r) : '', nonce: r.status === 200 ? (JSON.parse(r.body.toString()) as { nonce: string }).nonce : '' };
 }
 
-function attestation(nonce: string, tee: TeeKeyPair, evidenceNonce = nonce) {
-  return { 'runtime-data': { nonce, 'tee-pubkey': tee.publicKey }, 'tee-evidence': { primary_evidence: sampleEvidence(primaryReportData(evidenceNonce, tee.publicKey, '')), additional_evidence: '' } };
+/** `initDataDigest`: what the sample "hardware" measured at launch (must match any init-data sent). */
+function attestation(nonce: string, tee: TeeKeyPair, evidenceNonce = nonce, initDataDigest?: Buffer) {
+  return { 'runtime-data': { nonce, 'tee-pubkey': tee.publicKey }, 'tee-evidence': { primary_evidence: sampleEvidence(primaryReportData(evidenceNonce, tee.publicKey, ''), '1', initDataDigest), additional_evidence: '' } };
 }
 
 /** POST a body with chunked transfer encoding (no content-length), so only the streaming cap can stop it. */
@@ -176,7 +177,7 @@ describe('init-data denial of service (issue 10 item 1)', () => {
   const attestWithInitData = async (initData: string) => {
     const tee = generateTeeKeyPair();
     const s = await auth();
-    const body = { 'init-data': { format: 'toml', body: initData }, ...attestation(s.nonce, tee) };
+    const body = { 'init-data': { format: 'toml', body: initData }, ...attestation(s.nonce, tee, s.nonce, createHash('sha384').update(initData).digest()) };
     return httpCall('POST', `${kbs!.url}/kbs/v0/attest`, { body, headers: { cookie: s.cookie } });
   };
 

@@ -15,5 +15,8 @@ describe('checkSealedCredential', () => {
     expect(moved).toMatchObject({ ok: false, code: 'ScopeMismatch', sealingKeyId: keyring.activeKeyId });
     const bad = checkSealedCredential({ metadata: { name: 'c', namespace: 'ns' }, spec: { ...spec, encryptedData: 'AAAA' } }, keyring);
     expect(bad).toMatchObject({ ok: false, code: 'Malformed' });
+    // an object without a namespace claims the empty namespace, which no envelope can be sealed for
+    const nameless = checkSealedCredential({ metadata: { name: 'c' }, spec }, keyring);
+    expect(nameless).toMatchObject({ ok: false, code: 'ScopeMismatch', message: 'scope.namespace is required' });
   });
 });

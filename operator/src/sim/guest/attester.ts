@@ -28,11 +28,14 @@ export async function compositeEvidence(attester: GuestAttester, nonce: string, 
   return { primary: await attester.primary(primaryReportData(nonce, teePubkey, additional)), additional };
 }
 
-/** The sample TEE (no hardware protection), optionally with a `sampledevice` GPU (like ENABLE_SAMPLE_DEVICE). */
-export function sampleAttester(svn = '1', sampleDevice = false): GuestAttester {
+/**
+ * The sample TEE (no hardware protection), optionally with a `sampledevice` GPU (like ENABLE_SAMPLE_DEVICE).
+ * `initDataDigest`: the digest of the init-data the guest launched with, reported as `init_data`.
+ */
+export function sampleAttester(svn = '1', sampleDevice = false, initDataDigest?: Uint8Array): GuestAttester {
   return {
     tee: 'sample',
-    primary: (reportData) => sampleEvidence(reportData, svn),
+    primary: (reportData) => sampleEvidence(reportData, svn, initDataDigest),
     ...(sampleDevice ? { devices: (reportData: Buffer) => ({ sampledevice: sampleEvidence(reportData, '2') }) } : {}),
   };
 }

@@ -5,6 +5,8 @@ import { challengeVerifier, injectResource } from '../../release/challenge.ts';
 import { encryptToTeeKey } from '../../release/jwe.ts';
 import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../test/support/kbs-harness.ts';
 import { generateTeeKeyPair } from '../../protocol/tee-key.ts';
+import { initDataForPolicy, SANDBOX_POLICY_RESOURCE } from '../../pep/attestation.ts';
+import { policyDigest } from '../../pep/policy.ts';
 import { BOOTSTRAP_RESOURCE, startSimulatedGuest, type SimulatedGuest } from './guest.ts';
 import { httpCall } from './http.ts';
 import { KbsClient } from './kbs-client.ts';
@@ -79,6 +81,38 @@ describe('simulated guest', () => {
     expect((await httpCall('GET', `${base}/prepare/a/b/c`)).status).toBe(405);
     expect((await httpCall('POST', `${base}/prepare/../x/y`, { body: { nonce: 'n' } })).status).toBe(404);
     expect(g.resources().has('a/b/c')).toBe(false);
+  });
+});
+
+describe("the guest's PEP takes only the sandbox policy its init-data names", () => {
+  // Two valid documents (the seed format, every field defaulted) that differ in one byte-visible field.
+  const A = '{"timeout_secs": 30}';
+  const B = '{"timeout_secs": 31}';
+  const bootstrap = (policy: string) => JSON.stringify({ mode: 'challenge', sandbox_policy: policy });
+
+  it('the launched digest: loaded; another document, a non-string or a non-object bootstrap: rejected (commit 400), nothing loaded', async () => {
+    g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [], initData: initDataForPolicy(policyDigest(A)) });
+    const other = await push(g, BOOTSTRAP_RESOURCE, bootstrap(B));
+    expect(other).toMatchObject({ ok: false, code: 'CommitRejected', message: 'commit returned HTTP 400' });
+    expect(g.events.history.at(-1)).toEqual({ type: 'rejected', resourcePath: BOOTSTRAP_RESOURCE, reason: `sandbox policy digest ${policyDigest(B)} is not the launched ${policyDigest(A)}` });
+    for (const bad of [JSON.stringify({ mode: 'challenge', sandbox_policy: 5 }), '"just a string"', 'not json']) {
+      expect((await push(g, BOOTSTRAP_RESOURCE, bad)).ok).toBe(false);
+    }
+    expect(g.pep()).toBeUndefined();
+    expect(g.resources().size).toBe(0);
+    expect((await push(g, BOOTSTRAP_RESOURCE, bootstrap(A))).ok).toBe(true);
+    expect(g.pep()?.digest).toBe(policyDigest(A));
+    // the older delivery path (a credential at default/cai-pep/policy) is held to the same check
+    expect((await push(g, SANDBOX_POLICY_RESOURCE, B)).ok).toBe(false);
+    expect(g.pep()?.digest).toBe(policyDigest(A));
+  });
+
+  it('a guest launched without a sandbox policy digest loads none (nothing it loaded would be attested)', async () => {
+    g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [] });
+    expect((await push(g, BOOTSTRAP_RESOURCE, bootstrap(A))).ok).toBe(false);
+    expect(g.events.history.at(-1)?.type).toBe('rejected');
+    expect(g.pep()).toBeUndefined();
+    expect((await push(g, BOOTSTRAP_RESOURCE, JSON.stringify({ mode: 'challenge' }))).ok).toBe(true);
   });
 });
 

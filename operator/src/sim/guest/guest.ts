@@ -12,8 +12,9 @@ import { generateTeeKeyPair, type TeeKeyPair } from '../../protocol/tee-key.ts';
 import { RESOURCE_PATH_PATTERN } from '../../api/sealed-credential.ts';
 import { compositeEvidence, sampleAttester, type GuestAttester } from './attester.ts';
 import { KbsClient, KbsClientError } from './kbs-client.ts';
-import { initDataForPolicy, SANDBOX_POLICY_RESOURCE } from '../../pep/attestation.ts';
-import { policyDigest } from '../../pep/policy.ts';
+import { initDataDigestOf, initDataForPolicy, policyDigestFromInitData, SANDBOX_POLICY_RESOURCE } from '../../pep/attestation.ts';
+import { parsePolicy, policyDigest, PolicyError } from '../../pep/policy.ts';
+import { PepService } from '../../pep/server.ts';
 
 import { BOOTSTRAP_RESOURCE } from '../../protocol/bootstrap.ts';
 export { BOOTSTRAP_RESOURCE };
@@ -37,18 +38,36 @@ export interface SimulatedGuestOptions {
   manifest: string[];
   logger?: GuestLogger;
   /**
-   * The sandbox (PEP) policy digest this guest launches with: sent as init-data so the evidence binds it,
-   * and enforced: a delivered policy document with other bytes is rejected.
+   * The CoCo init-data TOML this guest launched with (what the local cloud got at creation): its digest is
+   * reported in the sample evidence (`init_data`, the MRCONFIGID stand-in) and it is sent with KBS attestations.
+   * When it names a sandbox policy digest (`cai-pep-policy.digest`), the guest's PEP loads only a policy
+   * document with exactly that digest.
    */
+  initData?: string;
+  /** Shorthand for `initData: initDataForPolicy(digest)`. */
   sandboxPolicyDigest?: string;
+  /**
+   * Host directory the PEP's workspace lives in (a simulated guest shares the host's filesystem, so the
+   * policy's `workspace.hostPath` is mapped here; the document and its digest are unchanged).
+   */
+  pepWorkspace?: string;
   /** KBS fetch retries per resource (the real image retries for up to 600 s). */
   kbsRetry?: { attempts?: number; delayMs?: number };
   /** Evidence source for both push (prepare) and pull (KBS); default the sample TEE with `svn`. */
   attester?: GuestAttester;
 }
 
+/** The guest's PEP once a sandbox policy matching the launched init-data arrived (audit lines kept in memory). */
+export interface GuestPep {
+  digest: string;
+  service: PepService;
+  audit: string[];
+}
+
 export interface SimulatedGuest {
   apiPort: number;
+  /** The PEP enforcing the delivered sandbox policy; undefined until one arrived (the real PEP then refuses every command). */
+  pep(): GuestPep | undefined;
   close(): Promise<void>;
   /** Decrypted resources by path (in memory only). */
   resources(): Map<string, Buffer>;
@@ -56,6 +75,14 @@ export interface SimulatedGuest {
   events: EventEmitter & { history: GuestEvent[] };
   /** Resolves when the resource has been received (by push or pull). */
   waitForResource(resourcePath: string, timeoutMs?: number): Promise<Buffer>;
+}
+
+interface BootstrapFields {
+  mode?: unknown;
+  kbs_url?: unknown;
+  trustee_url?: unknown;
+  kbs_cert?: unknown;
+  sandbox_policy?: unknown;
 }
 
 interface InjectionSession {
@@ -81,9 +108,15 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
+const MAX_AUDIT_LINES = 1000;
+
 export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<SimulatedGuest> {
   const svn = opts.svn ?? '1';
-  const attester = opts.attester ?? sampleAttester(svn);
+  const initData = opts.initData ?? (opts.sandboxPolicyDigest ? initDataForPolicy(opts.sandboxPolicyDigest) : undefined);
+  // The sandbox policy digest fixed at launch (undefined: the guest launched without one).
+  const launchedPolicy = initData !== undefined ? policyDigestFromInitData(initData) : undefined;
+  const attester = opts.attester ?? sampleAttester(svn, false, initData !== undefined ? initDataDigestOf(initData) : undefined);
+  let pep: GuestPep | undefined;
   const store = new Map<string, Buffer>();
   const sessions = new Map<string, InjectionSession>();
   const events = Object.assign(new EventEmitter(), { history: [] as GuestEvent[] });
@@ -96,24 +129,58 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
     events.emit('event', e);
   };
 
-  const received = (resourcePath: string, value: Buffer, via: 'injected' | 'fetched') => {
-    if (resourcePath === SANDBOX_POLICY_RESOURCE && opts.sandboxPolicyDigest && policyDigest(value) !== opts.sandboxPolicyDigest) {
-      emit({ type: 'rejected', resourcePath, reason: `sandbox policy digest ${policyDigest(value)} is not the launched ${opts.sandboxPolicyDigest}` });
-      return;
+  /** Stores a delivered resource; returns why it was rejected (nothing stored), or undefined. */
+  const received = (resourcePath: string, value: Buffer, via: 'injected' | 'fetched'): string | undefined => {
+    const reject = (reason: string) => {
+      emit({ type: 'rejected', resourcePath, reason });
+      return reason;
+    };
+    let cfg: BootstrapFields | undefined;
+    if (resourcePath === BOOTSTRAP_RESOURCE) {
+      try {
+        cfg = JSON.parse(value.toString('utf8')) as BootstrapFields;
+      } catch {
+        return reject('bootstrap config is not JSON');
+      }
+      if (typeof cfg !== 'object' || cfg === null) return reject('bootstrap config is not a JSON object');
+      if (cfg.sandbox_policy !== undefined) {
+        const problem = loadPolicy(cfg.sandbox_policy);
+        if (problem) return reject(problem);
+      }
+    }
+    if (resourcePath === SANDBOX_POLICY_RESOURCE) {
+      const problem = loadPolicy(value.toString('utf8'));
+      if (problem) return reject(problem);
     }
     store.set(resourcePath, value);
     emit({ type: via, resourcePath, bytes: value.length });
-    if (resourcePath === BOOTSTRAP_RESOURCE) onBootstrap(value);
+    if (cfg) onBootstrap(cfg);
+    return undefined;
   };
 
-  function onBootstrap(value: Buffer): void {
-    let cfg: { mode?: unknown; kbs_url?: unknown; trustee_url?: unknown; kbs_cert?: unknown };
+  /** The guest's PEP takes a policy only if it is the one its attested init-data names (fail closed). */
+  function loadPolicy(text: unknown): string | undefined {
+    if (typeof text !== 'string') return 'sandbox_policy must be a string (the policy document)';
+    const digest = policyDigest(text);
+    if (launchedPolicy === undefined) return `sandbox policy ${digest} refused: this guest launched without a sandbox policy digest in its init-data, so no policy it loads would be attested`;
+    if (digest !== launchedPolicy) return `sandbox policy digest ${digest} is not the launched ${launchedPolicy}`;
+    if (pep?.digest === digest) return undefined;
+    let parsed;
     try {
-      cfg = JSON.parse(value.toString('utf8')) as typeof cfg;
-    } catch {
-      emit({ type: 'rejected', resourcePath: BOOTSTRAP_RESOURCE, reason: 'bootstrap config is not JSON' });
-      return;
+      parsed = parsePolicy(text);
+    } catch (err) {
+      return `sandbox policy ${digest} does not parse: ${err instanceof PolicyError ? err.message : 'invalid'}`;
     }
+    const audit: string[] = [];
+    const policy = opts.pepWorkspace ? { ...parsed.policy, workspace: { ...parsed.policy.workspace, hostPath: opts.pepWorkspace } } : parsed.policy;
+    const service = new PepService({ policy, policyDigest: digest, socketPath: '' }, (line) => {
+      if (audit.length < MAX_AUDIT_LINES) audit.push(line);
+    });
+    pep = { digest, service, audit };
+    return undefined;
+  }
+
+  function onBootstrap(cfg: BootstrapFields): void {
     const mode = typeof cfg.mode === 'string' ? cfg.mode : 'unknown';
     emit({ type: 'bootstrap', mode });
     const url = mode === 'kbs' ? cfg.kbs_url : mode === 'trustee' ? cfg.trustee_url : undefined;
@@ -127,7 +194,7 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
       handshakeAttempts: 5,
       handshakeRetryDelayMs: opts.kbsRetry?.delayMs ?? 1000,
       ...(ca ? { ca } : {}),
-      ...(opts.sandboxPolicyDigest ? { initData: initDataForPolicy(opts.sandboxPolicyDigest) } : {}),
+      ...(initData !== undefined ? { initData } : {}),
     });
     const attempts = opts.kbsRetry?.attempts ?? 20;
     for (const path of opts.manifest) {
@@ -181,14 +248,15 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
     const session = typeof id === 'string' ? sessions.get(id) : undefined;
     if (!session || session.resourcePath !== resourcePath) return reply(res, 400, { error: 'unknown injection session for this resource' });
     sessions.delete(id as string);
+    let rejected: string | undefined;
     try {
-      received(resourcePath, decryptKbsJwe(body['encrypted_resource'], session.key.privateKey), 'injected');
+      rejected = received(resourcePath, decryptKbsJwe(body['encrypted_resource'], session.key.privateKey), 'injected');
     } catch (err) {
       const reason = err instanceof JweError ? `${err.code}: ${err.message}` : 'decryption failed';
       emit({ type: 'rejected', resourcePath, reason });
       return reply(res, 400, { error: reason });
     }
-    return reply(res, 200, {});
+    return rejected === undefined ? reply(res, 200, {}) : reply(res, 400, { error: 'resource rejected by the guest' });
   }
 
   const server = createServer((req, res) => {
@@ -201,6 +269,7 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
 
   return {
     apiPort: (server.address() as AddressInfo).port,
+    pep: () => pep,
     resources: () => new Map(store),
     events,
     waitForResource(resourcePath, timeoutMs = 30_000) {

@@ -7,6 +7,7 @@ import { decryptKbsJwe } from '../../release/jwe.ts';
 import { deviceReportData, primaryReportData } from '../../protocol/runtime-data.ts';
 import { generateTeeKeyPair, type TeeKeyAlgorithm, type TeeKeyPair, type TeePubKey } from '../../protocol/tee-key.ts';
 import { sampleEvidence } from '../../attestation/sample/verifier.ts';
+import { initDataDigestOf } from '../../pep/attestation.ts';
 import { compositeEvidence, sampleAttester, type CompositeEvidence, type GuestAttester } from './attester.ts';
 import { httpCall, type HttpReply } from './http.ts';
 
@@ -96,7 +97,7 @@ export class KbsClient {
   /** One RCAR handshake; returns the EAR token. */
   async handshakeOnce(): Promise<string> {
     this.#cookie = undefined;
-    const attester = this.#o.attester ?? sampleAttester(this.#o.svn, this.#o.sampleDevice);
+    const attester = this.#o.attester ?? sampleAttester(this.#o.svn, this.#o.sampleDevice, this.#o.initData !== undefined ? initDataDigestOf(this.#o.initData) : undefined);
     const auth = await this.#call('POST', 'auth', { version: '0.4.0', tee: attester.tee, 'extra-params': { 'supported-hash-algorithms': ['sha384'] } });
     if (auth.status !== 200) throw new KbsClientError('AttestationRefused', `auth refused: ${errorInfo(auth).detail ?? auth.status}`, auth.status, errorInfo(auth).type);
     this.#takeCookie(auth);

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { CreateLocalInstanceBody, LocalCloudError, LocalInstanceRecord } from '../../cloud/local/types.ts';
+import { MAX_LOCAL_INIT_DATA, type CreateLocalInstanceBody, type LocalCloudError, type LocalInstanceRecord } from '../../cloud/local/types.ts';
 
 /** Starts whatever a booted guest serves; returns guest-port -> host-port mappings and the TEE type its evidence has. */
 export type GuestLauncher = (
@@ -36,7 +36,7 @@ interface Entry {
   guest?: { close(): Promise<void> };
 }
 
-const MAX_BODY = 64 * 1024;
+const MAX_BODY = 128 * 1024; // the create body carries up to 64 KiB of init-data
 
 export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalCloud> {
   const host = opts.host ?? '127.0.0.1';
@@ -196,5 +196,6 @@ function validateCreate(body: unknown): string | undefined {
   if (typeof b.guestApiPort !== 'number' || b.guestApiPort < 1 || b.guestApiPort > 65535) return 'guestApiPort must be 1-65535';
   if (!Array.isArray(b.manifest) || !b.manifest.every((p) => typeof p === 'string')) return 'manifest must be a list of resource paths';
   if (typeof b.labels !== 'object' || b.labels === null) return 'labels must be an object';
+  if (b.initData !== undefined && (typeof b.initData !== 'string' || Buffer.byteLength(b.initData) > MAX_LOCAL_INIT_DATA)) return `initData must be a string of at most ${MAX_LOCAL_INIT_DATA} bytes`;
   return undefined;
 }

@@ -12,14 +12,20 @@ export interface LocalGuests {
   guest(instanceId: string): SimulatedGuest | undefined;
 }
 
-/** `attester`: the evidence every guest presents (default the sample TEE). */
-export function localGuests(host = '127.0.0.1', opts: { attester?: GuestAttester } = {}): LocalGuests {
+/** `attester`: the evidence every guest presents (default the sample TEE). `pepWorkspace`: see SimulatedGuestOptions. */
+export function localGuests(host = '127.0.0.1', opts: { attester?: GuestAttester; pepWorkspace?: string } = {}): LocalGuests {
   const running = new Map<string, SimulatedGuest>();
   return {
     guest: (id) => running.get(id),
     launch: async (record, request) => {
       const workload = await startWorkloadEndpoint(host, request.workload.model);
-      const guest = await startSimulatedGuest({ host, manifest: request.manifest, ...(opts.attester ? { attester: opts.attester } : {}) });
+      const guest = await startSimulatedGuest({
+        host,
+        manifest: request.manifest,
+        ...(request.initData !== undefined ? { initData: request.initData } : {}),
+        ...(opts.attester ? { attester: opts.attester } : {}),
+        ...(opts.pepWorkspace ? { pepWorkspace: opts.pepWorkspace } : {}),
+      });
       running.set(record.id, guest);
       return {
         ports: { [request.workload.port]: workload.port, [request.guestApiPort]: guest.apiPort },
