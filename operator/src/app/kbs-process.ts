@@ -16,6 +16,7 @@ import { ConfigError, parseKbsTls, type KbsTlsConfig } from './config.ts';
 import { loadOrCreateEarSigner } from './ear-key.ts';
 import { kbsTlsMode, startKbsService, type KbsService } from './kbs-service.ts';
 import { liveKeyring } from './sealing-keyring.ts';
+import { liveSessionKeys, loadOrCreateSessionKeys } from './kbs-session-keys.ts';
 
 export interface KbsProcessConfig {
   kubeconfig?: string | undefined;
@@ -109,6 +110,7 @@ export async function startKbsProcess(config: KbsProcessConfig, opts: { logger: 
   const core = manager.client.core;
   const keyring = liveKeyring(manager, config.operatorNamespace, await new SealingKeyStore().loadOrCreate(core, config.operatorNamespace), logger);
   const signer = await loadOrCreateEarSigner(core, config.operatorNamespace);
+  const sessionKeys = liveSessionKeys(manager, config.operatorNamespace, await loadOrCreateSessionKeys(core, config.operatorNamespace), logger);
   await manager.start();
   // Already its own process: the KBS runs inline here (no worker needed to protect reconcilers).
   const kbs = await startKbsService({
@@ -117,6 +119,7 @@ export async function startKbsProcess(config: KbsProcessConfig, opts: { logger: 
     credentials,
     configMaps: manager.informer(scoped(CONFIGMAPS, config.operatorNamespace)),
     keyring,
+    sessionKeys,
     signer,
     host: config.kbsHost,
     port: config.kbsPort,
