@@ -47,7 +47,15 @@ const json = (status: number, value: unknown, setCookie?: string): HandlerRespon
 const err = (e: KbsErrorResponse): HandlerResponse => ({ status: e.status, body: e.body });
 const setCookie = (value: string, expiresAt: number) => `${SESSION_COOKIE}=${value}; Expires=${new Date(expiresAt).toUTCString()}`;
 const authCookie = (deps: HandlerDeps, s: Session) => setCookie(deps.cookies.seal({ k: 'auth', sid: s.id, tee: s.tee, nonce: s.nonce, peer: s.peerAddress, exp: s.expiresAt }), s.expiresAt);
-const attestedCookie = (deps: HandlerDeps, s: Session, token: string) => setCookie(deps.cookies.seal({ k: 'attested', sid: s.id, exp: s.expiresAt, token }), s.expiresAt);
+/**
+ * EARs up to this size travel in the attested cookie (any replica can serve the session); a larger one
+ * (TDX + several GPUs' annotated evidence runs to tens of KB) would make a cookie clients refuse, so the
+ * cookie then names the session only: the attesting replica serves it from its cache, another replica
+ * answers 401 and the client re-attests (as KBS clients do on 401), and Bearer works everywhere.
+ */
+export const MAX_INLINE_EAR = 8 * 1024;
+const attestedCookie = (deps: HandlerDeps, s: Session, token: string) =>
+  setCookie(deps.cookies.seal({ k: 'attested', sid: s.id, exp: s.expiresAt, token: token.length <= MAX_INLINE_EAR ? token : '' }), s.expiresAt);
 
 export function handleAuth(deps: HandlerDeps, body: Buffer, peerAddress = ''): HandlerResponse {
   const parsed = parseJson(body);
@@ -185,11 +193,11 @@ function requesterFromCookie(deps: HandlerDeps, cookie: string | undefined, peer
   const c = opened.claims;
   // An /auth cookie still names the session: a client that kept it gets the session this replica attested.
   const found = deps.sessions.get(c.sid);
-  if ('session' in found && found.session.state === 'attested' && found.session.attested && (c.k === 'auth' ? found.session.nonce === c.nonce : found.session.attested.token === c.token)) {
+  if ('session' in found && found.session.state === 'attested' && found.session.attested && (c.k === 'auth' ? found.session.nonce === c.nonce : c.token === '' || found.session.attested.token === c.token)) {
     const s = found.session.attested;
     return { claims: s.claims, verified: s.verified, teePubkey: s.teePubkey, ear: s.token, peerAddress, ...(s.initDataDigest ? { initDataDigest: s.initDataDigest } : {}) };
   }
-  if (c.k !== 'attested') return undefined;
+  if (c.k !== 'attested' || c.token === '') return undefined;
   const r = requesterFromToken(deps, c.token, peerAddress);
   return 'status' in r ? undefined : r;
 }
