@@ -141,10 +141,16 @@ describe('KBS replicas behind a round-robin load balancer', () => {
       const log = proxy.log;
       // steady state first: a quarter of the guests already have their credential
       if (log.filter((e) => e.request.startsWith('GET') && e.status === 200).length < GUESTS / 4) return undefined;
-      const pending = log.findIndex((e, k) => e.backend === 1 && e.request === 'POST /kbs/v0/auth' && e.status === 200 && !log.slice(k + 1).some((l) => l.client === e.client));
-      return pending >= 0 ? log.length : undefined;
+      const pending = log.findIndex((e, k) => e.backend === 1 && e.request === 'POST /kbs/v0/auth' && e.status === 200 && !proxy.routing.has(e.client) && !log.slice(k + 1).some((l) => l.client === e.client));
+      if (pending < 0) return undefined;
+      // The balancer stops routing while the replica dies (as one does once it sees the pod gone), so the
+      // guest's /attest for that session reaches the survivor, not a half-dead socket.
+      proxy.pause();
+      return log.length;
     }, { timeoutMs: 60_000, intervalMs: 1 });
     victim.proc.kill('SIGKILL');
+    await new Promise((resolve) => (victim.proc.exitCode !== null || victim.proc.signalCode !== null ? resolve(undefined) : victim.proc.once('exit', resolve)));
+    proxy.resume();
     const results = await running;
     const seconds = (performance.now() - started) / 1000;
 

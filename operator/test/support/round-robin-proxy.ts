@@ -18,6 +18,11 @@ export interface ProxiedRequest {
 export interface RoundRobinProxy {
   port: number;
   log: ProxiedRequest[];
+  /** Client addresses whose connection is being routed (not yet connected upstream). */
+  routing: Set<string>;
+  /** Hold new connections (they wait, unrouted) until resume(): how a balancer stops routing to a pod it saw die. */
+  pause(): void;
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -25,6 +30,8 @@ export async function startRoundRobinProxy(backends: number[]): Promise<RoundRob
   const log: ProxiedRequest[] = [];
   let next = 0;
   const sockets = new Set<Socket>();
+  const routing = new Set<string>();
+  let held: Array<() => void> | undefined;
 
   const connect = (client: Socket, first: Buffer, entry: ProxiedRequest, tries: number) => {
     const index = next++ % backends.length;
@@ -33,6 +40,7 @@ export async function startRoundRobinProxy(backends: number[]): Promise<RoundRob
     let connected = false;
     upstream.once('connect', () => {
       connected = true;
+      routing.delete(entry.client);
       entry.backend = index;
       log.push(entry);
       upstream.write(first);
@@ -45,6 +53,7 @@ export async function startRoundRobinProxy(backends: number[]): Promise<RoundRob
     });
     upstream.on('error', () => {
       if (!connected && tries + 1 < backends.length) return connect(client, first, entry, tries + 1);
+      routing.delete(entry.client);
       client.destroy();
     });
     upstream.on('close', () => {
@@ -61,7 +70,11 @@ export async function startRoundRobinProxy(backends: number[]): Promise<RoundRob
       client.pause();
       const line = first.subarray(0, Math.min(first.length, 256)).toString('latin1').split('\r\n')[0] ?? '';
       const [method = '', path = ''] = line.split(' ');
-      connect(client, first, { client: client.remoteAddress ?? '', backend: -1, request: `${method} ${path}`, status: 0 }, 0);
+      const entry = { client: client.remoteAddress ?? '', backend: -1, request: `${method} ${path}`, status: 0 };
+      routing.add(entry.client);
+      const go = () => connect(client, first, entry, 0);
+      if (held) held.push(go);
+      else go();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -69,6 +82,13 @@ export async function startRoundRobinProxy(backends: number[]): Promise<RoundRob
   return {
     port: typeof address === 'object' && address ? address.port : 0,
     log,
+    routing,
+    pause: () => void (held ??= []),
+    resume: () => {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const go of waiting) go();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
