@@ -27,6 +27,7 @@ import { egressListsOf, type EgressLists } from './verifiers.ts';
 import { loadOrCreateEarSigner } from './ear-key.ts';
 import { kbsTlsMode, startKbsService, type KbsService } from './kbs-service.ts';
 import { liveKeyring } from './sealing-keyring.ts';
+import { liveSessionKeys, loadOrCreateSessionKeys } from './kbs-session-keys.ts';
 
 export interface KbsProcessConfig {
   kubeconfig?: string | undefined;
@@ -138,6 +139,7 @@ export async function startKbsProcess(config: KbsProcessConfig, opts: { logger: 
     metrics.sealingKeyring(k.keys.length, new Date(k.active.createdAt)),
   );
   const signer = await loadOrCreateEarSigner(core, config.operatorNamespace, (created) => metrics.earKey(created));
+  const sessionKeys = liveSessionKeys(manager, config.operatorNamespace, await loadOrCreateSessionKeys(core, config.operatorNamespace), logger);
   await manager.start();
   // Already its own process: the KBS runs inline here (no worker needed to protect reconcilers).
   const kbs = await startKbsService({
@@ -146,6 +148,7 @@ export async function startKbsProcess(config: KbsProcessConfig, opts: { logger: 
     credentials,
     configMaps: manager.informer(scoped(CONFIGMAPS, config.operatorNamespace)),
     keyring,
+    sessionKeys,
     signer,
     host: config.kbsHost,
     port: config.kbsPort,

@@ -9,6 +9,7 @@ import { generateKbsTls, loadKbsTls, watchKbsTls, type KbsTlsFiles, type KbsTlsM
 import type { KbsEvent } from '../release/kbs/types.ts';
 import { parseKeyring, type SealingKeyring } from '../release/sealing/keyring.ts';
 import { EMPTY_SNAPSHOT, type KbsSnapshot } from './kbs-snapshot.ts';
+import { decodeSessionKeys, type SerializedSessionKeys } from './kbs-session-keys.ts';
 import { hardwareVerifiersWith, verificationObserver, type EgressLists, type TrustAnchors } from './verifiers.ts';
 import type { MetricsRecorder } from '../metrics/forward.ts';
 
@@ -31,6 +32,8 @@ export interface KbsRuntimeOptions {
   /** Serialized sealing keyring (release/sealing/keyring.ts serializeKeyring). */
   keyringJson: string;
   snapshot?: KbsSnapshot;
+  /** Session-cookie keys shared by the replicas (the operator's Secret); default: this runtime's own. */
+  sessionKeys?: SerializedSessionKeys;
   nvidiaRimDir?: string;
   /** Tests only: private-PKI roots (PEM strings, structured-clone safe). */
   trustAnchors?: TrustAnchors;
@@ -52,6 +55,7 @@ export interface KbsRuntime {
   guestTrust: string | undefined;
   setSnapshot(s: KbsSnapshot): void;
   setKeyring(json: string): void;
+  setSessionKeys(keys: SerializedSessionKeys): void;
   close(): Promise<void>;
 }
 
@@ -77,6 +81,7 @@ export async function startKbsRuntime(o: KbsRuntimeOptions): Promise<KbsRuntime>
     admits: admitsFromLists(lists),
     entitlements: entitlementsFromLists({ ...lists, keyring: () => keyring }),
     ...(o.maxAttestBodyBytes ? { maxAttestBodyBytes: o.maxAttestBodyBytes } : {}),
+    ...(o.sessionKeys ? { sessionKeys: decodeSessionKeys(o.sessionKeys) } : {}),
     ...(tls ? { tls: { key: tls.key, cert: tls.cert } } : {}),
     logger: { info: (obj, msg) => o.log('info', obj, msg), warn: (obj, msg) => o.log('warn', obj, msg) },
     onEvent: o.onEvent,
@@ -93,6 +98,13 @@ export async function startKbsRuntime(o: KbsRuntimeOptions): Promise<KbsRuntime>
         keyring = parseKeyring(json);
       } catch (err) {
         o.log('error', { err: err instanceof Error ? err.message : 'error' }, 'kbs: keyring update ignored');
+      }
+    },
+    setSessionKeys: (keys) => {
+      try {
+        server.setSessionKeys(decodeSessionKeys(keys));
+      } catch (err) {
+        o.log('error', { err: err instanceof Error ? err.message : 'error' }, 'kbs: session keys update ignored');
       }
     },
     async close() {

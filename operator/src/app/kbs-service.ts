@@ -22,6 +22,7 @@ import { startKbsRuntime, type KbsRuntime, type KbsTlsMode } from './kbs-runtime
 import { instanceHost, kbsSnapshot } from './kbs-snapshot.ts';
 import type { FromWorker, KbsWorkerInit, ToWorker } from './kbs-worker.ts';
 import { FORWARDED, replayMetrics, type MetricsRecorder } from '../metrics/forward.ts';
+import type { SerializedSessionKeys } from './kbs-session-keys.ts';
 
 export interface KbsService {
   server: { close(): Promise<void> };
@@ -45,6 +46,8 @@ export interface KbsServiceDeps {
   /** Operator-namespace ConfigMaps (offline GPU RIMs). */
   configMaps?: SharedInformer<ConfigMapLike>;
   keyring: () => SealingKeyring;
+  /** Session-cookie keys shared with the other replicas (app/kbs-session-keys.ts); default: the KBS's own. */
+  sessionKeys?: () => SerializedSessionKeys;
   signer: EarSigner;
   host: string;
   port: number;
@@ -142,6 +145,7 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
   // Batch informer changes into one snapshot; the keyring is checked on the same beat and once a second.
   let timer: NodeJS.Timeout | undefined;
   let lastKeyring = deps.keyring();
+  let lastSessionKeys = deps.sessionKeys?.();
   const push = () => {
     timer = undefined;
     host.send({ type: 'snapshot', snapshot: snapshot() });
@@ -150,6 +154,11 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
       lastKeyring = k;
       host.send({ type: 'keyring', json: serializeKeyring(k) });
     }
+    const sk = deps.sessionKeys?.();
+    if (sk && sk !== lastSessionKeys) {
+      lastSessionKeys = sk;
+      host.send({ type: 'session-keys', keys: sk });
+    }
   };
   const schedule = () => (timer ??= setTimeout(push, deps.snapshotDebounceMs ?? 50));
   for (const inf of [deps.agents, deps.policies, deps.credentials, ...(deps.configMaps ? [deps.configMaps] : [])] as Array<SharedInformer<unknown>>) {
@@ -157,7 +166,7 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
     inf.on('update', schedule);
     inf.on('delete', schedule);
   }
-  const keyringBeat = setInterval(() => deps.keyring() !== lastKeyring && schedule(), 1000);
+  const keyringBeat = setInterval(() => (deps.keyring() !== lastKeyring || deps.sessionKeys?.() !== lastSessionKeys) && schedule(), 1000);
   keyringBeat.unref();
   log.info({ url: host.url, tls: host.guestTrust() !== undefined, isolation: deps.isolation ?? 'worker' }, 'kbs listening');
 
@@ -196,6 +205,7 @@ function initFor(deps: KbsServiceDeps, snapshot: () => ReturnType<typeof kbsSnap
     tls: deps.tls ?? defaultTls(deps.host, deps.publicUrl),
     signerPem: deps.signer.privateKeyPem(),
     keyringJson: serializeKeyring(deps.keyring()),
+    ...(deps.sessionKeys ? { sessionKeys: deps.sessionKeys() } : {}),
     snapshot: snapshot(),
     ...(deps.nvidiaRimDir ? { nvidiaRimDir: deps.nvidiaRimDir } : {}),
     ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
@@ -213,7 +223,7 @@ async function inlineHost(deps: KbsServiceDeps, snapshot: () => ReturnType<typeo
   return {
     url: rt.url,
     guestTrust: () => rt.guestTrust,
-    send: (m) => (m.type === 'snapshot' ? rt.setSnapshot(m.snapshot) : rt.setKeyring(m.json)),
+    send: (m) => (m.type === 'snapshot' ? rt.setSnapshot(m.snapshot) : m.type === 'keyring' ? rt.setKeyring(m.json) : rt.setSessionKeys(m.keys)),
     close: () => rt.close(),
   };
 }

@@ -16,6 +16,7 @@ import { keyFromString } from '../runtime/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { loadOrCreateEarSigner } from './ear-key.ts';
 import { liveKeyring } from './sealing-keyring.ts';
+import { liveSessionKeys, loadOrCreateSessionKeys } from './kbs-session-keys.ts';
 import { externalKbs, kbsTlsMode, startKbsService } from './kbs-service.ts';
 import { defaultAsPublicUrl, startAsService, type AsService } from './as-service.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
@@ -111,6 +112,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
         credentials: deps.credentials,
         configMaps: manager.informer(scoped(CONFIGMAPS, config.operatorNamespace)),
         keyring,
+        sessionKeys: liveSessionKeys(manager, config.operatorNamespace, await loadOrCreateSessionKeys(core, config.operatorNamespace), logger),
         signer,
         host: config.kbsHost,
         port: config.kbsPort,

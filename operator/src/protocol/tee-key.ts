@@ -32,6 +32,8 @@ export function parseTeePubKey(value: unknown): TeeKeyParse {
   const kty = str(o, 'kty');
   const alg = str(o, 'alg');
   if (alg === undefined || alg.length === 0 || alg.length > 64) return { ok: false, message: 'tee-pubkey.alg must be a non-empty string' };
+  // The key is hashed as canonical JSON (RFC 8785), which has no encoding for a lone surrogate.
+  if (!alg.isWellFormed()) return { ok: false, message: 'tee-pubkey.alg must be well-formed Unicode (no lone surrogates)' };
   if (kty === 'EC') {
     const crv = str(o, 'crv');
     const x = str(o, 'x');

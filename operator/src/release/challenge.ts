@@ -127,7 +127,8 @@ function decodeEvidence(tee: string, b64: string): PresentedEvidence | undefined
   if (isObject(value) && 'primary_evidence' in value) {
     const primary = value['primary_evidence'];
     const additional = value['additional_evidence'];
-    if (primary === null || primary === undefined || typeof additional !== 'string') return undefined;
+    // additional_evidence is hashed as canonical JSON, which cannot encode a lone surrogate
+    if (primary === null || primary === undefined || typeof additional !== 'string' || !additional.isWellFormed()) return undefined;
     return { tee, evidence: primary as JsonValue, additionalEvidence: additional };
   }
   return value === null ? undefined : { tee, evidence: value as JsonValue };
@@ -155,7 +156,14 @@ async function attempt(o: InjectOptions, timeoutMs: number): Promise<Attempt> {
   if (!key.ok) return { ok: false, code: 'MalformedPrepareResponse', message: `prepare response ${key.message}` };
   const evidence = decodeEvidence(o.tee, p['evidence']);
   if (!evidence) return { ok: false, code: 'MalformedPrepareResponse', message: 'prepare response evidence is not base64 of JSON evidence or {primary_evidence, additional_evidence: string}' };
-  const v = await o.verify(evidence, nonce, key.key);
+  let v: ChallengeVerification;
+  try {
+    v = await o.verify(evidence, nonce, key.key);
+  } catch (err) {
+    // A verifier that throws on hostile evidence is a refusal of that evidence, never a transport retry.
+    const message = err instanceof Error ? err.message.slice(0, 200) : 'verifier error';
+    return { ok: false, code: 'VerificationFailed', message: `evidence refused: VerifierError: ${message}`, verification: { code: 'VerifierError', message } };
+  }
   if (!v.ok) return { ok: false, code: 'VerificationFailed', message: `evidence refused: ${v.code}: ${v.message}`, verification: { code: v.code, message: v.message } };
   let encrypted;
   try {

@@ -24,23 +24,40 @@ export interface TestKbs {
   close(): Promise<void>;
 }
 
-export async function startTestKbs(opts: { policy?: object; now?: () => number; server?: Partial<KbsServerOptions> } = {}): Promise<TestKbs> {
+/** What replicas share (in production: the Secrets and informer caches every replica reads). */
+export interface SharedKbsState {
+  keyring: SealingKeyring;
+  signer: EarSigner;
+  lists: TestKbs['lists'];
+}
+
+export async function startTestKbs(opts: { policy?: object; now?: () => number; server?: Partial<KbsServerOptions>; shared?: SharedKbsState } = {}): Promise<TestKbs> {
+  if (opts.shared) return startServer(opts.shared, opts, sealerFor(opts.shared.keyring, opts.shared.lists));
   const keyring = await createKeyring(new Date());
   const signer = EarSigner.generate();
-  const events: KbsEvent[] = [];
   const spec = AttestationPolicySpecSchema.parse(opts.policy ?? { allowSampleTee: true, minimumStatus: 'warning' });
   const lists = {
     credentials: [] as CredentialRecord[],
     agents: [{ namespace: 'agents', name: 'bot', policyName: 'dev', credentials: ['im-secret'], identity: { peerAddress: '127.0.0.1' } }] as AgentRecord[],
     policies: [{ namespace: 'agents', name: 'dev', spec, referenceValues: [] }] as PolicyRecord[],
   };
-  const sealCredential = (name: string, resourcePath: string, value: string, scope: CredentialRecord['scope'] = { mode: 'Strict', agents: [] }) => {
+  const sealCredential = sealerFor(keyring, lists);
+  sealCredential('im-secret', TEST_RESOURCE, TEST_SECRET);
+  return startServer({ keyring, signer, lists }, opts, sealCredential);
+}
+
+function sealerFor(keyring: SealingKeyring, lists: TestKbs['lists']): TestKbs['sealCredential'] {
+  return (name, resourcePath, value, scope = { mode: 'Strict', agents: [] }) => {
     const encryptedData = seal(keyring.certificatePem, Buffer.from(value), { namespace: 'agents', name, ...scope, resourcePath });
     const rec = { namespace: 'agents', name, resourcePath, scope, encryptedData };
     lists.credentials.push(rec);
     return rec;
   };
-  sealCredential('im-secret', TEST_RESOURCE, TEST_SECRET);
+}
+
+async function startServer(shared: SharedKbsState, opts: { now?: () => number; server?: Partial<KbsServerOptions> }, sealCredential: TestKbs['sealCredential']): Promise<TestKbs> {
+  const { keyring, signer, lists } = shared;
+  const events: KbsEvent[] = [];
   const now = opts.now ?? Date.now;
   const kbs = createKbsServer({
     registry: defaultVerifierRegistry(),

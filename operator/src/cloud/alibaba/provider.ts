@@ -21,6 +21,8 @@ import { clusterSelector, matchesSelector, TAG_CLIENT_TOKEN, TAG_UID, type Tag }
 import { RefusalCache } from './refusal-cache.ts';
 import { TokenBucket } from './token-bucket.ts';
 
+/** ECS instance ids: `i-` and lower-case alphanumerics. */
+const INSTANCE_ID = /^i-[0-9a-z]{1,64}$/;
 export interface AlibabaProviderOptions {
   /** Written as a tag on every instance; GC only ever lists instances with this cluster id. */
   clusterId: string;
@@ -223,13 +225,21 @@ export function createAlibabaProvider(opts: AlibabaProviderOptions): AlibabaProv
     await refusals.guard(p, () => checkLaunch(p));
     signal?.throwIfAborted(); // never launch a paid instance for a reconcile that was called off
     const resp = await refusals.guard(p, () => caller(p.regionId).call('RunInstances', (c) => c.runInstances(runRequest(p, false))));
-    const id = resp.body?.instanceIdSets?.instanceIdSet?.[0];
-    if (!id) throw new ProviderError('Retryable', 'EmptyResponse', `RunInstances returned no instance id (request id ${resp.body?.requestId ?? 'none'})`, resp.body?.requestId);
+    const ids: unknown = resp.body?.instanceIdSets?.instanceIdSet;
+    const id = Array.isArray(ids) ? ids[0] : undefined;
+    // A garbled body (an id of the wrong type or shape) is a lost response: the launch may have happened,
+    // and the next create finds it by its client token.
+    if (typeof id !== 'string' || !INSTANCE_ID.test(id)) throw new ProviderError('Retryable', 'EmptyResponse', `RunInstances returned no valid instance id (request id ${resp.body?.requestId ?? 'none'})`, resp.body?.requestId);
     regionOf.set(id, p.regionId);
     log?.info({ instanceId: id, namespace: request.owner.namespace, name: request.owner.name, requestId: resp.body?.requestId }, 'instance launched');
     const inst = (await describeIn(p.regionId, [id])).find((i) => i.instanceId === id);
-    // Describe is eventually consistent right after a launch: report Pending until it shows up.
-    return (inst && info(inst)) ?? { id, state: 'Pending', zone: p.zoneId, owner: request.owner, token: request.token };
+    if (inst) return info(inst) ?? { id, state: 'Pending', zone: p.zoneId, owner: request.owner, token: request.token };
+    // Not visible yet — describe is eventually consistent right after a launch — or the reply named an
+    // instance that does not exist (cloud fuzz: a contradictory body). The instance carrying the client
+    // token is authoritative; until one shows up, report Pending.
+    const byToken = await findByToken(request.token, request.owner, signal);
+    if (byToken && byToken.id !== id) log?.warn({ reported: id, instanceId: byToken.id }, 'RunInstances named another instance than the one carrying its client token; using the token\'s');
+    return byToken ?? { id, state: 'Pending', zone: p.zoneId, owner: request.owner, token: request.token };
   }
 
   async function describe(id: string, signal?: AbortSignal): Promise<InstanceInfo | undefined> {

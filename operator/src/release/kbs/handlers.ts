@@ -9,6 +9,8 @@ import { encryptToTeeKey, JweError } from '../jwe.ts';
 import { kbsError, type KbsErrorResponse } from './errors.ts';
 import { KBS_PROTOCOL_VERSION, KBS_TEES, parseAttestation, parseAuthRequest, parseJson } from './messages.ts';
 import type { Session, SessionStore } from './sessions.ts';
+import type { SessionCookies } from './session-cookie.ts';
+import { normalizeAddress } from './decide-release.ts';
 import type { AttestedRequester, Entitlements, KbsEvent, PolicyContext, PolicyQuery } from './types.ts';
 import { withSandboxPolicyClaim } from '../../pep/attestation.ts';
 
@@ -22,6 +24,8 @@ export const GENERIC_ATTESTATION_REFUSAL = 'the attestation was not accepted';
 
 export interface HandlerDeps {
   sessions: SessionStore;
+  /** Seals and opens the session cookie (keys shared by all replicas). */
+  cookies: SessionCookies;
   /** Whether /auth from this address may open a session (KBS mode: some agent's instance is there). */
   admits(q: { peerAddress: string; tee: string }): boolean;
   registry: VerifierRegistry;
@@ -42,7 +46,17 @@ export interface HandlerResponse {
 
 const json = (status: number, value: unknown, setCookie?: string): HandlerResponse => ({ status, body: JSON.stringify(value), ...(setCookie ? { setCookie } : {}) });
 const err = (e: KbsErrorResponse): HandlerResponse => ({ status: e.status, body: e.body });
-const cookieFor = (s: Session) => `${SESSION_COOKIE}=${s.id}; Expires=${new Date(s.expiresAt).toUTCString()}`;
+const setCookie = (value: string, expiresAt: number) => `${SESSION_COOKIE}=${value}; Expires=${new Date(expiresAt).toUTCString()}`;
+const authCookie = (deps: HandlerDeps, s: Session) => setCookie(deps.cookies.seal({ k: 'auth', sid: s.id, tee: s.tee, nonce: s.nonce, peer: s.peerAddress, exp: s.expiresAt }), s.expiresAt);
+/**
+ * EARs up to this size travel in the attested cookie (any replica can serve the session); a larger one
+ * (TDX + several GPUs' annotated evidence runs to tens of KB) would make a cookie clients refuse, so the
+ * cookie then names the session only: the attesting replica serves it from its cache, another replica
+ * answers 401 and the client re-attests (as KBS clients do on 401), and Bearer works everywhere.
+ */
+export const MAX_INLINE_EAR = 8 * 1024;
+const attestedCookie = (deps: HandlerDeps, s: Session, token: string) =>
+  setCookie(deps.cookies.seal({ k: 'attested', sid: s.id, exp: s.expiresAt, token: token.length <= MAX_INLINE_EAR ? token : '' }), s.expiresAt);
 
 export function handleAuth(deps: HandlerDeps, body: Buffer, peerAddress = ''): HandlerResponse {
   const parsed = parseJson(body);
@@ -63,7 +77,7 @@ export function handleAuth(deps: HandlerDeps, body: Buffer, peerAddress = ''): H
     deps.emit({ type: 'attestation-refused', code: s.refused, message: s.refused === 'TooManyPendingSessions' ? 'too many unauthenticated sessions from this address' : 'the session table is full of attested sessions', peerAddress, tee: req.value.tee });
     return err(kbsError('AttestationError', `RCAR handshake Auth failed: ${s.refused}: try again later`));
   }
-  return json(200, { nonce: s.nonce, 'extra-params': '' }, cookieFor(s));
+  return json(200, { nonce: s.nonce, 'extra-params': '' }, authCookie(deps, s));
 }
 
 export async function handleAttest(deps: HandlerDeps, body: Buffer, cookie: string | undefined, peerAddress: string): Promise<HandlerResponse> {
@@ -74,8 +88,8 @@ export async function handleAttest(deps: HandlerDeps, body: Buffer, cookie: stri
     deps.emit({ type: 'attestation-refused', code, message, peerAddress, ...requester });
     return err(kbsError('AttestationError', `RCAR handshake Attest failed: ${code}: ${GENERIC_ATTESTATION_REFUSAL}`));
   };
-  const found = deps.sessions.get(cookie);
-  if ('missing' in found) return refuse(found.missing, found.missing === 'SessionExpired' ? 'the session expired; call /auth again' : 'no valid kbs-session-id cookie; call /auth first');
+  const found = sessionForAttest(deps, cookie, peerAddress);
+  if ('code' in found) return refuse(found.code, found.message);
   const session = found.session;
   requester.tee = session.tee;
   if (session.state !== 'authed') return refuse('NonceAlreadyUsed', 'this session already attested (nonces are single use); call /auth again');
@@ -123,7 +137,29 @@ async function attestConsumed(deps: HandlerDeps, session: Session, body: Buffer,
   const token = deps.signer.sign(claims);
   deps.sessions.attest(session, { token, claims, verified: evidence, teePubkey: a.teePubkey, appraisal, policyId: policy.id, ...(initDataDigest ? { initDataDigest } : {}) });
   deps.emit({ type: 'attested', tee: session.tee, status: appraisal.status, policyId: policy.id, tokenDigest: createHash('sha256').update(token).digest('hex'), peerAddress, sampleTee: appraisal.sampleTee });
-  return json(200, { token }, cookieFor(session));
+  return json(200, { token }, attestedCookie(deps, session, token));
+}
+
+const USED = 'this session already attested (nonces are single use); call /auth again';
+
+/**
+ * The session an /attest continues: from the authenticated cookie, whichever replica opened it, checked
+ * against this replica's ledger (a nonce consumed here is never accepted again here).
+ */
+function sessionForAttest(deps: HandlerDeps, cookie: string | undefined, peerAddress: string): { session: Session } | { code: string; message: string } {
+  if (!cookie) return { code: 'NoCookie', message: 'no kbs-session-id cookie; call /auth first' };
+  const opened = deps.cookies.open(cookie);
+  if (!opened.ok) return { code: 'UnknownSession', message: `the kbs-session-id cookie was not issued by this KBS (${opened.code}); call /auth first` };
+  const c = opened.claims;
+  if (c.k !== 'auth') return { code: 'NonceAlreadyUsed', message: USED };
+  if (deps.now() >= c.exp) return { code: 'SessionExpired', message: 'the session expired; call /auth again' };
+  // A session belongs to the address that opened it: a cookie lifted from one guest is useless elsewhere.
+  if (normalizeAddress(c.peer) !== normalizeAddress(peerAddress)) return { code: 'SessionAddressMismatch', message: 'the session was opened from another address; call /auth again' };
+  const local = deps.sessions.get(c.sid);
+  if ('session' in local) return local.session.nonce === c.nonce ? local : { code: 'UnknownSession', message: 'the cookie does not match the session it names' };
+  const adopted = deps.sessions.adopt({ id: c.sid, tee: c.tee, nonce: c.nonce, peerAddress: c.peer, expiresAt: c.exp });
+  if ('refused' in adopted) return { code: adopted.refused, message: adopted.refused === 'NonceAlreadyUsed' ? USED : adopted.refused === 'SessionExpired' ? 'the session expired; call /auth again' : 'the session table is full; call /auth again' };
+  return { session: adopted };
 }
 
 /** Splits `<repo>/<type>/<tag>`; undefined when it is not a valid KBS resource path. */
@@ -133,17 +169,41 @@ export function parseResourcePath(rest: string): string | undefined {
   return parts.join('/');
 }
 
-function requesterFromBearer(deps: HandlerDeps, authorization: string | undefined, peerAddress: string): AttestedRequester | KbsErrorResponse | undefined {
-  if (authorization === undefined) return undefined;
-  const m = /^Bearer ([^\s]+)$/.exec(authorization);
-  if (!m) return kbsError('TokenVerifierError', 'Authorization header must be "Bearer <EAR token>"');
-  const v = verifyEar(m[1]!, deps.trustedEarKeys, new Date(deps.now()));
+function requesterFromToken(deps: HandlerDeps, token: string, peerAddress: string): AttestedRequester | KbsErrorResponse {
+  const v = verifyEar(token, deps.trustedEarKeys, new Date(deps.now()));
   if (!v.ok) return kbsError('TokenVerifierError', `${v.code}: ${v.message}`);
   const teePubkey = teePubkeyFromEar(v.claims);
   if (!teePubkey) return kbsError('TokenVerifierError', 'token carries no runtime_data_claims.tee-pubkey');
   // The EAR records init_data in trustee's encoding (base64); release decisions compare hex digests.
   const init = initDataDigestHexFromEar(v.claims);
-  return { claims: v.claims, verified: verifiedFromEar(v.claims), teePubkey, ear: m[1]!, peerAddress, ...(init ? { initDataDigest: init } : {}) };
+  return { claims: v.claims, verified: verifiedFromEar(v.claims), teePubkey, ear: token, peerAddress, ...(init ? { initDataDigest: init } : {}) };
+}
+
+function requesterFromBearer(deps: HandlerDeps, authorization: string | undefined, peerAddress: string): AttestedRequester | KbsErrorResponse | undefined {
+  if (authorization === undefined) return undefined;
+  const m = /^Bearer ([^\s]+)$/.exec(authorization);
+  if (!m) return kbsError('TokenVerifierError', 'Authorization header must be "Bearer <EAR token>"');
+  return requesterFromToken(deps, m[1]!, peerAddress);
+}
+
+/**
+ * The requester an attested session cookie stands for: this replica's cached session when it attested it,
+ * else the EAR the cookie carries, verified like a Bearer token (any replica signs with the shared key).
+ */
+function requesterFromCookie(deps: HandlerDeps, cookie: string | undefined, peerAddress: string): AttestedRequester | undefined {
+  if (!cookie) return undefined;
+  const opened = deps.cookies.open(cookie);
+  if (!opened.ok || deps.now() >= opened.claims.exp) return undefined;
+  const c = opened.claims;
+  // An /auth cookie still names the session: a client that kept it gets the session this replica attested.
+  const found = deps.sessions.get(c.sid);
+  if ('session' in found && found.session.state === 'attested' && found.session.attested && (c.k === 'auth' ? found.session.nonce === c.nonce : c.token === '' || found.session.attested.token === c.token)) {
+    const s = found.session.attested;
+    return { claims: s.claims, verified: s.verified, teePubkey: s.teePubkey, ear: s.token, peerAddress, ...(s.initDataDigest ? { initDataDigest: s.initDataDigest } : {}) };
+  }
+  if (c.k !== 'attested' || c.token === '') return undefined;
+  const r = requesterFromToken(deps, c.token, peerAddress);
+  return 'status' in r ? undefined : r;
 }
 
 export async function handleResource(
@@ -153,12 +213,8 @@ export async function handleResource(
   authorization: string | undefined,
   peerAddress: string,
 ): Promise<HandlerResponse> {
-  let requester: AttestedRequester | undefined;
-  const found = deps.sessions.get(cookie);
-  if ('session' in found && found.session.state === 'attested' && found.session.attested) {
-    const s = found.session.attested;
-    requester = { claims: s.claims, verified: s.verified, teePubkey: s.teePubkey, ear: s.token, peerAddress, ...(s.initDataDigest ? { initDataDigest: s.initDataDigest } : {}) };
-  } else {
+  let requester = requesterFromCookie(deps, cookie, peerAddress);
+  if (!requester) {
     const bearer = requesterFromBearer(deps, authorization, peerAddress);
     if (bearer && 'status' in bearer) {
       const detail = (JSON.parse(bearer.body) as { detail: string }).detail;

@@ -26,6 +26,8 @@ describe('KBS message parsers', () => {
     expect(msg(parseAttestation({ ...valid, 'tee-evidence': { additional_evidence: '' } }))).toMatch(/primary_evidence is missing/);
     expect(msg(parseAttestation({ ...valid, 'tee-evidence': { primary_evidence: {}, additional_evidence: {} } }))).toMatch(/additional_evidence must be a string/);
     expect(msg(parseAttestation({ ...valid, 'init-data': { format: 'json', body: '{}' } }))).toMatch(/only toml/);
+    expect(msg(parseAttestation({ ...valid, 'tee-evidence': { primary_evidence: {}, additional_evidence: '{"a":"\udc00"}' } }))).toMatch(/additional_evidence must be well-formed Unicode/);
+    expect(msg(parseAttestation({ ...valid, 'runtime-data': { nonce: '\ud800', 'tee-pubkey': key } }))).toMatch(/nonce must be well-formed Unicode/);
     expect(msg(parseAttestation({ ...valid, 'init-data': { format: 'toml', body: 'algorithm = "md5"' } }))).toMatch(/sha256, sha384 or sha512/);
   });
 
@@ -39,6 +41,8 @@ describe('KBS message parsers', () => {
       [{ ...key, y: 'not base64url!' }, /y must be 32 bytes/],
       [{ kty: 'RSA', alg: 'RSA-OAEP-256', n: 'abc', e: 'AQAB' }, /modulus/],
       [{ kty: 'RSA', alg: 'RSA-OAEP-256', n: 'A'.repeat(342), e: '' }, /exponent/],
+      // found by the guest fuzz: canonical JSON (the report-data hash) cannot encode a lone surrogate
+      [{ ...key, alg: 'ES256\ud800' }, /alg must be well-formed Unicode/],
     ];
     for (const [v, m] of bad) expect(msg(parseTeePubKey(v))).toMatch(m);
   });

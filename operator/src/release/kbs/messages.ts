@@ -193,6 +193,9 @@ export function parseAttestation(v: unknown): Parsed<AttestationMessage> {
   const primarySize = jsonSizeAtMost(te['primary_evidence'], KBS_LIMITS.primaryEvidence);
   if (primarySize > KBS_LIMITS.primaryEvidence) return { ok: false, message: `tee-evidence.primary_evidence exceeds ${KBS_LIMITS.primaryEvidence} characters of JSON` };
   const additional = te['additional_evidence'];
+  // Hashed as canonical JSON (RFC 8785) with the nonce and key, which cannot encode a lone surrogate.
+  if (!additional.isWellFormed()) return { ok: false, message: 'tee-evidence.additional_evidence must be well-formed Unicode (no lone surrogates)' };
+  if (!rd['nonce'].isWellFormed()) return { ok: false, message: 'runtime-data.nonce must be well-formed Unicode (no lone surrogates)' };
   const additionalSize = utf8Over(additional, KBS_LIMITS.additionalEvidence);
   if (additionalSize !== undefined) return tooLarge('tee-evidence.additional_evidence', additionalSize, KBS_LIMITS.additionalEvidence);
   // Verifiers JSON.parse this string again: hold it to the same nesting cap.

@@ -43,7 +43,7 @@ describe('KBS 0.4.0 server', () => {
     expect(challenge['extra-params']).toBe('');
     expect(Buffer.from(challenge['nonce']!, 'base64')).toHaveLength(32);
     expect(challenge['nonce']).toMatch(/^[A-Za-z0-9+/]{43}=$/);
-    expect(String(auth.headers['set-cookie'])).toMatch(/^kbs-session-id=[0-9a-f]{32}; Expires=[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/);
+    expect(String(auth.headers['set-cookie'])).toMatch(/^kbs-session-id=v1\.[\w-]{10}\.[\w-]+; Expires=[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/);
 
     const client = new KbsClient({ baseUrl: kbs.url, ...fast });
     expect((await client.getResource(TEST_RESOURCE)).toString()).toBe(TEST_SECRET);

@@ -10,6 +10,7 @@ import { normalizeAddress } from './decide-release.ts';
 import { kbsError, type KbsErrorResponse } from './errors.ts';
 import { handleAttest, handleAuth, handleResource, parseResourcePath, SESSION_COOKIE, type HandlerDeps, type HandlerResponse } from './handlers.ts';
 import { SessionStore } from './sessions.ts';
+import { generateSessionKey, MAX_COOKIE_CHARS, SessionCookies, type SessionKeys } from './session-cookie.ts';
 import type { Entitlements, KbsEvent, KbsLogger, PolicyContext, PolicyQuery } from './types.ts';
 
 export interface KbsServerOptions {
@@ -35,6 +36,11 @@ export interface KbsServerOptions {
   onEvent?: (e: KbsEvent) => void;
   /** Told each answered request's endpoint and status, and the session count after it (the operator's metrics). */
   observer?: KbsRequestObserver;
+  /**
+   * Keys of the session cookie. Replicas that share them continue each other's handshakes (the operator
+   * keeps them in a Secret); default: a random key of this server's own.
+   */
+  sessionKeys?: SessionKeys;
   /** Serve HTTPS with this PEM key/certificate (guests pass the CA as KBS_CERT); plain HTTP otherwise. */
   tls?: { key: string; cert: string };
 }
@@ -57,6 +63,8 @@ export interface KbsServer {
   listen(port: number, host?: string): Promise<{ port: number; url: string }>;
   /** Replace the TLS key/certificate (HTTPS servers only): new connections get the new one. */
   setTls(tls: { key: string; cert: string }): void;
+  /** Rotate the session cookie keys (new cookies sealed with `current`; `previous` still opens). */
+  setSessionKeys(keys: SessionKeys): void;
   close(): Promise<void>;
 }
 
@@ -95,7 +103,7 @@ export class LogLimiter {
 }
 
 function cookieValue(header: string | undefined): string | undefined {
-  if (!header || header.length > 4096) return undefined;
+  if (!header || header.length > MAX_COOKIE_CHARS + 1024) return undefined;
   for (const part of header.split(';')) {
     const [k, ...v] = part.trim().split('=');
     if (k === SESSION_COOKIE) return v.join('=');
@@ -149,10 +157,12 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
     ...(opts.maxPendingSessionsPerAddress ? { maxPendingPerAddress: opts.maxPendingSessionsPerAddress } : {}),
     now,
   });
+  const cookies = new SessionCookies(opts.sessionKeys ?? { current: generateSessionKey() });
   const log = opts.logger;
   const refusalLog = new LogLimiter(opts.refusalLogsPerWindow ?? 20, 10_000);
   const deps: HandlerDeps = {
     sessions,
+    cookies,
     admits: opts.admits ?? (() => true),
     registry: opts.registry,
     signer: opts.signer,
@@ -215,7 +225,8 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
     }
     route(req, res).catch(() => sendError(res, kbsError('PluginInternalError', 'internal error'), true));
   };
-  const limits = { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 };
+  // Headers may carry an attested session cookie (an encrypted EAR, a few KB), hence 32 KiB.
+  const limits = { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: 32 * 1024 };
   const server = opts.tls ? createHttpsServer({ ...limits, key: opts.tls.key, cert: opts.tls.cert }, handler) : createServer(limits, handler);
   server.on('clientError', (_e, socket) => {
     if (!socket.writable) return socket.destroy();
@@ -235,6 +246,7 @@ export function createKbsServer(opts: KbsServerOptions): KbsServer {
         });
       });
     },
+    setSessionKeys: (keys) => cookies.setKeys(keys),
     setTls(tls) {
       if (!opts.tls) throw new TypeError('setTls on a plain HTTP KBS server');
       (server as HttpsServer).setSecureContext({ key: tls.key, cert: tls.cert });

@@ -1,7 +1,10 @@
-// KBS sessions (cookie `kbs-session-id`): Authed with a single-use nonce, then Attested with the EAR and
-// what it was built from. Sessions expire a fixed time after /auth (not extended by /attest, as in trustee).
-// Memory is bounded (see SessionStore for admission and eviction). Consumed nonces are remembered for a
-// while so a replayed attestation is told apart from a merely wrong nonce.
+// KBS sessions, this replica's ledger of them: the session itself travels in the encrypted cookie
+// `kbs-session-id` (session-cookie.ts), so any replica can continue it; what stays here is what makes
+// admission and freshness work — the unauthenticated sessions this replica opened (capped per address),
+// the nonces consumed on this replica (single use per replica), and a cache of attested sessions (saves
+// re-verifying the EAR). Sessions expire a fixed time after /auth (not extended by /attest, as in
+// trustee). Consumed nonces are remembered for a while so a replayed attestation is told apart from a
+// merely wrong nonce. Memory is bounded (see SessionStore for admission and eviction).
 import { randomBytes } from 'node:crypto';
 import type { Appraisal } from '../../attestation/policy/appraise.ts';
 import type { EarClaims } from '../../attestation/policy/ear.ts';
@@ -32,6 +35,15 @@ export interface Session {
 
 export type SessionRefusal = 'TooManyPendingSessions' | 'SessionTableFull';
 
+/** What a cookie opened by another replica (or before a restart) says about its session. */
+export interface AdoptedSession {
+  id: string;
+  tee: string;
+  nonce: string;
+  peerAddress: string;
+  expiresAt: number;
+}
+
 export interface SessionLimits {
   ttlSeconds: number;
   /** All sessions, attested or not. */
@@ -53,6 +65,8 @@ export class SessionStore {
   readonly #byAddress = new Map<string, Set<Session>>();
   readonly #liveNonces = new Map<string, string>();
   readonly #usedNonces = new Map<string, number>();
+  /** Latest consumption time among used nonces dropped before their time (table full). */
+  #forgotConsumedAt = -Infinity;
   readonly #ttlMs: number;
   readonly #max: number;
   readonly #maxPerAddress: number;
@@ -115,6 +129,34 @@ export class SessionStore {
     return { session: s };
   }
 
+  /**
+   * A session another replica opened (or this one, before a restart), known from its authenticated cookie.
+   * Not subject to the per-address cap (the opening replica admitted it) but refused when its nonce was
+   * already consumed here: each nonce is accepted at most once per replica.
+   */
+  adopt(a: AdoptedSession): Session | { refused: 'NonceAlreadyUsed' | 'SessionTableFull' | 'SessionExpired' } {
+    this.#sweep();
+    if (this.#now() >= a.expiresAt) return { refused: 'SessionExpired' };
+    const used = this.#usedNonces.get(a.nonce);
+    if (used !== undefined && used > this.#now()) return { refused: 'NonceAlreadyUsed' };
+    // Its nonce may have been among the consumed ones forgotten under a flood: refuse rather than allow a
+    // second use (a session opened after the last forgotten consumption cannot have been consumed then).
+    if (a.expiresAt - this.#ttlMs <= this.#forgotConsumedAt) return { refused: 'NonceAlreadyUsed' };
+    const known = this.#pending.get(a.id) ?? this.#attested.get(a.id);
+    if (known) return known;
+    if (this.size >= this.#max) {
+      const oldest = this.#pending.values().next();
+      if (oldest.done) return { refused: 'SessionTableFull' };
+      this.#drop(oldest.value);
+    }
+    const s: Session = { ...a, state: 'authed' };
+    // Appended, so the table is no longer strictly in expiry order: an adopted session is swept at most
+    // one TTL after it expired (get() checks expiry on every use).
+    this.#pending.set(s.id, s);
+    this.#liveNonces.set(s.nonce, s.id);
+    return s;
+  }
+
   /** Marks the session's nonce used (whatever the outcome of the attestation). */
   consume(s: Session): void {
     s.state = 'consumed';
@@ -122,6 +164,8 @@ export class SessionStore {
     this.#usedNonces.set(s.nonce, this.#now() + 2 * this.#ttlMs);
     for (const n of this.#usedNonces.keys()) {
       if (this.#usedNonces.size <= this.#max * 2) break;
+      const until = this.#usedNonces.get(n)!;
+      if (until > this.#now()) this.#forgotConsumedAt = Math.max(this.#forgotConsumedAt, until - 2 * this.#ttlMs);
       this.#usedNonces.delete(n);
     }
   }

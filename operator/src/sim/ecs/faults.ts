@@ -19,12 +19,25 @@ export interface FaultDecision {
   message: string;
 }
 
+/**
+ * How a response is garbled after the action took effect (a broken proxy, a truncated read, an API bug):
+ *   truncated     the JSON cut off part-way;       not-json      an HTML error page with status 200;
+ *   empty         200 and no body;                  wrong-types   every array/object/number replaced by a string;
+ *   contradictory a well-formed body that disagrees with itself (RunInstances names an instance that does not
+ *                 exist; DescribeInstances lists an instance twice in different states, TotalCount wrong);
+ *   5xx-after     status 503 though the action took effect.
+ */
+export type MangleMode = 'truncated' | 'not-json' | 'empty' | 'wrong-types' | 'contradictory' | '5xx-after';
+export const MANGLE_MODES: readonly MangleMode[] = ['truncated', 'not-json', 'empty', 'wrong-types', 'contradictory', '5xx-after'];
+
 const THROTTLE_MESSAGE = 'Request was denied due to user flow control.';
 
 export class Faults {
   readonly rules: FaultRule[] = [];
   /** action -> how many more successful responses to drop (the action still takes effect). */
   readonly drops = new Map<string, number>();
+  /** Responses to garble (in order), each for an action or any action. */
+  readonly mangles: Array<{ action?: string; mode: MangleMode }> = [];
   /** Server-side flow control: a request is throttled when this many were admitted in the last second. */
   rateLimitPerSecond: number | undefined;
   /** Every request is throttled until this time (ms since epoch, simulator clock). */
@@ -72,6 +85,18 @@ export class Faults {
     this.drops.set(action, (this.drops.get(action) ?? 0) + count);
   }
 
+  /** The next `count` successful responses (of `action`, or of any action) are garbled this way. */
+  mangle(mode: MangleMode, opts: { action?: string; count?: number } = {}): void {
+    for (let i = 0; i < (opts.count ?? 1); i++) this.mangles.push({ mode, ...(opts.action ? { action: opts.action } : {}) });
+  }
+
+  /** After a successful action: how to garble its response, if at all. Consumes one. */
+  mangleAfter(action: string): MangleMode | undefined {
+    const i = this.mangles.findIndex((m) => m.action === undefined || m.action === action);
+    if (i < 0) return undefined;
+    return this.mangles.splice(i, 1)[0]!.mode;
+  }
+
   noStock(zoneId: string, instanceType: string, stock: StockStatus = 'WithoutStock'): void {
     const zone = (this.state.catalog[zoneId] ??= {});
     zone[instanceType] = stock;
@@ -100,6 +125,7 @@ export class Faults {
   clear(): void {
     this.rules.length = 0;
     this.drops.clear();
+    this.mangles.length = 0;
     this.rateLimitPerSecond = undefined;
     this.throttleUntil = 0;
     this.state.maxInstances = Number.POSITIVE_INFINITY;

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EcsApiError } from './api-error.ts';
-import { Faults } from './faults.ts';
+import { Faults, type MangleMode } from './faults.ts';
 import * as img from './images.ts';
 import * as ins from './instances.ts';
 import * as net from './network.ts';
@@ -32,6 +32,8 @@ export interface RequestRecord {
   code?: string;
   requestId: string;
   dropped?: boolean;
+  /** The response was garbled this way (the action took effect). */
+  mangled?: MangleMode;
   params: Record<string, string>;
 }
 
@@ -66,6 +68,39 @@ const HANDLERS: Record<string, Handler> = {
   ImportImage: img.importImage,
   DescribeImages: img.describeImages,
 };
+
+/** Every array, object and number below the top level replaced by a string (RequestId kept). */
+function wrongTypes(v: unknown, depth = 0): unknown {
+  if (depth > 0 && (typeof v === 'number' || Array.isArray(v))) return String(JSON.stringify(v)).slice(0, 16);
+  if (v && typeof v === 'object' && !Array.isArray(v)) return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, depth > 0 && k !== 'RequestId' && typeof e === 'object' ? 'x' : wrongTypes(e, depth + 1)]));
+  return v;
+}
+
+/** A body that parses but disagrees with itself or with the simulator's state. */
+function contradictory(action: string, body: Record<string, unknown>): Record<string, unknown> {
+  if (action === 'RunInstances') return { ...body, InstanceIdSets: { InstanceIdSet: [`i-phantom${randomUUID().slice(0, 8)}`] } };
+  const list = (body['Instances'] as { Instance?: Array<Record<string, unknown>> } | undefined)?.Instance;
+  if (list && list.length > 0) {
+    const twin = { ...list[0]!, Status: list[0]!['Status'] === 'Running' ? 'Stopped' : 'Running' };
+    return { ...body, Instances: { Instance: [...list, twin] }, TotalCount: 0 };
+  }
+  return { ...body, TotalCount: 3, Instances: { Instance: [] } };
+}
+
+function sendMangled(res: http.ServerResponse, record: RequestRecord, mode: MangleMode, body: Record<string, unknown>): void {
+  const json = (status: number, text: string) => {
+    record.status = status;
+    res.writeHead(status, { 'content-type': 'application/json;charset=utf-8', 'x-acs-request-id': String(body['RequestId']) }).end(text);
+  };
+  const text = JSON.stringify(body);
+  if (mode === 'truncated') return json(200, text.slice(0, Math.max(1, Math.floor(text.length / 2))));
+  if (mode === 'empty') return json(200, '');
+  if (mode === 'wrong-types') return json(200, JSON.stringify(wrongTypes(body)));
+  if (mode === 'contradictory') return json(200, JSON.stringify(contradictory(record.action, body)));
+  if (mode === '5xx-after') return json(503, JSON.stringify({ RequestId: body['RequestId'], Code: 'ServiceUnavailable', Message: 'The request has failed due to a temporary failure of the server.' }));
+  record.status = 200;
+  res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+}
 
 const DEFAULT_TIMINGS: Timings = { pendingMs: 300, startingMs: 300, stoppingMs: 300, imageImportMs: 500 };
 
@@ -131,6 +166,11 @@ export async function startEcsSimulator(opts: SimulatorOptions = {}): Promise<Ec
       record.dropped = true;
       req.socket.destroy(); // the action took effect; the client sees a reset connection
       return;
+    }
+    const mangle = faults.mangleAfter(action);
+    if (mangle) {
+      record.mangled = mangle;
+      return sendMangled(res, record, mangle, { RequestId: requestId, ...result });
     }
     send(200, result);
   };
