@@ -42,6 +42,10 @@ export interface OperatorConfig {
   allowedRekorUrls: string[];
   /** URL prefixes a policy's spec.tdx.pccsUrl must fall under. */
   allowedPccsUrls: string[];
+  /** Attestation service URL the agents' TNG gateways verify against (in-cluster). */
+  endpointAsUrl: string;
+  /** Default TNG gateway image (an agent's spec.endpoint.image overrides). */
+  tngImage?: string;
 }
 
 export type KbsTlsConfig =
@@ -78,6 +82,8 @@ const OPTIONS = {
   'kbs-embedded': { type: 'string' },
   'leader-elect': { type: 'string' },
   'lease-name': { type: 'string' },
+  'endpoint-as-url': { type: 'string' },
+  'tng-image': { type: 'string' },
   identity: { type: 'string' },
   'log-level': { type: 'string' },
   'gc-interval': { type: 'string' },
@@ -187,6 +193,7 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
   const kbsTls = parseKbsTls(values);
   const embedded = bool('kbs-embedded', values['kbs-embedded'], true);
   if (values['kbs-public-url'] !== undefined) checkUrl('kbs-public-url', values['kbs-public-url']);
+  if (values['endpoint-as-url'] !== undefined) checkUrl('endpoint-as-url', values['endpoint-as-url']);
   if (!embedded && !values['kbs-public-url']) throw new ConfigError('--kbs-embedded=false needs --kbs-public-url (where guests reach the separate KBS)');
   if (!embedded && kbsTls.mode === 'generated' && !kbsTls.caFile) throw new ConfigError('--kbs-embedded=false needs --kbs-tls-ca (what guests trust the separate KBS with) or --kbs-tls=false');
   return {
@@ -216,5 +223,7 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
     nvidiaRimDir: values['nvidia-rim-dir'],
     allowedRekorUrls: urlPrefixes('allowed-rekor-urls', values['allowed-rekor-urls'], DEFAULT_ALLOWED_REKOR_URLS),
     allowedPccsUrls: urlPrefixes('allowed-pccs-urls', values['allowed-pccs-urls'], DEFAULT_ALLOWED_PCCS_URLS),
+    endpointAsUrl: values['endpoint-as-url'] ?? `http://confidential-agent-operator-as.${values['operator-namespace'] ?? env.POD_NAMESPACE ?? 'confidential-agent-system'}.svc:8082`,
+    ...(values['tng-image'] ? { tngImage: values['tng-image'] } : {}),
   };
 }

@@ -14,7 +14,7 @@ import type { ProviderSet } from '../cloud/provider-set.ts';
 import { agentLifecycle } from '../controllers/agent/lifecycle.ts';
 import { policyReconciler } from '../controllers/attestation-policy.ts';
 import { startGarbageCollector } from '../controllers/garbage-collector.ts';
-import { AGENTS, CREDENTIALS, POLICIES, scoped } from '../controllers/resources.ts';
+import { AGENTS, CREDENTIALS, ENDPOINT_CONFIGMAPS, ENDPOINT_DEPLOYMENTS, ENDPOINT_SERVICES, POLICIES, scoped } from '../controllers/resources.ts';
 import { filterUpdates } from '../controllers/predicates.ts';
 import { credentialReconciler } from '../controllers/sealed-credential.ts';
 import { DomainMetrics } from '../metrics/domain.ts';
@@ -103,6 +103,14 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   const agentsReferencing = (predicate: (a: ConfidentialAgent) => boolean) => (namespace: string | undefined): ObjectKey[] =>
     agents.list(namespace).filter(predicate).map((a) => ({ namespace: a.metadata.namespace, name: a.metadata.name }));
 
+  // The endpoint phase's owned objects (label-selected: the cache holds only gateways, not every ConfigMap).
+  const gateways = {
+    configMaps: manager.informer(scoped(ENDPOINT_CONFIGMAPS, config.watchNamespace)),
+    deployments: manager.informer(scoped(ENDPOINT_DEPLOYMENTS, config.watchNamespace)),
+    services: manager.informer(scoped(ENDPOINT_SERVICES, config.watchNamespace)),
+  };
+  const agentOwner = { apiVersion: `${AGENTS.group}/${AGENTS.version}`, kind: AGENTS.kind };
+
   manager.addController({
     name: 'confidentialagent',
     for: filterUpdates(agents),
@@ -117,12 +125,19 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
         map: (o) => agentsReferencing((a) => a.spec.attestationPolicyRef.name === o.metadata?.name)(o.metadata?.namespace),
       },
     ],
+    owns: Object.values(gateways).map((informer) => ({ informer, owner: agentOwner })),
     sources: [services.kbsReleases],
     reconcile: agentReconciler({
       agents,
       clients: manager.client,
       events: manager.events,
-      phases: agentLifecycle({ ...services.lifecycle, providers, clusterId, manifestOf: credentialPaths }),
+      phases: agentLifecycle({
+        ...services.lifecycle,
+        providers,
+        clusterId,
+        manifestOf: credentialPaths,
+        endpoint: { clients: manager.client, gateways, attestationServiceUrl: config.endpointAsUrl, ...(config.tngImage ? { tngImage: config.tngImage } : {}) },
+      }),
     }),
   });
   manager.addController({
