@@ -102,20 +102,35 @@ export const GpuPolicySchema = z
   })
   .describe('NVIDIA confidential-computing GPU evidence requirements.');
 
-export const AttestationPolicySpecSchema = z.object({
-  allowSampleTee: z
-    .boolean()
-    .default(false)
-    .describe('Accept the sample TEE (no hardware, no security). Development only; reported in status and logged as a warning.'),
-  tdx: TdxPolicySchema.optional(),
-  gpu: GpuPolicySchema.optional(),
-  minimumStatus: z
-    .enum(['affirming', 'warning'])
-    .default('affirming')
-    .describe('Worst EAR status that still releases credentials.'),
-  reattestIntervalSeconds: z.int().min(30).max(604800).default(3600).describe('How often attested agents are re-attested.'),
-  sandboxPolicy: AttestationSandboxPolicySchema.optional(),
-});
+export const SampleAppraisalSchema = z
+  .object({
+    trustAsAffirming: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Appraise verified sample evidence as affirming (hardware genuine, boot approved) instead of at best warning, so a local guest can pass a TNG gateway, which admits affirming only. Development only: sets the DevelopmentOnly condition; requires allowSampleTee.',
+      ),
+  })
+  .describe('How sample-TEE evidence is appraised (development only).');
+
+export const AttestationPolicySpecSchema = cel(
+  z.object({
+    allowSampleTee: z
+      .boolean()
+      .default(false)
+      .describe('Accept the sample TEE (no hardware, no security). Development only; reported in status and logged as a warning.'),
+    sample: SampleAppraisalSchema.optional(),
+    tdx: TdxPolicySchema.optional(),
+    gpu: GpuPolicySchema.optional(),
+    minimumStatus: z
+      .enum(['affirming', 'warning'])
+      .default('affirming')
+      .describe('Worst EAR status that still releases credentials.'),
+    reattestIntervalSeconds: z.int().min(30).max(604800).default(3600).describe('How often attested agents are re-attested.'),
+    sandboxPolicy: AttestationSandboxPolicySchema.optional(),
+  }),
+  { rule: '!has(self.sample) || !self.sample.trustAsAffirming || self.allowSampleTee', message: 'sample.trustAsAffirming requires allowSampleTee: true' },
+);
 export type AttestationPolicySpec = z.infer<typeof AttestationPolicySpecSchema>;
 
 export const ResolvedReferenceValueSchema = z.object({

@@ -19,6 +19,8 @@ export const PolicyCondition = {
   ReferenceValuesResolved: 'ReferenceValuesResolved',
   CollateralAvailable: 'CollateralAvailable',
   SampleTeeAllowed: 'SampleTeeAllowed',
+  /** True while a development-only appraisal setting (sample.trustAsAffirming) is in force. */
+  DevelopmentOnly: 'DevelopmentOnly',
 } as const;
 export type PolicyConditionType = (typeof PolicyCondition)[keyof typeof PolicyCondition];
 
@@ -94,6 +96,8 @@ export const PolicyReason = {
   PccsReachable: 'PccsReachable',
   DevelopmentSetting: 'DevelopmentSetting',
   HardwareTeeRequired: 'HardwareTeeRequired',
+  SampleTrustedAsAffirming: 'SampleTrustedAsAffirming',
+  NoDevelopmentSettings: 'NoDevelopmentSettings',
 } as const;
 
 export const CredentialReason = { Unsealable: 'Unsealable' } as const;

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { ConfigMapKeyReferenceSchema } from './common.ts';
 
 export const SANDBOX_POLICY_DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
-const digest = z.string().regex(SANDBOX_POLICY_DIGEST_PATTERN, 'sha256:<64 lowercase hex>');
+// Fixed length: the AttestationPolicy spec carries a CEL rule, and strings CEL can reach need a maxLength.
+const digest = z.string().length(71).regex(SANDBOX_POLICY_DIGEST_PATTERN, 'sha256:<64 lowercase hex>');
 
 export const AgentSandboxPolicySchema = z
   .object({

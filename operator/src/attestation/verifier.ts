@@ -37,7 +37,8 @@ export type CommonVerificationCode =
   | 'NonceMismatch'
   | 'MalformedAdditionalEvidence'
   | 'NotPrimaryTee'
-  | 'NotDeviceTee';
+  | 'NotDeviceTee'
+  | 'InitDataMismatch';
 
 /** Every code a verifier may report: the union of the verifiers' code lists. */
 export type VerificationCode = CommonVerificationCode | TdxErrorCode | NvidiaErrorCode;

@@ -45,6 +45,21 @@ describe('AttestationPolicy reconciler', () => {
     expect(w.events.emitted.filter((e) => e.reason === 'SampleTeeAllowed')).toHaveLength(1);
   });
 
+  it('flags sample.trustAsAffirming with DevelopmentOnly=True (one Warning Event), and False once it is removed', async () => {
+    const w = setup({ allowSampleTee: true, sample: { trustAsAffirming: true } });
+    await w.run();
+    await w.run();
+    expect(w.cond('DevelopmentOnly')).toMatchObject({ status: 'True', reason: 'SampleTrustedAsAffirming' });
+    expect(w.events.emitted.filter((e) => e.reason === 'DevelopmentOnly')).toHaveLength(1);
+    const p = w.policies.get(NS, 'p')!;
+    w.policies.set({ ...p, metadata: { ...p.metadata, generation: 2 }, spec: { ...p.spec, sample: { trustAsAffirming: false } } });
+    await w.run();
+    expect(w.cond('DevelopmentOnly')).toMatchObject({ status: 'False', reason: 'NoDevelopmentSettings' });
+    const plain = setup({ allowSampleTee: true, minimumStatus: 'warning' });
+    await plain.run();
+    expect(plain.cond('DevelopmentOnly')).toBeUndefined();
+  });
+
   it('refuses a non-P-256 signing key and a policy no evidence could satisfy, naming the field', async () => {
     const badKey = setup({ tdx: { referenceValues: { bundle: { configMapRef: { name: 'b', key: 'k' }, publicKey: rsa, artifactId: 'cai-openclaw-vllm', allowedVersions: ['1.0.0'] } } } });
     await badKey.run();

@@ -7,6 +7,7 @@ import type { AttestationPolicy, AttestationPolicyStatus } from '../api/attestat
 import type { Condition } from '../api/common.ts';
 import { EventAction, PolicyCondition, PolicyReason } from '../api/conditions.ts';
 import { setCondition } from '../runtime/conditions.ts';
+import { trustsSampleAsAffirming } from '../attestation/policy/development.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { jsonEqual } from '../runtime/json-equal.ts';
 import type { KubeClients, ObjectKey, ReconcileContext, ReconcileResult, SharedInformer } from '../runtime/manager.ts';
@@ -64,6 +65,16 @@ export function policyReconciler(deps: PolicyControllerDeps) {
       }
     } else if (conditions.some((c) => c.type === PolicyCondition.SampleTeeAllowed)) {
       set({ type: PolicyCondition.SampleTeeAllowed, status: 'False', reason: PolicyReason.HardwareTeeRequired, message: 'only hardware TEE evidence is accepted' });
+    }
+
+    if (trustsSampleAsAffirming(policy.spec)) {
+      set({ type: PolicyCondition.DevelopmentOnly, status: 'True', reason: PolicyReason.SampleTrustedAsAffirming, message: 'spec.sample.trustAsAffirming appraises unsigned sample evidence as affirming: never use this policy in production' });
+      if (!policy.status?.conditions?.some((c) => c.type === PolicyCondition.DevelopmentOnly && c.status === 'True')) {
+        ctx.logger.warn({ policy: `${key.namespace}/${key.name}` }, 'policy appraises sample evidence as affirming: development only');
+        deps.events.emit(policy, 'Warning', PolicyCondition.DevelopmentOnly, EventAction.Validate, 'policy appraises unsigned sample evidence as affirming (sample.trustAsAffirming): development only');
+      }
+    } else if (conditions.some((c) => c.type === PolicyCondition.DevelopmentOnly)) {
+      set({ type: PolicyCondition.DevelopmentOnly, status: 'False', reason: PolicyReason.NoDevelopmentSettings, message: 'sample evidence is not appraised as affirming' });
     }
 
     const problem = validate(policy) ?? deps.egressProblem?.(policy);

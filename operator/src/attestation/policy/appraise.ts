@@ -40,8 +40,8 @@ export function appraise(verified: VerifiedEvidence[], policy: AttestationPolicy
   };
   for (const ev of verified) {
     const b = new VectorBuilder(`${ev.teeClass}${index[ev.teeClass]++}`);
-    if (ev.tee === 'sample') appraiseSample(ev, rv, b);
-    else if (ev.tee === 'sampledevice') appraiseSampleDevice(ev, b);
+    if (ev.tee === 'sample') appraiseSample(ev, policy, rv, b);
+    else if (ev.tee === 'sampledevice') appraiseSampleDevice(ev, policy, b);
     else if (ev.tee === 'tdx') appraiseTdx(ev, policy, rv, b);
     else appraiseNvidia(ev, policy, b);
     for (const w of ev.warnings) b.note('VerifierWarning', w);

@@ -6,7 +6,7 @@ import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
 import { generateTeeKeyPair } from '../../protocol/tee-key.ts';
 import type { VerifiedEvidence } from '../verifier.ts';
 import { appraise } from './appraise.ts';
-import { buildEarClaims, EarSigner, teePubkeyFromEar, verifiedFromEar, verifyEar } from './ear.ts';
+import { buildEarClaims, EarSigner, initDataDigestHexFromEar, teePubkeyFromEar, verifiedFromEar, verifyEar } from './ear.ts';
 
 const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '../../../test/fixtures/kbs/ear-token-claims-example.json'), 'utf8')) as Record<string, unknown>;
 const at = new Date('2026-11-21T12:00:00Z');
@@ -21,6 +21,29 @@ function token(signer = EarSigner.generate(), when = at) {
 }
 
 describe('EAR tokens', () => {
+  it('record init-data as trustee does: init_data = standard base64 of the digest, init_data_claims = the [data] table', () => {
+    const digest = Buffer.alloc(48, 0xfe);
+    const a = appraise([sample], AttestationPolicySpecSchema.parse({ allowSampleTee: true }), [], at);
+    const claims = buildEarClaims(a, { policyId: 'p', runtimeData: { claims: { 'pubkey-hash': 'x' } }, at, initData: { digest, claims: { 'cai.agent': 'ns/a' } } });
+    const ae = claims.submods['cpu0']!['ear.veraison.annotated-evidence'];
+    expect(ae['init_data']).toBe(digest.toString('base64'));
+    expect(ae['init_data']).not.toBe(digest.toString('hex'));
+    expect(ae['init_data_claims']).toEqual({ 'cai.agent': 'ns/a' });
+    expect(ae['runtime_data_claims']).toEqual({ 'pubkey-hash': 'x' });
+    // The KBS compares hex digests: the reader converts back.
+    expect(initDataDigestHexFromEar(claims)).toBe(digest.toString('hex'));
+    ae['init_data'] = 'not base64!';
+    expect(initDataDigestHexFromEar(claims)).toBeUndefined();
+  });
+
+  it('carry an x5c chain (base64url DER, as TNG decodes it) in the header jwk when given', () => {
+    const { signer, claims } = token();
+    const der = Buffer.from([0x30, 0x03, 0x02, 0x01, 0xfb]);
+    const header = decodeProtectedHeader(signer.sign(claims, { x5c: [der] })) as { jwk: { x5c: string[] } };
+    expect(header.jwk.x5c).toEqual([der.toString('base64url')]);
+    expect((decodeProtectedHeader(signer.sign(claims)) as { jwk: Record<string, unknown> }).jwk).not.toHaveProperty('x5c');
+  });
+
   it('use the trustee claims layout', () => {
     const { claims } = token();
     for (const k of Object.keys(fixture)) expect(claims).toHaveProperty([k]);

@@ -42,9 +42,25 @@ export interface EarRuntimeData {
   additionalEvidence?: string;
 }
 
+/**
+ * Init-data as trustee's AS records it: `init_data` is the standard base64 of the digest, `init_data_claims`
+ * the init-data's `[data]` table (empty when only a digest was given).
+ */
+export interface EarInitData {
+  digest: Uint8Array;
+  claims?: Record<string, JsonValue>;
+}
+
 export function buildEarClaims(
   appraisal: Appraisal,
-  opts: { policyId: string; runtimeData: EarRuntimeData; at: Date; ttlSeconds?: number; initDataDigestHex?: string },
+  opts: {
+    policyId: string;
+    /** KBS runtime data ({nonce, tee-pubkey, additional-evidence}) or, for the restful AS, the structured runtime data as sent. */
+    runtimeData: EarRuntimeData | { claims: Record<string, JsonValue> };
+    at: Date;
+    ttlSeconds?: number;
+    initData?: EarInitData;
+  },
 ): EarClaims {
   const iat = Math.floor(opts.at.getTime() / 1000);
   const submods: Record<string, EarSubmod> = {};
@@ -54,10 +70,11 @@ export function buildEarClaims(
     if (m.teeClass === 'cpu' && m.name === 'cpu0') {
       const rd = m.evidence?.claims['report_data'];
       if (rd !== undefined) annotated['report_data'] = rd;
-      const rdc: Record<string, JsonValue> = { nonce: opts.runtimeData.nonce, 'tee-pubkey': { ...opts.runtimeData.teePubkey } };
-      if (opts.runtimeData.additionalEvidence !== undefined) rdc['additional-evidence'] = opts.runtimeData.additionalEvidence;
-      annotated['runtime_data_claims'] = rdc;
-      if (opts.initDataDigestHex) annotated['init_data'] = opts.initDataDigestHex;
+      annotated['runtime_data_claims'] = runtimeDataClaims(opts.runtimeData);
+      if (opts.initData) {
+        annotated['init_data'] = Buffer.from(opts.initData.digest).toString('base64');
+        annotated['init_data_claims'] = { ...(opts.initData.claims ?? {}) };
+      }
     }
     submods[m.name] = {
       'ear.status': m.status,
@@ -74,6 +91,20 @@ export function buildEarClaims(
     'ear.verifier-id': { developer: 'https://confidential-agent.io', build: 'confidential-agent-operator 0.1.0' },
     submods,
   };
+}
+
+function runtimeDataClaims(rd: EarRuntimeData | { claims: Record<string, JsonValue> }): Record<string, JsonValue> {
+  if ('claims' in rd) return { ...rd.claims };
+  const rdc: Record<string, JsonValue> = { nonce: rd.nonce, 'tee-pubkey': { ...rd.teePubkey } };
+  if (rd.additionalEvidence !== undefined) rdc['additional-evidence'] = rd.additionalEvidence;
+  return rdc;
+}
+
+/** The init-data digest an EAR records (`init_data`, standard base64), as hex; undefined when absent or not base64. */
+export function initDataDigestHexFromEar(claims: EarClaims): string | undefined {
+  const init = claims.submods['cpu0']?.['ear.veraison.annotated-evidence']?.['init_data'];
+  if (typeof init !== 'string' || init.length === 0 || init.length > 128 || !/^[A-Za-z0-9+/]+={0,2}$/.test(init)) return undefined;
+  return Buffer.from(init, 'base64').toString('hex');
 }
 
 const b64u = (s: string | Buffer) => Buffer.from(s).toString('base64url');
@@ -109,9 +140,20 @@ export class EarSigner {
     return this.#key.export({ format: 'pem', type: 'pkcs8' }).toString();
   }
 
-  sign(claims: EarClaims): string {
-    const header = { alg: 'ES256', typ: 'JWT', jwk: { ...this.publicJwk, alg: 'ES256' } };
-    const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(claims))}`;
+  /**
+   * Compact JWS. `x5c` (DER certificates, leaf first) rides in the header jwk as TNG reads it: base64url
+   * without padding, the leaf certifying this key and chaining to an anchor the verifier holds.
+   */
+  sign(claims: EarClaims, opts: { x5c?: readonly Uint8Array[] } = {}): string {
+    return this.signJson(claims, opts);
+  }
+
+  /** ES256 compact JWS of any JSON payload with this key's jwk (and optional x5c) in the header. */
+  signJson(payload: object, opts: { x5c?: readonly Uint8Array[] } = {}): string {
+    const jwk: Record<string, unknown> = { ...this.publicJwk, alg: 'ES256' };
+    if (opts.x5c && opts.x5c.length > 0) jwk['x5c'] = opts.x5c.map((der) => Buffer.from(der).toString('base64url'));
+    const header = { alg: 'ES256', typ: 'JWT', jwk };
+    const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload))}`;
     const sig = sign('sha256', Buffer.from(input, 'ascii'), { key: this.#key, dsaEncoding: 'ieee-p1363' });
     return `${input}.${sig.toString('base64url')}`;
   }

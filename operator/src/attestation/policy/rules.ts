@@ -1,6 +1,7 @@
 // Appraisal rules per TEE type: verified claims + policy + reference values → trust-vector entries.
 // Deliberate choices (docs/secret-release.md): a pinned measurement that does not match is contraindicated
-// (not trustee's "unrecognized" warning), and the sample TEEs never reach better than `warning`.
+// (not trustee's "unrecognized" warning), and the sample TEEs never reach better than `warning` unless the
+// policy explicitly says sample.trustAsAffirming (development only).
 import type { AttestationPolicySpec } from '../../api/attestation-policy.ts';
 import type { JsonValue, VerifiedEvidence } from '../verifier.ts';
 import { RV_NAMES, type ReferenceSet } from './reference-values.ts';
@@ -11,19 +12,26 @@ const hexOf = (v: JsonValue | undefined): string | undefined => (typeof v === 's
 const strings = (v: JsonValue | undefined): string[] | undefined =>
   Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
 
-export function appraiseSample(ev: VerifiedEvidence, rv: ReferenceSet, b: VectorBuilder): void {
-  b.set('hardware', TV.UNSAFE_HW, 'SampleTee', 'sample TEE: no hardware root of trust, evidence is unsigned (development only)');
+/** Whether the policy explicitly appraises sample evidence as affirming (development only; see policy/development.ts). */
+const sampleTrusted = (policy: AttestationPolicySpec) => policy.allowSampleTee && policy.sample?.trustAsAffirming === true;
+
+export function appraiseSample(ev: VerifiedEvidence, policy: AttestationPolicySpec, rv: ReferenceSet, b: VectorBuilder): void {
+  const trusted = sampleTrusted(policy);
+  if (trusted) b.set('hardware', TV.GENUINE, 'SampleTrustedByPolicy', 'sample TEE trusted as genuine hardware because the policy sets sample.trustAsAffirming (development only)');
+  else b.set('hardware', TV.UNSAFE_HW, 'SampleTee', 'sample TEE: no hardware root of trust, evidence is unsigned (development only)');
   if (ev.claims['debug'] === false) b.set('configuration', TV.APPROVED_CONFIG, 'ConfigApproved', 'sample TEE reports debug=false');
   else b.set('configuration', TV.UNSUPPORTABLE_CONFIG, 'DebugEnabled', 'sample TEE reports debug mode');
   const pinned = rv.get(RV_NAMES.launchDigest);
   const digest = hexOf(ev.claims['launch_digest']);
-  if (!pinned) b.set('executables', TV.UNRECOGNIZED_RUNTIME, 'NoReferenceValues', 'no launch_digest reference value to compare the sample launch digest with');
+  if (!pinned && trusted) b.set('executables', TV.APPROVED_BOOT, 'SampleTrustedByPolicy', 'sample launch digest accepted without reference values because the policy sets sample.trustAsAffirming (development only)');
+  else if (!pinned) b.set('executables', TV.UNRECOGNIZED_RUNTIME, 'NoReferenceValues', 'no launch_digest reference value to compare the sample launch digest with');
   else if (digest !== undefined && pinned.has(digest)) b.set('executables', TV.APPROVED_BOOT, 'LaunchDigestMatched', 'launch_digest matches a reference value');
   else b.set('executables', TV.CONTRAINDICATED_EXEC, 'LaunchDigestMismatch', 'launch_digest is not among the reference values');
 }
 
-export function appraiseSampleDevice(_ev: VerifiedEvidence, b: VectorBuilder): void {
-  b.set('hardware', TV.UNSAFE_HW, 'SampleTee', 'sampledevice: no hardware root of trust, evidence is unsigned (development only)');
+export function appraiseSampleDevice(_ev: VerifiedEvidence, policy: AttestationPolicySpec, b: VectorBuilder): void {
+  if (sampleTrusted(policy)) b.set('hardware', TV.GENUINE, 'SampleTrustedByPolicy', 'sampledevice trusted as genuine because the policy sets sample.trustAsAffirming (development only)');
+  else b.set('hardware', TV.UNSAFE_HW, 'SampleTee', 'sampledevice: no hardware root of trust, evidence is unsigned (development only)');
 }
 
 function tdxHardware(ev: VerifiedEvidence, policy: AttestationPolicySpec, rv: ReferenceSet, b: VectorBuilder): void {

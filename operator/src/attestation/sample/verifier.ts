@@ -5,7 +5,7 @@ import type { EvidenceToVerify, JsonValue, TeeType, VerificationResult, Verifier
 
 const STD_B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-type Parsed = { ok: true; svn: string; reportData: Buffer; reportDataText: string } | { ok: false; code: 'MalformedEvidence'; message: string };
+type Parsed = { ok: true; svn: string; reportData: Buffer; reportDataText: string; initData?: Buffer } | { ok: false; code: 'MalformedEvidence'; message: string };
 
 function parseSampleEvidence(tee: TeeType, evidence: JsonValue): Parsed {
   if (typeof evidence !== 'object' || evidence === null || Array.isArray(evidence)) {
@@ -19,7 +19,12 @@ function parseSampleEvidence(tee: TeeType, evidence: JsonValue): Parsed {
   if (typeof rd !== 'string' || rd.length > 1024 || !STD_B64.test(rd) || rd.length % 4 === 1) {
     return { ok: false, code: 'MalformedEvidence', message: `${tee} evidence.report_data must be standard base64` };
   }
-  return { ok: true, svn, reportData: Buffer.from(rd, 'base64'), reportDataText: rd };
+  // Optional: the init-data digest the (simulated) guest launched with, as a TDX guest has it in MRCONFIGID.
+  const init = evidence['init_data'];
+  if (init !== undefined && (typeof init !== 'string' || init.length === 0 || init.length > 128 || !STD_B64.test(init) || init.length % 4 !== 0)) {
+    return { ok: false, code: 'MalformedEvidence', message: `${tee} evidence.init_data must be the standard base64 of a digest` };
+  }
+  return { ok: true, svn, reportData: Buffer.from(rd, 'base64'), reportDataText: rd, ...(init !== undefined ? { initData: Buffer.from(init, 'base64') } : {}) };
 }
 
 function checkBinding(tee: TeeType, parsed: Extract<Parsed, { ok: true }>, expected: Uint8Array): VerificationResult | undefined {
@@ -47,7 +52,11 @@ export class SampleVerifier implements Verifier {
       platform_version: { major: 1, minor: 4 },
       debug: false,
     };
-    if (input.initDataDigest) claims['init_data'] = Buffer.from(input.initDataDigest).toString('base64');
+    if (input.initDataDigest && parsed.initData && !parsed.initData.equals(input.initDataDigest)) {
+      return Promise.resolve({ ok: false, failure: { code: 'InitDataMismatch', message: 'sample evidence.init_data is not the digest of the init-data sent with it' } });
+    }
+    const init = input.initDataDigest ?? parsed.initData;
+    if (init) claims['init_data'] = Buffer.from(init).toString('base64');
     return Promise.resolve({
       ok: true,
       verified: { tee: this.tee, teeClass: 'cpu', claims, warnings: ['sample TEE evidence carries no hardware signature (development only)'] },
@@ -76,6 +85,6 @@ export class SampleDeviceVerifier implements Verifier {
 }
 
 /** What the sample attester produces for a report data: `{"svn","report_data": std_b64(raw bytes)}`. */
-export function sampleEvidence(reportData: Uint8Array, svn = '1'): { svn: string; report_data: string } {
-  return { svn, report_data: Buffer.from(reportData).toString('base64') };
+export function sampleEvidence(reportData: Uint8Array, svn = '1', initDataDigest?: Uint8Array): { svn: string; report_data: string; init_data?: string } {
+  return { svn, report_data: Buffer.from(reportData).toString('base64'), ...(initDataDigest ? { init_data: Buffer.from(initDataDigest).toString('base64') } : {}) };
 }

@@ -194,7 +194,9 @@ describe('init-data denial of service (issue 10 item 1)', () => {
     const r = await attestWithInitData('\n'.repeat(60_000));
     expect(r.status).toBe(200);
     const { token } = JSON.parse(r.body.toString()) as { token: string };
-    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { submods: { cpu0: { 'ear.veraison.annotated-evidence': { init_data: string } } } };
-    expect(claims.submods.cpu0['ear.veraison.annotated-evidence'].init_data).toBe(createHash('sha384').update('\n'.repeat(60_000)).digest('hex'));
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { submods: { cpu0: { 'ear.veraison.annotated-evidence': { init_data: string; init_data_claims: unknown } } } };
+    // Trustee's encoding: init_data is the standard base64 of the digest (it was hex here before issue 13).
+    expect(claims.submods.cpu0['ear.veraison.annotated-evidence'].init_data).toBe(createHash('sha384').update('\n'.repeat(60_000)).digest('base64'));
+    expect(claims.submods.cpu0['ear.veraison.annotated-evidence'].init_data_claims).toEqual({});
   });
 });

@@ -2,7 +2,8 @@
 // status, body and an optional Set-Cookie. Policy and storage decisions go through the injected hooks.
 import { createHash } from 'node:crypto';
 import { appraise } from '../../attestation/policy/appraise.ts';
-import { buildEarClaims, teePubkeyFromEar, verifiedFromEar, verifyEar, type EarSigner, type EcPublicJwk } from '../../attestation/policy/ear.ts';
+import { initDataClaims } from '../../protocol/init-data-claims.ts';
+import { buildEarClaims, initDataDigestHexFromEar, teePubkeyFromEar, verifiedFromEar, verifyEar, type EarSigner, type EcPublicJwk } from '../../attestation/policy/ear.ts';
 import { isTeeType, verifyCompositeEvidence, type VerifierRegistry } from '../../attestation/registry.ts';
 import { encryptToTeeKey, JweError } from '../jwe.ts';
 import { kbsError, type KbsErrorResponse } from './errors.ts';
@@ -115,7 +116,7 @@ async function attestConsumed(deps: HandlerDeps, session: Session, body: Buffer,
     runtimeData: { nonce: a.nonce, teePubkey: a.teePubkey, additionalEvidence: a.additionalEvidence },
     at,
     ttlSeconds: deps.tokenTtlSeconds,
-    ...(initDataDigest ? { initDataDigestHex: initDataDigest } : {}),
+    ...(a.initData ? { initData: { digest: a.initData.digest, claims: initDataClaims(a.initData.body) } } : {}),
   });
   const token = deps.signer.sign(claims);
   deps.sessions.attest(session, { token, claims, verified: evidence, teePubkey: a.teePubkey, appraisal, policyId: policy.id, ...(initDataDigest ? { initDataDigest } : {}) });
@@ -138,8 +139,9 @@ function requesterFromBearer(deps: HandlerDeps, authorization: string | undefine
   if (!v.ok) return kbsError('TokenVerifierError', `${v.code}: ${v.message}`);
   const teePubkey = teePubkeyFromEar(v.claims);
   if (!teePubkey) return kbsError('TokenVerifierError', 'token carries no runtime_data_claims.tee-pubkey');
-  const init = v.claims.submods['cpu0']?.['ear.veraison.annotated-evidence']?.['init_data'];
-  return { claims: v.claims, verified: verifiedFromEar(v.claims), teePubkey, ear: m[1]!, peerAddress, ...(typeof init === 'string' ? { initDataDigest: init } : {}) };
+  // The EAR records init_data in trustee's encoding (base64); release decisions compare hex digests.
+  const init = initDataDigestHexFromEar(v.claims);
+  return { claims: v.claims, verified: verifiedFromEar(v.claims), teePubkey, ear: m[1]!, peerAddress, ...(init ? { initDataDigest: init } : {}) };
 }
 
 export async function handleResource(
