@@ -73,6 +73,8 @@ export const EndpointReason = {
   NotAttestedKept: 'NotAttestedKept',
   /** The rendered TNG config failed the operator's own validation (never applied). */
   InvalidGatewayConfig: 'InvalidGatewayConfig',
+  /** The operator attestation service has no CA bundle yet (nothing to pin). */
+  AttestationServiceNotReady: 'AttestationServiceNotReady',
   /** The instance has no address the gateway can reach. */
   NoInstanceAddress: 'NoInstanceAddress',
   /** Applying the owned objects failed (API server refused or unreachable). */

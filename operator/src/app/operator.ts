@@ -136,7 +136,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
         providers,
         clusterId,
         manifestOf: credentialPaths,
-        endpoint: { clients: manager.client, gateways, attestationServiceUrl: config.endpointAsUrl, ...(config.tngImage ? { tngImage: config.tngImage } : {}) },
+        endpoint: { clients: manager.client, gateways, attestationService: { url: config.endpointAsUrl }, ...(config.tngImage ? { tngImage: config.tngImage } : {}) },
       }),
     }),
   });

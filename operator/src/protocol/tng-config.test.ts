@@ -31,7 +31,14 @@ describe('TNG config rendering', () => {
   });
 
   it('refuses to render what TNG would misread: bad policy id, bad URL, bad host', () => {
-    expect(() => renderIngress({ ...ingress, policyId: 'default' })).toThrow(/add_ingress\.0\.verify\.policy_ids\.0: <namespace>\/<policy name>/);
+    expect(() => renderIngress({ ...ingress, policyId: 'default' })).toThrow(/add_ingress\.0\.verify\.policy_ids\.0: <namespace>\/<policy>\[\/<agent>\]/);
+    expect(() => renderIngress({ ...ingress, policyId: 'a/b/c/d' })).toThrow(/policy_ids/);
+    expect(JSON.parse(renderIngress({ ...ingress, policyId: 'team-a/prod/web', asCaPath: '/etc/tng/as-ca.pem' })).add_ingress[0].verify).toEqual({
+      as_addr: 'http://as.ns.svc:8082',
+      policy_ids: ['team-a/prod/web'],
+      trusted_certs_paths: ['/etc/tng/as-ca.pem'],
+    });
+    expect(() => renderIngress({ ...ingress, asCaPath: 'relative.pem' })).toThrow(/trusted_certs_paths\.0: an absolute path/);
     expect(() => renderIngress({ ...ingress, asUrl: 'file:///etc/passwd' })).toThrow(/verify\.as_addr/);
     expect(() => renderIngress({ ...ingress, upstream: { host: 'a b', port: 1 } })).toThrow(/mapping\.rules\.0\.out\.host/);
     expect(() => renderIngress({ ...ingress, listen: { host: '0.0.0.0', port: 70000 } })).toThrow(/in\.port/);

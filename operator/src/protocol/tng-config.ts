@@ -8,15 +8,25 @@
 // unknown or missing field is an error naming the field, never a config.
 import { z } from 'zod';
 
-/** Policy ids are `<namespace>/<AttestationPolicy name>` (DNS-1123 labels/subdomains). */
-export const POLICY_ID = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/**
+ * Policy ids of the operator attestation service (attestation/service/policy-id.ts):
+ * `<namespace>/<AttestationPolicy>` or agent-scoped `<namespace>/<AttestationPolicy>/<ConfidentialAgent>`.
+ */
+export const POLICY_ID = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?(\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)?$/;
+const ABS_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
 const HOST = /^(?:(?:\d{1,3}\.){3}\d{1,3}|[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)$/;
 
 const Port = z.int().min(1).max(65535);
 const Endpoint = z.object({ host: z.string().regex(HOST, 'an IPv4 address or DNS name'), port: Port }).strict();
 const Mapping = z.object({ rules: z.array(z.object({ in: Endpoint, out: Endpoint }).strict()).length(1) }).strict();
 const HttpUrl = z.url({ protocol: /^https?$/ }).max(2048);
-const Verify = z.object({ as_addr: HttpUrl, policy_ids: z.array(z.string().regex(POLICY_ID, '<namespace>/<policy name>')).length(1) }).strict();
+const Verify = z
+  .object({
+    as_addr: HttpUrl,
+    policy_ids: z.array(z.string().regex(POLICY_ID, '<namespace>/<policy>[/<agent>]')).length(1),
+    trusted_certs_paths: z.array(z.string().regex(ABS_PATH, 'an absolute path')).length(1).optional(),
+  })
+  .strict();
 const Transport = { ohttp: z.object({}).strict().optional(), rats_tls: z.object({ multiplex: z.literal(false) }).strict().optional() };
 const Ingress = z.object({ mapping: Mapping, verify: Verify, ...Transport }).strict();
 const AttestAsr = z.object({ aa_provider: z.literal('coco_asr'), asr_addr: HttpUrl, model: z.literal('background_check') }).strict();
@@ -50,6 +60,8 @@ export interface IngressOptions {
   /** Operator attestation service base URL (Trustee restful AS API). */
   asUrl: string;
   policyId: string;
+  /** PEM bundle of the AS CA (pinned: TNG merges these anchors with what `/certificate` serves). */
+  asCaPath?: string;
   mode: TngMode;
   /** Serve TNG's control interface on this address (the gateway's probes); omitted for `cai connect`. */
   control?: { host: string; port: number };
@@ -63,7 +75,7 @@ export function renderIngress(o: IngressOptions): string {
       {
         mapping: { rules: [{ in: { host: o.listen.host, port: o.listen.port }, out: { host: o.upstream.host, port: o.upstream.port } }] },
         ...transport(o.mode),
-        verify: { as_addr: o.asUrl, policy_ids: [o.policyId] },
+        verify: { as_addr: o.asUrl, policy_ids: [o.policyId], ...(o.asCaPath ? { trusted_certs_paths: [o.asCaPath] } : {}) },
       },
     ],
   };

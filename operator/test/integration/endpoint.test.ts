@@ -45,7 +45,7 @@ describe('EndpointReady (real API server)', () => {
       return conditionOf(a, 'Ready')?.status === 'True' ? a : undefined;
     }, { timeoutMs: 60_000 });
     expect(conditionOf(agent, 'EndpointReady')).toMatchObject({ status: 'True', reason: 'Serving' });
-    expect(agent.status?.endpoint).toMatchObject({ serviceName: `web.${ns}.svc`, port: 18789, protocol: 'HTTP', mode: 'rats-tls', policyId: `${ns}/dev`, instanceId: agent.status?.instance?.id });
+    expect(agent.status?.endpoint).toMatchObject({ serviceName: `web.${ns}.svc`, port: 18789, protocol: 'HTTP', mode: 'rats-tls', policyId: `${ns}/dev/web`, instanceId: agent.status?.instance?.id });
 
     const core = kc.makeApiClient(CoreV1Api);
     const apps = kc.makeApiClient(AppsV1Api);
@@ -61,7 +61,7 @@ describe('EndpointReady (real API server)', () => {
     const rule = config.add_ingress?.[0]?.mapping.rules[0];
     expect(rule?.in).toEqual({ host: '0.0.0.0', port: 18789 });
     expect(rule?.out.host).toBe('127.0.0.1');
-    expect(config.add_ingress?.[0]?.verify).toEqual({ as_addr: AS_URL, policy_ids: [`${ns}/dev`] });
+    expect(config.add_ingress?.[0]?.verify).toEqual({ as_addr: AS_URL, policy_ids: [`${ns}/dev/web`] });
     expect(config.add_ingress?.[0]?.rats_tls).toEqual({ multiplex: false });
     expect(deploy.spec?.replicas).toBe(1);
     expect(deploy.spec?.template.spec?.containers[0]?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
@@ -87,7 +87,7 @@ describe('EndpointReady (real API server)', () => {
     await waitFor('d Ready', async () => conditionOf(await getAgent(kc, ns, 'd'), 'Ready')?.status === 'True', { timeoutMs: 60_000 });
     const core = kc.makeApiClient(CoreV1Api);
     const good = (await core.readNamespacedConfigMap({ namespace: ns, name: 'd-tng' })).data?.[CONFIG_KEY];
-    const tampered = good!.replace(`${ns}/dev`, `${ns}/permissive`);
+    const tampered = good!.replace(`${ns}/dev/d`, `${ns}/permissive/d`);
     await core.patchNamespacedConfigMap({ namespace: ns, name: 'd-tng', body: { data: { [CONFIG_KEY]: tampered } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     await waitFor('config restored', async () => (await core.readNamespacedConfigMap({ namespace: ns, name: 'd-tng' })).data?.[CONFIG_KEY] === good);
     await core.deleteNamespacedService({ namespace: ns, name: 'd' });

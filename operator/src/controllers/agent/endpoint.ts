@@ -17,6 +17,7 @@ import { renderIngress, TNG_CONTROL_PORT, TngConfigError } from '../../protocol/
 import { apply, controllerOf, withControllerReference } from '../../runtime/apply.ts';
 import { toRuntimeError } from '../../runtime/errors.ts';
 import type { KubeClients, KubernetesObject, SharedInformer } from '../../runtime/manager.ts';
+import { agentScopedId } from '../../attestation/service/policy-id.ts';
 import { ENDPOINT_LABEL } from '../resources.ts';
 import { PhaseOrderError, RETRY_AFTER_FAILURE_MS, type Phase, type PhaseContext, type PhaseEvent, type PhaseResult } from './phase.ts';
 
@@ -24,8 +25,13 @@ export interface EndpointDeps {
   clients: KubeClients;
   /** Informers of the owned kinds (label-selected on ENDPOINT_LABEL); the operator also passes them to owns(). */
   gateways: { configMaps: SharedInformer<KubernetesObject>; deployments: SharedInformer<KubernetesObject>; services: SharedInformer<KubernetesObject> };
-  /** Base URL of the operator attestation service as seen from gateway Pods (Trustee restful AS API). */
-  attestationServiceUrl: string;
+  /**
+   * The operator attestation service as gateway Pods reach it (Trustee restful AS API): its URL and the
+   * PEM bundle of its CA, which the gateway pins (`trusted_certs_paths` + SSL_CERT_FILE; TNG merges the
+   * anchors `/certificate` serves with these, so the channel to the AS must itself be authenticated).
+   * `trustBundlePem` returning undefined: the AS has no CA yet (the phase waits).
+   */
+  attestationService: { url: string; trustBundlePem?: () => string | undefined };
   /** Default gateway image (spec.endpoint.image overrides). */
   tngImage?: string;
 }
@@ -33,11 +39,13 @@ export interface EndpointDeps {
 /** Every owned object carries ENDPOINT_LABEL (value: the agent name); the informers select on it. */
 export { ENDPOINT_LABEL };
 export const CONFIG_KEY = 'config.json';
+export const CA_KEY = 'as-ca.pem';
+const TNG_DIR = '/etc/tng';
 const CONFIG_DIGEST_ANNOTATION = 'confidential-agent.io/tng-config-digest';
 
 export const gatewayNames = (agent: string) => ({ configMap: `${agent}-tng`, deployment: `${agent}-gateway`, service: agent });
-/** Policy id the AS knows an AttestationPolicy by: `<namespace>/<name>`. */
-export const policyIdOf = (agent: ConfidentialAgent) => `${agent.metadata.namespace ?? ''}/${agent.spec.attestationPolicyRef.name}`;
+/** Agent-scoped AS policy id (attestation/service/policy-id.ts): admits only this agent's instance under its policy. */
+export const policyIdOf = (agent: ConfidentialAgent) => agentScopedId(agent.metadata.namespace ?? '', agent.spec.attestationPolicyRef.name, agent.metadata.name);
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export function endpointSpecOf(agent: ConfidentialAgent): EndpointSpec {
@@ -55,6 +63,8 @@ export interface GatewayInput {
   agent: ConfidentialAgent;
   spec: EndpointSpec;
   config: string;
+  /** AS CA bundle the gateway pins (absent: an AS without TLS, development only). */
+  caPem?: string;
   image: string;
   replicas: 0 | 1;
 }
@@ -68,7 +78,7 @@ export function gatewayObjects(i: GatewayInput): { configMap: KubernetesObject; 
   const labels = { 'app.kubernetes.io/name': 'tng-gateway', 'app.kubernetes.io/managed-by': 'confidential-agent-operator', [ENDPOINT_LABEL]: name };
   const selector = { [ENDPOINT_LABEL]: name, 'app.kubernetes.io/name': 'tng-gateway' };
   const own = <T extends KubernetesObject>(o: T) => withControllerReference(o, i.agent as unknown as KubernetesObject);
-  const configMap = own({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: names.configMap, namespace, labels }, data: { [CONFIG_KEY]: i.config } } as KubernetesObject);
+  const configMap = own({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: names.configMap, namespace, labels }, data: { [CONFIG_KEY]: i.config, ...(i.caPem ? { [CA_KEY]: i.caPem } : {}) } } as KubernetesObject);
   const deployment = own({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -79,7 +89,8 @@ export function gatewayObjects(i: GatewayInput): { configMap: KubernetesObject; 
       // Recreate: a config change (new instance, new policy) never leaves an old gateway serving beside the new one.
       strategy: { type: 'Recreate' },
       template: {
-        metadata: { labels, annotations: { [CONFIG_DIGEST_ANNOTATION]: sha256(i.config) } },
+        // The digest covers config and CA: either changing restarts the gateway (TNG reads both at start).
+        metadata: { labels, annotations: { [CONFIG_DIGEST_ANNOTATION]: sha256(i.config + (i.caPem ?? '')) } },
         spec: {
           automountServiceAccountToken: false,
           enableServiceLinks: false,
@@ -88,7 +99,9 @@ export function gatewayObjects(i: GatewayInput): { configMap: KubernetesObject; 
             {
               name: 'tng',
               image: i.image,
-              command: ['tng', 'launch', '--config-file', `/etc/tng/${CONFIG_KEY}`],
+              command: ['tng', 'launch', '--config-file', `${TNG_DIR}/${CONFIG_KEY}`],
+              // TNG's HTTPS client (rustls-platform-verifier) trusts SSL_CERT_FILE: the AS CA only.
+              ...(i.caPem ? { env: [{ name: 'SSL_CERT_FILE', value: `${TNG_DIR}/${CA_KEY}` }] } : {}),
               ports: [
                 { name: 'tunnel', containerPort: port, protocol: 'TCP' },
                 { name: 'tng-health', containerPort: TNG_CONTROL_PORT, protocol: 'TCP' },
@@ -105,7 +118,7 @@ export function gatewayObjects(i: GatewayInput): { configMap: KubernetesObject; 
               },
               resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
               volumeMounts: [
-                { name: 'config', mountPath: '/etc/tng', readOnly: true },
+                { name: 'config', mountPath: TNG_DIR, readOnly: true },
                 { name: 'tmp', mountPath: '/tmp' },
               ],
             },
@@ -198,15 +211,26 @@ export function endpointPhase(deps: EndpointDeps): Phase {
       if (!upstream) return { condition: { status: 'False', reason: EndpointReason.NoInstanceAddress, message: `instance ${instance.id} has no address` }, requeueAfterMs: RETRY_AFTER_FAILURE_MS };
       const policyId = policyIdOf(agent);
       const port = spec.port ?? agent.spec.workload.port;
+      const as = deps.attestationService;
+      const caPem = as.trustBundlePem?.();
+      if (as.trustBundlePem && !caPem) return { condition: { status: 'False', reason: EndpointReason.AttestationServiceNotReady, message: 'the operator attestation service has no CA yet' }, requeueAfterMs: 2_000 };
       let config: string;
       try {
-        config = renderIngress({ listen: { host: '0.0.0.0', port }, upstream, asUrl: deps.attestationServiceUrl, policyId, mode: spec.mode, control: { host: '0.0.0.0', port: TNG_CONTROL_PORT } });
+        config = renderIngress({
+          listen: { host: '0.0.0.0', port },
+          upstream,
+          asUrl: as.url,
+          policyId,
+          ...(caPem ? { asCaPath: `${TNG_DIR}/${CA_KEY}` } : {}),
+          mode: spec.mode,
+          control: { host: '0.0.0.0', port: TNG_CONTROL_PORT },
+        });
       } catch (err) {
         if (!(err instanceof TngConfigError)) throw err;
         return { condition: { status: 'False', reason: EndpointReason.InvalidGatewayConfig, message: err.message }, requeueAfterMs: RETRY_AFTER_FAILURE_MS };
       }
-      const digest = sha256(config);
-      const objs = gatewayObjects({ agent, spec, config, image: image(spec), replicas: 1 });
+      const digest = sha256(config + (caPem ?? ''));
+      const objs = gatewayObjects({ agent, spec, config, ...(caPem ? { caPem } : {}), image: image(spec), replicas: 1 });
       try {
         await ensure(agent, [objs.configMap, objs.deployment, objs.service], ctx.signal);
       } catch (err) {
@@ -244,7 +268,8 @@ export function endpointPhase(deps: EndpointDeps): Phase {
       const replicas = (cached as { spec?: { replicas?: number } } | undefined)?.spec?.replicas;
       if (cached && replicas !== 0) {
         // Scale to zero with the config it had: the Deployment body is re-rendered from the ConfigMap in force.
-        const revokedObjs = gatewayObjects({ agent, spec, config: config?.data?.[CONFIG_KEY] ?? '', image: image(spec), replicas: 0 });
+        const caPem = config?.data?.[CA_KEY];
+        const revokedObjs = gatewayObjects({ agent, spec, config: config?.data?.[CONFIG_KEY] ?? '', ...(caPem ? { caPem } : {}), image: image(spec), replicas: 0 });
         try {
           await apply(deps.clients, revokedObjs.deployment, { signal: ctx.signal });
         } catch (err) {
