@@ -15,6 +15,7 @@ export const COMMANDS: CommandEntry[] = [
   { path: ['kbs'], summary: "run the operator's KBS 0.4.0 server as its own process", load: () => import('./commands/kbs.ts') },
   { path: ['dev'], summary: 'local control plane + operator (local provider) + example agent', load: () => import('./commands/dev.ts') },
   { path: ['local-cloud'], summary: 'run the local cloud that hosts simulated TEE instances', load: () => import('./commands/local-cloud.ts') },
+  { path: ['connect'], summary: "a local, attested TNG tunnel to an agent's endpoint (127.0.0.1 only)", load: () => import('./commands/connect.ts') },
   { path: ['seal'], summary: 'Seal a value or Secret manifest into SealedCredential manifest(s)', load: () => import('./commands/seal.ts') },
   { path: ['sealing-key'], summary: "rotate the operator's sealing key, or print its public certificate", load: () => import('./commands/sealing-key.ts') },
   { path: ['verify', 'tdx'], summary: 'Verify an Intel TDX quote (DCAP) and its CC event log', load: () => import('./commands/verify-tdx.ts') },

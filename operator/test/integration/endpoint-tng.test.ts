@@ -13,6 +13,7 @@ import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernet
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, VERSION } from '../../src/api/common.ts';
 import type { OperatorHandle } from '../../src/app/operator.ts';
+import { command as connectCommand } from '../../src/cli/commands/connect.ts';
 import { CONFIG_KEY } from '../../src/controllers/agent/endpoint.ts';
 import { parseTngConfig, TNG_CONTROL_PORT } from '../../src/protocol/tng-config.ts';
 import { startLocalCloud, type LocalCloud } from '../../src/sim/local/cloud-server.ts';
@@ -32,7 +33,9 @@ describe('agent endpoint through the real TNG (gateway config from the ConfigMap
   let cloud: LocalCloud;
   let operator: OperatorHandle;
   const procs: TngProcess[] = [];
+  let kubeconfigFile = '';
   beforeAll(async () => {
+    kubeconfigFile = controlPlane().kubeconfigPath;
     as = await startAsHarness({ policies: [], agents: [] });
     cloud = await startLocalCloud({ launchGuest: localGuests('127.0.0.1', { tng: { binary: tngBinary() }, workload: 'openclaw' }).launch, pendingMs: 5 });
     operator = await startTestOperator(controlPlane().kubeConfig(), ['--local-cloud-url', cloud.url, '--operator-namespace', 'cai-tng-e2e', '--gc-interval', '3600', '--endpoint-as-url', as.url]);
@@ -79,6 +82,22 @@ describe('agent endpoint through the real TNG (gateway config from the ConfigMap
     expect(JSON.parse(health.body.toString())).toMatchObject({ ok: true, status: 'live' }); // OpenClaw's own answer
     await gateway.waitForOutput(/access_log: .*attested=true/, 5000);
 
+    // `cai connect` for a user outside the cluster: loopback listener, verified against the AS, facts printed.
+    const connectPort = await freePort();
+    const connect = async () => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = { stdout: (t: string) => void out.push(t), stderr: (t: string) => void err.push(t), readStdin: () => Promise.resolve(Buffer.alloc(0)), env: { ...process.env, KUBECONFIG: kubeconfigFile } };
+      const code = await connectCommand.run(['claw', '-n', ns, '--port', String(connectPort), '--as-url', as.url, '--as-ca', as.caFile, '--once'], io);
+      return { code, out: out.join(''), err: err.join('') };
+    };
+    const ok = await connect();
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toContain(`http://127.0.0.1:${connectPort}`);
+    expect(ok.out).toContain(`under policy ${ns}/dev/claw`);
+    expect(ok.out).toContain('attested=true');
+    expect(ok.out).toContain('sample evidence affirming');
+
     // Policy flip. Operator layer: the re-attestation fails and the gateway Deployment is scaled to zero in
     // that reconcile. AS layer: the AS stops affirming this instance. Measured with TNG 2.12 (rats-TLS): a
     // running ingress does not ask the AS again for new connections to an egress it has verified (one token
@@ -105,5 +124,9 @@ describe('agent endpoint through the real TNG (gateway config from the ConfigMap
     expect(refused).not.toBe(200);
     await fresh.waitForOutput(/EarStatusNotAffirming/, 10_000);
     expect(fresh.output()).not.toMatch(/attested=true/);
+    // `cai connect` needs a serving endpoint, and the AS refuses the instance anyway.
+    const after = await connect();
+    expect(after.code).toBe(1);
+    expect(after.err).toMatch(/no serving endpoint \(EndpointReady: Revoked/);
   }, 300_000);
 });
