@@ -8,6 +8,7 @@ import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
 import { startLocalCloud, type LocalCloud } from '../sim/local/cloud-server.ts';
 import { workloadGuestLauncher } from '../sim/local/guest-launcher.ts';
+import { findTngBinary } from '../sim/local/tng-process.ts';
 import { createLocalProvider } from '../cloud/local/provider.ts';
 import { agentReconciler } from '../controllers/agent/controller.ts';
 import type { ProviderSet } from '../cloud/provider-set.ts';
@@ -57,7 +58,9 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   if (config.providers.includes('local')) {
     let url = config.localCloudUrl;
     if (!url) {
-      localCloud = await startLocalCloud({ launchGuest: workloadGuestLauncher(), logger: logger.child({ component: 'local-cloud' }) });
+      // With TNG installed (make tng) the simulated guests also run the real TNG egress in front of their workload.
+      const tng = findTngBinary();
+      localCloud = await startLocalCloud({ launchGuest: workloadGuestLauncher('127.0.0.1', tng ? { tng: { binary: tng } } : {}), logger: logger.child({ component: 'local-cloud' }) });
       closers.push(() => localCloud!.close());
       url = localCloud.url;
     }
