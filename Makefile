@@ -14,9 +14,12 @@ export KUBEBUILDER_ASSETS
 COSIGN_DIR ?= $(CACHE)/cosign
 COSIGN_BIN ?= $(COSIGN_DIR)/cosign
 export COSIGN_BIN
+# The real TNG 2.12.0 (PyPI tng-sdk wheel, pinned by digest in hack/tng/install.sh) for the TNG gateway tests.
+CAI_TNG_BIN ?= $(CACHE)/tng/2.12.0/tng
+export CAI_TNG_BIN
 
 .PHONY: help deps envtest cosign helm lua-health prometheus tng lint test test-unit test-integration dev build crds system-deps \
-        guest-image-deps guest-image bench-reconcile bench-kbs bench-tdx bench-gpu bench-rekor
+        guest-image-deps guest-image bench-reconcile bench-kbs bench-tdx bench-gpu bench-rekor bench-as
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -50,6 +53,9 @@ prometheus: ## build (or reuse) the pinned promtool and prometheus (alert-rule c
 helm: ## build (or reuse) the pinned helm CLI the chart tests use (Go module proxy, cached)
 	CAI_CACHE=$(CACHE) hack/helm/build.sh
 
+tng: ## install (or reuse) the pinned TNG 2.12.0 binary the gateway / attestation-service tests run
+	CAI_CACHE=$(CACHE) hack/tng/install.sh >/dev/null
+
 lua-health: ## build (or reuse) the gopher-lua harness that runs the Argo CD health.lua checks
 	CAI_CACHE=$(CACHE) hack/lua-health/build.sh
 
@@ -60,13 +66,13 @@ lint: deps ## type-check (tsc) and lint (eslint)
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint --max-warnings=0 .
 
-test: deps envtest system-deps cosign helm lua-health prometheus ## every unit and integration test (real kube-apiserver + etcd)
+test: deps envtest system-deps cosign helm lua-health prometheus tng ## every unit and integration test (real kube-apiserver + etcd)
 	npx vitest run
 
 test-unit: deps ## unit tests only
 	npx vitest run --project unit
 
-test-integration: deps envtest cosign helm lua-health prometheus ## integration tests only
+test-integration: deps envtest cosign helm lua-health prometheus tng ## integration tests only
 	npx vitest run --project integration
 
 dev: deps envtest ## local control plane + operator (local provider) + example agent, showing its status
@@ -85,3 +91,5 @@ bench-gpu: deps ## GPU reports verified/s
 	node operator/bench/gpu.bench.ts
 bench-rekor: deps ## Rekor entries verified/s
 	node operator/bench/rekor.bench.ts
+bench-as: deps ## attestation service verifications/s (sample and TDX) at 1/16/64 concurrent TNG-shaped requests
+	node operator/bench/as.bench.ts

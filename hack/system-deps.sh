@@ -12,6 +12,8 @@ need=()
 command -v jq >/dev/null || need+=(jq)
 # bubblewrap: the PEP's sandbox backend (operator/src/pep/sandbox.test.ts runs real sandboxes).
 command -v bwrap >/dev/null || need+=(bubblewrap)
+# pip: hack/tng/install.sh downloads the pinned tng-sdk wheel (the real TNG binary) with `python3 -m pip download`.
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

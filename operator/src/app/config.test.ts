@@ -42,6 +42,17 @@ describe('parseOperatorConfig', () => {
     expect(c.allowedRekorUrls).toEqual(['https://rekor.internal:8443/v1/', 'https://rekor.sigstore.dev/']);
     expect(c.allowedPccsUrls).toEqual([]);
   });
+  it('serves the attestation service on :8082 by default; --as-bind-address, --as-public-url, --as-tls-hosts and opting out', () => {
+    expect(parseOperatorConfig([], {}).attestationService).toEqual({ host: '0.0.0.0', port: 8082, tlsHosts: [] });
+    expect(parseOperatorConfig(['--as-bind-address', '127.0.0.1:0', '--as-public-url', 'https://as.cai:8443', '--as-tls-hosts', 'as.cai, 10.0.0.5'], {}).attestationService).toEqual({
+      host: '127.0.0.1',
+      port: 0,
+      publicUrl: 'https://as.cai:8443',
+      tlsHosts: ['as.cai', '10.0.0.5'],
+    });
+    expect(parseOperatorConfig(['--as-bind-address', '[::1]:9000'], {}).attestationService).toMatchObject({ host: '::1', port: 9000 });
+    expect(parseOperatorConfig(['--attestation-service', 'false'], {}).attestationService).toBeUndefined();
+  });
   it.each([
     [['--providers', 'local,gcp'], "unknown provider 'gcp'"],
     [['--providers', ','], '--providers must name at least one provider'],
@@ -63,6 +74,10 @@ describe('parseOperatorConfig', () => {
     [['--kbs-embedded', 'false', '--kbs-public-url', 'https://kbs:8081'], '--kbs-embedded=false needs --kbs-tls-ca'],
     [['--allowed-rekor-urls', 'https://rekor.sigstore.dev,ftp://x'], "--allowed-rekor-urls: 'ftp://x' must be http(s)"],
     [['--allowed-pccs-urls', 'https://u:p@pccs.example'], '--allowed-pccs-urls'],
+    [['--as-bind-address', '8082'], '--as-bind-address must be HOST:PORT'],
+    [['--as-bind-address', ':99999'], '--as-bind-address must be an integer between 0 and 65535'],
+    [['--as-public-url', 'http://as.example:8082'], '--as-public-url must be https'],
+    [['--attestation-service', 'maybe'], '--attestation-service must be true or false'],
   ])('rejects %j with a message naming the flag', (args, message) => {
     expect(() => parseOperatorConfig(args, {})).toThrow(ConfigError);
     expect(() => parseOperatorConfig(args, {})).toThrow(message);

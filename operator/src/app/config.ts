@@ -29,6 +29,8 @@ export interface OperatorConfig {
   kbsTls: KbsTlsConfig;
   /** false: the KBS runs elsewhere (`cai kbs`); guests are sent to kbsPublicUrl, trusting kbsTls.caFile. */
   kbsEmbedded: boolean;
+  /** The attestation service TNG gateways verify against (HTTPS from the operator's AS CA); undefined: disabled. */
+  attestationService?: { host: string; port: number; publicUrl?: string; tlsHosts: string[] };
   leaderElect: boolean;
   leaseName: string;
   identity?: string;
@@ -80,6 +82,10 @@ const OPTIONS = {
   'kbs-tls-ca': { type: 'string' },
   'kbs-tls-reload-interval': { type: 'string' },
   'kbs-embedded': { type: 'string' },
+  'attestation-service': { type: 'string' },
+  'as-bind-address': { type: 'string' },
+  'as-public-url': { type: 'string' },
+  'as-tls-hosts': { type: 'string' },
   'leader-elect': { type: 'string' },
   'lease-name': { type: 'string' },
   'endpoint-as-url': { type: 'string' },
@@ -114,6 +120,10 @@ export const OPERATOR_USAGE = `Usage: cai operator [options]
   --kbs-tls-reload-interval SECONDS   how often the TLS files are checked for changes (default 10)
   --kbs-tls true|false       false serves plain HTTP (development only; default true)
   --kbs-embedded true|false  false: do not run the KBS here (it runs as \`cai kbs\`); needs --kbs-public-url
+  --attestation-service true|false   serve the attestation service TNG gateways verify against (default true)
+  --as-bind-address HOST:PORT   its listen address (default :8082, i.e. 0.0.0.0:8082); HTTPS from the operator AS CA
+  --as-public-url URL        URL gateways use (default https://confidential-agent-operator-as.<operator-namespace>.svc:<port>)
+  --as-tls-hosts LIST        extra DNS names / IPs for its serving certificate (comma list)
   --leader-elect true|false  Lease-based leader election (default true)
   --lease-name NAME          Lease name (default confidential-agent-operator)
   --identity ID              leader-election identity (default hostname + random suffix)
@@ -145,6 +155,13 @@ function bool(name: string, value: string | undefined, fallback: boolean): boole
   if (value === undefined) return fallback;
   if (value !== 'true' && value !== 'false') throw new ConfigError(`--${name} must be true or false, got '${value}'`);
   return value === 'true';
+}
+
+/** `HOST:PORT`, `:PORT` (all interfaces) or `[v6]:PORT`. */
+export function parseBindAddress(name: string, value: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+  if (!m) throw new ConfigError(`--${name} must be HOST:PORT, :PORT or [IPv6]:PORT, got '${value}'`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: int(name, m[3], 0, 0, 65535) };
 }
 
 function checkUrl(name: string, value: string): void {
@@ -196,10 +213,24 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
   if (values['endpoint-as-url'] !== undefined) checkUrl('endpoint-as-url', values['endpoint-as-url']);
   if (!embedded && !values['kbs-public-url']) throw new ConfigError('--kbs-embedded=false needs --kbs-public-url (where guests reach the separate KBS)');
   if (!embedded && kbsTls.mode === 'generated' && !kbsTls.caFile) throw new ConfigError('--kbs-embedded=false needs --kbs-tls-ca (what guests trust the separate KBS with) or --kbs-tls=false');
+  const asEnabled = bool('attestation-service', values['attestation-service'], true);
+  if (values['as-public-url'] !== undefined) {
+    checkUrl('as-public-url', values['as-public-url']);
+    if (!values['as-public-url'].startsWith('https:')) throw new ConfigError('--as-public-url must be https: the attestation service is served over TLS only (a plain-HTTP AS lets a network attacker add token anchors)');
+  }
+  const asBind = parseBindAddress('as-bind-address', values['as-bind-address'] ?? ':8082');
+  const attestationService = asEnabled
+    ? {
+        ...asBind,
+        ...(values['as-public-url'] ? { publicUrl: values['as-public-url'] } : {}),
+        tlsHosts: (values['as-tls-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+      }
+    : undefined;
   return {
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     watchNamespace: values.namespace,
     operatorNamespace: values['operator-namespace'] ?? env.POD_NAMESPACE ?? 'confidential-agent-system',
+    ...(attestationService ? { attestationService } : {}),
     clusterId: values['cluster-id'],
     providers: providers as OperatorConfig['providers'],
     localCloudUrl: values['local-cloud-url'],

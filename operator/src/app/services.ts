@@ -17,6 +17,7 @@ import type { OperatorConfig } from './config.ts';
 import { loadOrCreateEarSigner } from './ear-key.ts';
 import { liveKeyring } from './sealing-keyring.ts';
 import { externalKbs, kbsTlsMode, startKbsService } from './kbs-service.ts';
+import { defaultAsPublicUrl, startAsService, type AsService } from './as-service.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
 import { egressPolicy } from './egress-policy.ts';
 import { hardwareVerifiers, type TrustAnchors } from './verifiers.ts';
@@ -31,6 +32,8 @@ export interface Services {
   pccsUnreachableSince(pccsUrl: string): Date | undefined;
   /** A tenant URL of the policy that is off the operator's egress allow-list. */
   egressProblem: (policy: AttestationPolicy) => { code: string; message: string } | undefined;
+  /** The attestation service TNG gateways verify against (undefined with --attestation-service=false). */
+  attestationService?: AsService;
   close(): Promise<void>;
 }
 
@@ -111,7 +114,25 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
         logger: logger.child({ component: 'kbs' }),
       })
     : await externalKbs(config);
-  logger.info({ kbs: kbs.url, sealingKey: keyring().activeKeyId }, 'release services ready');
+  const as = config.attestationService
+    ? await startAsService({
+        agents: deps.agents,
+        policies: deps.policies,
+        configMaps: manager.informer(scoped(CONFIGMAPS, config.operatorNamespace)),
+        core,
+        operatorNamespace: config.operatorNamespace,
+        host: config.attestationService.host,
+        port: config.attestationService.port,
+        publicUrl: config.attestationService.publicUrl ?? defaultAsPublicUrl(config.operatorNamespace, config.attestationService.port),
+        tlsHosts: config.attestationService.tlsHosts,
+        ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
+        egress: { allowedRekorUrls: config.allowedRekorUrls, allowedPccsUrls: config.allowedPccsUrls },
+        ...(config.nvidiaRimDir ? { nvidiaRimDir: config.nvidiaRimDir } : {}),
+        events: manager.events,
+        logger: logger.child({ component: 'attestation-service' }),
+      })
+    : undefined;
+  logger.info({ kbs: kbs.url, attestationService: as?.url, sealingKey: keyring().activeKeyId }, 'release services ready');
   return {
     resolveReferenceValues: referenceValueResolver(deps),
     checkSealed: async (cred) => {
@@ -132,7 +153,11 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     kbsReleases: (enqueue) => kbs.onRelease((agentKey) => enqueue(keyFromString(agentKey))),
     pccsUnreachableSince: hardware.pccsUnreachableSince,
     egressProblem: egressPolicy(config).policyProblem,
-    close: () => kbs.server.close(),
+    ...(as ? { attestationService: as } : {}),
+    close: async () => {
+      await kbs.server.close();
+      await as?.close();
+    },
   };
 }
 

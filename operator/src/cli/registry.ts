@@ -17,6 +17,7 @@ export const COMMANDS: CommandEntry[] = [
   { path: ['local-cloud'], summary: 'run the local cloud that hosts simulated TEE instances', load: () => import('./commands/local-cloud.ts') },
   { path: ['connect'], summary: "a local, attested TNG tunnel to an agent's endpoint (127.0.0.1 only)", load: () => import('./commands/connect.ts') },
   { path: ['seal'], summary: 'Seal a value or Secret manifest into SealedCredential manifest(s)', load: () => import('./commands/seal.ts') },
+  { path: ['attestation-service'], summary: "rotate the attestation service's CA and signing key, or print its trust bundle", load: () => import('./commands/attestation-service.ts') },
   { path: ['sealing-key'], summary: "rotate the operator's sealing key, or print its public certificate", load: () => import('./commands/sealing-key.ts') },
   { path: ['verify', 'tdx'], summary: 'Verify an Intel TDX quote (DCAP) and its CC event log', load: () => import('./commands/verify-tdx.ts') },
   { path: ['verify', 'gpu'], summary: 'Verify NVIDIA GPU CC evidence (SPDM report, device chain, RIMs, OCSP)', load: () => import('./commands/verify-gpu.ts') },

@@ -148,12 +148,20 @@ describe('Helm chart: render', () => {
     expect(c.resources.limits.cpu).toBeUndefined();
   });
 
-  it('Services: metrics on 8080 always, KBS on 8081 only with kbs.enabled (with TLS from a Secret)', () => {
+  it('Services: metrics on 8080 always, the attestation service on 8082 by default, KBS on 8081 only with kbs.enabled (with TLS from a Secret)', () => {
     const services = (objs: ReturnType<typeof render>) => ofKind<{ metadata: { name: string }; spec: { ports: Array<{ port: number }> } }>(objs, 'Service');
-    expect(services(render()).map((s) => [s.metadata.name, s.spec.ports[0]?.port])).toEqual([['cao-confidential-agent-operator-metrics', 8080]]);
+    expect(services(render()).map((s) => [s.metadata.name, s.spec.ports[0]?.port])).toEqual([
+      ['cao-confidential-agent-operator-metrics', 8080],
+      ['cao-confidential-agent-operator-as', 8082],
+    ]);
+    // The attestation service: its own Service (the operator puts the Service's names in its certificate); loopback only when disabled.
+    expect(container(render()).args).toEqual(expect.arrayContaining(['--as-bind-address=:8082', '--as-public-url=https://cao-confidential-agent-operator-as.confidential-agent-system.svc:8082']));
+    const noAs = render({ set: ['attestationService.enabled=false'] });
+    expect(services(noAs).map((s) => s.spec.ports[0]?.port)).toEqual([8080]);
+    expect(container(noAs).args).toContain('--as-bind-address=127.0.0.1:8082');
     expect(container(render()).args).toContain('--kbs-host=127.0.0.1');
     const kbs = render({ set: OPTION_SETS['kbs + TLS + LoadBalancer'] });
-    expect(services(kbs).map((s) => s.spec.ports[0]?.port).sort()).toEqual([8080, 8081]);
+    expect(services(kbs).map((s) => s.spec.ports[0]?.port).sort()).toEqual([8080, 8081, 8082]);
     const c = container(kbs);
     expect(c.args).toEqual(expect.arrayContaining(['--kbs-host=0.0.0.0', '--kbs-tls-cert=/etc/confidential-agent/kbs-tls/tls.crt', '--kbs-tls-key=/etc/confidential-agent/kbs-tls/tls.key', '--kbs-public-url=https://kbs.example.com:8081']));
     expect(c.volumeMounts).toContainEqual(expect.objectContaining({ name: 'kbs-tls', mountPath: '/etc/confidential-agent/kbs-tls' }));

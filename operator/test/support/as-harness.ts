@@ -1,6 +1,7 @@
 // An attestation service on loopback for tests and benchmarks: a generated CA keyset, an HTTPS (or HTTP)
 // server over a fixed snapshot, the registry with the sample verifiers (plus any extra ones), a manual or
 // real clock. The CA PEM is written to a temp file so a TNG process can pin it (SSL_CERT_FILE).
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,9 @@ import { anchorsPem, certDer, generateAsKeyset, initialCaState, issueServingCert
 import type { AsEvent } from '../../src/attestation/service/handlers.ts';
 import { policyResolver, type AsAgentRecord, type AsPolicyRecord, type AsSnapshot } from '../../src/attestation/service/policy-source.ts';
 import { createAsServer, type AsServer, type AsServerOptions } from '../../src/attestation/service/server.ts';
+import { sampleEvidence } from '../../src/attestation/sample/verifier.ts';
 import type { Verifier } from '../../src/attestation/verifier.ts';
+import { jcsSha384 } from '../../src/protocol/runtime-data.ts';
 
 export const policyRecord = (namespace: string, name: string, spec: Record<string, unknown>, ready = true): AsPolicyRecord => ({
   namespace,
@@ -32,7 +35,17 @@ export interface AsHarness {
 }
 
 export async function startAsHarness(
-  opts: { snapshot?: AsSnapshot; policies?: AsPolicyRecord[]; agents?: AsAgentRecord[]; tls?: boolean; keyset?: AsKeyset; verifiers?: Verifier[]; now?: () => number } & Partial<
+  opts: {
+    snapshot?: AsSnapshot;
+    policies?: AsPolicyRecord[];
+    agents?: AsAgentRecord[];
+    tls?: boolean;
+    keyset?: AsKeyset;
+    /** Tests of a rogue AS: sign tokens with this keyset instead (TLS and /certificate stay on `keyset`). */
+    signingKeyset?: AsKeyset;
+    verifiers?: Verifier[];
+    now?: () => number;
+  } & Partial<
     Pick<AsServerOptions, 'rateLimit' | 'concurrency' | 'maxAttestationBodyBytes' | 'tokenTtlSeconds'>
   > = {},
 ): Promise<AsHarness> {
@@ -40,7 +53,8 @@ export async function startAsHarness(
   const keyset = opts.keyset ?? (await generateAsKeyset({ now: now() }));
   const state = initialCaState(keyset);
   let resolve = policyResolver(opts.snapshot ?? { policies: opts.policies ?? [], agents: opts.agents ?? [], configMaps: {} });
-  const signing = { signer: EarSigner.fromPem(keyset.signerKeyPem), x5c: [certDer(keyset.signerCertPem)] };
+  const signWith = opts.signingKeyset ?? keyset;
+  const signing = { signer: EarSigner.fromPem(signWith.signerKeyPem), x5c: [certDer(signWith.signerCertPem)] };
   const events: AsEvent[] = [];
   const tls = opts.tls === false ? undefined : await issueServingCert(keyset, ['127.0.0.1', 'localhost'], { now: now() });
   const server: AsServer = createAsServer({
@@ -72,4 +86,25 @@ export async function startAsHarness(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The body TNG 2.12 POSTs to /attestation for one connection: evidence bound to SHA-384(JCS(runtime data)). */
+export function tngShapedRequest(opts: {
+  policyId: string;
+  runtimeData?: Record<string, unknown>;
+  tee?: string;
+  /** Evidence for the report data (default: the sample TEE's). */
+  evidence?: (reportData: Buffer) => unknown;
+  initDataDigest?: Uint8Array;
+}): { body: Buffer; runtimeData: Record<string, unknown> } {
+  const runtimeData = opts.runtimeData ?? { 'pubkey-hash': randomBytes(32).toString('base64') };
+  const reportData = jcsSha384(runtimeData);
+  const evidence = opts.evidence ? opts.evidence(reportData) : sampleEvidence(reportData, '1', opts.initDataDigest);
+  const body = {
+    verification_requests: [
+      { tee: opts.tee ?? 'sample', evidence: Buffer.from(JSON.stringify(evidence)).toString('base64url'), runtime_data: { structured: runtimeData }, init_data: null, runtime_data_hash_algorithm: 'sha384' },
+    ],
+    policy_ids: [opts.policyId],
+  };
+  return { body: Buffer.from(JSON.stringify(body)), runtimeData };
 }

@@ -17,7 +17,7 @@ export const CLI = join(REPO_ROOT, 'operator', 'src', 'cli', 'main.ts');
 /** Test defaults: loopback, random ports, no leader election unless asked, the `local` provider unless others are named. */
 export function testConfig(extra: string[] = []): OperatorConfig {
   return parseOperatorConfig(
-    ['--http-host', '127.0.0.1', '--http-port', '0', '--kbs-host', '127.0.0.1', '--kbs-port', '0', '--leader-elect', 'false', '--workers', '4', ...localUnlessNamed(extra), ...extra],
+    ['--http-host', '127.0.0.1', '--http-port', '0', '--kbs-host', '127.0.0.1', '--kbs-port', '0', ...(extra.includes('--as-bind-address') ? [] : ['--as-bind-address', '127.0.0.1:0']), '--leader-elect', 'false', '--workers', '4', ...localUnlessNamed(extra), ...extra],
     {},
   );
 }
@@ -69,6 +69,7 @@ function testArgs(extra: string[]): string[] {
   return [
     ...(has('--http-port') ? [] : ['--http-host', '127.0.0.1', '--http-port', '0']),
     ...(has('--kbs-port') ? [] : ['--kbs-host', '127.0.0.1', '--kbs-port', '0']),
+    ...(has('--as-bind-address') ? [] : ['--as-bind-address', '127.0.0.1:0']),
     ...(has('--leader-elect') ? [] : ['--leader-elect', 'false']),
     ...localUnlessNamed(extra),
     ...extra,

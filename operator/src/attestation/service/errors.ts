@@ -11,6 +11,7 @@ export type AsErrorCode =
   | 'AgentNotFound'
   | 'AgentPolicyMismatch'
   | 'TeeNotAllowed'
+  | 'ChallengeInvalid'
   | 'RateLimited'
   | 'Busy'
   | 'NotFound'
@@ -27,6 +28,7 @@ const STATUS: Record<AsErrorCode, number> = {
   AgentNotFound: 403,
   AgentPolicyMismatch: 403,
   TeeNotAllowed: 403,
+  ChallengeInvalid: 400,
   RateLimited: 429,
   Busy: 503,
   NotFound: 404,

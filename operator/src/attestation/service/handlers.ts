@@ -5,7 +5,7 @@
 //     errors with a code: TNG prints them, and nothing is signed.
 //   - Evidence that fails verification, or names another agent's instance, gets a signed EAR whose status
 //     is contraindicated (as trustee issues tokens for failed appraisals): TNG reports EarStatusNotAffirming.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import type { AttestationPolicySpec } from '../../api/attestation-policy.ts';
 import { appraise, type Appraisal, type SubmodAppraisal } from '../policy/appraise.ts';
 import { buildEarClaims, type EarClaims, type EarSigner } from '../policy/ear.ts';
@@ -27,7 +27,8 @@ export interface SigningMaterial {
 
 export type AsEvent =
   | { type: 'token-issued'; policyId: string; tee: string; status: string; tokenDigest: string; peerAddress: string; sampleTee: boolean; failure?: string }
-  | { type: 'refused'; code: AsErrorCode; message: string; peerAddress: string; policyId?: string };
+  | { type: 'refused'; code: AsErrorCode; message: string; peerAddress: string; policyId?: string }
+  | { type: 'challenge-issued'; peerAddress: string; policyId?: undefined };
 
 export interface AsHandlerDeps {
   registry: VerifierRegistry;
@@ -50,15 +51,39 @@ export function handleCertificate(deps: AsHandlerDeps): AsResponse {
  * POST /challenge → {nonce, extra_params:{jwt}} (what TNG's OHTTP mode reads). The jwt is a short-lived
  * token signed by the AS key carrying the nonce; the body of the request is not interpreted.
  */
-export function handleChallenge(deps: AsHandlerDeps): AsResponse {
+export function handleChallenge(deps: AsHandlerDeps, peerAddress = ''): AsResponse {
   const nonce = randomBytes(32).toString('base64');
   const iat = Math.floor(deps.now() / 1000);
   const { signer } = deps.signing();
-  const jwt = signer.signJson({ nonce, iat, exp: iat + 300 });
+  const jwt = signer.signJson({ nonce, iat, exp: iat + CHALLENGE_TTL_SECONDS });
+  deps.emit?.({ type: 'challenge-issued', peerAddress });
   return text(200, JSON.stringify({ nonce, extra_params: { jwt } }), 'application/json');
 }
 
 const CPU_CLASS = 'cpu';
+export const CHALLENGE_TTL_SECONDS = 300;
+
+/**
+ * TNG's OHTTP mode puts the `extra_params.jwt` of POST /challenge into its runtime data as `challenge_token`:
+ * it must be one this service signed (current signing key) and not expired, so evidence is fresh.
+ */
+export function challengeProblem(token: unknown, deps: Pick<AsHandlerDeps, 'signing' | 'now'>): string | undefined {
+  if (typeof token !== 'string' || token.length > 4096) return 'runtime_data.challenge_token must be a JWT issued by POST /challenge';
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) return 'runtime_data.challenge_token is not a compact JWS';
+  const jwk = deps.signing().signer.publicJwk;
+  const ok = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`, 'ascii'), { key: createPublicKey({ key: { ...jwk }, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, Buffer.from(parts[2]!, 'base64url'));
+  if (!ok) return 'runtime_data.challenge_token was not issued by this attestation service';
+  let claims: { exp?: unknown; nonce?: unknown };
+  try {
+    claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as typeof claims;
+  } catch {
+    return 'runtime_data.challenge_token payload is not JSON';
+  }
+  if (typeof claims.nonce !== 'string' || typeof claims.exp !== 'number') return 'runtime_data.challenge_token lacks nonce or exp';
+  if (deps.now() / 1000 > claims.exp) return 'runtime_data.challenge_token has expired: take a new challenge';
+  return undefined;
+}
 
 /** An appraisal with `claim` of the cpu0 submodule moved to `value` (only ever worse), statuses recomputed. */
 function downgrade(appraisal: Appraisal, claim: TrustClaim, value: number, code: string, message: string): Appraisal {
@@ -142,6 +167,10 @@ export async function handleAttestation(deps: AsHandlerDeps, body: Buffer, peerA
   if (!resolved.ok) return refuse(resolved.code, resolved.message, policyIdText);
   const at = new Date(deps.now());
   const primary = requests[0]!;
+  if (primary.runtimeDataClaims && 'challenge_token' in primary.runtimeDataClaims) {
+    const problem = challengeProblem(primary.runtimeDataClaims['challenge_token'], deps);
+    if (problem) return refuse('ChallengeInvalid', problem, policyIdText);
+  }
   const v = await verifyAll(deps, requests, resolved.spec, at);
   if (!v.ok && v.refuse) return refuse(v.refuse.code, v.refuse.message, policyIdText);
 

@@ -24,6 +24,9 @@ export const AS_LIMITS = {
   initDataToml: 64 * 1024,
   initDataDigest: 128,
   jsonDepth: 32,
+  /** JSON values in the whole body (a TNG request has a few dozen; the evidence rides as one string). */
+  bodyValues: 4096,
+  evidenceValues: 65536,
 } as const;
 
 export type HashAlgorithm = 'sha256' | 'sha384' | 'sha512';
@@ -49,18 +52,6 @@ const B64URL = /^[A-Za-z0-9_-]*={0,2}$/;
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Iterative depth check (a deep array must not blow the stack of whoever walks it next). */
-function depthWithin(v: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[v, 0]];
-  while (stack.length > 0) {
-    const [x, d] = stack.pop()!;
-    if (typeof x !== 'object' || x === null) continue;
-    if (d >= max) return false;
-    for (const c of Array.isArray(x) ? x : Object.values(x)) stack.push([c, d + 1]);
-  }
-  return true;
-}
 
 function decodeB64(text: string, urlSafe: boolean): Buffer | undefined {
   if (!(urlSafe ? B64URL : B64).test(text) || text.replace(/=+$/, '').length % 4 === 1) return undefined;
@@ -115,6 +106,7 @@ function parseRuntimeData(v: unknown, alg: HashAlgorithm, i: number): Parsed<Pic
     if (!bytes || bytes.length === 0 || bytes.length > 64) return fail(`${where}.raw must be the base64 of 1..64 bytes`);
     return { ok: true, value: { expectedReportData: bytes } };
   }
+  if (!('structured' in v)) return fail(`${where} must be {"structured": <JSON object>} or {"raw": <base64>}`);
   const s = v['structured'];
   if (!isObject(s)) return fail(`${where}.structured must be a JSON object`);
   const text = canonicalize(s);
@@ -131,13 +123,14 @@ function parseOne(v: unknown, i: number): Parsed<VerificationRequest> {
   if (typeof ev !== 'string' || ev.length === 0 || ev.length > AS_LIMITS.evidence) return fail(`${where}.evidence must be base64url text of at most ${AS_LIMITS.evidence} characters`);
   const bytes = decodeB64(ev, true);
   if (!bytes) return fail(`${where}.evidence is not base64url`);
+  const shape = jsonShapeProblem(bytes, AS_LIMITS.jsonDepth, AS_LIMITS.evidenceValues);
+  if (shape) return fail(`${where}.evidence: ${shape.replace('the body', 'it')}`);
   let evidence: unknown;
   try {
     evidence = JSON.parse(bytes.toString('utf8'));
   } catch {
     return fail(`${where}.evidence does not decode to JSON`);
   }
-  if (!depthWithin(evidence, AS_LIMITS.jsonDepth)) return fail(`${where}.evidence nests deeper than ${AS_LIMITS.jsonDepth}`);
   const alg = hashAlgorithm(v['runtime_data_hash_algorithm'], i);
   if (!alg.ok) return alg;
   const rd = parseRuntimeData(v['runtime_data'], alg.value, i);
@@ -147,7 +140,35 @@ function parseOne(v: unknown, i: number): Parsed<VerificationRequest> {
   return { ok: true, value: { tee, evidence: evidence as JsonValue, ...rd.value, ...(init.value ? { initData: init.value } : {}) } };
 }
 
+/**
+ * One linear pass over the raw bytes before JSON.parse: nesting depth and the number of values are bounded,
+ * so a hostile body (2 Mi of '[' parses in ~0.7 s; 300k members in ~0.35 s) costs no more than reading it.
+ */
+export function jsonShapeProblem(body: Buffer, maxDepth: number, maxValues: number): string | undefined {
+  let depth = 0;
+  let values = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return `the body nests JSON deeper than ${maxDepth} levels`;
+      values++;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+    else if (c === 0x2c || c === 0x3a) values++;
+    if (values > maxValues) return `the body has more than ${maxValues} JSON values`;
+  }
+  return undefined;
+}
+
 export function parseAttestationRequest(body: Buffer): Parsed<AttestationRequest> {
+  const shape = jsonShapeProblem(body, AS_LIMITS.jsonDepth, AS_LIMITS.bodyValues);
+  if (shape) return fail(shape);
   let v: unknown;
   try {
     v = JSON.parse(body.toString('utf8'));

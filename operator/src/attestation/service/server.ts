@@ -74,7 +74,8 @@ export function createAsServer(opts: AsServerOptions): AsServer {
   const log = opts.logger;
   const logLimit = new LogLimiter(20, 10_000);
   const emit = (e: AsEvent) => {
-    if (e.type === 'refused' || e.failure || e.status !== 'affirming') {
+    if (e.type === 'challenge-issued') log?.info(e, 'attestation service challenge-issued');
+    else if (e.type === 'refused' || e.failure || e.status !== 'affirming') {
       const dropped = logLimit.admit(`${e.type}|${e.type === 'refused' ? e.code : (e.failure ?? e.status)}`, opts.now());
       if (dropped !== undefined) log?.warn(dropped ? { ...e, suppressed: dropped } : e, `attestation service ${e.type}`);
     } else log?.info(e, 'attestation service token-issued');
@@ -111,7 +112,7 @@ export function createAsServer(opts: AsServerOptions): AsServer {
     const limit = path === '/attestation' ? attestationLimit : AS_LIMITS.challengeBody;
     const body = await readBody(req, limit);
     if (body === undefined) return send(res, asError('BodyTooLarge', `request body exceeds ${limit} bytes`), true);
-    if (path === '/challenge') return send(res, handleChallenge(deps));
+    if (path === '/challenge') return send(res, handleChallenge(deps, peer));
     if (!(await gate.acquire())) {
       emit({ type: 'refused', code: 'Busy', message: 'verification queue is full', peerAddress: peer });
       return send(res, asError('Busy', 'the attestation service is at its verification limit; retry later', { 'retry-after': '1' }));

@@ -69,7 +69,7 @@ export const command: CliCommand = {
       }
       io.stdout(`control plane ready: ${cp.server}\n  export KUBECONFIG=${cp.kubeconfigPath}\n`);
       const kc = cp.kubeConfig();
-      const config = parseOperatorConfig(['--http-host', '127.0.0.1', '--http-port', '0', '--kbs-host', '127.0.0.1', '--kbs-port', '0', ...providerArgs], io.env);
+      const config = parseOperatorConfig(['--http-host', '127.0.0.1', '--http-port', '0', '--kbs-host', '127.0.0.1', '--kbs-port', '0', '--as-bind-address', '127.0.0.1:0', ...providerArgs], io.env);
       const operator = await startOperator(config, { kubeConfig: kc, logger });
       stopOperator = () => operator.stop();
       const http = await operator.manager.httpAddress;
