@@ -44,8 +44,8 @@ export interface OperatorConfig {
   allowedRekorUrls: string[];
   /** URL prefixes a policy's spec.tdx.pccsUrl must fall under. */
   allowedPccsUrls: string[];
-  /** Attestation service URL the agents' TNG gateways verify against (in-cluster). */
-  endpointAsUrl: string;
+  /** An attestation service elsewhere for the agents' TNG gateways (default: the operator's own AS and its CA). */
+  endpointAsUrl?: string;
   /** Default TNG gateway image (an agent's spec.endpoint.image overrides). */
   tngImage?: string;
 }
@@ -124,6 +124,8 @@ export const OPERATOR_USAGE = `Usage: cai operator [options]
   --as-bind-address HOST:PORT   its listen address (default :8082, i.e. 0.0.0.0:8082); HTTPS from the operator AS CA
   --as-public-url URL        URL gateways use (default https://confidential-agent-operator-as.<operator-namespace>.svc:<port>)
   --as-tls-hosts LIST        extra DNS names / IPs for its serving certificate (comma list)
+  --endpoint-as-url URL      agents' TNG gateways verify against this AS instead of the operator's own (no CA pinned)
+  --tng-image IMAGE          default TNG gateway image (spec.endpoint.image overrides; default ghcr.io/inclavare-containers/tng:2.12.0)
   --leader-elect true|false  Lease-based leader election (default true)
   --lease-name NAME          Lease name (default confidential-agent-operator)
   --identity ID              leader-election identity (default hostname + random suffix)
@@ -254,7 +256,7 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
     nvidiaRimDir: values['nvidia-rim-dir'],
     allowedRekorUrls: urlPrefixes('allowed-rekor-urls', values['allowed-rekor-urls'], DEFAULT_ALLOWED_REKOR_URLS),
     allowedPccsUrls: urlPrefixes('allowed-pccs-urls', values['allowed-pccs-urls'], DEFAULT_ALLOWED_PCCS_URLS),
-    endpointAsUrl: values['endpoint-as-url'] ?? `http://confidential-agent-operator-as.${values['operator-namespace'] ?? env.POD_NAMESPACE ?? 'confidential-agent-system'}.svc:8082`,
+    ...(values['endpoint-as-url'] ? { endpointAsUrl: values['endpoint-as-url'] } : {}),
     ...(values['tng-image'] ? { tngImage: values['tng-image'] } : {}),
   };
 }

@@ -23,6 +23,7 @@ import { registerStateMetrics } from '../metrics/state.ts';
 import { Manager, type ObjectKey } from '../runtime/manager.ts';
 import { shareDispatcher } from '../runtime/shared-dispatcher.ts';
 import type { OperatorConfig } from './config.ts';
+import { defaultAsPublicUrl } from './as-service.ts';
 import { buildServices } from './services.ts';
 import type { TrustAnchors } from './verifiers.ts';
 
@@ -113,6 +114,15 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
     services: manager.informer(scoped(ENDPOINT_SERVICES, config.watchNamespace)),
   };
   const agentOwner = { apiVersion: `${AGENTS.group}/${AGENTS.version}`, kind: AGENTS.kind };
+  // What gateways verify against: an explicit --endpoint-as-url (an AS elsewhere), else the operator's own AS
+  // with the CA bundle they pin. A bundle change (CA rotation) re-renders every agent's gateway.
+  const ownAs = services.attestationService;
+  const endpointAs = config.endpointAsUrl || !ownAs ? { url: config.endpointAsUrl ?? defaultAsPublicUrl(config.operatorNamespace, 8082) } : { url: ownAs.url, trustBundlePem: () => ownAs.trustBundlePem() };
+  const trustBundleChanges = (enqueue: (key: ObjectKey) => void) => {
+    ownAs?.onTrustBundleChange(() => {
+      for (const a of agents.list()) enqueue({ namespace: a.metadata.namespace, name: a.metadata.name });
+    });
+  };
 
   manager.addController({
     name: 'confidentialagent',
@@ -129,7 +139,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
       },
     ],
     owns: Object.values(gateways).map((informer) => ({ informer, owner: agentOwner })),
-    sources: [services.kbsReleases],
+    sources: [services.kbsReleases, trustBundleChanges],
     reconcile: agentReconciler({
       agents,
       clients: manager.client,
@@ -139,7 +149,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
         providers,
         clusterId,
         manifestOf: credentialPaths,
-        endpoint: { clients: manager.client, gateways, attestationService: { url: config.endpointAsUrl }, ...(config.tngImage ? { tngImage: config.tngImage } : {}) },
+        endpoint: { clients: manager.client, gateways, attestationService: endpointAs, ...(config.tngImage ? { tngImage: config.tngImage } : {}) },
       }),
     }),
   });

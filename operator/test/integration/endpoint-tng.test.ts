@@ -7,44 +7,50 @@
 //
 // Two deliberate differences from a cluster: the gateway's listen host 0.0.0.0 (a Pod's) is replaced by
 // 127.0.0.1 and its control port by a free one (tests listen on loopback only; the diff is asserted to be
-// exactly that). The AS is the `as` test harness (HTTPS, its CA pinned via SSL_CERT_FILE), fed the same
-// policy and agent the cluster holds: the operator does not host the AS in this branch yet.
+// exactly that), and the pinned CA path /etc/tng/as-ca.pem (a Pod's ConfigMap mount) by a temp file holding
+// the ConfigMap's as-ca.pem bytes. The AS is the operator's own (HTTPS from its CA, reading the same
+// AttestationPolicy and ConfidentialAgent through its informers).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, VERSION } from '../../src/api/common.ts';
 import type { OperatorHandle } from '../../src/app/operator.ts';
 import { command as connectCommand } from '../../src/cli/commands/connect.ts';
-import { CONFIG_KEY } from '../../src/controllers/agent/endpoint.ts';
+import { CA_KEY, CONFIG_KEY } from '../../src/controllers/agent/endpoint.ts';
 import { parseTngConfig, TNG_CONTROL_PORT } from '../../src/protocol/tng-config.ts';
 import { startLocalCloud, type LocalCloud } from '../../src/sim/local/cloud-server.ts';
 import { localGuests } from '../../src/sim/local/guest-launcher.ts';
 import { httpCall } from '../../src/sim/guest/http.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
-import { policyRecord, startAsHarness, type AsHarness } from '../support/as-harness.ts';
 import { conditionOf, createCustom, customObjects, getAgent, localAgent, startTestOperator } from '../support/operator.ts';
 import { freePort, launchTng, tngBinary, type TngProcess } from '../support/tng.ts';
 
 const controlPlane = useControlPlane();
 const DEV = { allowSampleTee: true, minimumStatus: 'warning', sample: { trustAsAffirming: true } };
-const FLIPPED = { allowSampleTee: true, minimumStatus: 'affirming' };
 
 describe('agent endpoint through the real TNG (gateway config from the ConfigMap → guest egress → OpenClaw)', () => {
-  let as: AsHarness;
+  let asPort = 0;
+  let caDir = '';
   let cloud: LocalCloud;
   let operator: OperatorHandle;
   const procs: TngProcess[] = [];
   let kubeconfigFile = '';
   beforeAll(async () => {
     kubeconfigFile = controlPlane().kubeconfigPath;
-    as = await startAsHarness({ policies: [], agents: [] });
+    asPort = await freePort();
     cloud = await startLocalCloud({ launchGuest: localGuests('127.0.0.1', { tng: { binary: tngBinary() }, workload: 'openclaw' }).launch, pendingMs: 5 });
-    operator = await startTestOperator(controlPlane().kubeConfig(), ['--local-cloud-url', cloud.url, '--operator-namespace', 'cai-tng-e2e', '--gc-interval', '3600', '--endpoint-as-url', as.url]);
+    operator = await startTestOperator(controlPlane().kubeConfig(), [
+      '--local-cloud-url', cloud.url, '--operator-namespace', 'cai-tng-e2e', '--gc-interval', '3600',
+      '--as-bind-address', `127.0.0.1:${asPort}`, '--as-public-url', `https://127.0.0.1:${asPort}`,
+    ]);
   }, 60_000);
   afterAll(async () => {
     for (const p of procs) await p.stop();
     await operator?.stop();
     await cloud?.close();
-    await as?.close();
+    if (caDir) rmSync(caDir, { recursive: true, force: true });
   });
 
   it('serves OpenClaw /health through the gateway with attested=true; a policy flip refuses new connections and revokes', async () => {
@@ -61,20 +67,29 @@ describe('agent endpoint through the real TNG (gateway config from the ConfigMap
       throw new Error(`${String(err)}: ${JSON.stringify(a?.status?.conditions?.map((c) => [c.type, c.status, c.reason, c.message]))}`, { cause: err });
     });
     expect(conditionOf(agent, 'EndpointReady')?.status).toBe('True');
-    const agentRecord = { namespace: ns, name: 'claw', uid: agent.metadata.uid ?? '', policyName: 'dev', deleting: false };
-    as.setSnapshot({ policies: [policyRecord(ns, 'dev', DEV)], agents: [agentRecord], configMaps: {} });
 
     // The gateway config exactly as stored, but listening on loopback with a free control port.
-    const stored = (await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: ns, name: 'claw-tng' })).data?.[CONFIG_KEY] ?? '';
+    const cm = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: ns, name: 'claw-tng' });
+    const stored = cm.data?.[CONFIG_KEY] ?? '';
+    // The AS CA bundle the gateway pins, where this machine can read it.
+    caDir = mkdtempSync(join(tmpdir(), 'cai-gw-'));
+    const caFile = join(caDir, 'as-ca.pem');
+    writeFileSync(caFile, cm.data?.[CA_KEY] ?? '');
     const controlPort = await freePort();
-    const local = stored.replaceAll('"host": "0.0.0.0"', '"host": "127.0.0.1"').replace(`"port": ${TNG_CONTROL_PORT}`, `"port": ${controlPort}`);
+    const local = stored
+      .replaceAll('"host": "0.0.0.0"', '"host": "127.0.0.1"')
+      .replace(`"port": ${TNG_CONTROL_PORT}`, `"port": ${controlPort}`)
+      .replace('"/etc/tng/as-ca.pem"', JSON.stringify(caFile));
     const a = parseTngConfig(stored);
     const b = parseTngConfig(local);
-    expect({ ...b, control_interface: a.control_interface, add_ingress: [{ ...b.add_ingress![0]!, mapping: a.add_ingress![0]!.mapping }] }).toEqual(a);
+    expect({ ...b, control_interface: a.control_interface, add_ingress: [{ ...b.add_ingress![0]!, mapping: a.add_ingress![0]!.mapping, verify: { ...b.add_ingress![0]!.verify, trusted_certs_paths: ['/etc/tng/as-ca.pem'] } }] }).toEqual(a);
+    expect(a.add_ingress![0]!.verify.as_addr).toBe(`https://127.0.0.1:${asPort}`);
+    const deployment = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name: 'claw-gateway' });
+    expect(deployment.spec?.template.spec?.containers[0]?.env).toEqual([{ name: 'SSL_CERT_FILE', value: '/etc/tng/as-ca.pem' }]);
     expect(b.add_ingress![0]!.mapping.rules[0]!.in).toEqual({ host: '127.0.0.1', port });
     expect(a.add_ingress![0]!.verify.policy_ids).toEqual([`${ns}/dev/claw`]);
 
-    const gateway = launchTng(JSON.parse(local) as object, { env: { SSL_CERT_FILE: as.caFile } });
+    const gateway = launchTng(JSON.parse(local) as object, { env: { SSL_CERT_FILE: caFile } });
     procs.push(gateway);
     await gateway.waitForOutput(/All services are ready/);
     const health = await httpCall('GET', `http://127.0.0.1:${port}/health`, { timeoutMs: 20_000 });
@@ -88,7 +103,7 @@ describe('agent endpoint through the real TNG (gateway config from the ConfigMap
       const out: string[] = [];
       const err: string[] = [];
       const io = { stdout: (t: string) => void out.push(t), stderr: (t: string) => void err.push(t), readStdin: () => Promise.resolve(Buffer.alloc(0)), env: { ...process.env, KUBECONFIG: kubeconfigFile } };
-      const code = await connectCommand.run(['claw', '-n', ns, '--port', String(connectPort), '--as-url', as.url, '--as-ca', as.caFile, '--once'], io);
+      const code = await connectCommand.run(['claw', '-n', ns, '--port', String(connectPort), '--as-url', `https://127.0.0.1:${asPort}`, '--once'], io);
       return { code, out: out.join(''), err: err.join('') };
     };
     const ok = await connect();
@@ -103,7 +118,6 @@ describe('agent endpoint through the real TNG (gateway config from the ConfigMap
     // running ingress does not ask the AS again for new connections to an egress it has verified (one token
     // for 5 connections over 35 s, token exp 3 s, egress refresh_interval 0), so the AS layer refuses what a
     // *fresh* gateway verifies — which is why the operator removes the running gateway itself.
-    as.setSnapshot({ policies: [policyRecord(ns, 'dev', FLIPPED)], agents: [agentRecord], configMaps: {} });
     await customObjects(kc).patchNamespacedCustomObject(
       { group: GROUP, version: VERSION, namespace: ns, plural: 'attestationpolicies', name: 'dev', body: { spec: { sample: null, minimumStatus: 'affirming' } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
@@ -117,7 +131,7 @@ describe('agent endpoint through the real TNG (gateway config from the ConfigMap
     await gateway.stop(); // what scaling the Deployment to zero does to the Pod
 
     // A fresh gateway with the same config (a Pod started again, e.g. by hand) is refused by the AS.
-    const fresh = launchTng(JSON.parse(local) as object, { env: { SSL_CERT_FILE: as.caFile } });
+    const fresh = launchTng(JSON.parse(local) as object, { env: { SSL_CERT_FILE: caFile } });
     procs.push(fresh);
     await fresh.waitForOutput(/All services are ready/);
     const refused = await httpCall('GET', `http://127.0.0.1:${port}/health`, { timeoutMs: 20_000 }).then((r) => r.status, () => 'refused' as const);
