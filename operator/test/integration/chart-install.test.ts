@@ -248,8 +248,9 @@ describe('Helm chart: install into a real API server under the chart ServiceAcco
     const agent = await waitFor('demo-agent Ready=True', async () => {
       const a = await getAgent(kc, 'default', 'demo-agent');
       return conditionOf(a, 'Ready')?.status === 'True' ? a : undefined;
-    }, { timeoutMs: 120_000 }).catch((err: unknown) => {
-      throw new Error(`${String(err)}\noperator output:\n${operator?.output().slice(-4000)}`);
+    }, { timeoutMs: 120_000 }).catch(async (err: unknown) => {
+      const a = await getAgent(kc, 'default', 'demo-agent');
+      throw new Error(`${String(err)}\nconditions: ${JSON.stringify(a?.status?.conditions?.map((c) => [c.type, c.status, c.reason, c.message]))}\noperator output:\n${operator?.output().slice(-4000)}`);
     });
     expect(conditionOf(agent, 'CredentialsReleased')).toMatchObject({ status: 'True', reason: 'Delivered' });
     // The endpoint (applied under the chart's RBAC), then opted out: the gateway objects are deleted.

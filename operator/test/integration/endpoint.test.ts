@@ -15,6 +15,7 @@ import { parseTngConfig } from '../../src/protocol/tng-config.ts';
 import { startLocalCloud, type LocalCloud } from '../../src/sim/local/cloud-server.ts';
 import { localGuests } from '../../src/sim/local/guest-launcher.ts';
 import { createNamespace, useControlPlane, waitFor } from '../envtest/index.ts';
+import { apiServerRequests } from '../support/apiserver-metrics.ts';
 import { conditionOf, createCustom, customObjects, getAgent, localAgent, samplePolicy, startTestOperator } from '../support/operator.ts';
 
 const controlPlane = useControlPlane();
@@ -86,6 +87,18 @@ describe('EndpointReady (real API server)', () => {
     await createCustom(kc, 'confidentialagents', ns, localAgent('d', 'dev'));
     await waitFor('d Ready', async () => conditionOf(await getAgent(kc, ns, 'd'), 'Ready')?.status === 'True', { timeoutMs: 60_000 });
     const core = kc.makeApiClient(CoreV1Api);
+    // Nothing drifted: a reconcile (annotation poke) sends no apply (the cache already matches).
+    const patches = async () => {
+      let n = 0;
+      for (const resource of ['configmaps', 'deployments', 'services']) n += await apiServerRequests(kc, { verb: 'PATCH', resource });
+      return n;
+    };
+    await new Promise((r) => setTimeout(r, 500));
+    const before = await patches();
+    await patchMerge('confidentialagents', ns, 'd', { metadata: { annotations: { poke: '1' } } });
+    await waitFor('poked agent reconciled', async () => (await getAgent(kc, ns, 'd'))?.metadata.annotations?.['poke'] === '1');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await patches()).toBe(before);
     const good = (await core.readNamespacedConfigMap({ namespace: ns, name: 'd-tng' })).data?.[CONFIG_KEY];
     const tampered = good!.replace(`${ns}/dev/d`, `${ns}/permissive/d`);
     await core.patchNamespacedConfigMap({ namespace: ns, name: 'd-tng', body: { data: { [CONFIG_KEY]: tampered } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));

@@ -156,10 +156,25 @@ export function endpointPhase(deps: EndpointDeps): Phase {
     for (const o of objects) {
       const cached = informerOf(o.kind).get(o.metadata?.namespace, o.metadata?.name ?? '');
       if (cached && contains(cached, o) && owned(cached, agent)) continue;
+      if (!cached) await createIfAbsent(o, signal);
       await apply(deps.clients, o, { signal });
       sent = true;
     }
     return sent;
+  }
+  /**
+   * An apply that creates needs `create` RBAC besides `patch`, checked inside the PATCH request (the audit log
+   * shows only `patch`). Creating explicitly first makes the grant visible and used; the apply that follows
+   * takes the fields as the operator's (AlreadyExists: another reconcile or a stale cache, the apply decides).
+   */
+  async function createIfAbsent(o: KubernetesObject, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    try {
+      await deps.clients.objects.create(o as Parameters<KubeClients['objects']['create']>[0], undefined, undefined, deps.clients.fieldManager);
+    } catch (err) {
+      const e = toRuntimeError(err, `create ${o.kind ?? '?'} ${o.metadata?.name ?? '?'}`);
+      if (e.code !== 'CONFLICT') throw e; // 409 AlreadyExists
+    }
   }
   function informerOf(kind: string | undefined): SharedInformer<KubernetesObject> {
     if (kind === 'ConfigMap') return deps.gateways.configMaps;
