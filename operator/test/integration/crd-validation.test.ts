@@ -117,6 +117,7 @@ describe('rejections name the field', () => {
     ['bad pattern', 'sealedcredentials', { ...credential, resourcePath: 'no-slashes-here' }, /spec\.resourcePath: Invalid value: "no-slashes-here": spec\.resourcePath in body should match/],
     ['bad measurement', 'attestationpolicies', { tdx: { referenceValues: { inline: { rtmr2: ['xyz'] } } } }, /spec\.tdx\.referenceValues\.inline\.rtmr2\[0\]: Invalid value: "xyz"/],
     ['duplicate list-map key', 'confidentialagents', { ...localAgent, credentials: [{ name: 'a' }, { name: 'a' }] }, /spec\.credentials\[1\]: Duplicate value: \{"name":"a"\}/],
+    ['sample trusted as affirming without allowing the sample TEE', 'attestationpolicies', { tdx: {}, sample: { trustAsAffirming: true } }, /spec: Invalid value: sample\.trustAsAffirming requires allowSampleTee: true/],
     ['bad instance type', 'confidentialagents', { ...localAgent, instance: { alibaba: { ...alibaba, instanceType: 'gn8v' } } }, /spec\.instance\.alibaba\.instanceType: Invalid value: "gn8v"/],
   ] as const)('%s', async (_what, plural, spec, expected) => {
     expect(await rejection(create(plural, spec))).toMatch(expected);

@@ -10,6 +10,7 @@ import { sampleEvidence } from '../sample/verifier.ts';
 import type { VerificationResult, Verifier } from '../verifier.ts';
 import { anchorsPem, certDer, generateAsKeyset, initialCaState, type AsKeyset } from './ca.ts';
 import { handleAttestation, handleCertificate, handleChallenge, type AsEvent, type AsHandlerDeps } from './handlers.ts';
+import { jsonShapeProblem } from './messages.ts';
 import { policyResolver } from './policy-source.ts';
 
 const NS = 'team';
@@ -62,6 +63,17 @@ describe('GET /certificate and POST /challenge', () => {
     const key = await importJWK(EarSigner.fromPem(keyset.signerKeyPem).publicJwk, 'ES256');
     const { payload } = await jwtVerify(a.extra_params.jwt, key, { currentDate: new Date(T0) });
     expect(payload['nonce']).toBe(a.nonce);
+  });
+});
+
+describe('the JSON shape pre-scan', () => {
+  it('counts depth and values outside strings only, honouring escapes', () => {
+    const b = (t: string) => Buffer.from(t);
+    expect(jsonShapeProblem(b('{"a":"[[[[","b":"\\"[[[["}'), 2, 100)).toBeUndefined();
+    expect(jsonShapeProblem(b('{"a":"x\\\\"}'), 1, 100)).toBeUndefined();
+    expect(jsonShapeProblem(b('{"a":"x\\\\",[[]]}'), 2, 100)).toBe('the body nests JSON deeper than 2 levels');
+    expect(jsonShapeProblem(b('[' + '1,'.repeat(10) + '1]'), 5, 5)).toBe('the body has more than 5 JSON values');
+    expect(jsonShapeProblem(b('"unterminated'), 1, 1)).toBeUndefined();
   });
 });
 

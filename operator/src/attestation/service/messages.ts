@@ -149,12 +149,18 @@ export function jsonShapeProblem(body: Buffer, maxDepth: number, maxValues: numb
   let values = 0;
   let inString = false;
   for (let i = 0; i < body.length; i++) {
-    const c = body[i]!;
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped byte
-      else if (c === 0x22) inString = false;
+      // Jump to the next quote natively (bodies are mostly one long base64 string); it closes the string
+      // unless an odd number of backslashes precedes it.
+      const q = body.indexOf(0x22, i);
+      if (q < 0) return undefined; // unterminated: JSON.parse reports it
+      let backslashes = 0;
+      while (q - 1 - backslashes >= i && body[q - 1 - backslashes] === 0x5c) backslashes++;
+      i = q;
+      if (backslashes % 2 === 0) inString = false;
       continue;
     }
+    const c = body[i]!;
     if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
       if (++depth > maxDepth) return `the body nests JSON deeper than ${maxDepth} levels`;
