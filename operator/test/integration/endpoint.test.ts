@@ -134,6 +134,26 @@ describe('EndpointReady (real API server)', () => {
     expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'r-gateway' })).spec?.replicas).toBe(1);
   });
 
+  it('instance replaced out of band: the gateway follows the new instance and an Event names the change', async () => {
+    const kc = controlPlane().kubeConfig();
+    const ns = await createNamespace(kc, 'replace');
+    await createCustom(kc, 'attestationpolicies', ns, samplePolicy('dev'));
+    await createCustom(kc, 'confidentialagents', ns, localAgent('rep', 'dev'));
+    const ready = await waitFor('rep Ready', async () => {
+      const a = await getAgent(kc, ns, 'rep');
+      return conditionOf(a, 'Ready')?.status === 'True' ? a : undefined;
+    }, { timeoutMs: 60_000 });
+    const old = ready.status?.instance?.id ?? '';
+    expect((await fetch(`${cloud.url}/v1/instances/${old}`, { method: 'DELETE' })).status).toBe(202);
+    await patchMerge('confidentialagents', ns, 'rep', { metadata: { annotations: { poke: 'replaced' } } });
+    const moved = await waitFor('endpoint on the new instance', async () => {
+      const a = await getAgent(kc, ns, 'rep');
+      return a?.status?.endpoint?.instanceId && a.status.endpoint.instanceId !== old && conditionOf(a, 'EndpointReady')?.status === 'True' ? a : undefined;
+    }, { timeoutMs: 60_000 });
+    const events = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns });
+    expect(events.items.some((e) => e.reason === 'GatewayUpdated' && (e.note ?? '').includes(`instance ${old} → ${moved.status?.endpoint?.instanceId ?? ''}`))).toBe(true);
+  });
+
   it('onAttestationFailure: Keep leaves the gateway up and says so; enabled: false deletes the objects', async () => {
     const kc = controlPlane().kubeConfig();
     const ns = await createNamespace(kc, 'keep');

@@ -254,9 +254,16 @@ export function endpointPhase(deps: EndpointDeps): Phase {
       }
       const before = agent.status?.endpoint;
       const events: PhaseEvent[] = [];
-      if (before?.configDigest !== digest || before.revoked) {
-        const why = !before ? 'gateway created' : before.revoked ? 'gateway restored' : before.instanceId !== instance.id ? `instance ${before.instanceId ?? '?'} → ${instance.id}` : before.policyId !== policyId ? `policy ${before.policyId} → ${policyId}` : 'gateway config changed';
-        events.push({ type: 'Normal', reason: EndpointReason.GatewayUpdated, action: EventAction.Expose, note: `${why}: forwarding ${port}/${spec.mode} to ${instance.id}, verified under ${policyId}` });
+      if (!before || before.configDigest !== digest || before.revoked || before.instanceId !== instance.id || before.policyId !== policyId) {
+        const why = !before
+          ? ['gateway created']
+          : [
+              ...(before.revoked ? ['gateway restored'] : []),
+              ...(before.instanceId !== instance.id ? [`instance ${before.instanceId ?? '?'} → ${instance.id}`] : []),
+              ...(before.policyId !== policyId ? [`policy ${before.policyId} → ${policyId}`] : []),
+            ];
+        if (why.length === 0) why.push('gateway config changed');
+        events.push({ type: 'Normal', reason: EndpointReason.GatewayUpdated, action: EventAction.Expose, note: `${why.join('; ')}: forwarding ${port}/${spec.mode} to ${instance.id}, verified under ${policyId}` });
       }
       const serviceName = `${agent.metadata.name}.${agent.metadata.namespace ?? ''}.svc`;
       return {
