@@ -131,6 +131,15 @@ describe('endpoint phase', () => {
     expect(off.status?.endpoint).toBeUndefined();
   });
 
+  it('never takes over an object another controller owns', async () => {
+    const w = world();
+    w.stores.Service.set({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: NS } });
+    const r = await w.phase.reconcile(w.attested(agentFixture('web')), w.ctx());
+    expect(r.condition).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+    expect(r.condition.message).toContain(`Service ${NS}/web exists and is not controlled by this agent`);
+    expect(w.calls.some((c) => c.endsWith('Service'))).toBe(false);
+  });
+
   it('waits for the AS CA; refuses an address it cannot render', async () => {
     const w = world({ bundle: () => undefined });
     const r = await w.phase.reconcile(w.attested(agentFixture('web')), w.ctx());

@@ -155,7 +155,11 @@ export function endpointPhase(deps: EndpointDeps): Phase {
     let sent = false;
     for (const o of objects) {
       const cached = informerOf(o.kind).get(o.metadata?.namespace, o.metadata?.name ?? '');
-      if (cached && contains(cached, o) && owned(cached, agent)) continue;
+      if (cached && !owned(cached, agent)) {
+        // Never take over an object someone else made (a user's Service called like the agent, say).
+        throw new EndpointConflictError(`${o.kind ?? '?'} ${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''} exists and is not controlled by this agent; rename or delete it`);
+      }
+      if (cached && contains(cached, o)) continue;
       if (!cached) await createIfAbsent(o, signal);
       await apply(deps.clients, o, { signal });
       sent = true;
@@ -249,8 +253,8 @@ export function endpointPhase(deps: EndpointDeps): Phase {
       try {
         await ensure(agent, [objs.configMap, objs.deployment, objs.service], ctx.signal);
       } catch (err) {
-        const e = toRuntimeError(err, 'apply gateway');
-        return { condition: { status: 'False', reason: EndpointReason.ApplyFailed, message: e.message }, requeueAfterMs: RETRY_AFTER_FAILURE_MS };
+        const message = err instanceof EndpointConflictError ? err.message : toRuntimeError(err, 'apply gateway').message;
+        return { condition: { status: 'False', reason: EndpointReason.ApplyFailed, message }, requeueAfterMs: RETRY_AFTER_FAILURE_MS };
       }
       const before = agent.status?.endpoint;
       const events: PhaseEvent[] = [];
@@ -307,6 +311,14 @@ export function endpointPhase(deps: EndpointDeps): Phase {
       };
     },
   };
+}
+
+export class EndpointConflictError extends Error {
+  readonly code = 'EndpointConflict';
+  constructor(message: string) {
+    super(message);
+    this.name = 'EndpointConflictError';
+  }
 }
 
 /** desired ⊆ actual: every field the operator sets has that value on the server (defaults added there are fine). */
