@@ -10,6 +10,7 @@ export const AgentCondition = {
   Provisioned: 'Provisioned',
   Attested: 'Attested',
   CredentialsReleased: 'CredentialsReleased',
+  EndpointReady: 'EndpointReady',
   Ready: 'Ready',
 } as const;
 export type AgentConditionType = (typeof AgentCondition)[keyof typeof AgentCondition];
@@ -66,6 +67,31 @@ export const AgentReason = {
   NotInScope: 'NotInScope',
   CredentialReleased: 'CredentialReleased',
 } as const;
+/** Reasons of the EndpointReady condition and its Events (controllers/agent/endpoint.ts). */
+export const EndpointReason = {
+  /** The gateway config matches the current instance and policy; the Deployment and Service are applied. */
+  Serving: 'Serving',
+  /** spec.endpoint.enabled is false: no gateway (and any earlier one removed). */
+  EndpointDisabled: 'EndpointDisabled',
+  /** The instance is not (or no longer) attested: the gateway was scaled to zero (onAttestationFailure: Revoke). */
+  Revoked: 'Revoked',
+  /** The instance is not attested but onAttestationFailure is Keep: the AS refuses each connection instead. */
+  NotAttestedKept: 'NotAttestedKept',
+  /** The rendered TNG config failed the operator's own validation (never applied). */
+  InvalidGatewayConfig: 'InvalidGatewayConfig',
+  /** The operator attestation service has no CA bundle yet (nothing to pin). */
+  AttestationServiceNotReady: 'AttestationServiceNotReady',
+  /** The instance has no address the gateway can reach. */
+  NoInstanceAddress: 'NoInstanceAddress',
+  /** Applying the owned objects failed (API server refused or unreachable). */
+  ApplyFailed: 'ApplyFailed',
+  /** Event: the gateway now forwards to a different instance or under a new policy. */
+  GatewayUpdated: 'GatewayUpdated',
+  /** Carried by later phases while the endpoint is not ready. */
+  WaitingForEndpoint: 'WaitingForEndpoint',
+} as const;
+export type EndpointReasonType = (typeof EndpointReason)[keyof typeof EndpointReason];
+
 export type AgentReasonType = (typeof AgentReason)[keyof typeof AgentReason];
 
 export const PolicyReason = {
@@ -89,6 +115,8 @@ export const EventAction = {
   Provision: 'Provision',
   Attest: 'Attest',
   Release: 'Release',
+  Expose: 'Expose',
+  Revoke: 'Revoke',
   Delete: 'Delete',
   Validate: 'Validate',
   Reconcile: 'Reconcile',

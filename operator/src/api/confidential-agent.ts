@@ -87,6 +87,32 @@ export const DeliverySchema = z
   })
   .describe('How credentials reach the guest.');
 
+/** The upstream TNG gateway image (inclavare-containers/TNG release 2.12.0, the version the tests run). */
+export const DEFAULT_TNG_IMAGE = 'ghcr.io/inclavare-containers/tng:2.12.0';
+
+export const EndpointSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('Expose the agent in-cluster through a TNG gateway (false removes the gateway, its Service and config).'),
+    port: z
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe('Service port clients connect to (default: spec.workload.port). The gateway listens on it and tunnels every connection to the instance.'),
+    egressPort: z.int().min(1).max(65535).default(41000).describe("Port of the instance's TNG egress (the guest's attested tunnel endpoint in front of the workload)."),
+    protocol: z.enum(['HTTP', 'TCP']).default('HTTP').describe('Application protocol behind the tunnel (Service appProtocol; HTTP also exposes /health).'),
+    mode: z.enum(['rats-tls', 'ohttp']).default('rats-tls').describe('TNG transport: rats-tls (default; any TCP protocol) or ohttp (HTTP only).'),
+    onAttestationFailure: z
+      .enum(['Revoke', 'Keep'])
+      .default('Revoke')
+      .describe(
+        'Revoke (default): when the instance stops passing its AttestationPolicy the gateway is scaled to zero. Keep: the gateway stays up and the attestation service refuses each new connection on its own.',
+      ),
+    image: z.string().min(1).max(512).optional().describe('TNG gateway image override (default: the operator-pinned upstream TNG image).'),
+  })
+  .describe('In-cluster endpoint: a TNG gateway Deployment + ClusterIP Service named after the agent; every connection is verified against the operator attestation service.');
+export type EndpointSpec = z.infer<typeof EndpointSchema>;
+
 export const CredentialReferenceSchema = z.object({
   name: z.string().min(1).max(253).describe('Name of a SealedCredential in the same namespace.'),
 });
@@ -103,6 +129,7 @@ export const ConfidentialAgentSpecSchema = z.object({
     .describe('SealedCredentials released to the instance once attested.'),
   delivery: DeliverySchema.default({ mode: 'Challenge', guestApiPort: 8006 }),
   sandboxPolicy: AgentSandboxPolicySchema.optional(),
+  endpoint: EndpointSchema.default({ enabled: true, egressPort: 41000, protocol: 'HTTP', mode: 'rats-tls', onAttestationFailure: 'Revoke' }),
 });
 export type ConfidentialAgentSpec = z.infer<typeof ConfidentialAgentSpecSchema>;
 export type AlibabaInstanceSpec = z.infer<typeof AlibabaInstanceSchema>;
@@ -194,6 +221,17 @@ export const CredentialDeliveryStatusSchema = z.object({
   deliveredAt: z.string().describe('Delivery time (RFC 3339).'),
 });
 
+export const EndpointStatusSchema = z.object({
+  serviceName: z.string().max(253).describe('DNS name of the ClusterIP Service (<agent>.<namespace>.svc).'),
+  port: z.int().describe('Service port.'),
+  protocol: z.string().max(16).describe('Application protocol behind the tunnel.'),
+  mode: z.string().max(16).describe('TNG transport (rats-tls or ohttp).'),
+  policyId: z.string().max(512).describe('Attestation-service policy id the gateway enforces (<namespace>/<AttestationPolicy name>).'),
+  instanceId: z.string().max(256).optional().describe('Instance the gateway forwards to.'),
+  configDigest: z.string().max(64).optional().describe('SHA-256 of the gateway TNG config in force.'),
+  revoked: z.boolean().optional().describe('True while the gateway is scaled to zero because the instance is not attested.'),
+});
+
 export const ConfidentialAgentStatusSchema = z.object({
   observedGeneration: z.int().optional().describe('Generation last processed by the operator.'),
   conditions: ConditionsSchema.optional(),
@@ -201,6 +239,7 @@ export const ConfidentialAgentStatusSchema = z.object({
   attestation: AttestationStatusSchema.optional().describe('Outcome of the last attestation.'),
   credentials: z.array(CredentialDeliveryStatusSchema).max(64).optional().describe('Per-credential delivery record.'),
   sandboxPolicy: SandboxPolicyStatusSchema.optional().describe('The tool-sandbox policy spec.sandboxPolicy names (its current ConfigMap digest).'),
+  endpoint: EndpointStatusSchema.optional().describe('The in-cluster TNG endpoint of the agent.'),
 });
 export type ConfidentialAgentStatus = z.infer<typeof ConfidentialAgentStatusSchema>;
 export type ConfidentialAgent = KubeObject<ConfidentialAgentSpec, ConfidentialAgentStatus>;

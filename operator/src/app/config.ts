@@ -51,6 +51,10 @@ export interface OperatorConfig {
   allowedRimUrls: string[];
   /** URL prefixes a policy's spec.gpu.ocspUrl must fall under. */
   allowedOcspUrls: string[];
+  /** An attestation service elsewhere for the agents' TNG gateways (default: the operator's own AS and its CA). */
+  endpointAsUrl?: string;
+  /** Default TNG gateway image (an agent's spec.endpoint.image overrides). */
+  tngImage?: string;
 }
 
 export type KbsTlsConfig =
@@ -91,6 +95,8 @@ const OPTIONS = {
   'as-tls-hosts': { type: 'string' },
   'leader-elect': { type: 'string' },
   'lease-name': { type: 'string' },
+  'endpoint-as-url': { type: 'string' },
+  'tng-image': { type: 'string' },
   identity: { type: 'string' },
   'log-level': { type: 'string' },
   'gc-interval': { type: 'string' },
@@ -127,6 +133,8 @@ export const OPERATOR_USAGE = `Usage: cai operator [options]
   --as-bind-address HOST:PORT   its listen address (default :8082, i.e. 0.0.0.0:8082); HTTPS from the operator AS CA
   --as-public-url URL        URL gateways use (default https://confidential-agent-operator-as.<operator-namespace>.svc:<port>)
   --as-tls-hosts LIST        extra DNS names / IPs for its serving certificate (comma list)
+  --endpoint-as-url URL      agents' TNG gateways verify against this AS instead of the operator's own (no CA pinned)
+  --tng-image IMAGE          default TNG gateway image (spec.endpoint.image overrides; default ghcr.io/inclavare-containers/tng:2.12.0)
   --leader-elect true|false  Lease-based leader election (default true)
   --lease-name NAME          Lease name (default confidential-agent-operator)
   --identity ID              leader-election identity (default hostname + random suffix)
@@ -215,6 +223,7 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
   const kbsTls = parseKbsTls(values);
   const embedded = bool('kbs-embedded', values['kbs-embedded'], true);
   if (values['kbs-public-url'] !== undefined) checkUrl('kbs-public-url', values['kbs-public-url']);
+  if (values['endpoint-as-url'] !== undefined) checkUrl('endpoint-as-url', values['endpoint-as-url']);
   if (!embedded && !values['kbs-public-url']) throw new ConfigError('--kbs-embedded=false needs --kbs-public-url (where guests reach the separate KBS)');
   if (!embedded && kbsTls.mode === 'generated' && !kbsTls.caFile) throw new ConfigError('--kbs-embedded=false needs --kbs-tls-ca (what guests trust the separate KBS with) or --kbs-tls=false');
   const asEnabled = bool('attestation-service', values['attestation-service'], true);
@@ -260,5 +269,7 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
     allowedPccsUrls: urlPrefixes('allowed-pccs-urls', values['allowed-pccs-urls'], DEFAULT_ALLOWED_PCCS_URLS),
     allowedRimUrls: urlPrefixes('allowed-rim-urls', values['allowed-rim-urls'], DEFAULT_ALLOWED_RIM_URLS),
     allowedOcspUrls: urlPrefixes('allowed-ocsp-urls', values['allowed-ocsp-urls'], DEFAULT_ALLOWED_OCSP_URLS),
+    ...(values['endpoint-as-url'] ? { endpointAsUrl: values['endpoint-as-url'] } : {}),
+    ...(values['tng-image'] ? { tngImage: values['tng-image'] } : {}),
   };
 }

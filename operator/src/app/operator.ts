@@ -8,13 +8,14 @@ import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
 import { startLocalCloud, type LocalCloud } from '../sim/local/cloud-server.ts';
 import { workloadGuestLauncher } from '../sim/local/guest-launcher.ts';
+import { findTngBinary } from '../sim/local/tng-process.ts';
 import { createLocalProvider } from '../cloud/local/provider.ts';
 import { agentReconciler } from '../controllers/agent/controller.ts';
 import type { ProviderSet } from '../cloud/provider-set.ts';
 import { agentLifecycle } from '../controllers/agent/lifecycle.ts';
 import { policyReconciler } from '../controllers/attestation-policy.ts';
 import { startGarbageCollector } from '../controllers/garbage-collector.ts';
-import { AGENTS, CREDENTIALS, POLICIES, scoped } from '../controllers/resources.ts';
+import { AGENTS, CREDENTIALS, ENDPOINT_CONFIGMAPS, ENDPOINT_DEPLOYMENTS, ENDPOINT_SERVICES, POLICIES, scoped } from '../controllers/resources.ts';
 import { filterUpdates } from '../controllers/predicates.ts';
 import { credentialReconciler } from '../controllers/sealed-credential.ts';
 import { DomainMetrics } from '../metrics/domain.ts';
@@ -22,6 +23,7 @@ import { registerStateMetrics } from '../metrics/state.ts';
 import { Manager, type ObjectKey } from '../runtime/manager.ts';
 import { shareDispatcher } from '../runtime/shared-dispatcher.ts';
 import type { OperatorConfig } from './config.ts';
+import { defaultAsPublicUrl } from './as-service.ts';
 import { buildServices } from './services.ts';
 import type { TrustAnchors } from './verifiers.ts';
 
@@ -57,7 +59,9 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   if (config.providers.includes('local')) {
     let url = config.localCloudUrl;
     if (!url) {
-      localCloud = await startLocalCloud({ launchGuest: workloadGuestLauncher(), logger: logger.child({ component: 'local-cloud' }) });
+      // With TNG installed (make tng) the simulated guests also run the real TNG egress in front of their workload.
+      const tng = findTngBinary();
+      localCloud = await startLocalCloud({ launchGuest: workloadGuestLauncher('127.0.0.1', tng ? { tng: { binary: tng } } : {}), logger: logger.child({ component: 'local-cloud' }) });
       closers.push(() => localCloud!.close());
       url = localCloud.url;
     }
@@ -104,6 +108,23 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
   const agentsReferencing = (predicate: (a: ConfidentialAgent) => boolean) => (namespace: string | undefined): ObjectKey[] =>
     agents.list(namespace).filter(predicate).map((a) => ({ namespace: a.metadata.namespace, name: a.metadata.name }));
 
+  // The endpoint phase's owned objects (label-selected: the cache holds only gateways, not every ConfigMap).
+  const gateways = {
+    configMaps: manager.informer(scoped(ENDPOINT_CONFIGMAPS, config.watchNamespace)),
+    deployments: manager.informer(scoped(ENDPOINT_DEPLOYMENTS, config.watchNamespace)),
+    services: manager.informer(scoped(ENDPOINT_SERVICES, config.watchNamespace)),
+  };
+  const agentOwner = { apiVersion: `${AGENTS.group}/${AGENTS.version}`, kind: AGENTS.kind };
+  // What gateways verify against: an explicit --endpoint-as-url (an AS elsewhere), else the operator's own AS
+  // with the CA bundle they pin. A bundle change (CA rotation) re-renders every agent's gateway.
+  const ownAs = services.attestationService;
+  const endpointAs = config.endpointAsUrl || !ownAs ? { url: config.endpointAsUrl ?? defaultAsPublicUrl(config.operatorNamespace, 8082) } : { url: ownAs.url, trustBundlePem: () => ownAs.trustBundlePem() };
+  const trustBundleChanges = (enqueue: (key: ObjectKey) => void) => {
+    ownAs?.onTrustBundleChange(() => {
+      for (const a of agents.list()) enqueue({ namespace: a.metadata.namespace, name: a.metadata.name });
+    });
+  };
+
   manager.addController({
     name: 'confidentialagent',
     for: filterUpdates(agents),
@@ -118,12 +139,19 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
         map: (o) => agentsReferencing((a) => a.spec.attestationPolicyRef.name === o.metadata?.name)(o.metadata?.namespace),
       },
     ],
-    sources: [services.kbsReleases],
+    owns: Object.values(gateways).map((informer) => ({ informer, owner: agentOwner })),
+    sources: [services.kbsReleases, trustBundleChanges],
     reconcile: agentReconciler({
       agents,
       clients: manager.client,
       events: manager.events,
-      phases: agentLifecycle({ ...services.lifecycle, providers, clusterId, manifestOf: credentialPaths }),
+      phases: agentLifecycle({
+        ...services.lifecycle,
+        providers,
+        clusterId,
+        manifestOf: credentialPaths,
+        endpoint: { clients: manager.client, gateways, attestationService: endpointAs, ...(config.tngImage ? { tngImage: config.tngImage } : {}) },
+      }),
     }),
   });
   manager.addController({

@@ -16,6 +16,7 @@ export const COMMANDS: CommandEntry[] = [
   { path: ['dev'], summary: 'local control plane + operator (local provider) + example agent', load: () => import('./commands/dev.ts') },
   { path: ['local-cloud'], summary: 'run the local cloud that hosts simulated TEE instances', load: () => import('./commands/local-cloud.ts') },
   { path: ['status'], summary: 'what the operator verified about an agent: conditions, appraisal, measurements, credentials, expiries', load: () => import('./commands/status.ts') },
+  { path: ['connect'], summary: "a local, attested TNG tunnel to an agent's endpoint (127.0.0.1 only)", load: () => import('./commands/connect.ts') },
   { path: ['seal'], summary: 'Seal a value or Secret manifest into SealedCredential manifest(s)', load: () => import('./commands/seal.ts') },
   { path: ['attestation-service'], summary: "rotate the attestation service's CA and signing key, or print its trust bundle", load: () => import('./commands/attestation-service.ts') },
   { path: ['sealing-key'], summary: "rotate the operator's sealing key, or print its public certificate", load: () => import('./commands/sealing-key.ts') },

@@ -7,6 +7,12 @@ export const POLICIES: ResourceRef = { group: GROUP, version: VERSION, plural: '
 export const CREDENTIALS: ResourceRef = { group: GROUP, version: VERSION, plural: 'sealedcredentials', kind: 'SealedCredential', namespaced: true };
 export const CONFIGMAPS: ResourceRef = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 
+/** The endpoint phase's owned kinds, label-selected (controllers/agent/endpoint.ts ENDPOINT_LABEL). */
+export const ENDPOINT_LABEL = 'confidential-agent.io/endpoint-of';
+export const ENDPOINT_CONFIGMAPS: ResourceRef = { ...CONFIGMAPS, labelSelector: ENDPOINT_LABEL };
+export const ENDPOINT_DEPLOYMENTS: ResourceRef = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true, labelSelector: ENDPOINT_LABEL };
+export const ENDPOINT_SERVICES: ResourceRef = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true, labelSelector: ENDPOINT_LABEL };
+
 export const FINALIZER = 'confidential-agent.io/instance-cleanup';
 export const FIELD_MANAGER = 'confidential-agent-operator';
 

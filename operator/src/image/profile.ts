@@ -75,6 +75,14 @@ export const Alinux3Profile = z.object({
   services: z.array(z.object({ name: z.string().regex(/^[a-z0-9-]+$/), stage: z.enum(['initrd', 'rootfs']), exec: z.string().min(1) }).strict()).min(1),
   initrd: z.object({ keyTimeoutSeconds: z.number().int().min(5).max(600) }).strict(),
   rootfs: z.object({ format: z.enum(['erofs', 'squashfs']) }).strict(),
+  // The guest's TNG egress (/etc/tng/config.json, tng-egress.ts): mapping egressPort → the workload on
+  // loopback, attesting through the CoCo attestation-agent socket (background check), as the seed's image.
+  tng: z.object({
+    egressPort: z.number().int().min(1).max(65535),
+    workloadPort: z.number().int().min(1).max(65535),
+    attestationAgentSocket: z.string().regex(/^\/[A-Za-z0-9_./-]{1,200}$/),
+    mode: z.enum(['rats-tls', 'ohttp']),
+  }).strict(),
 }).strict();
 
 export const GuestImageProfile = z.discriminatedUnion('builder', [DebianHostProfile, Alinux3Profile]);

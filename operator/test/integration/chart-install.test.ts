@@ -9,14 +9,14 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { ApiextensionsV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig, type KubernetesObject, type V1Pod, type V1PodSpec } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject, type V1Pod, type V1PodSpec } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { GROUP, VERSION } from '../../src/api/common.ts';
 import { prepareExampleCredentials } from '../../src/cli/dev-credentials.ts';
 import { apiErrorMessage, useControlPlane, waitFor } from '../envtest/index.ts';
 import { CHART_DIR, DEV_VALUES, helm, ofKind, OPTION_SETS, parseManifests, render } from '../support/chart.ts';
-import { CLI, conditionOf, getAgent, REPO_ROOT } from '../support/operator.ts';
+import { CLI, conditionOf, customObjects, getAgent, REPO_ROOT } from '../support/operator.ts';
 
 const NS = 'confidential-agent-system';
 const RELEASE = 'cao';
@@ -248,10 +248,20 @@ describe('Helm chart: install into a real API server under the chart ServiceAcco
     const agent = await waitFor('demo-agent Ready=True', async () => {
       const a = await getAgent(kc, 'default', 'demo-agent');
       return conditionOf(a, 'Ready')?.status === 'True' ? a : undefined;
-    }, { timeoutMs: 120_000 }).catch((err: unknown) => {
-      throw new Error(`${String(err)}\noperator output:\n${operator?.output().slice(-4000)}`);
+    }, { timeoutMs: 120_000 }).catch(async (err: unknown) => {
+      const a = await getAgent(kc, 'default', 'demo-agent');
+      throw new Error(`${String(err)}\nconditions: ${JSON.stringify(a?.status?.conditions?.map((c) => [c.type, c.status, c.reason, c.message]))}\noperator output:\n${operator?.output().slice(-4000)}`);
     });
     expect(conditionOf(agent, 'CredentialsReleased')).toMatchObject({ status: 'True', reason: 'Delivered' });
+    // The endpoint (applied under the chart's RBAC), then opted out: the gateway objects are deleted.
+    expect(conditionOf(agent, 'EndpointReady')).toMatchObject({ status: 'True', reason: 'Serving' });
+    await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'demo-agent-gateway', namespace: 'default' });
+    await customObjects(kc).patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace: 'default', plural: 'confidentialagents', name: 'demo-agent', body: { spec: { endpoint: { enabled: false } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await waitFor('demo-agent endpoint removed', async () => conditionOf(await getAgent(kc, 'default', 'demo-agent'), 'EndpointReady')?.reason === 'EndpointDisabled');
+    await waitFor('gateway Service deleted', async () => !(await core.listNamespacedService({ namespace: 'default' })).items.some((s) => s.metadata?.name === 'demo-agent'));
     // The operator's only refused request is the optional namespace create (it then uses the existing one).
     expect(operator.output()).not.toMatch(/forbidden/i);
   });

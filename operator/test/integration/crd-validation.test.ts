@@ -63,6 +63,7 @@ describe('defaults', () => {
       workload: { profile: 'openclaw-vllm', model: 'Qwen3.6-35B-A3B', port: 18789 },
       delivery: { mode: 'Challenge', guestApiPort: 8006 },
       credentials: [],
+      endpoint: { enabled: true, egressPort: 41000, protocol: 'HTTP', mode: 'rats-tls', onAttestationFailure: 'Revoke' },
     });
     const cloud = await create('confidentialagents', { ...localAgent, instance: { alibaba } });
     expect(cloud.spec['instance']).toEqual({

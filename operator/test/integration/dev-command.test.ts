@@ -17,6 +17,9 @@ describe('cai dev', () => {
     expect(out).toContain('applied SealedCredential/openclaw-config-openclaw-vllm-config');
     expect(out).toMatch(/CredentialsReleased\s+True Delivered/);
     expect(out).toContain('agent demo-agent is Ready');
+    expect(out).toMatch(/EndpointReady\s+True Serving/);
+    expect(out).toMatch(/endpoint: Service demo-agent\.default\.svc:18789 → TNG gateway \(rats-tls, verified under default\/[a-z0-9-]+\/demo-agent\)/);
+    expect(out).toContain('cai connect demo-agent -n default');
     // The control plane's processes are gone (their pids are not printed; the kubeconfig dir is).
     const dir = /KUBECONFIG=(\S+)\/kubeconfig/.exec(out)?.[1] ?? '';
     expect(dir).not.toBe('');

@@ -40,7 +40,7 @@ describe('domain metrics', () => {
     });
 
     const conditions = series(text, METRIC.agentCondition).filter((s) => s.labels.namespace === ns && s.labels.name === 'm1');
-    expect(conditions.map((s) => `${s.labels.condition}=${s.labels.status}`).sort()).toEqual(['Attested=True', 'CredentialsReleased=True', 'Provisioned=True', 'Ready=True', 'SandboxPolicyReady=True']);
+    expect(conditions.map((s) => `${s.labels.condition}=${s.labels.status}`).sort()).toEqual(['Attested=True', 'CredentialsReleased=True', 'EndpointReady=True', 'Provisioned=True', 'Ready=True', 'SandboxPolicyReady=True']);
     expect(conditions.every((s) => s.value === 1 && /^[A-Za-z]+$/.test(s.labels.reason ?? ''))).toBe(true);
     expect(series(text, METRIC.instances)).toContainEqual({ labels: { provider: 'local', state: 'Running' }, value: 1 });
     const ear = series(text, METRIC.agentAttestationStatus).filter((s) => s.labels.name === 'm1');

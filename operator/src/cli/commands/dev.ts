@@ -127,7 +127,11 @@ async function watchAgent(api: KubernetesObjectApi, agent: KubernetesObject, goa
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const current = (await api.read({ apiVersion: agent.apiVersion, kind: agent.kind, metadata: { name: agent.metadata?.name ?? '', namespace: agent.metadata?.namespace ?? 'default' } })) as KubernetesObject & {
-      status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }>; instance?: { id: string; address?: string } };
+      status?: {
+        conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+        instance?: { id: string; address?: string };
+        endpoint?: { serviceName: string; port: number; mode: string; policyId: string };
+      };
     };
     for (const c of current.status?.conditions ?? []) {
       const line = `${c.status} ${c.reason}: ${c.message}`;
@@ -138,6 +142,13 @@ async function watchAgent(api: KubernetesObjectApi, agent: KubernetesObject, goa
     }
     if (current.status?.conditions?.some((c) => c.type === goal && c.status === 'True')) {
       io.stdout(`agent ${current.metadata?.name ?? ''} is ${goal} (instance ${current.status.instance?.id ?? '?'} at ${current.status.instance?.address ?? '?'})\n`);
+      const ep = current.status.endpoint;
+      if (ep) {
+        io.stdout(
+          `endpoint: Service ${ep.serviceName}:${ep.port} → TNG gateway (${ep.mode}, verified under ${ep.policyId}); this control plane has no kubelet, ` +
+            `so the gateway Pod is not run here — from this machine: cai connect ${current.metadata?.name ?? ''} -n ${current.metadata?.namespace ?? 'default'}\n`,
+        );
+      }
       return true;
     }
     await new Promise((r) => setTimeout(r, 250));

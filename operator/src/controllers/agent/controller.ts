@@ -66,7 +66,16 @@ export function agentReconciler(deps: AgentControllerDeps) {
 
     for (const phase of phases) {
       if (blockedBy) {
-        set({ type: phase.condition, status: 'False', ...blockedBy.blocks });
+        if (!phase.blocked) {
+          set({ type: phase.condition, status: 'False', ...blockedBy.blocks });
+          continue;
+        }
+        // The phase withdraws what it exposes (revocation) and says why; it can never be True here.
+        const r = await phase.blocked({ ...current, status: { ...status, conditions } }, ctx, blockedBy.blocks);
+        set({ type: phase.condition, ...r.condition, ...(r.condition.status === 'True' ? { status: 'False' as const } : {}) });
+        Object.assign(status, r.status);
+        emit(r.events);
+        requeues.push(r.requeueAfterMs);
         continue;
       }
       const r = await phase.reconcile({ ...current, status: { ...status, conditions } }, ctx);

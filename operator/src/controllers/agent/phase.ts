@@ -77,6 +77,12 @@ export interface Phase {
   /** Reason and message later phases carry while this phase is not True. */
   readonly blocks: { reason: string; message: string };
   reconcile(agent: ConfidentialAgent, ctx: PhaseContext): Promise<PhaseResult>;
+  /**
+   * An earlier phase is not True this reconcile (`waiting` is what this phase would carry). A phase that
+   * exposes something withdraws it here (the endpoint revokes its gateway); without this hook the phase
+   * simply carries `waiting`. Its condition status must not be True.
+   */
+  blocked?(agent: ConfidentialAgent, ctx: PhaseContext, waiting: { reason: string; message: string }): Promise<PhaseResult>;
   /** The agent is being deleted: release what the phase holds (run in reverse list order). */
   finalize?(agent: ConfidentialAgent, ctx: PhaseContext): Promise<FinalizeResult>;
 }
