@@ -10,7 +10,7 @@ import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { useControlPlane } from '../envtest/index.ts';
-import { CHART_DIR, helm, ofKind, render, renderRaw } from '../support/chart.ts';
+import { CHART_DIR, helm, ofKind, OPTION_SETS, render, renderRaw } from '../support/chart.ts';
 import { REPO_ROOT } from '../support/operator.ts';
 
 const controlPlane = useControlPlane();
@@ -31,6 +31,9 @@ interface Rules {
 }
 interface PrometheusRule extends Labeled {
   spec: Rules;
+}
+interface KbsDeployment extends Labeled {
+  spec: { template: { spec: { containers: Array<{ args: string[]; ports: Array<{ name: string; containerPort: number }> }> } } };
 }
 interface ConfigMap extends Labeled {
   data: Record<string, string>;
@@ -58,10 +61,26 @@ describe('Helm chart: monitoring', () => {
     expect(sm?.apiVersion).toBe('monitoring.coreos.com/v1');
     expect(sm?.metadata.labels?.['release']).toBe('kube-prometheus-stack');
     for (const [k, v] of Object.entries(sm!.spec.selector.matchLabels)) expect(svc.metadata.labels?.[k], k).toBe(v);
-    // It must not also select the KBS Service (same instance labels, another component).
-    expect(sm!.spec.selector.matchLabels['app.kubernetes.io/component']).toBe('operator');
+    // It selects the metrics Services by their scrape label, never the guest-facing KBS Service.
+    expect(sm!.spec.selector.matchLabels['confidential-agent.io/scrape']).toBe('true');
     expect(sm!.spec.namespaceSelector.matchNames).toEqual([NS]);
     expect(sm!.spec.endpoints).toEqual([{ port: svc.spec.ports[0]!.name, path: '/metrics', interval: '15s', scrapeTimeout: '10s' }]);
+  });
+
+  it('with a standalone KBS, its processes are scraped too (metrics port, -kbs-metrics Service), the guest-facing KBS Service is not', () => {
+    const objs = render({ set: [...ALL_ON, ...OPTION_SETS['kbs standalone']!] });
+    const [sm] = ofKind<ServiceMonitor>(objs, 'ServiceMonitor');
+    const selects = (s: Service) => Object.entries(sm!.spec.selector.matchLabels).every(([k, v]) => s.metadata.labels?.[k] === v);
+    const selected = ofKind<Service>(objs, 'Service').filter(selects).map((s) => s.metadata.name.replace(/^.*?-(metrics|kbs-metrics)$/, '$1')).sort();
+    expect(selected).toEqual(['kbs-metrics', 'metrics']);
+    const kbsMetrics = ofKind<Service & { spec: { selector: Record<string, string> } }>(objs, 'Service').find((s) => s.metadata.name.endsWith('-kbs-metrics'))!;
+    expect(kbsMetrics.spec.selector['app.kubernetes.io/component']).toBe('kbs');
+    const kbs = ofKind<KbsDeployment>(objs, 'Deployment').find((d) => d.metadata.name.endsWith('-kbs'))!;
+    const c = kbs.spec.template.spec.containers[0]!;
+    expect(c.ports).toContainEqual(expect.objectContaining({ name: 'metrics', containerPort: 8080 }));
+    expect(c.args).toContain('--http-port=8080');
+    // Without the standalone KBS there is no second metrics Service.
+    expect(ofKind<Service>(render({ set: ALL_ON }), 'Service').filter((s) => s.metadata.name.endsWith('-kbs-metrics'))).toEqual([]);
   });
 
   it('PrometheusRule carries exactly monitoring/prometheus-rules.yaml; runbookBaseUrl rewrites only the runbook links', () => {
