@@ -71,6 +71,20 @@ describe('endpoint phase', () => {
     expect(again.events).toEqual([]);
   });
 
+  it('an instance launched without init-data (alibaba) is verified under the policy-scoped id, and the condition says identity is not bound', async () => {
+    const w = world();
+    const base = agentFixture('gpu');
+    const a = w.attested({ ...base, spec: { ...base.spec, instance: { alibaba: { regionId: 'cn-beijing', instanceType: 'ecs.gn8v-tee.4xlarge' } } } } as ConfidentialAgent);
+    const r = await w.phase.reconcile(a, w.ctx());
+    const config = parseTngConfig(w.stores.ConfigMap.get(NS, 'gpu-tng')!.data![CONFIG_KEY]!);
+    expect(config.add_ingress![0]!.verify?.policy_ids).toEqual([`${NS}/dev`]);
+    expect(r.status?.endpoint?.policyId).toBe(`${NS}/dev`);
+    expect(r.condition).toMatchObject({ status: 'True', reason: 'Serving', message: expect.stringContaining('instance identity not bound') });
+    // The local provider's instance carries the agent's init-data: agent-scoped, no such caveat.
+    const local = await world().phase.reconcile(w.attested(agentFixture('web')), w.ctx());
+    expect(local.condition?.message).not.toContain('not bound');
+  });
+
   it('a new instance re-renders the upstream and says so', async () => {
     const w = world();
     const a = w.attested(agentFixture('web'));

@@ -17,7 +17,7 @@ import { renderIngress, TNG_CONTROL_PORT, TngConfigError } from '../../protocol/
 import { apply, controllerOf, withControllerReference } from '../../runtime/apply.ts';
 import { toRuntimeError } from '../../runtime/errors.ts';
 import type { KubeClients, KubernetesObject, SharedInformer } from '../../runtime/manager.ts';
-import { agentScopedId } from '../../attestation/service/policy-id.ts';
+import { agentScopedId, policyScopedId } from '../../attestation/service/policy-id.ts';
 import { ENDPOINT_LABEL } from '../resources.ts';
 import { PhaseOrderError, RETRY_AFTER_FAILURE_MS, type Phase, type PhaseContext, type PhaseEvent, type PhaseResult } from './phase.ts';
 
@@ -44,8 +44,21 @@ const TNG_DIR = '/etc/tng';
 const CONFIG_DIGEST_ANNOTATION = 'confidential-agent.io/tng-config-digest';
 
 export const gatewayNames = (agent: string) => ({ configMap: `${agent}-tng`, deployment: `${agent}-gateway`, service: agent });
-/** Agent-scoped AS policy id (attestation/service/policy-id.ts): admits only this agent's instance under its policy. */
-export const policyIdOf = (agent: ConfidentialAgent) => agentScopedId(agent.metadata.namespace ?? '', agent.spec.attestationPolicyRef.name, agent.metadata.name);
+/**
+ * Whether the agent's instance launches with its init-data, so its evidence names the agent (TDX: MRCONFIGID).
+ * ECS RunInstances has no init-data parameter, so an alibaba instance's evidence cannot tell agents apart.
+ */
+export const bindsInstanceIdentity = (agent: ConfidentialAgent): boolean => !agent.spec.instance.alibaba;
+/**
+ * The AS policy id the gateway enforces (attestation/service/policy-id.ts). Agent-scoped where the instance
+ * carries the agent's init-data: only this agent's instance passes. Otherwise policy-scoped: an agent-scoped id
+ * would refuse every connection, so the gateway accepts any instance passing the agent's policy, and the
+ * condition says so (a security team sees the weaker binding instead of an endpoint that never connects).
+ */
+export const policyIdOf = (agent: ConfidentialAgent): string =>
+  bindsInstanceIdentity(agent)
+    ? agentScopedId(agent.metadata.namespace ?? '', agent.spec.attestationPolicyRef.name, agent.metadata.name)
+    : policyScopedId(agent.metadata.namespace ?? '', agent.spec.attestationPolicyRef.name);
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export function endpointSpecOf(agent: ConfidentialAgent): EndpointSpec {
@@ -271,7 +284,13 @@ export function endpointPhase(deps: EndpointDeps): Phase {
       }
       const serviceName = `${agent.metadata.name}.${agent.metadata.namespace ?? ''}.svc`;
       return {
-        condition: { status: 'True', reason: EndpointReason.Serving, message: `${serviceName}:${port} (${spec.mode}) → instance ${instance.id}, each connection verified under ${policyId}` },
+        condition: {
+          status: 'True',
+          reason: EndpointReason.Serving,
+          message:
+            `${serviceName}:${port} (${spec.mode}) → instance ${instance.id}, each connection verified under ${policyId}` +
+            (bindsInstanceIdentity(agent) ? '' : '; instance identity not bound (this provider launches without init-data): any instance passing the policy is accepted'),
+        },
         status: { endpoint: { serviceName, port, protocol: spec.protocol, mode: spec.mode, policyId, instanceId: instance.id, configDigest: digest } },
         events,
       };
