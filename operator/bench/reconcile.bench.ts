@@ -2,6 +2,9 @@
 // kube-apiserver + etcd. Prints: time until all are Provisioned (and Ready), reconciles/s, the operator's
 // peak RSS (VmHWM) and idle CPU over 30 s once settled, next to the raw API-server rate for the same
 // number of status patches measured in this run. The operator runs as its own process.
+// First, in the same run and against the same API server: this project's runtime against a
+// controller-runtime reference doing the same work per object (runtime-compare.ts; BENCH_ONLY=compare
+// stops after it, BENCH_COMPARE=0 skips it, BENCH_CPU_PROF=dir writes the TypeScript side's --cpu-prof).
 import { readFileSync } from 'node:fs';
 import * as https from 'node:https';
 import { join } from 'node:path';
@@ -13,6 +16,7 @@ import { startControlPlane } from '../src/envtest/control-plane.ts';
 import { freePort } from '../src/envtest/ports.ts';
 import { shareDispatcher } from '../src/runtime/shared-dispatcher.ts';
 import { spawnOperator } from '../test/support/operator.ts';
+import { compareRuntimes, printComparison, type CompareResult } from './runtime-compare.ts';
 
 const N = Number(process.env.BENCH_AGENTS ?? 1000);
 const CONCURRENCY = 16;
@@ -48,6 +52,14 @@ async function main(): Promise<void> {
   let operator: ReturnType<typeof spawnOperator> | undefined;
   try {
     const kc = shareDispatcher(cp.kubeConfig());
+    let comparison: CompareResult[] = [];
+    const workers = Number(process.env.BENCH_WORKERS ?? 16);
+    if (process.env.BENCH_COMPARE !== '0') {
+      const { apiServer, etcd } = cp.pids();
+      comparison = await compareRuntimes({ kc, kubeconfigPath: cp.kubeconfigPath, pids: { apiServer: apiServer ?? 0, etcd: etcd ?? 0 }, n: N, workers, ...(process.env.BENCH_CPU_PROF ? { cpuProfDir: process.env.BENCH_CPU_PROF } : {}) });
+      printComparison(N, workers, comparison);
+      if (process.env.BENCH_ONLY === 'compare') return;
+    }
     const core = kc.makeApiClient(CoreV1Api);
     const crd = kc.makeApiClient(CustomObjectsApi);
     for (const name of ['bench-raw', 'bench']) await core.createNamespace({ body: { metadata: { name } } });
@@ -66,7 +78,7 @@ async function main(): Promise<void> {
 
     await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'bench', plural: 'attestationpolicies', body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'AttestationPolicy', metadata: { name: 'bench' }, spec: { allowSampleTee: true, minimumStatus: 'warning', reattestIntervalSeconds: 86400 } } });
     const httpPort = await freePort();
-    operator = spawnOperator(cp.kubeconfigPath, ['--namespace', 'bench', '--local-cloud-url', cloud.url, '--http-port', String(httpPort), '--workers', String(process.env.BENCH_WORKERS ?? 16), '--log-level', 'warn', '--gc-interval', '3600']);
+    operator = spawnOperator(cp.kubeconfigPath, ['--namespace', 'bench', '--local-cloud-url', cloud.url, '--http-port', String(httpPort), '--workers', String(workers), '--log-level', 'warn', '--gc-interval', '3600']);
     const pid = operator.proc.pid ?? 0;
     await waitMetrics(httpPort);
     const baseline = procStat(pid);
@@ -124,6 +136,7 @@ async function main(): Promise<void> {
     ];
     console.log('\nbench:reconcile');
     for (const [k, v, note] of rows) console.log(`  ${k.padEnd(34)} ${v.padStart(12)}  ${note}`);
+    printComparison(N, workers, comparison); // again, next to the full-operator figures
   } finally {
     await operator?.kill('SIGTERM');
     await cloud.close();

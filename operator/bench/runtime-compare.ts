@@ -1,0 +1,210 @@
+// The controller-runtime comparison of npm run bench:reconcile: the same N ConfidentialAgents, created
+// before either operator starts, reconciled once by hack/cr-reference (Go, controller-runtime) and once
+// by operator/bench/runtime-worker.ts (this project's runtime), one after the other against the same
+// kube-apiserver + etcd, each in its own namespace. Per operator: objects/s from its first reconcile to
+// the N-th object seen Ready on a watch, peak RSS (VmHWM), its own CPU and the API server's and etcd's
+// CPU over the same window, and API requests the API server counted.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as https from 'node:https';
+import { join } from 'node:path';
+import { CustomObjectsApi, EventsV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { GROUP, VERSION } from '../src/api/common.ts';
+import { OPERATOR_NODE_FLAGS } from '../src/app/node-flags.ts';
+
+const REPO = join(import.meta.dirname, '..', '..');
+const TICKS_PER_SEC = 100;
+
+export interface CompareResult {
+  name: string;
+  objectsPerSec: number;
+  startToReadyMs: number;
+  firstToReadyMs: number;
+  peakRssKiB: number;
+  cpuSec: number;
+  apiServerCpuSec: number;
+  etcdCpuSec: number;
+  apiRequests: number;
+  /** Requests to this operator's namespace's objects by "VERB resource code" (events and agents). */
+  byVerb: Map<string, number>;
+  events: number;
+}
+
+export function procStat(pid: number): { cpuTicks: number; peakRssKiB: number; rssKiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuTicks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(/(\d+) kB/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '')?.[1] ?? 0);
+  return { cpuTicks, peakRssKiB: kib('VmHWM'), rssKiB: kib('VmRSS') };
+}
+
+/** Builds (or reuses) the controller-runtime reference; returns the binary's path. */
+export function crReferenceBinary(): string {
+  const out = execFileSync(join(REPO, 'hack', 'cr-reference', 'build.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return out.trim().split('\n').pop() ?? '';
+}
+
+/** Requests the API server has served so far, by "VERB resource code", from its own apiserver_request_total. */
+export async function apiServerRequestCounts(kc: KubeConfig): Promise<Map<string, number>> {
+  const server = kc.getCurrentCluster()?.server ?? '';
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const text = await new Promise<string>((resolve, reject) => {
+    https.get(`${server}/metrics`, opts, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+  const counts = new Map<string, number>();
+  for (const l of text.split('\n')) {
+    if (!l.startsWith('apiserver_request_total{')) continue;
+    const label = (k: string) => new RegExp(`[{,]${k}="([^"]*)"`).exec(l)?.[1] ?? '';
+    const key = `${label('verb')} ${label('resource')}${label('subresource') ? '/' + label('subresource') : ''} ${label('code')}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(l.split(' ').pop()));
+  }
+  return counts;
+}
+
+function delta(after: Map<string, number>, before: Map<string, number>, filter: (key: string) => boolean): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0);
+    if (d > 0 && filter(k)) out.set(k, d);
+  }
+  return out;
+}
+
+interface Target {
+  name: string;
+  namespace: string;
+  spawn: () => ChildProcess;
+}
+
+export async function compareRuntimes(opts: { kc: KubeConfig; kubeconfigPath: string; pids: { apiServer: number; etcd: number }; n: number; workers: number; cpuProfDir?: string }): Promise<CompareResult[]> {
+  const { kc, n, workers } = opts;
+  const crd = kc.makeApiClient(CustomObjectsApi);
+  const crBin = crReferenceBinary();
+  const targets: Target[] = [
+    { name: 'controller-runtime (Go)', namespace: 'cmp-go', spawn: () => spawn(crBin, ['--kubeconfig', opts.kubeconfigPath, '--namespace', 'cmp-go', '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] }) },
+    {
+      name: 'this runtime (TypeScript)',
+      namespace: 'cmp-ts',
+      spawn: () =>
+        spawn(process.execPath, [...OPERATOR_NODE_FLAGS, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), join(import.meta.dirname, 'runtime-worker.ts'), '--kubeconfig', opts.kubeconfigPath, '--namespace', 'cmp-ts', '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    },
+  ];
+  // Same objects in both namespaces, created before either operator runs.
+  const core = kc.makeApiClient((await import('@kubernetes/client-node')).CoreV1Api);
+  for (const t of targets) {
+    await core.createNamespace({ body: { metadata: { name: t.namespace } } });
+    let next = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < n) {
+        const name = `agent-${next++}`;
+        await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: t.namespace, plural: 'confidentialagents', body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ConfidentialAgent', metadata: { name }, spec: { instance: { local: { bootDelaySeconds: 0 } }, attestationPolicyRef: { name: 'bench' } } } });
+      }
+    }));
+  }
+  const results: CompareResult[] = [];
+  for (const t of targets) results.push(await runOne(opts, t));
+  return results;
+}
+
+async function runOne(opts: { kc: KubeConfig; pids: { apiServer: number; etcd: number }; n: number }, t: Target): Promise<CompareResult> {
+  const { kc, n } = opts;
+  const crd = kc.makeApiClient(CustomObjectsApi);
+  const list = (await crd.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: t.namespace, plural: 'confidentialagents' })) as { metadata: { resourceVersion: string } };
+  const ready = new Set<string>();
+  let allReadyAt = 0;
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const watch = await new Watch(kc).watch(
+    `/apis/${GROUP}/${VERSION}/namespaces/${t.namespace}/confidentialagents`,
+    { resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: false },
+    (_phase: string, obj: { metadata?: { name?: string; finalizers?: string[] }; status?: { conditions?: Array<{ type: string; status: string }> } }) => {
+      const name = obj.metadata?.name ?? '';
+      const isReady = obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && obj.metadata?.finalizers?.includes('confidential-agent.io/finalizer');
+      if (isReady) ready.add(name);
+      if (ready.size === n && !allReadyAt) {
+        allReadyAt = Date.now();
+        resolveDone();
+      }
+    },
+    () => undefined,
+  );
+  const apiBefore = await apiServerRequestCounts(kc);
+  const apiCpu0 = procStat(opts.pids.apiServer).cpuTicks;
+  const etcdCpu0 = procStat(opts.pids.etcd).cpuTicks;
+  const startedAt = Date.now();
+  const proc = t.spawn();
+  let out = '';
+  let firstReconcileAt = 0;
+  proc.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+    const m = /FIRST_RECONCILE (\d+)/.exec(out);
+    if (m && !firstReconcileAt) firstReconcileAt = Number(m[1]);
+  });
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const timeout = setTimeout(() => resolveDone(), 300_000);
+  await Promise.race([done, exited]);
+  clearTimeout(timeout);
+  if (!allReadyAt) {
+    proc.kill('SIGKILL');
+    watch.abort();
+    throw new Error(`${t.name}: ${ready.size}/${n} Ready (exit ${String(proc.exitCode)})\n${out.slice(-3000)}`);
+  }
+  const apiCpu = (procStat(opts.pids.apiServer).cpuTicks - apiCpu0) / TICKS_PER_SEC;
+  const etcdCpu = (procStat(opts.pids.etcd).cpuTicks - etcdCpu0) / TICKS_PER_SEC;
+  const self = procStat(proc.pid ?? 0);
+  watch.abort();
+  // Events are written asynchronously by both recorders: wait (bounded) for all N before stopping.
+  const events = kc.makeApiClient(EventsV1Api);
+  let eventCount = 0;
+  for (let i = 0; i < 60; i++) {
+    eventCount = (await events.listNamespacedEvent({ namespace: t.namespace })).items.length;
+    if (eventCount >= n) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  // Counted once the Events are in (both recorders write them asynchronously); the bench's own requests
+  // (the /metrics reads, the Event lists) are not counted.
+  const byVerb = delta(await apiServerRequestCounts(kc), apiBefore, (k) => !k.startsWith('GET  ') && !/^LIST events/.test(k));
+  const apiRequests = [...byVerb.values()].reduce((a, b) => a + b, 0);
+  proc.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  const firstToReadyMs = allReadyAt - firstReconcileAt;
+  return {
+    name: t.name,
+    objectsPerSec: n / (firstToReadyMs / 1000),
+    startToReadyMs: allReadyAt - startedAt,
+    firstToReadyMs,
+    peakRssKiB: self.peakRssKiB,
+    cpuSec: self.cpuTicks / TICKS_PER_SEC,
+    apiServerCpuSec: apiCpu,
+    etcdCpuSec: etcdCpu,
+    apiRequests,
+    byVerb,
+    events: eventCount,
+  };
+}
+
+export function printComparison(n: number, workers: number, results: CompareResult[]): void {
+  const [go, ts] = results;
+  if (!go || !ts) return;
+  console.log(`\nbench:reconcile — runtime vs controller-runtime (${n} agents, ${workers} workers, no client-side QPS limit on either, same API server, same run)`);
+  const row = (k: string, f: (r: CompareResult) => string, note = '') => console.log(`  ${k.padEnd(34)} ${f(go).padStart(14)} ${f(ts).padStart(14)}  ${note}`);
+  console.log(`  ${''.padEnd(34)} ${'controller-rt'.padStart(14)} ${'TypeScript'.padStart(14)}`);
+  row('objects/s (first reconcile→all Ready)', (r) => r.objectsPerSec.toFixed(0), `ratio TS/Go = ${(ts.objectsPerSec / go.objectsPerSec).toFixed(2)}× (target ≥ 1.0×)`);
+  row('process start → all Ready', (r) => `${(r.startToReadyMs / 1000).toFixed(2)} s`, 'includes process start and cache sync');
+  row('peak RSS (VmHWM)', (r) => `${(r.peakRssKiB / 1024).toFixed(0)} MiB`);
+  row('operator CPU', (r) => `${r.cpuSec.toFixed(2)} s`, 'whole process life until all Ready');
+  row('kube-apiserver CPU', (r) => `${r.apiServerCpuSec.toFixed(2)} s`, 'process start → all Ready');
+  row('etcd CPU', (r) => `${r.etcdCpuSec.toFixed(2)} s`, 'same window');
+  row('API requests', (r) => `${r.apiRequests} (${(r.apiRequests / n).toFixed(1)}/obj)`, 'apiserver_request_total delta until Events are in, incl. list/watch');
+  row('Events written', (r) => String(r.events), `expected ${n}`);
+  const keys = [...new Set([...go.byVerb.keys(), ...ts.byVerb.keys()])].sort();
+  for (const k of keys) row(`  ${k}`, (r) => String(r.byVerb.get(k) ?? 0));
+}
