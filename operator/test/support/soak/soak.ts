@@ -218,7 +218,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
     const agentBody = (p: { name: string; kind: AgentKind; group: number }) => {
       const creds = [{ name: p.kind === 'kbs' ? `cred-${p.name}` : `cred-${p.group}` }, ...(p.kind === 'scope' ? [{ name: 'cred-nobody' }] : [])];
-      const instance = p.kind === 'ecs' ? { alibaba: { imageId: 'm-trusted0001', vSwitchId: 'vsw-soak0001', securityGroupId: 'sg-soak0001' } } : { local: { bootDelaySeconds: p.kind === 'deleted' ? 3 : 0 } };
+      const onEcs = p.kind === 'ecs' || (p.kind === 'deleted' && p.group % 2 === 1);
+      const instance = onEcs ? { alibaba: { imageId: 'm-trusted0001', vSwitchId: 'vsw-soak0001', securityGroupId: 'sg-soak0001' } } : { local: { bootDelaySeconds: p.kind === 'deleted' ? 3 : 0 } };
       return {
         apiVersion: `${GROUP}/${VERSION}`,
         kind: 'ConfidentialAgent',
@@ -246,8 +247,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       return undefined;
     };
     const creator = (async () => {
-      // Agents arrive over the first third of the window, in small batches, while faults already fly.
-      const spread = o.durationMs / 3;
+      // Agents arrive over the first half of the window, in small batches, while faults already fly.
+      const spread = o.durationMs / 2;
       for (let i = 0; i < plan.length; i += 10) {
         await Promise.all(plan.slice(i, i + 10).map(async (p) => {
           await apiRetry(`create ${p.name}`, () => crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'confidentialagents', body: agentBody(p) }));
@@ -264,6 +265,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       }
     })();
 
+    let churnSeq = 0;
     const leaderOf = async (): Promise<Replica | undefined> => {
       for (const r of replicas.filter((x) => !x.killedByUs)) {
         try {
@@ -328,6 +330,26 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         run: async () => {
           fault('ecs-5xx-burst', '8 x 503 ServiceUnavailable');
           ecs.faults.fail('ServiceUnavailable', { count: 8, status: 503, message: 'The request has failed due to a temporary failure of the server.' });
+        },
+      },
+      {
+        // Cloud churn while the ECS faults fly: a new ECS agent, and another deleted while provisioning.
+        name: 'ecs-churn',
+        everyMs: 12_000,
+        run: async () => {
+          const k = churnSeq++;
+          const fresh = { name: `ecs-churn-${k}`, kind: 'ecs' as const, group: 0 };
+          const doomed = { name: `deleted-churn-${k}`, kind: 'deleted' as const, group: 1 };
+          for (const p of [fresh, doomed]) {
+            plan.push(p);
+            plans.set(p.name, { name: p.name, kind: p.kind, allowed: new Set(allowedFor(p)) });
+            kindOf.set(p.name, p.kind);
+          }
+          fault('ecs-churn', `create ${fresh.name}; create and delete ${doomed.name}`);
+          await apiRetry(`create ${fresh.name}`, () => crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'confidentialagents', body: agentBody(fresh) }));
+          await apiRetry(`create ${doomed.name}`, () => crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'confidentialagents', body: agentBody(doomed) }));
+          await sleep(300 + Math.random() * 1500);
+          await apiRetry(`delete ${doomed.name}`, () => crd.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'confidentialagents', name: doomed.name }));
         },
       },
       {
@@ -453,7 +475,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const uidsWithInstances = new Set(records.map((r) => r.ownerUid));
     const figures: Array<[string, string]> = [
       ['duration (faults)', `${((faultsStoppedAt - t0) / 1000).toFixed(0)} s`],
-      ['agents', `${o.agents} (challenge ${count('good')}, out-of-scope ref ${count('scope')}, kbs ${count('kbs')}, hostile ${count('hostile')}, deny ${count('deny')}, ecs ${count('ecs')}, deleted-while-provisioning ${count('deleted')})`],
+      ['agents', `${plan.length}: ${o.agents} planned + ${plan.length - o.agents} ECS churn (challenge ${count('good')}, out-of-scope ref ${count('scope')}, kbs ${count('kbs')}, hostile ${count('hostile')}, deny ${count('deny')}, ecs ${count('ecs')}, deleted-while-provisioning ${count('deleted')})`],
       ['faults injected', summarize(timeline)],
       ['instances ever created', `${records.length} for ${uidsWithInstances.size} agents; max per agent ${Math.max(0, ...countBy(records.map((r) => r.ownerUid)).values())} (bound 1)`],
       ['instances live without an agent', String(orphanInstances(records, uids, Date.now()).length)],
