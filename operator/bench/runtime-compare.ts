@@ -76,6 +76,12 @@ function delta(after: Map<string, number>, before: Map<string, number>, filter: 
   return out;
 }
 
+/** The operator's production V8 flags unless BENCH_TS_NODE_FLAGS (space-separated) overrides them for an experiment. */
+function tsNodeFlags(): string[] {
+  const raw = process.env.BENCH_TS_NODE_FLAGS;
+  return raw === undefined ? [...OPERATOR_NODE_FLAGS] : raw.split(' ').filter(Boolean);
+}
+
 interface Target {
   name: string;
   namespace: string;
@@ -92,7 +98,7 @@ export async function compareRuntimes(opts: { kc: KubeConfig; kubeconfigPath: st
       name: 'this runtime (TypeScript)',
       namespace: 'cmp-ts',
       spawn: () =>
-        spawn(process.execPath, [...OPERATOR_NODE_FLAGS, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), join(import.meta.dirname, 'runtime-worker.ts'), '--kubeconfig', opts.kubeconfigPath, '--namespace', 'cmp-ts', '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] }),
+        spawn(process.execPath, [...tsNodeFlags(), ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), join(import.meta.dirname, 'runtime-worker.ts'), '--kubeconfig', opts.kubeconfigPath, '--namespace', 'cmp-ts', '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] }),
     },
   ];
   // Same objects in both namespaces, created before either operator runs.
@@ -107,9 +113,12 @@ export async function compareRuntimes(opts: { kc: KubeConfig; kubeconfigPath: st
       }
     }));
   }
-  const results: CompareResult[] = [];
-  for (const t of targets) results.push(await runOne(opts, t));
-  return results;
+  // BENCH_ORDER=ts-first runs the TypeScript side first (the second run meets an etcd that holds the
+  // first one's writes and Events); results are always returned Go first.
+  const order = process.env.BENCH_ORDER === 'ts-first' ? [...targets].reverse() : targets;
+  const byName = new Map<string, CompareResult>();
+  for (const t of order) byName.set(t.name, await runOne(opts, t));
+  return targets.map((t) => byName.get(t.name) as CompareResult);
 }
 
 async function runOne(opts: { kc: KubeConfig; pids: { apiServer: number; etcd: number }; n: number }, t: Target): Promise<CompareResult> {
@@ -194,7 +203,7 @@ async function runOne(opts: { kc: KubeConfig; pids: { apiServer: number; etcd: n
 export function printComparison(n: number, workers: number, results: CompareResult[]): void {
   const [go, ts] = results;
   if (!go || !ts) return;
-  console.log(`\nbench:reconcile — runtime vs controller-runtime (${n} agents, ${workers} workers, no client-side QPS limit on either, same API server, same run)`);
+  console.log(`\nbench:reconcile — runtime vs controller-runtime (${n} agents, ${workers} workers, no client-side QPS limit on either, same API server, same run, ${process.env.BENCH_ORDER === 'ts-first' ? 'TypeScript' : 'Go'} first; TypeScript V8 flags: ${tsNodeFlags().join(' ') || 'none'})`);
   const row = (k: string, f: (r: CompareResult) => string, note = '') => console.log(`  ${k.padEnd(34)} ${f(go).padStart(14)} ${f(ts).padStart(14)}  ${note}`);
   console.log(`  ${''.padEnd(34)} ${'controller-rt'.padStart(14)} ${'TypeScript'.padStart(14)}`);
   row('objects/s (first reconcile→all Ready)', (r) => r.objectsPerSec.toFixed(0), `ratio TS/Go = ${(ts.objectsPerSec / go.objectsPerSec).toFixed(2)}× (target ≥ 1.0×)`);
