@@ -16,7 +16,7 @@ import { startControlPlane } from '../src/envtest/control-plane.ts';
 import { freePort } from '../src/envtest/ports.ts';
 import { shareDispatcher } from '../src/runtime/shared-dispatcher.ts';
 import { spawnOperator } from '../test/support/operator.ts';
-import { compareRuntimes, printComparison, type CompareResult } from './runtime-compare.ts';
+import { apiServerRequestCounts, compareRuntimes, printComparison, type CompareResult } from './runtime-compare.ts';
 
 const N = Number(process.env.BENCH_AGENTS ?? 1000);
 const CONCURRENCY = 16;
@@ -86,26 +86,36 @@ async function main(): Promise<void> {
     const othersBefore = Object.fromEntries(Object.entries(others).map(([k, p]) => [k, procStat(p).cpuTicks]));
 
     const writesBefore = await apiServerWrites(kc);
+    const requestsBefore = await apiServerRequestCounts(kc);
     const start = performance.now();
     await pool(names, CONCURRENCY, (name) => crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'bench', plural: 'confidentialagents', body: agentBody(name) }).then(() => undefined));
     const createdMs = performance.now() - start;
     let provisionedMs = 0;
     let readyMs = 0;
+    let listPolls = 0;
     for (;;) {
+      listPolls++;
       const list = (await crd.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'bench', plural: 'confidentialagents' })) as { items: Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }> };
       const count = (type: string) => list.items.filter((a) => a.status?.conditions?.some((c) => c.type === type && c.status === 'True')).length;
       if (!provisionedMs && count('Provisioned') === N) provisionedMs = performance.now() - start;
       const settledType = process.env.BENCH_SETTLE_ON ?? 'Ready';
-      if (count(settledType) === N || (settledType === 'Ready' && provisionedMs && performance.now() - start > 180_000)) {
+      // Time limits scale with N (the defaults were set for 1,000 agents).
+      const scale = Math.max(1, N / 1000);
+      if (count(settledType) === N || (settledType === 'Ready' && provisionedMs && performance.now() - start > 180_000 * scale)) {
         readyMs = count('Ready') === N ? performance.now() - start : NaN;
         break;
       }
-      if (performance.now() - start > 300_000) throw new Error(`timed out: ${count('Provisioned')}/${N} provisioned\n${operator.output().slice(-3000)}`);
+      if (performance.now() - start > 300_000 * scale) throw new Error(`timed out: ${count('Provisioned')}/${N} provisioned\n${operator.output().slice(-3000)}`);
       // Poll once a second: listing 1,000 objects more often would load the API server being measured.
       await new Promise((r) => setTimeout(r, 1000));
     }
     const settledMs = performance.now() - start;
     const operatorWrites = (await apiServerWrites(kc)) - writesBefore - N; // minus the N creates the bench made
+    // Every request the API server served in the window (reads, lists, watches, leases too), minus the
+    // bench's own: its N creates and its once-a-second LISTs of the agents.
+    const requestsAfter = await apiServerRequestCounts(kc);
+    let operatorRequests = -N - listPolls;
+    for (const [k, v] of requestsAfter) if (!/^GET\s{2}/.test(k)) operatorRequests += v - (requestsBefore.get(k) ?? 0);
     const reconciles = await reconcileTotal(httpPort);
     const errors = await metricSum(httpPort, 'controller_runtime_reconcile_errors_total{');
     const reconcileSeconds = await metricSum(httpPort, 'controller_runtime_reconcile_time_seconds_sum{');
@@ -127,11 +137,13 @@ async function main(): Promise<void> {
       ['mean reconcile duration', `${((reconcileSeconds / reconciles) * 1000).toFixed(0)} ms`, 'time inside reconcile (API round trips, attestation)'],
       ['reconciles/s', reconcilesPerSec.toFixed(0), `target >= ${(rawPatchesPerSec / 2).toFixed(0)} (half the raw rate)`],
       ['operator API writes/s', (operatorWrites / (settledMs / 1000)).toFixed(0), `${(operatorWrites / N).toFixed(1)} writes per agent (finalizer, status, Events), from apiserver_request_total`],
+      ['operator API requests per agent', (operatorRequests / N).toFixed(1), `${operatorRequests} requests of every verb (reads, watches, leases) from apiserver_request_total, creation to settled`],
       ['raw status patches/s (reference)', rawPatchesPerSec.toFixed(0), `${N} merge patches on /status, concurrency ${CONCURRENCY}`],
       ['operator CPU while reconciling', `${busyCpuPct.toFixed(0)} %`, 'of one core, creation to settled'],
       ...othersCpu.map(([k, pct]) => [`${k} CPU`, `${pct.toFixed(0)} %`, 'same window'] as [string, string, string]),
       ['operator RSS before any agent', `${(baseline.rssKiB / 1024).toFixed(0)} MiB`, ''],
       ['operator peak RSS', `${(idle.peakRssKiB / 1024).toFixed(0)} MiB`, 'target < 200 MiB'],
+      ['RSS per agent', `${(((idle.peakRssKiB - baseline.rssKiB) * 1024) / N / 1024).toFixed(1)} KiB`, '(peak RSS − RSS before any agent) / agents'],
       ['operator idle CPU', `${idleCpuPct.toFixed(2)} %`, `over ${IDLE_WINDOW_MS / 1000} s once settled; target < 1 %`],
     ];
     console.log('\nbench:reconcile');
