@@ -249,8 +249,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const creator = (async () => {
       // Agents arrive over the first half of the window, in small batches, while faults already fly.
       const spread = o.durationMs / 2;
-      for (let i = 0; i < plan.length; i += 10) {
-        await Promise.all(plan.slice(i, i + 10).map(async (p) => {
+      const initial = [...plan]; // the churn fault appends its own agents to plan
+      for (let i = 0; i < initial.length; i += 10) {
+        await Promise.all(initial.slice(i, i + 10).map(async (p) => {
           await apiRetry(`create ${p.name}`, () => crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'confidentialagents', body: agentBody(p) }));
           created.add(p.name);
           if (p.kind === 'deleted') {
@@ -261,7 +262,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
             }, 200 + Math.floor(Math.random() * 1500));
           }
         }));
-        await sleep(spread / Math.ceil(plan.length / 10));
+        await sleep(spread / Math.ceil(initial.length / 10));
       }
     })();
 
