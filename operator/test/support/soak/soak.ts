@@ -285,7 +285,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         everyMs: 45_000,
         run: async () => {
           const leader = await leaderOf();
-          if (!leader) return fault('leader-sigkill', 'no leader right now (skipped)');
+          if (!leader) return fault('leader-sigkill-skipped', 'no leader right now (API server down or election under way)');
           leader.killedByUs = true;
           fault('leader-sigkill', leader.name);
           await leader.proc.kill('SIGKILL');
@@ -465,9 +465,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     violate(orphanInstances(instanceRecords(), uids, Date.now()));
     violate(decryptViolations(decrypts, plans));
     for (const [agent, why] of pending) violate([{ invariant: 'converges', agent, at: Date.now(), detail: `not converged ${(o.convergeBoundMs / 1000).toFixed(0)} s after the faults stopped: ${why}; guest's last events: ${(guestEvents.get(agent) ?? ['none']).join(' | ')}` }]);
+    // The budget is the provider's token bucket: R/s sustained after a burst of R. In any second that allows
+    // 2R, in any 10 s 11R; plus R/2 for requests granted on time that reach the simulator bunched together
+    // on a loaded machine (the slack alibaba-faults.test.ts allows too).
     const ecsPeak = ecs.peakRate(1000);
-    // Token bucket: a second's burst plus a second's refill; a leader change may briefly add the old leader's in-flight calls.
-    if (ecsPeak > 2 * o.ecsRps + 2) violate([{ invariant: 'ecs-rate-budget', agent: '-', at: Date.now(), detail: `peak ${ecsPeak} requests in a second > 2 x ${o.ecsRps} + 2` }]);
+    const ecsPeak10 = ecs.peakRate(10_000);
+    const bound1 = 2 * o.ecsRps + o.ecsRps / 2;
+    const bound10 = 11 * o.ecsRps + o.ecsRps / 2;
+    if (ecsPeak > bound1) violate([{ invariant: 'ecs-rate-budget', agent: '-', at: Date.now(), detail: `peak ${ecsPeak} requests in a second > ${bound1}` }]);
+    if (ecsPeak10 > bound10) violate([{ invariant: 'ecs-rate-budget', agent: '-', at: Date.now(), detail: `peak ${ecsPeak10} requests in 10 s > ${bound10}` }]);
     const lagP99 = lag.percentile(99) / 1e6;
     if (lagP99 > o.lagBoundMs) violate([{ invariant: 'event-loop-lag', agent: '-', at: Date.now(), detail: `soak process p99 lag ${lagP99.toFixed(0)} ms > ${o.lagBoundMs} ms` }]);
 
@@ -486,7 +492,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       ['operator replicas started / killed by the soak', `${replicas.length} / ${replicas.filter((r) => r.killedByUs).length - startupExits}; exits before ready (API server down; restarted) ${startupExits}; crashes ${violations.filter((v) => v.invariant === 'no-crash').length}`],
       ['operator peak RSS (sampled)', `${(peakRss.kib / 1024).toFixed(0)} MiB (bound ${o.rssBoundMiB} MiB)`],
       ['soak process event-loop lag p99 / max', `${lagP99.toFixed(0)} / ${(lag.max / 1e6).toFixed(0)} ms (bound ${o.lagBoundMs} ms)`],
-      ['ECS requests / peak per second', `${ecs.requestLog.length} / ${ecsPeak} (budget --alibaba-rps ${o.ecsRps}, bound ${2 * o.ecsRps + 2})`],
+      ['ECS requests / peak in 1 s / peak in 10 s', `${ecs.requestLog.length} / ${ecsPeak} (bound ${bound1}) / ${ecsPeak10} (bound ${bound10}); budget --alibaba-rps ${o.ecsRps}`],
       ['ECS throttled / dropped answers', `${ecs.requestLog.filter((r) => r.code === 'Throttling.User').length} / ${ecs.requestLog.filter((r) => r.dropped).length}`],
       ['violations', String(violations.length)],
     ];
