@@ -3,7 +3,8 @@
 // peak RSS (VmHWM) and idle CPU over 30 s once settled, next to the raw API-server rate for the same
 // number of status patches measured in this run. The operator runs as its own process.
 // First, in the same run and against the same API server: this project's runtime against a
-// controller-runtime reference doing the same work per object (runtime-compare.ts; BENCH_ONLY=compare
+// controller-runtime reference doing the same work per object, BENCH_ROUNDS (default 3) alternating rounds
+// (runtime-compare.ts; BENCH_ONLY=compare
 // stops after it, BENCH_COMPARE=0 skips it, BENCH_CPU_PROF=dir writes the TypeScript side's --cpu-prof).
 import { readFileSync } from 'node:fs';
 import * as https from 'node:https';
@@ -16,7 +17,7 @@ import { startControlPlane } from '../src/envtest/control-plane.ts';
 import { freePort } from '../src/envtest/ports.ts';
 import { shareDispatcher } from '../src/runtime/shared-dispatcher.ts';
 import { spawnOperator } from '../test/support/operator.ts';
-import { apiServerRequestCounts, compareRuntimes, printComparison, type CompareResult } from './runtime-compare.ts';
+import { apiServerRequestCounts, compareRuntimes, printComparison, type CompareRound } from './runtime-compare.ts';
 
 const N = Number(process.env.BENCH_AGENTS ?? 1000);
 const CONCURRENCY = 16;
@@ -52,11 +53,11 @@ async function main(): Promise<void> {
   let operator: ReturnType<typeof spawnOperator> | undefined;
   try {
     const kc = shareDispatcher(cp.kubeConfig());
-    let comparison: CompareResult[] = [];
+    let comparison: CompareRound[] = [];
     const workers = Number(process.env.BENCH_WORKERS ?? 16);
     if (process.env.BENCH_COMPARE !== '0') {
       const { apiServer, etcd } = cp.pids();
-      comparison = await compareRuntimes({ kc, kubeconfigPath: cp.kubeconfigPath, pids: { apiServer: apiServer ?? 0, etcd: etcd ?? 0 }, n: N, workers, ...(process.env.BENCH_CPU_PROF ? { cpuProfDir: process.env.BENCH_CPU_PROF } : {}) });
+      comparison = await compareRuntimes({ kc, kubeconfigPath: cp.kubeconfigPath, pids: { apiServer: apiServer ?? 0, etcd: etcd ?? 0 }, n: N, workers, rounds: Number(process.env.BENCH_ROUNDS ?? 3), ...(process.env.BENCH_CPU_PROF ? { cpuProfDir: process.env.BENCH_CPU_PROF } : {}) });
       printComparison(N, workers, comparison);
       if (process.env.BENCH_ONLY === 'compare') return;
     }

@@ -8,7 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as https from 'node:https';
 import { join } from 'node:path';
-import { CustomObjectsApi, EventsV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, EventsV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../src/api/common.ts';
 import { OPERATOR_NODE_FLAGS } from '../src/app/node-flags.ts';
 
@@ -28,6 +28,8 @@ export interface CompareResult {
   /** Requests to this operator's namespace's objects by "VERB resource code" (events and agents). */
   byVerb: Map<string, number>;
   events: number;
+  /** Ran first in its round. */
+  first?: boolean;
 }
 
 export function procStat(pid: number): { cpuTicks: number; peakRssKiB: number; rssKiB: number } {
@@ -88,37 +90,49 @@ interface Target {
   spawn: () => ChildProcess;
 }
 
-export async function compareRuntimes(opts: { kc: KubeConfig; kubeconfigPath: string; pids: { apiServer: number; etcd: number }; n: number; workers: number; cpuProfDir?: string }): Promise<CompareResult[]> {
+/** One round: both operators on their own fresh namespaces of n agents each, one after the other. */
+export type CompareRound = CompareResult[];
+
+/**
+ * `rounds` rounds, alternating which side goes first (the machine's other load drifts during a run, and
+ * the second side meets an etcd holding the first one's writes); results per round, Go first.
+ */
+export async function compareRuntimes(opts: { kc: KubeConfig; kubeconfigPath: string; pids: { apiServer: number; etcd: number }; n: number; workers: number; rounds: number; cpuProfDir?: string }): Promise<CompareRound[]> {
   const { kc, n, workers } = opts;
   const crd = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
   const crBin = crReferenceBinary();
-  const targets: Target[] = [
-    { name: 'controller-runtime (Go)', namespace: 'cmp-go', spawn: () => spawn(crBin, ['--kubeconfig', opts.kubeconfigPath, '--namespace', 'cmp-go', '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] }) },
-    {
-      name: 'this runtime (TypeScript)',
-      namespace: 'cmp-ts',
-      spawn: () =>
-        spawn(process.execPath, [...tsNodeFlags(), ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), join(import.meta.dirname, 'runtime-worker.ts'), '--kubeconfig', opts.kubeconfigPath, '--namespace', 'cmp-ts', '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] }),
-    },
-  ];
-  // Same objects in both namespaces, created before either operator runs.
-  const core = kc.makeApiClient((await import('@kubernetes/client-node')).CoreV1Api);
-  for (const t of targets) {
-    await core.createNamespace({ body: { metadata: { name: t.namespace } } });
-    let next = 0;
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      while (next < n) {
-        const name = `agent-${next++}`;
-        await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: t.namespace, plural: 'confidentialagents', body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ConfidentialAgent', metadata: { name }, spec: { instance: { local: { bootDelaySeconds: 0 } }, attestationPolicyRef: { name: 'bench' } } } });
-      }
-    }));
+  const rounds: CompareRound[] = [];
+  for (let r = 0; r < opts.rounds; r++) {
+    const goNs = `cmp-go-${r}`;
+    const tsNs = `cmp-ts-${r}`;
+    const targets: Target[] = [
+      { name: 'controller-runtime (Go)', namespace: goNs, spawn: () => spawn(crBin, ['--kubeconfig', opts.kubeconfigPath, '--namespace', goNs, '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] }) },
+      {
+        name: 'this runtime (TypeScript)',
+        namespace: tsNs,
+        spawn: () =>
+          spawn(process.execPath, [...tsNodeFlags(), ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), join(import.meta.dirname, 'runtime-worker.ts'), '--kubeconfig', opts.kubeconfigPath, '--namespace', tsNs, '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] }),
+      },
+    ];
+    // Same objects in both namespaces, created before either operator of this round runs.
+    for (const t of targets) {
+      await core.createNamespace({ body: { metadata: { name: t.namespace } } });
+      let next = 0;
+      await Promise.all(Array.from({ length: 16 }, async () => {
+        while (next < n) {
+          const name = `agent-${next++}`;
+          await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: t.namespace, plural: 'confidentialagents', body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ConfidentialAgent', metadata: { name }, spec: { instance: { local: { bootDelaySeconds: 0 } }, attestationPolicyRef: { name: 'bench' } } } });
+        }
+      }));
+    }
+    const tsFirst = (r % 2 === 1) !== (process.env.BENCH_ORDER === 'ts-first');
+    const order = tsFirst ? [...targets].reverse() : targets;
+    const byName = new Map<string, CompareResult>();
+    for (const t of order) byName.set(t.name, { ...(await runOne(opts, t)), first: t === order[0] });
+    rounds.push(targets.map((t) => byName.get(t.name) as CompareResult));
   }
-  // BENCH_ORDER=ts-first runs the TypeScript side first (the second run meets an etcd that holds the
-  // first one's writes and Events); results are always returned Go first.
-  const order = process.env.BENCH_ORDER === 'ts-first' ? [...targets].reverse() : targets;
-  const byName = new Map<string, CompareResult>();
-  for (const t of order) byName.set(t.name, await runOne(opts, t));
-  return targets.map((t) => byName.get(t.name) as CompareResult);
+  return rounds;
 }
 
 async function runOne(opts: { kc: KubeConfig; pids: { apiServer: number; etcd: number }; n: number }, t: Target): Promise<CompareResult> {
@@ -200,20 +214,36 @@ async function runOne(opts: { kc: KubeConfig; pids: { apiServer: number; etcd: n
   };
 }
 
-export function printComparison(n: number, workers: number, results: CompareResult[]): void {
-  const [go, ts] = results;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+export function printComparison(n: number, workers: number, rounds: CompareRound[]): void {
+  if (rounds.length === 0) return;
+  console.log(`\nbench:reconcile — runtime vs controller-runtime: ${n} agents per side per round, ${rounds.length} round(s) alternating who goes first, ${workers} workers, no client-side QPS limit on either, same API server, same run; TypeScript V8 flags: ${tsNodeFlags().join(' ') || 'none'}`);
+  const ratios = rounds.map(([go, ts]) => (ts && go ? ts.objectsPerSec / go.objectsPerSec : NaN));
+  for (const [i, [go, ts]] of rounds.entries()) {
+    if (!go || !ts) continue;
+    console.log(`  round ${i + 1} (${go.first ? 'Go' : 'TypeScript'} first): controller-runtime ${go.objectsPerSec.toFixed(0)} objects/s, TypeScript ${ts.objectsPerSec.toFixed(0)} objects/s, ratio ${(ratios[i] as number).toFixed(2)}×; kube-apiserver CPU ${go.apiServerCpuSec.toFixed(1)} s vs ${ts.apiServerCpuSec.toFixed(1)} s`);
+  }
+  const pick = (side: 0 | 1, f: (r: CompareResult) => number) => median(rounds.map((r) => f(r[side] as CompareResult)));
+  const row = (k: string, f: (r: CompareResult) => number, fmt: (x: number) => string, note = '') => console.log(`  ${k.padEnd(38)} ${fmt(pick(0, f)).padStart(14)} ${fmt(pick(1, f)).padStart(14)}  ${note}`);
+  console.log(`  ${'median over rounds'.padEnd(38)} ${'controller-rt'.padStart(14)} ${'TypeScript'.padStart(14)}`);
+  row('objects/s (first reconcile→all Ready)', (r) => r.objectsPerSec, (x) => x.toFixed(0), `ratio TS/Go: median ${median(ratios).toFixed(2)}× (rounds: ${ratios.map((x) => x.toFixed(2)).join(', ')}); target ≥ 1.0×`);
+  row('process start → all Ready', (r) => r.startToReadyMs / 1000, (x) => `${x.toFixed(2)} s`, 'includes process start and cache sync');
+  row('peak RSS (VmHWM)', (r) => r.peakRssKiB / 1024, (x) => `${x.toFixed(0)} MiB`);
+  row('operator CPU', (r) => r.cpuSec, (x) => `${x.toFixed(2)} s`, 'whole process life until all Ready');
+  row('operator CPU per object', (r) => (r.cpuSec * 1000) / n, (x) => `${x.toFixed(1)} ms`);
+  row('kube-apiserver CPU', (r) => r.apiServerCpuSec, (x) => `${x.toFixed(2)} s`, 'process start → all Ready');
+  row('etcd CPU', (r) => r.etcdCpuSec, (x) => `${x.toFixed(2)} s`, 'same window');
+  row('API requests per object', (r) => r.apiRequests / n, (x) => x.toFixed(1), 'apiserver_request_total delta until Events are in, incl. list/watch');
+  row('Events written', (r) => r.events, (x) => x.toFixed(0), `expected ${n}`);
+  const last = rounds.at(-1) as CompareRound;
+  const [go, ts] = last;
   if (!go || !ts) return;
-  console.log(`\nbench:reconcile — runtime vs controller-runtime (${n} agents, ${workers} workers, no client-side QPS limit on either, same API server, same run, ${process.env.BENCH_ORDER === 'ts-first' ? 'TypeScript' : 'Go'} first; TypeScript V8 flags: ${tsNodeFlags().join(' ') || 'none'})`);
-  const row = (k: string, f: (r: CompareResult) => string, note = '') => console.log(`  ${k.padEnd(34)} ${f(go).padStart(14)} ${f(ts).padStart(14)}  ${note}`);
-  console.log(`  ${''.padEnd(34)} ${'controller-rt'.padStart(14)} ${'TypeScript'.padStart(14)}`);
-  row('objects/s (first reconcile→all Ready)', (r) => r.objectsPerSec.toFixed(0), `ratio TS/Go = ${(ts.objectsPerSec / go.objectsPerSec).toFixed(2)}× (target ≥ 1.0×)`);
-  row('process start → all Ready', (r) => `${(r.startToReadyMs / 1000).toFixed(2)} s`, 'includes process start and cache sync');
-  row('peak RSS (VmHWM)', (r) => `${(r.peakRssKiB / 1024).toFixed(0)} MiB`);
-  row('operator CPU', (r) => `${r.cpuSec.toFixed(2)} s`, 'whole process life until all Ready');
-  row('kube-apiserver CPU', (r) => `${r.apiServerCpuSec.toFixed(2)} s`, 'process start → all Ready');
-  row('etcd CPU', (r) => `${r.etcdCpuSec.toFixed(2)} s`, 'same window');
-  row('API requests', (r) => `${r.apiRequests} (${(r.apiRequests / n).toFixed(1)}/obj)`, 'apiserver_request_total delta until Events are in, incl. list/watch');
-  row('Events written', (r) => String(r.events), `expected ${n}`);
+  console.log('  requests by verb, last round:');
   const keys = [...new Set([...go.byVerb.keys(), ...ts.byVerb.keys()])].sort();
-  for (const k of keys) row(`  ${k}`, (r) => String(r.byVerb.get(k) ?? 0));
+  for (const k of keys) console.log(`    ${k.padEnd(36)} ${String(go.byVerb.get(k) ?? 0).padStart(14)} ${String(ts.byVerb.get(k) ?? 0).padStart(14)}`);
 }
