@@ -1,4 +1,4 @@
-// The chaos soak, short: 60 s of overlapping faults (leader SIGKILL, kube-apiserver restart, ECS
+// The chaos soak, short: 60 s of overlapping faults (leader SIGKILL, kube-apiserver and etcd restarts, ECS
 // throttling/5xx/lost RunInstances and DeleteInstance answers, policy edits, credential rotations,
 // agents deleted while provisioning) over 40 agents of every kind (challenge and KBS delivery, hostile
 // guests, a refusing policy, an out-of-scope reference, ECS instances), two operator replicas as their
@@ -16,7 +16,7 @@ describe('chaos soak (short)', () => {
     expect(failures, `${figures}\n${lines.slice(-40).join('\n')}`).toEqual([]);
     // The schedule really ran: the most dangerous faults were injected at least once.
     const injected = new Set(report.timeline.map((f) => f.fault));
-    for (const f of ['leader-sigkill', 'apiserver-stop', 'ecs-lost-responses', 'delete-while-provisioning']) expect(injected, f).toContain(f);
+    for (const f of ['leader-sigkill', 'apiserver-stop', 'etcd-stop', 'ecs-lost-responses', 'delete-while-provisioning']) expect(injected, f).toContain(f);
     expect(report.ok).toBe(true);
   }, 400_000);
 });

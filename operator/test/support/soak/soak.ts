@@ -306,6 +306,18 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         },
       },
       {
+        name: 'etcd-restart',
+        everyMs: 75_000,
+        run: async () => {
+          const signal = Math.random() < 0.5 ? 'SIGKILL' : 'SIGTERM';
+          fault('etcd-stop', signal);
+          await cp!.stopEtcd({ signal });
+          await sleep(2000 + Math.random() * 2000);
+          await cp!.startEtcd();
+          fault('etcd-started');
+        },
+      },
+      {
         name: 'ecs-throttle-storm',
         everyMs: 30_000,
         run: async () => {
