@@ -19,7 +19,7 @@ CAI_TNG_BIN ?= $(CACHE)/tng/2.12.0/tng
 export CAI_TNG_BIN
 
 .PHONY: help deps envtest cosign helm lua-health prometheus tng lint test test-unit test-integration dev build crds system-deps \
-        guest-image-deps guest-image bench-reconcile bench-kbs bench-tdx bench-gpu bench-rekor bench-as
+        guest-image-deps guest-image cr-reference bench-reconcile bench-kbs bench-tdx bench-gpu bench-rekor bench-as
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -56,6 +56,9 @@ helm: ## build (or reuse) the pinned helm CLI the chart tests use (Go module pro
 tng: ## install (or reuse) the pinned TNG 2.12.0 binary the gateway / attestation-service tests run
 	CAI_CACHE=$(CACHE) hack/tng/install.sh >/dev/null
 
+cr-reference: ## build (or reuse) the controller-runtime reference operator bench:reconcile compares against
+	CAI_CACHE=$(CACHE) hack/cr-reference/build.sh >/dev/null
+
 lua-health: ## build (or reuse) the gopher-lua harness that runs the Argo CD health.lua checks
 	CAI_CACHE=$(CACHE) hack/lua-health/build.sh
 
@@ -81,7 +84,7 @@ dev: deps envtest ## local control plane + operator (local provider) + example a
 build: deps ## compile to dist/ (for the container image)
 	npx tsc -p tsconfig.build.json
 
-bench-reconcile: deps envtest ## 1,000 agents against the real API server
+bench-reconcile: deps envtest cr-reference ## 1,000 agents against the real API server, next to controller-runtime
 	node operator/bench/reconcile.bench.ts
 bench-kbs: deps ## KBS handshakes/s
 	node operator/bench/kbs.bench.ts

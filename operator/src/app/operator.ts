@@ -182,6 +182,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
     isLeader: () => manager.isLeader(),
     intervalMs: config.gcIntervalSeconds * 1000,
     minAgeMs: config.gcMinAgeSeconds * 1000,
+    ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
   });
 
   await manager.start();

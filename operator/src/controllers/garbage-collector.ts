@@ -16,12 +16,18 @@ export interface GarbageCollectorOptions {
   intervalMs?: number;
   /** Instances younger than this are left alone (a cache may not show their agent yet). */
   minAgeMs?: number;
+  /**
+   * The one namespace this replica watches (--namespace), if any: its cache cannot see agents elsewhere,
+   * so instances owned from other namespaces are not its to judge (another shard's, say).
+   */
+  namespace?: string;
   now?: () => number;
 }
 
-export function findOrphans(instances: InstanceInfo[], liveUids: ReadonlySet<string>, minAgeMs: number, now: number): InstanceInfo[] {
+export function findOrphans(instances: InstanceInfo[], liveUids: ReadonlySet<string>, minAgeMs: number, now: number, namespace?: string): InstanceInfo[] {
   return instances.filter((i) => {
     if (!i.owner || liveUids.has(i.owner.uid) || i.state === 'Deleted') return false;
+    if (namespace !== undefined && i.owner.namespace !== namespace) return false;
     const created = i.createdAt ? Date.parse(i.createdAt) : NaN;
     return Number.isNaN(created) || now - created >= minAgeMs;
   });
@@ -39,7 +45,7 @@ export function startGarbageCollector(opts: GarbageCollectorOptions): { sweep():
       for (const [name, provider] of Object.entries(opts.providers)) {
         if (!provider) continue;
         try {
-          const orphans = findOrphans(await provider.listOwned(opts.clusterId), live, opts.minAgeMs ?? 30_000, now());
+          const orphans = findOrphans(await provider.listOwned(opts.clusterId), live, opts.minAgeMs ?? 30_000, now(), opts.namespace);
           for (const orphan of orphans) {
             opts.logger.warn({ provider: name, instance: orphan.id, owner: orphan.owner }, 'deleting orphaned instance');
             await provider.delete(orphan.id);

@@ -64,6 +64,13 @@ export interface ControlPlane {
   stopApiServer(opts?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
   /** Start kube-apiserver again on the same port with the same certificates and etcd. */
   startApiServer(): Promise<void>;
+  /**
+   * Stop only etcd (its data directory stays; kube-apiserver keeps running and fails its requests),
+   * for "etcd restarted" tests. SIGTERM unless `signal: 'SIGKILL'` asks for a crash.
+   */
+  stopEtcd(opts?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
+  /** Start etcd again on the same port with the same data directory. */
+  startEtcd(): Promise<void>;
   /** Kill everything and remove workDir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -143,20 +150,25 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     wd.unref();
     watchdog = wd.pid;
 
+    const launchEtcd = (url: string) => {
+      const proc = startProcess('etcd', assets.etcd, [
+        `--data-dir=${join(workDir, 'etcd')}`,
+        `--listen-client-urls=${url}`,
+        `--advertise-client-urls=${url}`,
+        '--listen-peer-urls=http://127.0.0.1:0',
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+      ], join(workDir, 'etcd.log'));
+      etcd = proc;
+      writePids();
+      return proc;
+    };
     // etcd, on a fresh port per attempt (another process may grab a port between probe and bind)
     let etcdUrl = '';
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       etcdUrl = `http://127.0.0.1:${port}`;
-      etcd = startProcess('etcd', assets.etcd, [
-        `--data-dir=${join(workDir, 'etcd')}`,
-        `--listen-client-urls=${etcdUrl}`,
-        `--advertise-client-urls=${etcdUrl}`,
-        '--listen-peer-urls=http://127.0.0.1:0',
-        '--unsafe-no-fsync=true',
-        '--log-level=warn',
-      ], join(workDir, 'etcd.log'));
-      writePids();
+      etcd = launchEtcd(etcdUrl);
       try {
         await waitForEtcd(etcdUrl, etcd, startTimeout);
         break;
@@ -244,6 +256,17 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       async stopApiServer(stopOpts) {
         await apiServer?.stop(stopOpts?.signal === 'SIGKILL' ? 0 : 10_000);
         writePids();
+      },
+      async stopEtcd(stopOpts) {
+        await etcd?.stop(stopOpts?.signal === 'SIGKILL' ? 0 : 10_000);
+        writePids();
+      },
+      async startEtcd() {
+        if (stopped) throw new ControlPlaneError('Stopped', 'control plane already stopped');
+        if (etcd?.isRunning()) return;
+        const t0 = performance.now();
+        await waitForEtcd(etcdUrl, launchEtcd(etcdUrl), startTimeout);
+        log.info({ etcdUrl, ms: Math.round(performance.now() - t0) }, 'etcd restarted');
       },
       async startApiServer() {
         if (stopped) throw new ControlPlaneError('Stopped', 'control plane already stopped');

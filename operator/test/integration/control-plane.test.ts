@@ -1,4 +1,4 @@
-// The test control plane itself: it starts, serves, survives an API server restart with its data,
+// The test control plane itself: it starts, serves, survives API server and etcd restarts with its data,
 // installs CRDs, and leaves no process or file behind however its owner ends.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { CRD_DIR, createNamespace, processAlive, waitFor } from '../envtest/inde
 const HOLDER = join(import.meta.dirname, '..', 'envtest', 'hold-control-plane.ts');
 
 describe('control plane', () => {
-  it('starts, serves, restarts the API server with its data intact, and stops without leftovers', async () => {
+  it('starts, serves, restarts the API server and etcd with their data intact, and stops without leftovers', async () => {
     const cp = await startControlPlane({ crdDir: CRD_DIR });
     const { etcd, apiServer, watchdog } = cp.pids();
     try {
@@ -53,6 +53,26 @@ describe('control plane', () => {
       expect(processAlive(restarted ?? -1)).toBe(false);
       await cp.startApiServer();
       expect((await core.readNamespacedConfigMap({ namespace: ns, name: 'after' })).metadata?.name).toBe('after');
+
+      // etcd restarted under a running API server (crash, then graceful): same data, writes work again
+      for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+        const etcdBefore = cp.pids().etcd;
+        await cp.stopEtcd({ signal });
+        expect(cp.pids().etcd).toBeUndefined();
+        expect(processAlive(etcdBefore ?? -1)).toBe(false);
+        await cp.startEtcd();
+        expect(cp.pids().etcd).not.toBe(etcdBefore);
+        const name = `after-etcd-${signal.toLowerCase()}`;
+        await waitFor('writes through the restarted etcd', async () => {
+          try {
+            await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name } } });
+            return true;
+          } catch {
+            return undefined;
+          }
+        }, { timeoutMs: 30_000 });
+        expect((await core.readNamespacedConfigMap({ namespace: ns, name: 'before' })).data).toEqual({ k: 'v' });
+      }
     } finally {
       await cp.stop();
     }

@@ -87,7 +87,7 @@ describe('domain metrics over a hardware lifecycle', () => {
     withoutGpus = localGuests('127.0.0.1', { attester: hw.attester({ gpus: 0 }) });
     cloud = await startLocalCloud({ launchGuest: (record, req) => (record.owner.name === 'no-gpu' ? withoutGpus : withGpus).launch(record, req), pendingMs: 5 });
     const kc = controlPlane().kubeConfig();
-    const allow = ['--allowed-pccs-urls', `${new URL(hw.pccsUrl).origin}/`, '--allowed-rekor-urls', log.url];
+    const allow = ['--allowed-pccs-urls', `${new URL(hw.pccsUrl).origin}/`, '--allowed-rekor-urls', log.url, '--allowed-rim-urls', hw.rimServiceUrl, '--allowed-ocsp-urls', hw.ocspUrl];
     operator = await startOperator(testConfig(['--providers', 'local', '--local-cloud-url', cloud.url, '--operator-namespace', OPERATOR_NS, '--gc-interval', '3600', ...allow]), {
       kubeConfig: kc,
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),

@@ -26,6 +26,8 @@ export interface LocalCloudOptions {
 export interface LocalCloud {
   url: string;
   instances(): LocalInstanceRecord[];
+  /** Every instance ever created, deleted ones included (the simulator's own record, for leak/duplicate checks). */
+  history(): LocalInstanceRecord[];
   close(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
   const host = opts.host ?? '127.0.0.1';
   const entries = new Map<string, Entry>();
   const byToken = new Map<string, string>();
+  const history: LocalInstanceRecord[] = [];
   const pendingMs = opts.pendingMs ?? 20;
 
   function boot(entry: Entry): void {
@@ -103,6 +106,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       bootDelaySeconds: body.bootDelaySeconds,
     };
     const entry: Entry = { record, request: body, timers: [] };
+    history.push(record);
     entries.set(record.id, entry);
     byToken.set(body.token, record.id);
     boot(entry);
@@ -152,6 +156,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
   return {
     url: `http://${host}:${port}`,
     instances: () => [...entries.values()].map((e) => e.record),
+    history: () => [...history],
     close: async () => {
       await Promise.all([...entries.values()].map(terminate));
       server.closeAllConnections();
