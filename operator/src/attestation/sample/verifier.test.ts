@@ -27,9 +27,12 @@ describe('sample verifiers', () => {
       const r = await v.verify({ evidence, expectedReportData: rd, at, policy, initDataDigest: want });
       expect(!r.ok && r.failure.code).toBe('InitDataMismatch');
     }
-    // evidence with init_data but no expectation: verified, the claim is not invented
+    // evidence with init_data but no expectation: verified, and the claim reports what the evidence carries
+    // (as TDX always reports MRCONFIGID); evidence without init_data gets no such claim
     const none = await v.verify({ evidence: sampleEvidence(rd, '1', want), expectedReportData: rd, at, policy });
-    expect(none.ok && none.verified.claims['init_data']).toBeUndefined();
+    expect(none.ok && none.verified.claims['init_data']).toBe(want.toString('base64'));
+    const absent = await v.verify({ evidence: sampleEvidence(rd), expectedReportData: rd, at, policy });
+    expect(absent.ok && absent.verified.claims['init_data']).toBeUndefined();
     const bad = await v.verify({ evidence: { svn: '1', report_data: rd.toString('base64'), init_data: '***' }, expectedReportData: rd, at, policy });
     expect(!bad.ok && bad.failure.code).toBe('MalformedEvidence');
   });
