@@ -26,6 +26,7 @@ import {
 import { egressListsOf, type EgressLists } from './verifiers.ts';
 import { loadOrCreateEarSigner } from './ear-key.ts';
 import { kbsTlsMode, startKbsService, type KbsService } from './kbs-service.ts';
+import { receiptWriter } from './kbs-receipts.ts';
 import { liveKeyring } from './sealing-keyring.ts';
 import { liveSessionKeys, loadOrCreateSessionKeys } from './kbs-session-keys.ts';
 
@@ -141,6 +142,8 @@ export async function startKbsProcess(config: KbsProcessConfig, opts: { logger: 
   const signer = await loadOrCreateEarSigner(core, config.operatorNamespace, (created) => metrics.earKey(created));
   const sessionKeys = liveSessionKeys(manager, config.operatorNamespace, await loadOrCreateSessionKeys(core, config.operatorNamespace), logger);
   await manager.start();
+  // What this process releases is recorded on the agents, where the operator's release phase reads it.
+  const receipts = receiptWriter({ clients: manager.client, signer, agents, logger: logger.child({ component: 'kbs-receipts' }) });
   // Already its own process: the KBS runs inline here (no worker needed to protect reconcilers).
   const kbs = await startKbsService({
     agents,
@@ -160,12 +163,14 @@ export async function startKbsProcess(config: KbsProcessConfig, opts: { logger: 
     logger: logger.child({ component: 'kbs' }),
     isolation: 'inline',
     metrics,
+    receipts,
   });
   return {
     kbs,
     manager,
     async stop() {
       await kbs.server.close();
+      await receipts.idle();
       await manager.stop();
     },
   };

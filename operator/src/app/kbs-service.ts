@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { AttestationPolicy } from '../api/attestation-policy.ts';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { SealedCredential } from '../api/sealed-credential.ts';
-import type { EarSigner } from '../attestation/policy/ear.ts';
+import type { EarSigner, EcPublicJwk } from '../attestation/policy/ear.ts';
 import type { KbsDeliveries } from '../controllers/agent/release.ts';
 import { normalizeAddress } from '../release/kbs/decide-release.ts';
 import { generateKbsTls } from '../release/kbs/tls.ts';
@@ -17,6 +17,7 @@ import type { KbsEvent } from '../release/kbs/types.ts';
 import { serializeKeyring, type SealingKeyring } from '../release/sealing/keyring.ts';
 import type { EventRecorder, SharedInformer } from '../runtime/manager.ts';
 import type { KbsTlsConfig } from './config.ts';
+import { readReceipts, type Receipt, type ReceiptWriter } from './kbs-receipts.ts';
 import type { EgressLists, TrustAnchors } from './verifiers.ts';
 import { startKbsRuntime, type KbsRuntime, type KbsTlsMode } from './kbs-runtime.ts';
 import { instanceHost, kbsSnapshot } from './kbs-snapshot.ts';
@@ -46,6 +47,8 @@ export interface KbsServiceDeps {
   /** Operator-namespace ConfigMaps (offline GPU RIMs). */
   configMaps?: SharedInformer<ConfigMapLike>;
   keyring: () => SealingKeyring;
+  /** Writes delivery receipts on the agents (app/kbs-receipts.ts); absent: releases are known to this process only. */
+  receipts?: ReceiptWriter;
   /** Session-cookie keys shared with the other replicas (app/kbs-session-keys.ts); default: the KBS's own. */
   sessionKeys?: () => SerializedSessionKeys;
   signer: EarSigner;
@@ -105,8 +108,12 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
     }
     if (e.type === 'released') {
       const byCredential = released.get(e.agent) ?? new Map<string, { resourcePath: string; at: string }>();
-      byCredential.set(e.credential.split('/').pop() ?? e.credential, { resourcePath: e.resourcePath, at: new Date().toISOString() });
+      const name = e.credential.split('/').pop() ?? e.credential;
+      const receipt = { resourcePath: e.resourcePath, at: new Date().toISOString() };
+      byCredential.set(name, receipt);
       released.set(e.agent, byCredential);
+      // Recorded on the agent too, so the leader sees releases this replica served (app/kbs-receipts.ts).
+      deps.receipts?.record(e.agent, name, receipt);
       for (const l of listeners) l(e.agent);
       return;
     }
@@ -183,7 +190,7 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
     deliveries: {
       publicUrl: host.url,
       kbsCert: host.guestTrust,
-      delivered: (agentKey) => released.get(agentKey) ?? new Map(),
+      delivered: (agentKey) => deliveredTo(agentKey, released.get(agentKey), deps.agents, [deps.signer.publicJwk]),
       forget: (agentKey) => released.delete(agentKey),
     },
     onRelease: (listener) => void listeners.push(listener),
@@ -302,9 +309,12 @@ export function kbsTlsMode(tls: KbsTlsConfig, o: { kbsHost: string; kbsPublicUrl
 
 /**
  * --kbs-embedded=false: the KBS runs as `cai kbs` elsewhere. Guests are sent to its public URL with the
- * configured CA; what it releases is not visible here (it records it itself), so nothing is reported.
+ * configured CA; what it releases reaches the release phase through the receipts it writes on the agents.
  */
-export async function externalKbs(config: { kbsPublicUrl?: string | undefined; kbsTls: KbsTlsConfig }): Promise<KbsService> {
+export async function externalKbs(
+  config: { kbsPublicUrl?: string | undefined; kbsTls: KbsTlsConfig },
+  receipts?: { agents: SharedInformer<ConfidentialAgent>; trusted: EcPublicJwk[] },
+): Promise<KbsService> {
   const caFile = config.kbsTls.mode === 'http' ? undefined : config.kbsTls.caFile;
   const ca = caFile ? await readFile(caFile, 'utf8') : undefined;
   const url = config.kbsPublicUrl ?? '';
@@ -312,7 +322,23 @@ export async function externalKbs(config: { kbsPublicUrl?: string | undefined; k
     url,
     guestTrust: () => ca,
     server: { close: () => Promise.resolve() },
-    deliveries: { publicUrl: url, kbsCert: () => ca, delivered: () => new Map(), forget: () => undefined },
+    deliveries: { publicUrl: url, kbsCert: () => ca, delivered: (agentKey) => (receipts ? deliveredTo(agentKey, undefined, receipts.agents, receipts.trusted) : new Map()), forget: () => undefined },
     onRelease: () => undefined,
   };
+}
+
+/** This process's own record of releases to `agentKey`, merged with the signed receipts on the agent (the later wins). */
+function deliveredTo(
+  agentKey: string,
+  own: ReadonlyMap<string, Receipt> | undefined,
+  agents: SharedInformer<ConfidentialAgent>,
+  trusted: EcPublicJwk[],
+): Map<string, Receipt> {
+  const [namespace, name] = agentKey.split('/') as [string, string];
+  const out = readReceipts(agents.get(namespace, name), trusted);
+  for (const [credential, r] of own ?? []) {
+    const other = out.get(credential);
+    if (!other || Date.parse(other.at) < Date.parse(r.at)) out.set(credential, r);
+  }
+  return out;
 }

@@ -18,6 +18,7 @@ import { loadOrCreateEarSigner } from './ear-key.ts';
 import { liveKeyring } from './sealing-keyring.ts';
 import { liveSessionKeys, loadOrCreateSessionKeys } from './kbs-session-keys.ts';
 import { externalKbs, kbsTlsMode, startKbsService } from './kbs-service.ts';
+import { receiptWriter } from './kbs-receipts.ts';
 import { defaultAsPublicUrl, startAsService, type AsService } from './as-service.ts';
 import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
 import { egressPolicy } from './egress-policy.ts';
@@ -124,8 +125,9 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
         events: manager.events,
         logger: logger.child({ component: 'kbs' }),
         ...(metrics ? { metrics } : {}),
+        receipts: receiptWriter({ clients: manager.client, signer, agents: deps.agents, logger: logger.child({ component: 'kbs-receipts' }) }),
       })
-    : await externalKbs(config);
+    : await externalKbs(config, { agents: deps.agents, trusted: [signer.publicJwk] });
   const as = config.attestationService
     ? await startAsService({
         agents: deps.agents,

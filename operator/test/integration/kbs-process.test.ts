@@ -11,6 +11,7 @@ import { GROUP, VERSION } from '../../src/api/common.ts';
 import { METRIC } from '../../src/metrics/names.ts';
 import { series } from '../support/prom-text.ts';
 import { parseKbsProcessConfig, startKbsProcess, type KbsProcess } from '../../src/app/kbs-process.ts';
+import { KBS_RECEIPTS_ANNOTATION } from '../../src/app/kbs-receipts.ts';
 import type { OperatorHandle } from '../../src/app/operator.ts';
 import { runCli } from '../../src/cli/main.ts';
 import { startLocalCloud, type LocalCloud } from '../../src/sim/local/cloud-server.ts';
@@ -86,6 +87,15 @@ describe('cai kbs as its own process', () => {
     }, { timeoutMs: 60_000 });
     expect(guest.resources().get(PATH)?.toString()).toBe(SECRET);
     expect(JSON.parse(guest.resources().get(BOOTSTRAP_RESOURCE)?.toString() ?? '{}')).toEqual({ mode: 'kbs', kbs_url: kbs.kbs.url, kbs_cert: ca });
+    // The separate KBS records the release on the agent (a signed receipt), so the operator, which never saw
+    // the fetch, marks the credential delivered and the agent Ready.
+    const ready = await waitFor('CredentialsReleased from the separate KBS\'s receipt', async () => {
+      const a = await getAgent(kc, ns, 'agent-s');
+      return a?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? a : undefined;
+    }, { timeoutMs: 60_000 });
+    expect(ready.status?.conditions?.find((c) => c.type === 'CredentialsReleased')).toMatchObject({ status: 'True', reason: 'Delivered' });
+    expect(ready.status?.credentials).toEqual([expect.objectContaining({ name: 'cred-s', mode: 'KBS', resourcePath: PATH })]);
+    expect(ready.metadata.annotations?.[KBS_RECEIPTS_ANNOTATION]).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   });
 
   it('opens no session for an address where no agent runs', async () => {
