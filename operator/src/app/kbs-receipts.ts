@@ -80,29 +80,21 @@ interface Logger {
 }
 
 /**
- * Writes receipts with optimistic concurrency: read the agent, add the entry, re-sign, merge-patch the
- * annotation with metadata.resourceVersion as precondition; on 409 read again (replicas may race).
+ * Writes receipts with optimistic concurrency: take the agent from the informer, add the entry, re-sign,
+ * merge-patch the annotation with metadata.resourceVersion as precondition; on 409 try again (replicas race).
  */
 export function receiptWriter(deps: { clients: KubeClients; signer: EarSigner; agents: SharedInformer<ConfidentialAgent>; logger: Logger; attempts?: number }): ReceiptWriter {
   const queues = new Map<string, Promise<void>>();
   const trusted = [deps.signer.publicJwk];
   const attempts = deps.attempts ?? 6;
 
-  async function read(namespace: string, name: string): Promise<ConfidentialAgent | undefined> {
-    try {
-      return (await deps.clients.customObjects.getNamespacedCustomObject({ group: AGENTS.group, version: AGENTS.version, plural: AGENTS.plural, namespace, name })) as ConfidentialAgent;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
   async function write(agentKey: string, credential: string, receipt: Receipt): Promise<void> {
     const [namespace, name] = agentKey.split('/') as [string, string];
-    let agent = deps.agents.get(namespace, name);
+    // The informer's copy only (the chart grants list/watch/patch on agents, no get): after a conflict,
+    // wait for it to catch up with the write that won.
     for (let i = 0; i < attempts; i++) {
-      if (!agent?.metadata.uid || !agent.metadata.resourceVersion) agent = await read(namespace, name);
-      if (!agent?.metadata.uid || agent.metadata.deletionTimestamp) return;
+      const agent = deps.agents.get(namespace, name);
+      if (!agent?.metadata.uid || !agent.metadata.resourceVersion || agent.metadata.deletionTimestamp) return;
       const receipts = readReceipts(agent, trusted);
       const known = new Set(agent.spec.credentials.map((c) => c.name));
       for (const k of receipts.keys()) if (!known.has(k)) receipts.delete(k);
@@ -117,8 +109,7 @@ export function receiptWriter(deps: { clients: KubeClients; signer: EarSigner; a
       } catch (err) {
         if (isNotFound(err)) return;
         if (!isConflict(err)) throw err;
-        await new Promise((r) => setTimeout(r, 25 * 2 ** i));
-        agent = undefined;
+        await new Promise((r) => setTimeout(r, 50 * 2 ** i));
       }
     }
     throw new Error(`still conflicting after ${attempts} attempts`);
