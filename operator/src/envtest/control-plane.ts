@@ -205,6 +205,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         '--authorization-mode=RBAC',
         '--allow-privileged=true',
         '--disable-admission-plugins=ServiceAccount',
+        // As hardened clusters run it: setting blockOwnerDeletion needs update on the owner's /finalizers.
+        '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
         '--service-cluster-ip-range=10.0.0.0/24',
         `--service-account-issuer=${server}`,
         `--service-account-key-file=${saPub}`,

@@ -31,7 +31,12 @@ export async function apply<T extends KubernetesObject>(client: KubeClients, des
   }
 }
 
-/** metav1.OwnerReference marking `owner` as the managing controller (controller-runtime SetControllerReference). */
+/**
+ * metav1.OwnerReference marking `owner` as the managing controller (controller-runtime SetControllerReference).
+ * Without blockOwnerDeletion: setting it needs update on the owner's /finalizers where the
+ * OwnerReferencesPermissionEnforcement admission plugin runs (hardened clusters, and the test control plane),
+ * and it only matters to foreground deletion of the owner; garbage collection works without it.
+ */
 export function controllerReference(owner: KubernetesObject): OwnerReference {
   const { apiVersion, kind } = owner;
   const name = owner.metadata?.name;
@@ -39,7 +44,7 @@ export function controllerReference(owner: KubernetesObject): OwnerReference {
   if (!apiVersion || !kind || !name || !uid) {
     throw new RuntimeError('INVALID_ARGUMENT', `controllerReference: owner needs apiVersion, kind, metadata.name and metadata.uid (got ${kind ?? '?'}/${name ?? '?'})`);
   }
-  return { apiVersion, kind, name, uid, controller: true, blockOwnerDeletion: true };
+  return { apiVersion, kind, name, uid, controller: true };
 }
 
 /** Returns `obj` with `owner` set as its controller reference (replacing any other controller reference). */

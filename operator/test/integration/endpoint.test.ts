@@ -54,7 +54,7 @@ describe('EndpointReady (real API server)', () => {
     const deploy = await apps.readNamespacedDeployment({ namespace: ns, name: 'web-gateway' });
     const svc = await core.readNamespacedService({ namespace: ns, name: 'web' });
     for (const o of [cm, deploy, svc] as Array<V1ConfigMap | V1Deployment | V1Service>) {
-      expect(o.metadata?.ownerReferences).toEqual([{ apiVersion: `${GROUP}/${VERSION}`, kind: 'ConfidentialAgent', name: 'web', uid: agent.metadata.uid, controller: true, blockOwnerDeletion: true }]);
+      expect(o.metadata?.ownerReferences).toEqual([{ apiVersion: `${GROUP}/${VERSION}`, kind: 'ConfidentialAgent', name: 'web', uid: agent.metadata.uid, controller: true }]);
       expect(o.metadata?.labels?.[ENDPOINT_LABEL]).toBe('web');
       expect(o.metadata?.managedFields?.some((m) => m.operation === 'Apply')).toBe(true);
     }
