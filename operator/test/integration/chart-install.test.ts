@@ -104,7 +104,12 @@ interface RunningOperator {
 function runAsDeployment(deployment: PodTemplateOwner, kubeconfigPath: string, namespace = NS): RunningOperator {
   const c = (deployment.spec.template.spec.containers as unknown as Container[])[0]!;
   const command = c.command.map((a, i) => (i === 0 ? process.execPath : a === 'dist/cli/main.js' ? CLI : a));
-  const args = c.args.map((a) => a.replace(/^--http-host=0\.0\.0\.0$/, '--http-host=127.0.0.1').replace(/^--(http|kbs)-port=\d+$/, '--$1-port=0'));
+  const args = c.args.map((a) =>
+    a
+      .replace(/^--http-host=0\.0\.0\.0$/, '--http-host=127.0.0.1')
+      .replace(/^--(http|kbs)-port=\d+$/, '--$1-port=0')
+      .replace(/^--as-bind-address=(?:0\.0\.0\.0|127\.0\.0\.1)?:\d+$/, '--as-bind-address=127.0.0.1:0'),
+  );
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', POD_NAMESPACE: namespace };
   for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.name === 'TMPDIR' ? tmpdir() : e.value;
   const proc = spawn(command[0]!, [...command.slice(1), ...args, '--kubeconfig', kubeconfigPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
