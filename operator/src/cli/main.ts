@@ -2,6 +2,7 @@
 // `cai` entry point (also `kubectl cai` through the kubectl-cai binary name). Subcommands are listed
 // in ./registry.ts and loaded only when selected.
 import type { CliIO } from './command.ts';
+import { errorText } from './error-text.ts';
 import { COMMANDS, type CommandEntry } from './registry.ts';
 
 function help(commands: CommandEntry[]): string {
@@ -45,7 +46,7 @@ if (isMain || invokedAsBin) {
   runCli(process.argv.slice(2), io).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {
-      process.stderr.write(`cai: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`cai: ${errorText(err)}\n`);
       process.exitCode = 1;
     },
   );
