@@ -131,6 +131,10 @@ export async function runFuzz(
         if (auth.cookie) headers['cookie'] = auth.cookie;
       }
       const r = await send(url(c.path), { method: c.method, ...(c.body ? { body: c.body } : {}), headers }, opts.ca ? { ca: opts.ca } : {});
+      // A hostile /attest refused before the handler (e.g. over the body limit) leaves its session unused; use it
+      // up, as a client would, so the fuzzer does not hold the unauthenticated allowance of the address it shares
+      // with the genuine requests it is measured against (sessions.ts caps it per address).
+      if (c.withSession && headers['cookie']) await send(url('attest'), { method: 'POST', body: Buffer.from('{}'), headers: { cookie: headers['cookie'] } }, opts.ca ? { ca: opts.ca } : {});
       let detail = r.body;
       try {
         detail = (JSON.parse(r.body) as { detail: string }).detail;
