@@ -134,7 +134,7 @@ export async function startAsService(deps: AsServiceDeps): Promise<AsService> {
         if (!next) return; // deleted under us: keep serving what we have (a restart creates a new CA)
         if (needsRotation(next, now(), caPolicy.warnBeforeSeconds) && !warned) {
           warned = true;
-          log.warn({ secret: AS_CA_SECRET }, 'attestation service CA expires soon: run `cai attestation-service rotate-ca`');
+          log.warn({ secretName: AS_CA_SECRET }, 'attestation service CA expires soon: run `cai attestation-service rotate-ca`');
         }
         if (JSON.stringify(next) !== JSON.stringify(ca)) {
           ca = next;
