@@ -4,10 +4,10 @@
 // a fetch that had already happened. The receipt is an annotation holding an ES256 JWS made with the EAR
 // key every replica shares (its Secret), bound to the agent's UID: a user who can edit the agent cannot
 // forge or move a receipt, only delete it (then the agent waits for the next fetch, as before).
-import { createPublicKey, verify } from 'node:crypto';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { ConfidentialAgent } from '../api/confidential-agent.ts';
 import type { EarSigner, EcPublicJwk } from '../attestation/policy/ear.ts';
+import { trustedEcPublicKey, verifyRawEcdsa } from '../protocol/ecdsa-signature.ts';
 import { AGENTS } from '../controllers/resources.ts';
 import type { KubeClients } from '../runtime/clients.ts';
 import { isConflict, isNotFound } from '../runtime/errors.ts';
@@ -48,7 +48,7 @@ export function readReceipts(agent: ConfidentialAgent | undefined, trusted: read
   const sig = Buffer.from(parts[2]!, 'base64url');
   const signedByTrusted = trusted.some((jwk) => {
     try {
-      return verify('sha256', input, { key: createPublicKey({ key: { ...jwk }, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, sig);
+      return verifyRawEcdsa('sha256', input, trustedEcPublicKey(jwk), sig, 32);
     } catch {
       return false;
     }

@@ -1,6 +1,6 @@
 // Pure checks on one GPU's signed report: parse, device chain, SPDM signature, nonce binding, FWID,
 // and the SDK's claimed versions. Bytes + trust anchors + time in; facts or a typed error out.
-import { verify as verifySignature } from 'node:crypto';
+import { verifyRawEcdsa } from '../../protocol/ecdsa-signature.ts';
 import { bytesEqual, toHex } from './bytes.ts';
 import { NvidiaError, asNvidiaError } from './errors.ts';
 import type { GpuEvidenceItem } from './evidence.ts';
@@ -36,7 +36,7 @@ export function verifyReportSignature(report: ParsedGpuReport): void {
   const leaf = report.chain[0] as ParsedCert;
   let ok: boolean;
   try {
-    ok = verifySignature('sha384', report.spdm.signedBytes, { key: leaf.publicKey, dsaEncoding: 'ieee-p1363' }, report.spdm.response.signature);
+    ok = verifyRawEcdsa('sha384', report.spdm.signedBytes, leaf.publicKey, report.spdm.response.signature, 48);
   } catch {
     ok = false;
   }

@@ -1,7 +1,8 @@
 // Enveloped XML-DSig verification as NVIDIA RIMs use it: one Signature (child of the root element),
 // one Reference with URI="" and transforms enveloped-signature [+ C14N], ECDSA-SHA384 over the
 // canonical SignedInfo, SHA-384 digest. Anything else is refused rather than half-supported.
-import { createHash, verify as verifySignature } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { verifyRawEcdsa } from '../../protocol/ecdsa-signature.ts';
 import { DOMParser, type Document, type Element } from '@xmldom/xmldom';
 import { bytesEqual, decodeBase64 } from './bytes.ts';
 import { C14nUnsupportedError, canonicalizeDocument, canonicalizeSubtree } from './c14n.ts';
@@ -109,7 +110,7 @@ export function verifyEnvelopedSignature(doc: Document): VerifiedXmlSignature {
   if (value.length !== 96) throw badSig(`SignatureValue is ${value.length} bytes, expected 96 (P-384 r||s)`);
   let ok: boolean;
   try {
-    ok = verifySignature('sha384', Buffer.from(signedInfoC14n, 'utf8'), { key: signer.publicKey, dsaEncoding: 'ieee-p1363' }, value);
+    ok = verifyRawEcdsa('sha384', Buffer.from(signedInfoC14n, 'utf8'), signer.publicKey, value, 48);
   } catch {
     ok = false;
   }

@@ -2,7 +2,8 @@
 // ear.status / ear.trustworthiness-vector / ear.veraison.annotated-evidence incl. runtime_data_claims), signed
 // ES256 by an operator key whose public JWK rides in the `jwk` header. Verification never trusts that header:
 // the key must be one of the caller's trusted keys.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { signRawEcdsa, trustedEcPublicKey, verifyRawEcdsa } from '../../protocol/ecdsa-signature.ts';
 import type { TeePubKey } from '../../protocol/tee-key.ts';
 import { parseTeePubKey } from '../../protocol/tee-key.ts';
 import type { JsonValue, TeeType, VerifiedEvidence } from '../verifier.ts';
@@ -154,7 +155,7 @@ export class EarSigner {
     if (opts.x5c && opts.x5c.length > 0) jwk['x5c'] = opts.x5c.map((der) => Buffer.from(der).toString('base64url'));
     const header = { alg: 'ES256', typ: 'JWT', jwk };
     const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload))}`;
-    const sig = sign('sha256', Buffer.from(input, 'ascii'), { key: this.#key, dsaEncoding: 'ieee-p1363' });
+    const sig = signRawEcdsa('sha256', Buffer.from(input, 'ascii'), this.#key, 32);
     return `${input}.${sig.toString('base64url')}`;
   }
 }
@@ -192,7 +193,7 @@ export function verifyEar(token: string, trustedKeys: EcPublicJwk[], at: Date, l
   const data = Buffer.from(`${parts[0]}.${parts[1]}`, 'ascii');
   const key = candidates.find((k) => {
     try {
-      return verify('sha256', data, { key: createPublicKey({ key: { ...k }, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, sig);
+      return verifyRawEcdsa('sha256', data, trustedEcPublicKey(k), sig, 32);
     } catch {
       return false;
     }

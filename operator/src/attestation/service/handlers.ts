@@ -5,7 +5,8 @@
 //     errors with a code: TNG prints them, and nothing is signed.
 //   - Evidence that fails verification, or names another agent's instance, gets a signed EAR whose status
 //     is contraindicated (as trustee issues tokens for failed appraisals): TNG reports EarStatusNotAffirming.
-import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { trustedEcPublicKey, verifyRawEcdsa } from '../../protocol/ecdsa-signature.ts';
 import type { AttestationPolicySpec } from '../../api/attestation-policy.ts';
 import { appraise, type Appraisal, type SubmodAppraisal } from '../policy/appraise.ts';
 import { buildEarClaims, type EarClaims, type EarSigner } from '../policy/ear.ts';
@@ -72,7 +73,7 @@ export function challengeProblem(token: unknown, deps: Pick<AsHandlerDeps, 'sign
   const parts = token.split('.');
   if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) return 'runtime_data.challenge_token is not a compact JWS';
   const jwk = deps.signing().signer.publicJwk;
-  const ok = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`, 'ascii'), { key: createPublicKey({ key: { ...jwk }, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, Buffer.from(parts[2]!, 'base64url'));
+  const ok = verifyRawEcdsa('sha256', Buffer.from(`${parts[0]}.${parts[1]}`, 'ascii'), trustedEcPublicKey(jwk), Buffer.from(parts[2]!, 'base64url'), 32);
   if (!ok) return 'runtime_data.challenge_token was not issued by this attestation service';
   let claims: { exp?: unknown; nonce?: unknown };
   try {

@@ -7,7 +7,7 @@ import type { TdxErrorCode } from './errors.ts';
 import { checkChain, checkCrl, createCertScope, parseCrl, parsePemChain } from './x509.ts';
 import type { Cert, CertScope, Crl, ValidityWindow } from './x509.ts';
 import { extractSignedJson } from './signed-json.ts';
-import { verifyRawEcdsaSha256 } from './ecdsa.ts';
+import { verifyRawEcdsa } from '../../protocol/ecdsa-signature.ts';
 import { TdQeIdentitySchema, TdxTcbInfoSchema, firstIssue } from './collateral-schemas.ts';
 import type { TdQeIdentity, TdxTcbInfo } from './collateral-schemas.ts';
 
@@ -57,7 +57,7 @@ function verifySignedJson(
     throw new TdxError('CertificateChainInvalid', `${what} is signed by "${signer.subjectCn}", expected "Intel SGX TCB Signing"`);
   }
   const signed = extractSignedJson(body, member, what, codes.malformed);
-  const ok = verifyRawEcdsaSha256(Buffer.from(signed.signedText, 'utf8'), signer.publicKey, signed.signature);
+  const ok = verifyRawEcdsa('sha256', Buffer.from(signed.signedText, 'utf8'), signer.publicKey, signed.signature, 32);
   if (!ok) throw new TdxError(codes.signature, `${what} signature does not verify over the signed "${member}" bytes`);
   return { value: signed.value, windows: checked.windows };
 }

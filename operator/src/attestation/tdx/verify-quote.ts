@@ -19,7 +19,7 @@ import type { TcbEvaluation } from './tcb-evaluation.ts';
 import { collateralKey, remember } from './memo.ts';
 import type { TdxVerificationMemo } from './memo.ts';
 import { INTEL_SGX_ROOT_CA_PEM } from './intel-root-ca.ts';
-import { verifyRawEcdsaSha256 } from './ecdsa.ts';
+import { verifyRawEcdsa } from '../../protocol/ecdsa-signature.ts';
 
 export interface VerifyTdxQuoteInput {
   quote: Uint8Array;
@@ -109,7 +109,7 @@ function checkQuote(quote: TdxQuote, input: VerifyTdxQuoteInput): TdxQuoteReport
   const pck = verifiedPck(quote.pckChainPem, collateral, input.collateral, scope, input.memo);
   for (const w of pck.windows) checkWindow(w, input.at);
 
-  const qeSigOk = verifyRawEcdsaSha256(quote.qeReport.raw, pck.leaf.publicKey, quote.qeReportSignature);
+  const qeSigOk = verifyRawEcdsa('sha256', quote.qeReport.raw, pck.leaf.publicKey, quote.qeReportSignature, 32);
   if (!qeSigOk) throw new TdxError('QeReportSignatureInvalid', 'the QE report signature does not verify with the PCK leaf key');
   const binding = createHash('sha256').update(quote.attestationKey).update(quote.qeAuthData).digest();
   const reportData = quote.qeReport.reportData;
@@ -117,7 +117,7 @@ function checkQuote(quote: TdxQuote, input: VerifyTdxQuoteInput): TdxQuoteReport
     throw new TdxError('QeReportDataMismatch', 'QE report REPORTDATA is not SHA-256(attestation key ‖ QE auth data) followed by 32 zero bytes');
   }
   const qeLevel = evaluateQeIdentity(quote.qeReport, collateral.qeIdentity);
-  const quoteSigOk = verifyRawEcdsaSha256(quote.signedRegion, attestationPublicKey(quote.attestationKey, input.memo), quote.signature);
+  const quoteSigOk = verifyRawEcdsa('sha256', quote.signedRegion, attestationPublicKey(quote.attestationKey, input.memo), quote.signature, 32);
   if (!quoteSigOk) throw new TdxError('QuoteSignatureInvalid', 'the quote signature over header and TD report does not verify with the attestation key');
 
   const tcb = evaluateTcb(quote.body, pck.extension, collateral.tcbInfo, qeLevel);
