@@ -13,6 +13,7 @@ export interface CommandEntry {
 export const COMMANDS: CommandEntry[] = [
   { path: ['operator'], summary: 'run the operator (controllers, KBS, metrics)', load: () => import('./commands/operator.ts') },
   { path: ['kbs'], summary: "run the operator's KBS 0.4.0 server as its own process", load: () => import('./commands/kbs.ts') },
+  { path: ['kbs', 'rotate-session-keys'], summary: 'rotate the key that seals KBS session cookies (all replicas)', load: () => import('./commands/kbs-session-keys.ts') },
   { path: ['dev'], summary: 'local control plane + operator (local provider) + example agent', load: () => import('./commands/dev.ts') },
   { path: ['local-cloud'], summary: 'run the local cloud that hosts simulated TEE instances', load: () => import('./commands/local-cloud.ts') },
   { path: ['status'], summary: 'what the operator verified about an agent: conditions, appraisal, measurements, credentials, expiries', load: () => import('./commands/status.ts') },

@@ -9,7 +9,9 @@ import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, VERSION } from '../../src/api/common.ts';
 import { OPERATOR_NODE_FLAGS } from '../../src/app/node-flags.ts';
-import { rotateSessionKeys, SESSION_KEYS_SECRET } from '../../src/app/kbs-session-keys.ts';
+import { SESSION_KEYS_SECRET } from '../../src/app/kbs-session-keys.ts';
+import { sessionKeyId } from '../../src/release/kbs/session-cookie.ts';
+import { runCli } from '../../src/cli/main.ts';
 import { sampleEvidence } from '../../src/attestation/sample/verifier.ts';
 import { primaryReportData } from '../../src/protocol/runtime-data.ts';
 import { generateTeeKeyPair } from '../../src/protocol/tee-key.ts';
@@ -213,8 +215,16 @@ describe('KBS replicas behind a round-robin load balancer', () => {
       return { cookie: String(r.headers['set-cookie']).split(';')[0]!, nonce: (JSON.parse(r.body.toString()) as { nonce: string }).nonce };
     };
     const before = await open();
-    const rotated = await rotateSessionKeys(core, OPERATOR_NS);
+    // The admin's command, against the real API server; it prints key ids (digests), never keys.
+    let said = '';
+    const io = { stdout: (t: string) => (said += t), stderr: (t: string) => (said += t), readStdin: async () => Buffer.alloc(0), env: { KUBECONFIG: controlPlane().kubeconfigPath } };
+    expect(await runCli(['kbs', 'rotate-session-keys', '--namespace', OPERATOR_NS], io)).toBe(0);
+    const data = (await core.readNamespacedSecret({ name: SESSION_KEYS_SECRET, namespace: OPERATOR_NS })).data!;
+    const rotated = { keyId: sessionKeyId(Buffer.from(data['current']!, 'base64')), previousKeyId: sessionKeyId(Buffer.from(data['previous']!, 'base64')) };
+    expect(said).toContain(`sealed with key ${rotated.keyId} from now on; key ${rotated.previousKeyId} still opens`);
+    expect(said).not.toContain(data['current']!);
     expect(kid(before.cookie)).toBe(rotated.previousKeyId);
+    expect(await runCli(['kbs', 'rotate-session-keys', 'extra'], io)).toBe(2);
     await waitFor('the replica seals with the new key', async () => (kid((await open()).cookie) === rotated.keyId ? true : undefined), { timeoutMs: 20_000, intervalMs: 100 });
     const tee = generateTeeKeyPair();
     const body = { 'runtime-data': { nonce: before.nonce, 'tee-pubkey': tee.publicKey }, 'tee-evidence': { primary_evidence: sampleEvidence(primaryReportData(before.nonce, tee.publicKey, '')), additional_evidence: '' } };
