@@ -186,6 +186,26 @@ describe('alibaba provider against the ECS simulator', () => {
     expect(owned[0]!.owner).toBeUndefined();
   });
 
+  it('concurrent describes share DescribeInstances calls (≤ 100 ids each) and each gets its own instance', async () => {
+    const p = provider(sim.endpoint, { clusterId: 'batch-cluster' });
+    const { Ecs } = await import('../../src/cloud/alibaba/sdk.ts');
+    const s = spec();
+    const tag = [new Ecs.RunInstancesRequestTag({ key: 'confidential-agent.io/managed-by', value: 'confidential-agent-operator' })];
+    const run = await p.caller().call('RunInstances', (c) =>
+      c.runInstances(new Ecs.RunInstancesRequest({ regionId: s.regionId, zoneId: s.zoneId, instanceType: s.instanceType, imageId: s.imageId, vSwitchId: s.vSwitchId, securityGroupId: s.securityGroupId, tag, amount: 100 })),
+    );
+    const ids = [...(run.body?.instanceIdSets?.instanceIdSet ?? []), 'i-doesnotexist0', 'not-an-ecs-id'];
+    const before = sim.requestLog.length;
+    // What 16 reconcile workers do at once, many times over: describe their agents' instances.
+    const got = await Promise.all(ids.map((id) => p.describe(id)));
+    const calls = sim.requestLog.slice(before).filter((r) => r.action === 'DescribeInstances');
+    expect(got.slice(0, 100).map((g) => g?.id)).toEqual(ids.slice(0, 100));
+    expect(got.slice(100)).toEqual([undefined, undefined]);
+    // 101 valid ids: two calls (the malformed one is never sent), not 101.
+    expect(calls).toHaveLength(2);
+    expect(calls.map((c) => (JSON.parse(c.params.InstanceIds ?? '[]') as string[]).length).sort((a, b) => a - b)).toEqual([1, 100]);
+  });
+
   it('never puts the AccessKey ID or secret in logs or errors, even when the server echoes the key id', async () => {
     const strict = await startEcsSimulator({ acceptedAccessKeyIds: ['LTAI5tSomeoneElsesKey000'] });
     const { logger, lines } = captureLogger();

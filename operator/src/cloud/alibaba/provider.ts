@@ -20,9 +20,12 @@ import { defaultCredential, Ecs, type SdkCredential } from './sdk.ts';
 import { clusterSelector, matchesSelector, TAG_CLIENT_TOKEN, TAG_UID, type Tag } from './tags.ts';
 import { RefusalCache } from './refusal-cache.ts';
 import { TokenBucket } from './token-bucket.ts';
+import { DescribeBatcher } from './describe-batcher.ts';
 
 /** ECS instance ids: `i-` and lower-case alphanumerics. */
 const INSTANCE_ID = /^i-[0-9a-z]{1,64}$/;
+/** How long concurrent describes wait for each other to share one DescribeInstances call (describe-batcher.ts). */
+const DESCRIBE_BATCH_WINDOW_MS = 20;
 export interface AlibabaProviderOptions {
   /** Written as a tag on every instance; GC only ever lists instances with this cluster id. */
   clusterId: string;
@@ -136,11 +139,15 @@ export function createAlibabaProvider(opts: AlibabaProviderOptions): AlibabaProv
     return out;
   }
 
+  const describes = new DescribeBatcher<EcsInstance>({ fetch: describeIn, idOf: (i) => i.instanceId, windowMs: DESCRIBE_BATCH_WINDOW_MS, maxIds: 100 });
+
   async function findRaw(id: string): Promise<{ inst: EcsInstance; regionId: string } | undefined> {
+    // Ids come from agent status: one that is not an ECS id must not fail the batch it would share.
+    if (!INSTANCE_ID.test(id)) return undefined;
     const known = regionOf.get(id);
     const order = known ? [known, ...[...regions].filter((r) => r !== known)] : [...regions];
     for (const regionId of order) {
-      const inst = (await describeIn(regionId, [id])).find((i) => i.instanceId === id);
+      const inst = await describes.describe(regionId, id);
       if (inst) {
         regionOf.set(id, regionId);
         return { inst, regionId };
