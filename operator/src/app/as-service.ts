@@ -12,6 +12,7 @@ import { anchorsPem, needsRotation, type AsCaState } from '../attestation/servic
 import type { AsEvent } from '../attestation/service/handlers.ts';
 import { parsePolicyId } from '../attestation/service/policy-id.ts';
 import type { EventRecorder, SharedInformer } from '../runtime/manager.ts';
+import type { DomainMetrics } from '../metrics/domain.ts';
 import { AS_CA_SECRET, DEFAULT_AS_CA_POLICY, loadOrCreateAsCa, readAsCa, type AsCaPolicy } from './as-ca-store.ts';
 import { startAsRuntime, type AsRuntime } from './as-runtime.ts';
 import { asSnapshot } from './as-snapshot.ts';
@@ -54,6 +55,8 @@ export interface AsServiceDeps {
   egress?: EgressLists;
   logger: Logger;
   events?: EventRecorder;
+  /** Tokens by status, refusals by code, challenges (counted here, on the main thread, from the worker's events). */
+  metrics?: Pick<DomainMetrics, 'asToken' | 'asRefusal' | 'asChallenge'>;
   isolation?: 'worker' | 'inline';
   snapshotDebounceMs?: number;
   now?: () => number;
@@ -93,6 +96,9 @@ export async function startAsService(deps: AsServiceDeps): Promise<AsService> {
 
   const lastEvent = new Map<string, number>();
   const onEvent = (e: AsEvent) => {
+    if (e.type === 'token-issued') deps.metrics?.asToken(e.status);
+    else if (e.type === 'refused') deps.metrics?.asRefusal(e.code);
+    else deps.metrics?.asChallenge();
     if (!deps.events || e.type === 'challenge-issued' || !e.policyId) return;
     const id = parsePolicyId(e.policyId);
     if (!id.ok || id.id.kind !== 'agent') return;

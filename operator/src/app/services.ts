@@ -143,6 +143,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
         egress: { allowedRekorUrls: config.allowedRekorUrls, allowedPccsUrls: config.allowedPccsUrls },
         ...(config.nvidiaRimDir ? { nvidiaRimDir: config.nvidiaRimDir } : {}),
         events: manager.events,
+        ...(metrics ? { metrics } : {}),
         logger: logger.child({ component: 'attestation-service' }),
       })
     : undefined;

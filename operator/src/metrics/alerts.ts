@@ -90,6 +90,14 @@ export const ALERTS: readonly AlertRule[] = [
     description: 'Rotate it with `cai sealing-key rotate`; credentials sealed to the old key keep opening until it is retired.',
   },
   {
+    alert: 'AttestationServiceSaturated',
+    expr: `sum by (code) (increase(${M.asRefusals}{code=~"Busy|RateLimited"}[10m])) > 0`,
+    for: '10m',
+    severity: 'warning',
+    summary: 'The attestation service turns TNG gateways away ({{ $labels.code }})',
+    description: '{{ $value | humanize }} attestation-service requests were refused with {{ $labels.code }} in the last 10 minutes: gateways cannot verify instances and clients cannot connect. Busy: raise the verification limit or add replicas; RateLimited: one client exceeds 50 requests/s.',
+  },
+  {
     alert: 'CloudApiThrottled',
     expr: `sum by (provider, action) (rate(${M.cloudThrottles}[10m])) > 0.05`,
     for: '15m',

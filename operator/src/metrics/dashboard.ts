@@ -54,6 +54,7 @@ export function buildDashboard(): Dashboard {
     .withPanel(timeseries('Credential releases', 'ops', [{ expr: `sum by (mode, result) (rate(${M.releases}[5m]))`, legend: '{{mode}} {{result}}' }], 8))
     .withPanel(timeseries('KBS requests', 'reqps', [{ expr: `sum by (endpoint, code) (rate(${M.kbsRequests}[5m]))`, legend: '{{endpoint}} {{code}}' }], 8))
     .withPanel(timeseries('KBS sessions', 'short', [{ expr: `sum(${M.kbsSessions})`, legend: 'sessions' }], 8))
+    .withPanel(timeseries('Attestation service: tokens by status, refusals by code', 'reqps', [{ expr: `sum by (status) (rate(${M.asTokens}[5m]))`, legend: 'token {{status}}' }, { expr: `sum by (code) (rate(${M.asRefusals}[5m])) > 0`, legend: 'refused {{code}}' }], 8))
     .withRow(new RowBuilder('Trust material'))
     .withPanel(table('TDX collateral: time to nextUpdate', 's', { expr: `min by (fmspc, kind) (${M.collateralNextUpdate}) - time()` }))
     .withPanel(table('NVIDIA certificates: time to expiry', 's', { expr: `min by (kind) (${M.rimCertExpiry}) - time()` }))

@@ -38,6 +38,30 @@ describe('DomainMetrics', () => {
     expect(text).toContain('confidential_agent_kbs_requests_total{endpoint="auth",code="0"} 1');
   });
 
+  it('counts attestation-service tokens by EAR status and refusals by code, from 0, with no other label value', async () => {
+    const registry = new prom.Registry();
+    const m = new DomainMetrics(registry);
+    let text = await registry.metrics();
+    // Initialised: an alert on increase() sees the first refusal, and no code is missing from a dashboard.
+    expect(text).toContain('confidential_agent_attestation_service_refusals_total{code="Busy"} 0');
+    expect(text).toContain('confidential_agent_attestation_service_tokens_total{status="affirming"} 0');
+    m.asToken('affirming');
+    m.asToken('contraindicated');
+    m.asToken('affirming\n# HELP injected');
+    m.asRefusal('Busy');
+    m.asRefusal('PolicyNotFound: bank-prod/payments');
+    m.asChallenge();
+    text = await registry.metrics();
+    expect(text).toContain('confidential_agent_attestation_service_tokens_total{status="affirming"} 1');
+    expect(text).toContain('confidential_agent_attestation_service_tokens_total{status="contraindicated"} 1');
+    expect(text).toContain('confidential_agent_attestation_service_tokens_total{status="none"} 1');
+    expect(text).toContain('confidential_agent_attestation_service_refusals_total{code="Busy"} 1');
+    expect(text).toContain('confidential_agent_attestation_service_refusals_total{code="Other"} 1');
+    expect(text).toContain('confidential_agent_attestation_service_challenges_total 1');
+    expect(text).not.toContain('injected');
+    expect(text).not.toContain('bank-prod');
+  });
+
   it('tracks log consistency per policy and forgets deleted policies', async () => {
     const registry = new prom.Registry();
     const m = new DomainMetrics(registry);

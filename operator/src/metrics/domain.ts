@@ -14,6 +14,10 @@ export type AttestationResult = 'pass' | 'fail';
 export type ReleaseResult = 'delivered' | 'refused' | 'error';
 export type VerifierHost = 'operator' | 'kbs';
 export type CollateralKind = 'tcb_info' | 'qe_identity' | 'pck_crl' | 'root_ca_crl';
+/** The EAR statuses a token can carry (ear.veraison status), initialised at 0 so rate() works from the start. */
+const EAR_STATUSES = ['affirming', 'warning', 'contraindicated', 'none'] as const;
+/** The attestation service's refusal codes (attestation/service/errors.ts), initialised at 0. */
+const AS_REFUSALS = ['BodyTooLarge', 'MalformedRequest', 'InvalidPolicyId', 'UnsupportedPolicyCount', 'PolicyNotFound', 'PolicyNotReady', 'AgentNotFound', 'AgentPolicyMismatch', 'TeeNotAllowed', 'ChallengeInvalid', 'RateLimited', 'Busy', 'NotFound', 'MethodNotAllowed', 'InternalError'] as const;
 
 export class DomainMetrics {
   readonly #attestations: prom.Counter<'tee' | 'result'>;
@@ -22,6 +26,9 @@ export class DomainMetrics {
   readonly #releases: prom.Counter<'mode' | 'result'>;
   readonly #kbsRequests: prom.Counter<'endpoint' | 'code'>;
   readonly #kbsSessions: prom.Gauge;
+  readonly #asTokens: prom.Counter<'status'>;
+  readonly #asRefusals: prom.Counter<'code'>;
+  readonly #asChallenges: prom.Counter;
   readonly #collateralNext: prom.Gauge<'fmspc' | 'kind'>;
   readonly #pccsSuccess: prom.Gauge<'host'>;
   readonly #stale: prom.Gauge<'host'>;
@@ -43,6 +50,11 @@ export class DomainMetrics {
     this.#releases = new prom.Counter({ name: METRIC.releases, help: 'Credential deliveries by mode and result.', labelNames: ['mode', 'result'], registers });
     this.#kbsRequests = new prom.Counter({ name: METRIC.kbsRequests, help: 'KBS requests by endpoint and HTTP status code.', labelNames: ['endpoint', 'code'], registers });
     this.#kbsSessions = new prom.Gauge({ name: METRIC.kbsSessions, help: 'KBS sessions currently held.', registers });
+    this.#asTokens = new prom.Counter({ name: METRIC.asTokens, help: 'Attestation-service EAR tokens issued to TNG gateways and clients, by EAR status (only affirming lets a gateway through).', labelNames: ['status'], registers });
+    this.#asRefusals = new prom.Counter({ name: METRIC.asRefusals, help: 'Attestation-service requests refused, by refusal code.', labelNames: ['code'], registers });
+    this.#asChallenges = new prom.Counter({ name: METRIC.asChallenges, help: 'Attestation-service challenges issued for TNG OHTTP mode.', registers });
+    for (const status of EAR_STATUSES) this.#asTokens.inc({ status }, 0);
+    for (const code of AS_REFUSALS) this.#asRefusals.inc({ code }, 0);
     this.#collateralNext = new prom.Gauge({ name: METRIC.collateralNextUpdate, help: 'nextUpdate of the TDX collateral in use, per FMSPC and kind (Unix seconds).', labelNames: ['fmspc', 'kind'], registers });
     // `host`: which collateral cache — the operator's (challenge mode) or the KBS worker's (KBS mode); each has its own.
     this.#pccsSuccess = new prom.Gauge({ name: METRIC.pccsLastSuccess, help: 'Last successful PCCS fetch (Unix seconds), per verifier host (operator, kbs).', labelNames: ['host'], registers });
@@ -75,6 +87,15 @@ export class DomainMetrics {
   }
   kbsSessions(n: number): void {
     this.#kbsSessions.set(n);
+  }
+  asToken(status: string): void {
+    this.#asTokens.inc({ status: (EAR_STATUSES as readonly string[]).includes(status) ? status : 'none' });
+  }
+  asRefusal(code: string): void {
+    this.#asRefusals.inc({ code: (AS_REFUSALS as readonly string[]).includes(code) ? code : 'Other' });
+  }
+  asChallenge(): void {
+    this.#asChallenges.inc();
   }
   collateral(fmspc: string, kind: CollateralKind, nextUpdate: Date): void {
     if (!FMSPC.test(fmspc)) return;

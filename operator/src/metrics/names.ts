@@ -19,6 +19,10 @@ export const METRIC = {
   releases: 'confidential_agent_credential_releases_total',
   kbsRequests: 'confidential_agent_kbs_requests_total',
   kbsSessions: 'confidential_agent_kbs_sessions',
+  // attestation service (what TNG gateways are told)
+  asTokens: 'confidential_agent_attestation_service_tokens_total',
+  asRefusals: 'confidential_agent_attestation_service_refusals_total',
+  asChallenges: 'confidential_agent_attestation_service_challenges_total',
   // trust material
   collateralNextUpdate: 'confidential_agent_tdx_collateral_next_update_timestamp_seconds',
   pccsLastSuccess: 'confidential_agent_pccs_last_success_timestamp_seconds',

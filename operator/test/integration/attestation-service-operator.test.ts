@@ -5,6 +5,7 @@
 import { connect } from 'node:tls';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import * as prom from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { AttestationPolicy } from '../../src/api/attestation-policy.ts';
 import type { ConfidentialAgent } from '../../src/api/confidential-agent.ts';
@@ -12,6 +13,7 @@ import { AS_CA_SECRET, loadOrCreateAsCa, readAsCa } from '../../src/app/as-ca-st
 import { startAsService } from '../../src/app/as-service.ts';
 import { advance, anchorsPem } from '../../src/attestation/service/ca.ts';
 import { runCli } from '../../src/cli/main.ts';
+import { DomainMetrics } from '../../src/metrics/domain.ts';
 import { agentInitDataDigest } from '../../src/protocol/agent-init-data.ts';
 import { httpCall } from '../../src/sim/guest/http.ts';
 import { agent, NS, readyPolicy } from '../support/agent-fixtures.ts';
@@ -79,8 +81,10 @@ describe('the operator attestation service (worker thread)', () => {
     policies.set(readyPolicy('dev', { allowSampleTee: true, sample: { trustAsAffirming: true } }));
     const a = agents.set(agent('agent-a'));
     const events = recordingEvents();
+    const registry = new prom.Registry();
+    const metrics = new DomainMetrics(registry);
     const start = () =>
-      startAsService({ agents, policies, core, operatorNamespace: ns, host: '127.0.0.1', port: 0, publicUrl: 'https://cao-as.team.svc:8082', logger: pino({ level: 'silent' }), events: events.recorder, snapshotDebounceMs: 10, caCheckIntervalMs: 200 });
+      startAsService({ agents, policies, core, operatorNamespace: ns, host: '127.0.0.1', port: 0, publicUrl: 'https://cao-as.team.svc:8082', logger: pino({ level: 'silent' }), events: events.recorder, metrics, snapshotDebounceMs: 10, caCheckIntervalMs: 200 });
     let as = await start();
     const local = () => `https://127.0.0.1:${as.port}`;
     try {
@@ -111,6 +115,14 @@ describe('the operator attestation service (worker thread)', () => {
       policies.set(readyPolicy('dev', { tdx: {} }, 3));
       await expect.poll(() => post(`${NS}/dev/agent-a`, digest), { timeout: 5000 }).toMatch(/^403 .*TeeNotAllowed/);
       expect(events.emitted.some((e) => e.name === 'agent-a' && e.note.includes('TeeNotAllowed'))).toBe(true);
+      // What the worker decided, counted on the main thread's registry (what Prometheus scrapes).
+      const scrape = await registry.metrics();
+      const counted = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(scrape)?.[1] ?? NaN);
+      expect(counted('confidential_agent_attestation_service_tokens_total{status="affirming"}')).toBeGreaterThanOrEqual(2);
+      expect(counted('confidential_agent_attestation_service_tokens_total{status="contraindicated"}')).toBeGreaterThanOrEqual(1);
+      expect(counted('confidential_agent_attestation_service_tokens_total{status="warning"}')).toBeGreaterThanOrEqual(1);
+      expect(counted('confidential_agent_attestation_service_refusals_total{code="TeeNotAllowed"}')).toBeGreaterThanOrEqual(1);
+      expect(counted('confidential_agent_attestation_service_refusals_total{code="Busy"}')).toBe(0);
 
       await as.close();
       as = await start();

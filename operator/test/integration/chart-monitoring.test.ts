@@ -10,6 +10,7 @@ import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { useControlPlane } from '../envtest/index.ts';
+import { ALERTS } from '../../src/metrics/alerts.ts';
 import { CHART_DIR, helm, ofKind, OPTION_SETS, render, renderRaw } from '../support/chart.ts';
 import { REPO_ROOT } from '../support/operator.ts';
 
@@ -89,7 +90,7 @@ describe('Helm chart: monitoring', () => {
     expect(rule?.apiVersion).toBe('monitoring.coreos.com/v1');
     expect(rule?.metadata.labels?.['release']).toBe('kube-prometheus-stack');
     expect(rule?.spec).toEqual(source);
-    expect(source.groups[0]!.rules.length).toBe(14);
+    expect(source.groups[0]!.rules.length).toBe(ALERTS.length);
 
     const base = 'https://github.com/example/confidential-agent-operator/blob/v0.1.0/docs/runbooks.md';
     const [linked] = ofKind<PrometheusRule>(render({ set: [...ALL_ON, `monitoring.prometheusRule.runbookBaseUrl=${base}`] }), 'PrometheusRule');
