@@ -17,6 +17,7 @@ import { httpCall } from '../src/sim/guest/http.ts';
 import { KbsClient } from '../src/sim/guest/kbs-client.ts';
 import { generateTeeKeyPair } from '../src/protocol/tee-key.ts';
 import { startTestKbs, TEST_RESOURCE, TEST_SECRET } from '../test/support/kbs-harness.ts';
+import { recordHandshake, replayLoad, serveReplay, type RecordedExchange } from './http-floor.ts';
 
 const SECONDS = Number(process.env['KBS_BENCH_SECONDS'] ?? 3);
 const LEVELS = [1, 16, 64];
@@ -25,7 +26,19 @@ const LEVELS = [1, 16, 64];
 let kbsCpu: () => Promise<{ cpu: number; system: number }> = () => Promise.resolve({ cpu: 0, system: 0 });
 let kbsPid = 0;
 
-if (process.argv.includes('--serve')) {
+if (process.argv.includes('--serve-replay')) {
+  // The transport-floor reference (http-floor.ts): node:http answering recorded replies, no work.
+  process.once('message', (exchanges: RecordedExchange[]) => {
+    void serveReplay(exchanges).then((srv) => {
+      process.on('message', () => {
+        const u = process.cpuUsage();
+        process.send!({ cpu: (u.user + u.system) / 1e6, system: u.system / 1e6 });
+      });
+      process.on('disconnect', () => void srv.close().then(() => process.exit(0)));
+      process.send!({ url: srv.url });
+    });
+  });
+} else if (process.argv.includes('--serve')) {
   // Every bench client shares 127.0.0.1, so lift the per-address allowance of pending sessions.
   const kbs = await startTestKbs({ server: { maxSessions: 100_000, maxPendingSessionsPerAddress: 100_000 } });
   process.on('message', () => {
@@ -211,7 +224,39 @@ async function main(): Promise<void> {
   console.log(`KBS crypto floor per handshake (1 keygen + 1 ECDH + 1 ES256 + 2 cookie seal/open at the rates above): ${kbsFloorMs.toFixed(3)} ms CPU; measured ${at64.kbsMs.toFixed(3)} ms at 64 clients (${(at64.kbsMs / kbsFloorMs).toFixed(1)}× the floor); with the guest's point decoded and checked: ${kbsNodeFloorMs.toFixed(3)} ms (${(at64.kbsMs / kbsNodeFloorMs).toFixed(1)}×)`);
   console.log(`KBS capacity from its CPU time at 64 clients: ~${(1000 / at64.kbsMs).toFixed(0)} handshakes/s per core`);
   console.log(`target at 64 clients: p99 < 50 ms → ${at64.p99 < 50 ? 'MET' : 'NOT MET'} (p99 ${at64.p99.toFixed(1)} ms); KBS CPU per handshake ≤ 0.5 ms → ${at64.kbsMs <= 0.5 ? 'MET' : 'NOT MET'} (${at64.kbsMs.toFixed(3)} ms)`);
+  await transportFloor(url, cores, at64.kbsMs);
   await dosReproduction(url);
   child.disconnect();
   await new Promise((r) => child.once('exit', r));
+}
+
+/** CPU of a process over IPC (the children answer any message with their cpuUsage). */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (m: { cpu: number }) => resolve(m.cpu));
+    child.send('cpu');
+  });
+}
+
+/**
+ * Same-run reference: the handshake's three requests, recorded from the KBS byte for byte, replayed at 64
+ * clients against a node:http server on the KBS's core that answers with the recorded replies and does no
+ * other work. Its CPU per handshake is the transport floor under the KBS's own work.
+ */
+async function transportFloor(kbsUrl: string, cores: number, kbsMs: number): Promise<void> {
+  const exchanges = await recordHandshake(kbsUrl, TEST_RESOURCE);
+  const replay: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve-replay'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  replay.send(exchanges);
+  const url = await new Promise<string>((resolve) => replay.once('message', (m: { url: string }) => resolve(m.url)));
+  if (cores > 1) pin(replay.pid!, String(cores - 1));
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  await replayLoad(url, exchanges, agent, 4, 0.5); // warm-up
+  const cpu0 = await cpuOf(replay);
+  const done = await replayLoad(url, exchanges, agent, 64, SECONDS);
+  const ms = (1000 * ((await cpuOf(replay)) - cpu0)) / Math.max(1, done);
+  agent.destroy();
+  const bytes = exchanges.reduce((n, e) => n + e.body.length + e.reply.length + (e.setCookie?.length ?? 0), 0);
+  console.log(`transport floor (same run): the handshake's 3 requests recorded from the KBS (${bytes} bytes of bodies and cookies), replayed at 64 clients to a node:http server that only answers with the recorded replies: ${ms.toFixed(3)} ms CPU per handshake (${(1000 / ms).toFixed(0)}/s per core); the KBS's own work on top: ${(kbsMs - ms).toFixed(3)} ms`);
+  replay.disconnect();
+  await new Promise((r) => replay.once('exit', r));
 }
