@@ -2,10 +2,9 @@
 // key (the new CA is published at once, signs after the overlap, the old one stays trusted for another
 // overlap; running operators pick it up from the Secret within a minute), or print the current trust bundle
 // (what TNG gateways pin). Runs with the caller's (admin) credentials; the operator itself only reads.
-import { parseArgs } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { AS_CA_SECRET, DEFAULT_OVERLAP_SECONDS, readAsCa, rotateAsCa } from '../../app/as-ca-store.ts';
 import { anchorsPem, AsCaError } from '../../attestation/service/ca.ts';
+import { operatorNamespaceClient, parseAdminArgs } from '../admin-command.ts';
 import type { CliCommand, CliIO } from '../command.ts';
 
 const USAGE = `Usage: cai attestation-service rotate-ca|ca [--kubeconfig FILE] [--namespace NS] [--overlap SECONDS]
@@ -19,13 +18,8 @@ export const command: CliCommand = {
   summary: "rotate the attestation service's CA and signing key, or print its trust bundle",
   usage: USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
-    let parsed: { values: { kubeconfig?: string; namespace?: string; overlap?: string }; positionals: string[] };
-    try {
-      parsed = parseArgs({ args, options: { kubeconfig: { type: 'string' }, namespace: { type: 'string' }, overlap: { type: 'string' } }, strict: true, allowPositionals: true });
-    } catch (err) {
-      io.stderr(`cai attestation-service: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`);
-      return 2;
-    }
+    const parsed = parseAdminArgs('attestation-service', USAGE, args, io, { options: ['overlap'] });
+    if (!parsed) return 2;
     const [action, ...extra] = parsed.positionals;
     if ((action !== 'rotate-ca' && action !== 'ca') || extra.length > 0) {
       io.stderr(`cai attestation-service: expected 'rotate-ca' or 'ca'\n\n${USAGE}\n`);
@@ -36,12 +30,7 @@ export const command: CliCommand = {
       io.stderr(`cai attestation-service: --overlap must be an integer number of seconds between 0 and ${90 * 86400}\n`);
       return 2;
     }
-    const kc = new KubeConfig();
-    const file = parsed.values.kubeconfig ?? io.env.KUBECONFIG;
-    if (file) kc.loadFromFile(file);
-    else kc.loadFromDefault();
-    const namespace = parsed.values.namespace ?? io.env.POD_NAMESPACE ?? 'confidential-agent-system';
-    const core = kc.makeApiClient(CoreV1Api);
+    const { core, namespace } = operatorNamespaceClient(parsed.values, io.env);
     if (action === 'ca') {
       const state = await readAsCa(core, namespace);
       if (!state) {

@@ -2,9 +2,8 @@
 // any `cai kbs`). The old key stays able to open cookies for one more rotation, so handshakes in flight
 // (a session lives 5 minutes) finish; running replicas pick the new key up from the watched Secret. Runs with
 // the caller's (admin) credentials. Rotate on a schedule, and at once if the Secret may have been read.
-import { parseArgs } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { rotateSessionKeys, SESSION_KEYS_SECRET, SessionKeysError } from '../../app/kbs-session-keys.ts';
+import { operatorNamespaceClient, parseAdminArgs } from '../admin-command.ts';
 import type { CliCommand, CliIO } from '../command.ts';
 
 const USAGE = `Usage: cai kbs rotate-session-keys [--kubeconfig FILE] [--namespace NS]
@@ -18,21 +17,12 @@ export const command: CliCommand = {
   summary: 'rotate the key that seals KBS session cookies (all replicas)',
   usage: USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
-    let parsed: { values: { kubeconfig?: string; namespace?: string }; positionals: string[] };
-    try {
-      parsed = parseArgs({ args, options: { kubeconfig: { type: 'string' }, namespace: { type: 'string' } }, strict: true, allowPositionals: false });
-    } catch (err) {
-      io.stderr(`cai kbs rotate-session-keys: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`);
-      return 2;
-    }
-    const kc = new KubeConfig();
-    const file = parsed.values.kubeconfig ?? io.env.KUBECONFIG;
-    if (file) kc.loadFromFile(file);
-    else kc.loadFromDefault();
-    const namespace = parsed.values.namespace ?? io.env.POD_NAMESPACE ?? 'confidential-agent-system';
+    const parsed = parseAdminArgs('kbs rotate-session-keys', USAGE, args, io, { positionals: false });
+    if (!parsed) return 2;
+    const { core, namespace } = operatorNamespaceClient(parsed.values, io.env);
     let rotated;
     try {
-      rotated = await rotateSessionKeys(kc.makeApiClient(CoreV1Api), namespace);
+      rotated = await rotateSessionKeys(core, namespace);
     } catch (err) {
       if (err instanceof SessionKeysError) {
         io.stderr(`cai kbs rotate-session-keys: ${err.code}: ${err.message}\n`);

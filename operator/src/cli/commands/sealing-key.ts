@@ -1,9 +1,8 @@
 // `cai sealing-key rotate|cert`: rotate the operator's sealing key (old keys stay for opening what was
 // sealed before; a running operator picks the new keyring up from its Secret), or print the current
 // public certificate to seal with.
-import { parseArgs } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { SEALING_CERT_CONFIGMAP, SealingKeyStore } from '../../release/sealing/store.ts';
+import { operatorNamespaceClient, parseAdminArgs } from '../admin-command.ts';
 import type { CliCommand, CliIO } from '../command.ts';
 
 const USAGE = `Usage: cai sealing-key rotate|cert [--kubeconfig FILE] [--namespace NS]
@@ -17,24 +16,14 @@ export const command: CliCommand = {
   summary: "rotate the operator's sealing key, or print its public certificate",
   usage: USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
-    let parsed: { values: { kubeconfig?: string; namespace?: string }; positionals: string[] };
-    try {
-      parsed = parseArgs({ args, options: { kubeconfig: { type: 'string' }, namespace: { type: 'string' } }, strict: true, allowPositionals: true });
-    } catch (err) {
-      io.stderr(`cai sealing-key: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`);
-      return 2;
-    }
+    const parsed = parseAdminArgs('sealing-key', USAGE, args, io);
+    if (!parsed) return 2;
     const [action, ...extra] = parsed.positionals;
     if ((action !== 'rotate' && action !== 'cert') || extra.length > 0) {
       io.stderr(`cai sealing-key: expected 'rotate' or 'cert'\n\n${USAGE}\n`);
       return 2;
     }
-    const kc = new KubeConfig();
-    const file = parsed.values.kubeconfig ?? io.env.KUBECONFIG;
-    if (file) kc.loadFromFile(file);
-    else kc.loadFromDefault();
-    const namespace = parsed.values.namespace ?? io.env.POD_NAMESPACE ?? 'confidential-agent-system';
-    const core = kc.makeApiClient(CoreV1Api);
+    const { core, namespace } = operatorNamespaceClient(parsed.values, io.env);
     if (action === 'cert') {
       const cm = await core.readNamespacedConfigMap({ name: SEALING_CERT_CONFIGMAP, namespace });
       const pem = cm.data?.['cert.pem'];
