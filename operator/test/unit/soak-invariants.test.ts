@@ -89,9 +89,11 @@ describe('soak invariants', () => {
     const agent = (over: Partial<AgentSnapshot>): AgentSnapshot => ({ name: 'hw-0', policy: 'hw-fork', attested: { status: 'False', reason: 'PolicyNotReady' }, ready: 'False', ...over });
 
     it('during a fork the policy must be refused LogInconsistent without values, and its agents PolicyNotReady', () => {
-      expect(forkRefusals(forked, [agent({}), agent({ name: 'other', policy: 'hw-steady', attested: { status: 'True', reason: 'Affirming' }, ready: 'True' })], 1)).toEqual([]);
-      expect(forkRefusals({ ...forked, resolved: { status: 'True', reason: 'Resolved' }, hasValues: true }, [], 1)).toMatchObject([{ invariant: 'fork-refused', agent: 'hw-fork' }]);
-      expect(forkRefusals(forked, [agent({ attested: { status: 'True', reason: 'Affirming' }, ready: 'True' })], 1)).toMatchObject([{ invariant: 'fork-refused', agent: 'hw-0' }]);
+      const must = new Set(['hw-0', 'other']);
+      const provisioning = agent({ name: 'hw-9', attested: { status: 'False', reason: 'WaitingForInstance' } }); // not Ready when the fork began
+      expect(forkRefusals(forked, [agent({}), provisioning, agent({ name: 'other', policy: 'hw-steady', attested: { status: 'True', reason: 'Affirming' }, ready: 'True' })], must, 1)).toEqual([]);
+      expect(forkRefusals({ ...forked, resolved: { status: 'True', reason: 'Resolved' }, hasValues: true }, [], must, 1)).toMatchObject([{ invariant: 'fork-refused', agent: 'hw-fork' }]);
+      expect(forkRefusals(forked, [agent({ attested: { status: 'True', reason: 'Affirming' }, ready: 'True' })], must, 1)).toMatchObject([{ invariant: 'fork-refused', agent: 'hw-0' }]);
     });
 
     it('an appraisal dated after the policy went LogInconsistent (past the grace) is a violation', () => {

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { GROUP, VERSION } from '../../../src/api/common.ts';
+import { DEFAULT_ALLOWED_PCCS_URLS, DEFAULT_ALLOWED_REKOR_URLS } from '../../../src/app/config.ts';
 import type { ConfidentialAgent } from '../../../src/api/confidential-agent.ts';
 import type { AttestationPolicy } from '../../../src/api/attestation-policy.ts';
 import { loadSigningKey, parseTrustedRoot, publishReferenceValues, RekorClient, type SigningKey } from '../../../src/attestation/refvalues/index.ts';
@@ -95,9 +96,9 @@ interface LeaderMetrics {
 
 export async function startTrustFaults(o: TrustFaultsOptions) {
   const short = o.durationMs <= 90_000;
-  const validityMs = short ? 30_000 : 60_000;
-  const outageMs = short ? 12_000 : 20_000;
-  const expiryWindowMs = validityMs + 10_000;
+  const validityMs = short ? 15_000 : 60_000;
+  const outageMs = short ? 10_000 : 20_000;
+  const expiryWindowMs = validityMs + (short ? 8000 : 10_000);
   const now0 = Date.now();
   const upToDate = (levels: unknown) => {
     for (const l of levels as Array<Record<string, unknown>>) {
@@ -143,8 +144,8 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
   let reissuing: Promise<void> | undefined;
   const current = async (): Promise<Issued> => {
     if (mode.expired) return (expired[mode.expired] ??= await issue(mode.expired));
-    // Re-issued when a sixth of its validity is gone, so what is served always has most of it left.
-    if (Date.now() - fresh.issuedAt > validityMs / 6) {
+    // Re-issued when a tenth of its validity is gone, so what is served always has most of it left.
+    if (Date.now() - fresh.issuedAt > validityMs / 10) {
       reissuing ??= issue('fresh').then((f) => void (fresh = f)).finally(() => (reissuing = undefined));
       await reissuing;
     }
@@ -230,6 +231,7 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
   let forkSeenFrom: number | undefined;
   let forkSeenTo = 0;
   let lastAgents: AgentSnapshot[] = [];
+  const lastState = new Map<string, string>();
   let lastPolicies = new Map<string, PolicySnapshot>();
   let bumpSeq = 0;
   const counts = { outages: 0, warmOutages: 0, outagePasses: 0, outageCollateralFailures: 0, staleServed: 0, expiries: 0, forks: 0, forksDetected: 0, growth: 0 };
@@ -259,7 +261,10 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
 
   return {
     /** Arguments every replica needs: the loopback PCCS and logs on the egress allow-lists. */
-    operatorArgs: ['--allowed-pccs-urls', `${pccsOrigin}/`, '--allowed-rekor-urls', HW_POLICIES.map((p) => logs.get(p)!.server.url).join(',')],
+    operatorArgs: [
+      ...['--allowed-pccs-urls', [...DEFAULT_ALLOWED_PCCS_URLS, `${pccsOrigin}/`].join(',')],
+      ...['--allowed-rekor-urls', [...DEFAULT_ALLOWED_REKOR_URLS, ...HW_POLICIES.map((p) => logs.get(p)!.server.url)].join(',')],
+    ],
     /** Replicas start through anchored-operator.ts with the test PKI's Intel root. */
     spawn: { entry: join(import.meta.dirname, 'anchored-operator.ts'), env: { CAI_TEST_TRUST_ANCHORS: anchorsFile } },
 
@@ -305,19 +310,25 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
       const readyAgent = (policy: string) => lastAgents.some((a) => a.policy === policy && a.ready === 'True');
 
       const outage = async () => {
-        const leader = await ctx.leader();
-        if (!leader) return ctx.fault('pccs-outage-skipped', 'no leader to measure');
+        let leader = await ctx.leader();
+        for (let i = 0; i < 20 && !leader; i++) {
+          await sleep(1000); // an election or API-server outage under way: measure the next leader
+          leader = await ctx.leader();
+        }
+        if (!leader) return ctx.fault('pccs-outage-skipped', 'no leader to measure for 20 s');
+        // Wait (bounded) for an attested hardware agent, so there is a collateral cache to keep attesting from.
+        for (let i = 0; i < 20 && !lastAgents.some((a) => a.ready === 'True'); i++) await sleep(1000);
         // Make the leader fetch right before the outage (agents re-attest), so its cache is warm and measurable.
         const before = (await readLeaderMetrics(leader.httpPort))?.pccsLastSuccessMs ?? 0;
         await bump(HW_POLICIES);
-        for (let i = 0; i < 16 && ((await readLeaderMetrics(leader.httpPort))?.pccsLastSuccessMs ?? 0) <= before; i++) await sleep(500);
+        for (let i = 0; i < 10 && ((await readLeaderMetrics(leader.httpPort))?.pccsLastSuccessMs ?? 0) <= before; i++) await sleep(500);
         const m0 = await readLeaderMetrics(leader.httpPort);
         const kills0 = ctx.leaderKills();
         const kind = counts.outages % 2 === 0 ? '503' : 'reset';
         const w = window('pccs-outage');
         mode.outage = kind;
         counts.outages++;
-        const warm = !!m0 && m0.pccsLastSuccessMs > 0 && m0.collateralNextUpdateMs > Date.now() + outageMs + 5000;
+        const warm = !!m0 && m0.pccsLastSuccessMs > 0 && m0.collateralNextUpdateMs > Date.now() + outageMs + 2000;
         ctx.fault('pccs-outage', `${outageMs / 1000} s of ${kind === '503' ? 'HTTP 503' : 'reset connections'}; leader ${leader.name} ${warm ? 'holds collateral valid until ' + iso(m0.collateralNextUpdateMs) : 'has no unexpired collateral (cold)'}`);
         await sleep(1000);
         await bump(HW_POLICIES); // re-attestations during the outage
@@ -370,11 +381,14 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
       const fork = async () => {
         const { server, genuine } = forkLog;
         // A policy that never verified a checkpoint has nothing to compare with (trust on first use): fork only after.
+        for (let i = 0; i < 25 && !lastPolicies.get('hw-fork')?.hasValues; i++) await sleep(1000);
         if (!lastPolicies.get('hw-fork')?.hasValues) return ctx.fault('rekor-fork-skipped', 'hw-fork has no verified checkpoint yet');
         const smaller = counts.forks % 2 === 1 && genuine.entries.length >= 4;
         const size = genuine.entries.length;
         const forked = genuine.copy(smaller ? size - 2 : size);
         forked.fork(forked.entries.length - 1, Buffer.from(JSON.stringify({ rewritten: `soak fork ${counts.forks}` })));
+        // The agents that must be refused: those Ready on it now (others are still provisioning).
+        const mustRefuse = new Set(lastAgents.filter((a) => a.policy === 'hw-fork' && a.ready === 'True').map((a) => a.name));
         const w = window('rekor-fork');
         server.log = forked;
         counts.forks++;
@@ -399,7 +413,7 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
           let v: Violation[] = [];
           for (let i = 0; i < 15; i++) {
             await sleep(1000);
-            v = forkRefusals(lastPolicies.get('hw-fork') ?? { name: 'hw-fork', hasValues: false }, lastAgents, Date.now());
+            v = forkRefusals(lastPolicies.get('hw-fork') ?? { name: 'hw-fork', hasValues: false }, lastAgents, mustRefuse, Date.now());
             if (v.length === 0) break;
           }
           ctx.violate(v);
@@ -414,7 +428,7 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
       let growing = true;
       const growth = (async () => {
         while (growing) {
-          await sleep(15_000);
+          for (let i = 0; i < 15 && growing; i++) await sleep(1000);
           if (!growing || !ctx.fits(5000)) break;
           for (const [name, l] of logs) {
             if (l.server.log !== l.genuine) continue;
@@ -428,21 +442,26 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
         }
       })();
 
+      // Every fault runs at least once, even when a loaded machine made the soak's setup eat into its window.
       const loop = async (startMs: number, everyMs: number, lengthMs: number, run: () => Promise<void>, name: string) => {
         await sleep(startMs);
-        while (ctx.fits(lengthMs)) {
+        for (let first = true; first || ctx.fits(lengthMs); first = false) {
           try {
             await run();
           } catch (err) {
             ctx.fault(`${name}-error`, String(err));
           }
-          await sleep(everyMs * (0.7 + Math.random() * 0.6));
+          const next = Date.now() + everyMs * (0.7 + Math.random() * 0.6);
+          while (Date.now() < next && ctx.fits(lengthMs)) await sleep(1000);
         }
       };
       await Promise.all([
-        loop(short ? 6000 : 10_000, short ? 60_000 : 50_000, outageMs + 8000, outage, 'pccs-outage'),
-        loop(short ? 9000 : 25_000, short ? 60_000 : 90_000, expiryWindowMs, expiry, 'collateral-expiry'),
-        loop(short ? 12_000 : 40_000, short ? 60_000 : 80_000, short ? 30_000 : 60_000, fork, 'rekor-fork'),
+        // Short soak: the outage, then the expiry (so they do not overlap); the fork alongside.
+        short
+          ? loop(2000, 60_000, outageMs + expiryWindowMs + 20_000, async () => (await outage(), await expiry()), 'pccs-outage')
+          : loop(10_000, 50_000, outageMs + 6000, outage, 'pccs-outage'),
+        ...(short ? [] : [loop(25_000, 90_000, expiryWindowMs, expiry, 'collateral-expiry')]),
+        loop(short ? 8000 : 40_000, short ? 60_000 : 80_000, short ? 30_000 : 60_000, fork, 'rekor-fork'),
       ]);
       growing = false;
       await growth;
@@ -477,6 +496,9 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
         };
       });
       for (const a of agents) {
+        const state = `Attested=${a.attested?.status ?? '?'} ${a.attested?.reason ?? ''} Ready=${a.ready ?? '?'} verifiedAt=${a.verifiedAt ?? '-'}`;
+        if (lastState.get(a.name) !== state) ctx.log(`hw ${a.name} (${a.policy}): ${state}`);
+        lastState.set(a.name, state);
         if (a.attested?.status === 'True' && a.verifiedAt && !seenPass.has(`${a.name}|${a.verifiedAt}`)) {
           seenPass.add(`${a.name}|${a.verifiedAt}`);
           passes.push({ agent: a.name, at: Date.parse(a.verifiedAt) });

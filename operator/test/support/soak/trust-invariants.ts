@@ -127,14 +127,15 @@ export interface AgentSnapshot {
 
 /**
  * At the end of a fork window (after the soak made the operator re-read the log): the forked policy is refused
- * LogInconsistent with no reference values, and each of its agents is refused PolicyNotReady, not Ready.
+ * LogInconsistent with no reference values, and each of its agents in `mustRefuse` (those that were Ready on it
+ * when the fork began) is refused PolicyNotReady, not Ready.
  */
-export function forkRefusals(policy: PolicySnapshot, agents: AgentSnapshot[], at: number): Violation[] {
+export function forkRefusals(policy: PolicySnapshot, agents: AgentSnapshot[], mustRefuse: Set<string>, at: number): Violation[] {
   const out: Violation[] = [];
   if (policy.resolved?.status !== 'False' || policy.resolved.reason !== 'LogInconsistent' || policy.hasValues) {
     out.push({ invariant: 'fork-refused', agent: policy.name, at, detail: `during the log fork the policy shows ReferenceValuesResolved=${policy.resolved?.status ?? '?'} ${policy.resolved?.reason ?? ''}${policy.hasValues ? ' with reference values' : ''} (want False LogInconsistent, no values)` });
   }
-  for (const a of agents.filter((x) => x.policy === policy.name && x.attested)) {
+  for (const a of agents.filter((x) => x.policy === policy.name && mustRefuse.has(x.name))) {
     if (a.ready === 'True' || a.attested?.status !== 'False' || a.attested.reason !== 'PolicyNotReady') {
       out.push({ invariant: 'fork-refused', agent: a.name, at, detail: `during the log fork: Attested=${a.attested?.status ?? '?'} ${a.attested?.reason ?? ''}, Ready=${a.ready ?? '?'} (want Attested=False PolicyNotReady, not Ready)` });
     }
