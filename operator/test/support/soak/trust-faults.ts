@@ -310,14 +310,14 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
       const readyAgent = (policy: string) => lastAgents.some((a) => a.policy === policy && a.ready === 'True');
 
       const outage = async () => {
+        // Wait (bounded) for an attested hardware agent, so there is a collateral cache to keep attesting from.
+        for (let i = 0; i < 20 && !lastAgents.some((a) => a.ready === 'True'); i++) await sleep(1000);
         let leader = await ctx.leader();
         for (let i = 0; i < 20 && !leader; i++) {
           await sleep(1000); // an election or API-server outage under way: measure the next leader
           leader = await ctx.leader();
         }
         if (!leader) return ctx.fault('pccs-outage-skipped', 'no leader to measure for 20 s');
-        // Wait (bounded) for an attested hardware agent, so there is a collateral cache to keep attesting from.
-        for (let i = 0; i < 20 && !lastAgents.some((a) => a.ready === 'True'); i++) await sleep(1000);
         // Make the leader fetch right before the outage (agents re-attest), so its cache is warm and measurable.
         const before = (await readLeaderMetrics(leader.httpPort))?.pccsLastSuccessMs ?? 0;
         await bump(HW_POLICIES);
