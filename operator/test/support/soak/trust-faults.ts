@@ -307,7 +307,6 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
         windows.push(w);
         return w;
       };
-      const readyAgent = (policy: string) => lastAgents.some((a) => a.policy === policy && a.ready === 'True');
 
       const outage = async () => {
         // Wait (bounded) for an attested hardware agent, so there is a collateral cache to keep attesting from.
