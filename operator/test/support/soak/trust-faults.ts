@@ -131,8 +131,9 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
   type Issued = { collateral: TdxCollateral; next: Record<ServedCollateral['part'], number>; issuedAt: number };
   const issue = async (kind: 'fresh' | 'tcb' | 'crl'): Promise<Issued> => {
     const at = Date.now();
-    const docNext = kind === 'tcb' ? at - 3600_000 : at + validityMs;
-    const crlNext = kind === 'crl' ? at - 3600_000 : at + validityMs;
+    // In an expired set only the named part is expired; the rest outlives the window, so the refusal names it.
+    const docNext = kind === 'tcb' ? at - 3600_000 : at + (kind === 'fresh' ? validityMs : 3 * validityMs);
+    const crlNext = kind === 'crl' ? at - 3600_000 : at + (kind === 'fresh' ? validityMs : 3 * validityMs);
     const dates = (x: Record<string, unknown>) => Object.assign(x, { issueDate: iso(at - DAY), nextUpdate: iso(docNext) });
     const collateral = await tdx.recollateral({ editTcbInfo: dates, editQeIdentity: dates, crlThisUpdate: new Date(at - DAY), crlNextUpdate: new Date(crlNext) });
     // Seconds precision on the wire: what the verifier reads.
