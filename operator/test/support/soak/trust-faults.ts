@@ -311,7 +311,7 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
 
       const outage = async () => {
         // Wait (bounded) for an attested hardware agent, so there is a collateral cache to keep attesting from.
-        for (let i = 0; i < 20 && !lastAgents.some((a) => a.ready === 'True'); i++) await sleep(1000);
+        for (let i = 0; i < (short ? 10 : 20) && !lastAgents.some((a) => a.ready === 'True'); i++) await sleep(1000);
         let leader = await ctx.leader();
         for (let i = 0; i < 20 && !leader; i++) {
           await sleep(1000); // an election or API-server outage under way: measure the next leader
@@ -458,7 +458,7 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
       await Promise.all([
         // Short soak: the outage, then the expiry (so they do not overlap); the fork alongside.
         short
-          ? loop(2000, 60_000, outageMs + expiryWindowMs + 20_000, async () => (await outage(), await expiry()), 'pccs-outage')
+          ? loop(0, 60_000, outageMs + expiryWindowMs + 20_000, async () => (await outage(), await expiry()), 'pccs-outage')
           : loop(10_000, 50_000, outageMs + 6000, outage, 'pccs-outage'),
         ...(short ? [] : [loop(25_000, 90_000, expiryWindowMs, expiry, 'collateral-expiry')]),
         loop(short ? 8000 : 40_000, short ? 60_000 : 80_000, short ? 30_000 : 60_000, fork, 'rekor-fork'),
