@@ -12,8 +12,6 @@
 // an expiry window. The checks are in trust-invariants.ts.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
@@ -23,13 +21,13 @@ import { DEFAULT_ALLOWED_PCCS_URLS, DEFAULT_ALLOWED_REKOR_URLS } from '../../../
 import type { ConfidentialAgent } from '../../../src/api/confidential-agent.ts';
 import type { AttestationPolicy } from '../../../src/api/attestation-policy.ts';
 import { loadSigningKey, parseTrustedRoot, publishReferenceValues, RekorClient, type SigningKey } from '../../../src/attestation/refvalues/index.ts';
-import type { TdxCollateral } from '../../../src/attestation/tdx/collateral.ts';
 import { parseCcel } from '../../../src/attestation/tdx/ccel.ts';
 import { bootApplicationDigests, replayCcel } from '../../../src/attestation/tdx/replay.ts';
 import { localGuests, type LocalGuests } from '../../../src/sim/local/guest-launcher.ts';
 import type { SimulatedGuest } from '../../../src/sim/guest/guest.ts';
 import { CCEL_FIXTURES, TDX_FIXTURES } from '../../fixtures/tdx/fixtures.ts';
 import { tdxResigner, type TdxResigner } from '../../fixtures/tdx/test-pki.ts';
+import { startSoakPccs, type SoakPccs } from './trust-pccs.ts';
 import { TestRekorServer } from '../rekor-log/server.ts';
 import type { RekorLogState } from '../rekor-log/log-state.ts';
 import type { Violation } from './invariants.ts';
@@ -48,7 +46,6 @@ import {
   type ObservedRefusal,
   type OutageRecord,
   type PolicySnapshot,
-  type ServedCollateral,
 } from './trust-invariants.ts';
 
 const DAY = 86_400_000;
@@ -78,11 +75,6 @@ export interface TrustContext {
 export interface TrustFaultsOptions {
   /** Length of the fault phase: sets the windows (short soak: 30 s collateral validity, else 60 s). */
   durationMs: number;
-}
-
-interface Mode {
-  outage?: 'reset' | '503';
-  expired?: 'tcb' | 'crl';
 }
 
 /** Leader metrics that tell whether its collateral cache is warm, and what it appraised. */
@@ -123,66 +115,8 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
   const anchorsFile = join(mkdtempSync(join(tmpdir(), 'cai-soak-anchors-')), 'anchors.json');
   writeFileSync(anchorsFile, JSON.stringify({ intelRootCaPem: tdx.rootPem }));
 
-  // --- the PCCS: fresh collateral re-issued as it ages, expired collateral on demand, outages ---
-  const mode: Mode = {};
-  const served: ServedCollateral[] = [];
-  let pccsRequests = 0;
-  let pccsRefused = 0;
-  type Issued = { collateral: TdxCollateral; next: Record<ServedCollateral['part'], number>; issuedAt: number };
-  const issue = async (kind: 'fresh' | 'tcb' | 'crl'): Promise<Issued> => {
-    const at = Date.now();
-    // In an expired set only the named part is expired; the rest outlives the window, so the refusal names it.
-    const docNext = kind === 'tcb' ? at - 3600_000 : at + (kind === 'fresh' ? validityMs : 3 * validityMs);
-    const crlNext = kind === 'crl' ? at - 3600_000 : at + (kind === 'fresh' ? validityMs : 3 * validityMs);
-    const dates = (x: Record<string, unknown>) => Object.assign(x, { issueDate: iso(at - DAY), nextUpdate: iso(docNext) });
-    const collateral = await tdx.recollateral({ editTcbInfo: dates, editQeIdentity: dates, crlThisUpdate: new Date(at - DAY), crlNextUpdate: new Date(crlNext) });
-    // Seconds precision on the wire: what the verifier reads.
-    const doc = Math.floor(docNext / 1000) * 1000;
-    return { collateral, next: { tcb: doc, qe: doc, pckcrl: Math.floor(crlNext / 1000) * 1000, rootcacrl: Math.floor(crlNext / 1000) * 1000 }, issuedAt: at };
-  };
-  let fresh = await issue('fresh');
-  let expired: Partial<Record<'tcb' | 'crl', Issued>> = {};
-  let reissuing: Promise<void> | undefined;
-  const current = async (): Promise<Issued> => {
-    if (mode.expired) return (expired[mode.expired] ??= await issue(mode.expired));
-    // Re-issued when a tenth of its validity is gone, so what is served always has most of it left.
-    if (Date.now() - fresh.issuedAt > validityMs / 10) {
-      reissuing ??= issue('fresh').then((f) => void (fresh = f)).finally(() => (reissuing = undefined));
-      await reissuing;
-    }
-    return fresh;
-  };
-  const pccs: Server = createServer((req, res) => {
-    pccsRequests++;
-    if (mode.outage) {
-      pccsRefused++;
-      if (mode.outage === 'reset') return void req.socket.destroy();
-      return void res.writeHead(503).end();
-    }
-    const path = new URL(req.url ?? '/', 'http://pccs').pathname;
-    void current().then((d) => {
-      const c = d.collateral;
-      const record = (part: ServedCollateral['part']) => served.push({ at: Date.now(), part, nextUpdate: d.next[part] });
-      if (path === '/tdx/certification/v4/tcb') {
-        record('tcb');
-        res.writeHead(200, { 'content-type': 'application/json', 'TCB-Info-Issuer-Chain': encodeURIComponent(c.tcbInfoIssuerChain) }).end(Buffer.from(c.tcbInfoBody));
-      } else if (path === '/tdx/certification/v4/qe/identity') {
-        record('qe');
-        res.writeHead(200, { 'content-type': 'application/json', 'SGX-Enclave-Identity-Issuer-Chain': encodeURIComponent(c.qeIdentityIssuerChain) }).end(Buffer.from(c.qeIdentityBody));
-      } else if (path === '/sgx/certification/v4/pckcrl') {
-        record('pckcrl');
-        res.writeHead(200, { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(c.pckCrlIssuerChain) }).end(Buffer.from(c.pckCrl));
-      } else if (path === '/sgx/certification/v4/rootcacrl') {
-        record('rootcacrl');
-        res.writeHead(200).end(Buffer.from(c.rootCaCrl).toString('hex'));
-      } else {
-        res.writeHead(404).end();
-      }
-    }, () => res.writeHead(500).end());
-  });
-  await new Promise<void>((resolve) => pccs.listen(0, '127.0.0.1', resolve));
-  const pccsOrigin = `http://127.0.0.1:${(pccs.address() as AddressInfo).port}`;
-
+  const pccs: SoakPccs = await startSoakPccs(tdx, validityMs);
+  const pccsOrigin = pccs.origin;
   // --- two Rekor logs carrying the UKI digest, signed by the image builder's key ---
   const builderKey: SigningKey = loadSigningKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
   const prod = parse(readFileSync(PRODUCTION_POLICY_FILE, 'utf8')) as { spec: { tdx: { referenceValues: { rekor: { artifactId: string; allowedVersions: string[] } } } } };
@@ -326,7 +260,7 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
         const kills0 = ctx.leaderKills();
         const kind = counts.outages % 2 === 0 ? '503' : 'reset';
         const w = window('pccs-outage');
-        mode.outage = kind;
+        pccs.setOutage(kind);
         counts.outages++;
         const warm = !!m0 && m0.pccsLastSuccessMs > 0 && m0.collateralNextUpdateMs > Date.now() + outageMs + 2000;
         ctx.fault('pccs-outage', `${outageMs / 1000} s of ${kind === '503' ? 'HTTP 503' : 'reset connections'}; leader ${leader.name} ${warm ? 'holds collateral valid until ' + iso(m0.collateralNextUpdateMs) : 'has no unexpired collateral (cold)'}`);
@@ -340,7 +274,7 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
         }
         const m1 = await readLeaderMetrics(leader.httpPort);
         const stillLeader = (await ctx.leader())?.name === leader.name;
-        delete mode.outage;
+        pccs.setOutage(undefined);
         w.to = Date.now();
         ctx.fault('pccs-restored');
         const rec: OutageRecord = {
@@ -363,16 +297,15 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
 
       const expiry = async () => {
         const kind = counts.expiries % 2 === 0 ? 'tcb' : 'crl';
-        expired = {};
         const w = window('collateral-expiry');
-        mode.expired = kind;
+        pccs.setExpired(kind);
         counts.expiries++;
         ctx.fault('collateral-expiry', `${expiryWindowMs / 1000} s of ${kind === 'tcb' ? 'TCB Info + QE Identity' : 'PCK + root CA CRLs'} past nextUpdate (fresh collateral lives ${validityMs / 1000} s)`);
         // Once every cached copy has run out, make the agents re-attest: each must be refused with the code.
         await sleep(validityMs + 2000);
         await bump(HW_POLICIES);
         await sleep(Math.max(0, w.from + expiryWindowMs - Date.now()));
-        delete mode.expired;
+        pccs.setExpired(undefined);
         w.to = Date.now();
         ctx.fault('collateral-fresh');
         await bump(HW_POLICIES); // converge without waiting for the 30 s retry
@@ -537,7 +470,7 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
       };
       const forkAgents = new Set([...policyOf].filter(([, p]) => p === 'hw-fork').map(([a]) => a));
       return [
-        ...passesOnExpiredCollateral(passes, served, 20_000),
+        ...passesOnExpiredCollateral(passes, pccs.served, 20_000),
         ...dishonestRefusals(refusals, windows, 20_000),
         ...forkedCheckpoints(checkpoints, genuineRoot),
         ...releasesUnderFork(decrypts, forkAgents, forkIntervals, 5000),
@@ -549,11 +482,11 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
       for (const r of refusals) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + 1);
       const refusalText = [...byReason].map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
       const inWindow = (kind: FaultWindow['kind'], at: number) => windows.some((w) => w.kind === kind && w.from <= at && at <= w.to);
-      const expiredServed = served.filter((s) => s.nextUpdate < s.at).length;
+      const expiredServed = pccs.served.filter((s) => s.nextUpdate < s.at).length;
       return [
         ['hardware agents (TDX, production-shaped policies)', `${policyOf.size} (hw-fork ${[...policyOf.values()].filter((p) => p === 'hw-fork').length}, hw-steady ${[...policyOf.values()].filter((p) => p === 'hw-steady').length}); ${quotes} quotes re-signed; ${passes.length} passing appraisals seen, ${passes.filter((p) => inWindow('pccs-outage', p.at)).length} during PCCS outages, ${passes.filter((p) => inWindow('collateral-expiry', p.at)).length} during expiry windows`],
         ['hardware refusals seen (reason, episodes)', refusalText],
-        ['PCCS', `${pccsRequests} requests, ${pccsRefused} refused during outages; ${served.length} collateral parts served, ${expiredServed} of them expired; fresh collateral valid ${validityMs / 1000} s`],
+        ['PCCS', `${pccs.requests().total} requests, ${pccs.requests().refusedInOutage} refused during outages; ${pccs.served.length} collateral parts served, ${expiredServed} of them expired; fresh collateral valid ${validityMs / 1000} s`],
         ['PCCS outages (warm+stable leader) / leader TDX passes / collateral refusals during them', `${counts.outages} (${counts.warmOutages}) / ${counts.outagePasses} / ${counts.outageCollateralFailures}; outages where the leader served cached collateral ${counts.staleServed}`],
         ['collateral-expiry windows / refusals with an expiry code', `${counts.expiries} / ${refusals.filter((r) => ['TcbInfoExpired', 'QeIdentityExpired', 'CrlExpired'].includes(r.reason)).length}`],
         ['Rekor forks of hw-fork / detected (LogInconsistent) / time to detect', `${counts.forks} / ${counts.forksDetected} / ${forkDetectMs.map((m) => `${(m / 1000).toFixed(1)} s`).join(', ') || '-'}; checkpoints published ${checkpoints.length}, all genuine unless a violation says so; log growth ${counts.growth} entries`],
@@ -561,8 +494,7 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
     },
 
     async close(): Promise<void> {
-      pccs.closeAllConnections();
-      await new Promise<void>((resolve) => pccs.close(() => resolve()));
+      await pccs.close();
       for (const { server } of logs.values()) await server.stop();
     },
   };
