@@ -89,7 +89,7 @@ interface LeaderMetrics {
 export async function startTrustFaults(o: TrustFaultsOptions) {
   const short = o.durationMs <= 90_000;
   const validityMs = short ? 15_000 : 60_000;
-  const outageMs = short ? 10_000 : 20_000;
+  const outageMs = short ? 8000 : 20_000;
   const expiryWindowMs = validityMs + (short ? 8000 : 10_000);
   const now0 = Date.now();
   const upToDate = (levels: unknown) => {
