@@ -43,11 +43,14 @@ export interface SpawnedOperator {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Runs `cai operator` as its own process, so a test can SIGKILL it. */
-export function spawnOperator(kubeconfigPath: string, extra: string[]): SpawnedOperator {
-  const proc = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, CLI, 'operator', '--kubeconfig', kubeconfigPath, ...testArgs(extra)], {
+/**
+ * Runs `cai operator` as its own process, so a test can SIGKILL it. `entry` replaces the CLI with a script
+ * taking the same arguments (e.g. one that starts the operator with test trust anchors); `env` is added.
+ */
+export function spawnOperator(kubeconfigPath: string, extra: string[], opts: { entry?: string; env?: Record<string, string> } = {}): SpawnedOperator {
+  const proc = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, opts.entry ?? CLI, 'operator', '--kubeconfig', kubeconfigPath, ...testArgs(extra)], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'debug' },
+    env: { ...process.env, LOG_LEVEL: 'debug', ...opts.env },
   });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));

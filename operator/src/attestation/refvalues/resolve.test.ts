@@ -166,6 +166,43 @@ describe('a Rekor v1 shard rotation', () => {
   });
 });
 
+describe('a log that shows a smaller tree than the last verified checkpoint', () => {
+  it('is LogInconsistent (a transparency log only grows), whether the smaller tree is a rewrite or a genuine prefix', async () => {
+    const srv = new TestRekorServer();
+    srv.log.now = server.log.now;
+    await srv.start();
+    try {
+      const c = new RekorClient({ url: srv.url, retries: 0 });
+      const t = parseTrustedRoot(srv.trustedRootJson());
+      configMaps.set('roots3/trusted_root.json', srv.trustedRootJson());
+      const spec: ReferenceValuesSpec = { rekor: { ...rekorSpec().rekor!, url: srv.url, trustedRootRef: { name: 'roots3', key: 'trusted_root.json' } } };
+      await publishReferenceValues({ sha384: UKI1, artifactId: ID, artifactVersion: V1, signingKey: key, client: c, trust: t, at: NOW });
+      for (let i = 0; i < 4; i++) await publishReferenceValues({ sha384: '66'.repeat(48), artifactId: `filler-${i}`, artifactVersion: '1', signingKey: key, client: c, trust: t, at: NOW });
+      const honest = srv.log;
+      const first = await resolveReferenceValues(spec, deps, undefined, NOW);
+      expect(first.ok && first.checkpoint?.treeSize).toBe(5);
+      const previous = first.ok ? first.checkpoint : undefined;
+      // A shorter tree with a rewritten leaf: its signed head (size 3) cannot be proven to extend size 5.
+      const forked = honest.copy(3);
+      forked.fork(2, Buffer.from('{"rewritten":"shorter history"}'));
+      srv.log = forked;
+      const r = await resolveReferenceValues(spec, deps, previous, NOW);
+      expect(r).toMatchObject({ ok: false, reason: 'LogInconsistent', message: expect.stringMatching(/size 3.*smaller than.*size 5/) });
+      // A genuine prefix is a rolled-back view: refused the same way, before any proof is asked for.
+      srv.log = honest.copy(3);
+      srv.requests.length = 0;
+      expect(await resolveReferenceValues(spec, deps, previous, NOW)).toMatchObject({ ok: false, reason: 'LogInconsistent' });
+      expect(srv.requests.some((q) => q.startsWith('GET /api/v1/log/proof'))).toBe(false);
+      // The honest log again: resolves, and the checkpoint stays the one verified before.
+      srv.log = honest;
+      const back = await resolveReferenceValues(spec, deps, previous, NOW);
+      expect(back.ok && back.checkpoint).toEqual(previous);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('inline reference values', () => {
   it('pass straight through, lower-cased, with their measurement names', async () => {
     const r = await resolveReferenceValues({ inline: { mrtd: ['AA'.repeat(48)], ukiSha384: ['bb'.repeat(48)] } }, deps, undefined, NOW);

@@ -161,6 +161,12 @@ async function resolveRekor(spec: NonNullable<ReferenceValuesSpec['rekor']>, dep
     if (!shards.some((s) => s.origin === prev.origin)) {
       throw new RefValuesError('LogInconsistent', `the log no longer serves the tree of the last verified checkpoint (origin '${prev.origin}')`);
     }
+    // A log's signed tree head never shrinks: a smaller head than one already verified is a rolled-back or
+    // forked view, signed by the log itself. Said so here, rather than asking that log for a proof it cannot give.
+    const current = shards.find((s) => s.origin === prev.origin) as Checkpoint;
+    if (current.treeSize < prev.treeSize) {
+      throw new RefValuesError('LogInconsistent', `the log's signed tree head has size ${current.treeSize}, smaller than the last verified checkpoint (size ${prev.treeSize}): a transparency log only grows, so this is a rolled-back or forked view`);
+    }
     seen.push(prev);
   }
   const newest = await proveConsistent(client, seen, treeIds);

@@ -257,6 +257,19 @@ export class RekorLogState {
     return this.entries.findIndex((e) => e.uuid === uuid || e.uuid.endsWith(uuid));
   }
 
+  /**
+   * A copy of this log's first `size` entries (all by default), same key, tree ID and name: the starting point
+   * of a split view that a forking log shows some clients (then `fork()` the copy).
+   */
+  copy(size = this.entries.length): RekorLogState {
+    const c = new RekorLogState({ privateKey: this.privateKey, publicKey: this.publicKey }, { treeId: this.treeId, shardOffset: this.shardOffset });
+    c.name = this.name;
+    c.now = this.now;
+    c.entries = this.entries.slice(0, size).map((e) => ({ ...e }));
+    for (const e of c.entries) c.tree.append(e.body);
+    return c;
+  }
+
   /** Rewrites history: leaf `i` gets other bytes and the tree is rebuilt (a split view / forked log). */
   fork(i: number, replacement: Buffer): void {
     const e = this.entries[i];

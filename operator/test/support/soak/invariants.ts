@@ -21,7 +21,7 @@ export interface DecryptRecord {
   via: 'injected' | 'fetched';
 }
 
-export type AgentKind = 'good' | 'scope' | 'kbs' | 'hostile' | 'deny' | 'ecs' | 'deleted';
+export type AgentKind = 'good' | 'hardware' | 'scope' | 'kbs' | 'hostile' | 'deny' | 'ecs' | 'deleted';
 
 export interface AgentPlan {
   name: string;

@@ -22,6 +22,7 @@ import { localGuests } from '../../../src/sim/local/guest-launcher.ts';
 import { spawnOperator, type SpawnedOperator } from '../operator.ts';
 import { tamperingLauncher, type Tampering } from '../tampering-guest.ts';
 import { decryptViolations, duplicateInstances, orphanInstances, type AgentKind, type AgentPlan, type DecryptRecord, type InstanceRecord, type Violation } from './invariants.ts';
+import { startTrustFaults, type TrustContext } from './trust-faults.ts';
 
 export interface SoakOptions {
   durationMs: number;
@@ -67,15 +68,16 @@ const HOSTILE: Tampering[] = ['wrong-nonce', 'other-tee-key', 'replay'];
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * The mix of agent kinds for n agents (every kind present from n = 20 on): per 20, 9 challenge-mode,
- * 1 that also references a credential not sealed for it, 3 KBS-mode, 2 hostile guests, 1 on a policy
- * that refuses its TEE, 2 on the ECS simulator, 2 deleted while provisioning.
+ * The mix of agent kinds for n agents (every kind present from n = 20 on): per 20, 1 hardware
+ * (TDX evidence re-signed by a test PKI, trust-faults.ts; first, so the short soak has it early), 8 challenge-mode, 1 that also references a credential
+ * not sealed for it, 3 KBS-mode, 2 hostile guests, 1 on a policy that refuses its TEE, 2 on the ECS
+ * simulator, 2 deleted while provisioning.
  */
 export function planAgents(n: number, kbs = true): Array<{ name: string; kind: AgentKind; group: number }> {
   const out: Array<{ name: string; kind: AgentKind; group: number }> = [];
   for (let i = 0; i < n; i++) {
     const r = i % 20;
-    const kind: AgentKind = r < 9 ? 'good' : r < 10 ? 'scope' : r < 13 ? (kbs ? 'kbs' : 'good') : r < 15 ? 'hostile' : r < 16 ? 'deny' : r < 18 ? 'ecs' : 'deleted';
+    const kind: AgentKind = r < 1 ? 'hardware' : r < 9 ? 'good' : r < 10 ? 'scope' : r < 13 ? (kbs ? 'kbs' : 'good') : r < 15 ? 'hostile' : r < 16 ? 'deny' : r < 18 ? 'ecs' : 'deleted';
     out.push({ name: `${kind}-${i}`, kind, group: Math.floor(i / 10) });
   }
   return out;
@@ -112,6 +114,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const guestEvents = new Map<string, string[]>();
   const guests = localGuests();
   const plan = planAgents(o.agents, o.kbs ?? true);
+  // Hardware agents: their PCCS and Rekor logs (and the faults on them) live here, outliving operator kills.
+  const trust = await startTrustFaults({ durationMs: o.durationMs });
+  trust.register(plan.filter((p) => p.kind === 'hardware').map((p) => p.name));
   const kindOf = new Map(plan.map((p) => [p.name, p.kind]));
   let hostileIdx = 0;
   const hostileMode = new Map(plan.filter((p) => p.kind === 'hostile').map((p) => [p.name, HOSTILE[hostileIdx++ % HOSTILE.length] as Tampering]));
@@ -120,8 +125,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const cloud: LocalCloud = await startLocalCloud({
     pendingMs: 20,
     launchGuest: async (record, req) => {
-      const launched = await launch(record, req);
-      guests.guest(record.id)?.events.on('event', (e: { type: string; resourcePath?: string; code?: string; reason?: string }) => {
+      const launched = await (trust.launcher(record.owner.name) ?? launch)(record, req);
+      (trust.guest(record.id) ?? guests.guest(record.id))?.events.on('event', (e: { type: string; resourcePath?: string; code?: string; reason?: string }) => {
         const recent = guestEvents.get(record.owner.name) ?? [];
         recent.push(`${rel(Date.now())} ${record.id} ${e.type} ${e.resourcePath ?? ''} ${e.code ?? ''}${e.reason ?? ''}`.trim());
         guestEvents.set(record.owner.name, recent.slice(-4));
@@ -151,8 +156,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         '--leader-elect', 'true', '--identity', name, '--http-port', String(httpPort), '--operator-namespace', OPERATOR_NS,
         '--providers', 'local,alibaba', '--local-cloud-url', cloud.url,
         '--alibaba-endpoint', ecs.endpoint, '--alibaba-protocol', 'http', '--alibaba-rps', String(o.ecsRps),
-        '--gc-interval', '10', '--gc-min-age', '0', '--workers', '8', '--log-level', 'warn',
-      ]);
+        '--gc-interval', '10', '--gc-min-age', '0', '--workers', '8', '--log-level', 'warn', ...trust.operatorArgs,
+      ], trust.spawn);
       const r: Replica = { name, httpPort, proc, killedByUs: false, ready: false };
       const readyPoll = setInterval(() => {
         fetch(`http://127.0.0.1:${httpPort}/readyz`, { signal: AbortSignal.timeout(1000) }).then((res) => {
@@ -185,6 +190,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     // Policies: one that accepts the sample TEE (edited mid-flight), one that refuses it.
     await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'attestationpolicies', body: policyBody('dev', { allowSampleTee: true, minimumStatus: 'warning', reattestIntervalSeconds: 3600 }) });
     await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'attestationpolicies', body: policyBody('hw-only', { tdx: {} }) });
+    await trust.createPolicies(crd, core, NS);
 
     // Credentials: one per group of 10 agents, scoped to the group's agents; plus one scoped to nobody
     // in the soak that every deny/hostile agent references (it must never be decrypted).
@@ -224,8 +230,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       return {
         apiVersion: `${GROUP}/${VERSION}`,
         kind: 'ConfidentialAgent',
-        metadata: { name: p.name },
-        spec: { instance, attestationPolicyRef: { name: p.kind === 'deny' ? 'hw-only' : 'dev' }, credentials: creds, ...(p.kind === 'kbs' ? { delivery: { mode: 'KBS' } } : {}) },
+        metadata: { name: p.name, ...(trust.labels(p.name) ? { labels: trust.labels(p.name) } : {}) },
+        spec: { instance, attestationPolicyRef: { name: p.kind === 'deny' ? 'hw-only' : (trust.policyFor(p.name) ?? 'dev') }, credentials: creds, ...(p.kind === 'kbs' ? { delivery: { mode: 'KBS' } } : {}) },
       };
     };
 
@@ -400,6 +406,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       }
     });
 
+    const trustCtx: TrustContext = {
+      fault,
+      violate,
+      leader: leaderOf,
+      leaderKills: () => timeline.filter((f) => f.fault === 'leader-sigkill').length,
+      crd,
+      ns: NS,
+      apiRetry,
+      fits: (ms) => stopAt(ms),
+      log: (l) => log(`[${rel(Date.now())}] ${l}`),
+    };
+    const trustLoops = trust.run(trustCtx);
+
     // Continuous checks: duplicates and decrypts every 2 s, RSS and ECS rate as they go.
     const instanceRecords = (): InstanceRecord[] => [
       ...cloud.history().map((r) => ({ cloud: 'local' as const, id: r.id, ownerUid: r.owner.uid, ownerName: r.owner.name, createdAt: Date.parse(r.createdAt), live: r.state !== 'Deleted' })),
@@ -417,6 +436,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       while (checking) {
         violate(duplicateInstances(instanceRecords()));
         violate(decryptViolations(decrypts, plans));
+        await trust.poll(trustCtx);
         for (const r of replicas.filter((x) => !x.killedByUs && x.proc.proc.pid)) {
           // The operators' responsiveness: /healthz answers from the event loop, so its latency bounds
           // the loop's lag (plus loopback HTTP); sampled every 2 s on every live, ready replica.
@@ -438,7 +458,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     })();
 
     await creator;
-    await Promise.all(loops);
+    await Promise.all([...loops, trustLoops]);
     ecs.faults.clear();
     const faultsStoppedAt = Date.now();
     fault('faults-stopped', `${timeline.filter((f) => !f.fault.startsWith('faults-')).length} faults injected`);
@@ -453,7 +473,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const cond = (t: string) => a?.status?.conditions?.find((c) => c.type === t);
       if (kind === 'deleted') return a ? 'still exists' : undefined;
       if (!a) return 'missing';
-      if (kind === 'good' || kind === 'kbs') return cond('Ready')?.status === 'True' ? undefined : `Ready=${cond('Ready')?.status ?? '?'} ${cond('Ready')?.reason ?? ''}`;
+      if (kind === 'good' || kind === 'kbs' || kind === 'hardware') return cond('Ready')?.status === 'True' ? undefined : `Ready=${cond('Ready')?.status ?? '?'} ${cond('Ready')?.reason ?? ''}`;
       if (kind === 'scope') return cond('CredentialsReleased')?.status === 'False' && cond('CredentialsReleased')?.reason === 'NotInScope' && cond('Ready')?.status !== 'True' ? undefined : `CredentialsReleased=${cond('CredentialsReleased')?.status ?? '?'} ${cond('CredentialsReleased')?.reason ?? ''} (want False NotInScope)`;
       if (kind === 'ecs') return cond('Provisioned')?.status === 'True' ? undefined : `Provisioned=${cond('Provisioned')?.status ?? '?'} ${cond('Provisioned')?.reason ?? ''}`;
       // hostile and deny: an honest refusal naming the forged part, never Ready.
@@ -484,6 +504,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     violate(duplicateInstances(instanceRecords()));
     violate(orphanInstances(instanceRecords(), uids, Date.now()));
     violate(decryptViolations(decrypts, plans));
+    violate(trust.finalChecks(decrypts));
     for (const [agent, why] of pending) violate([{ invariant: 'converges', agent, at: Date.now(), detail: `not converged ${(o.convergeBoundMs / 1000).toFixed(0)} s after the faults stopped: ${why}; guest's last events: ${(guestEvents.get(agent) ?? ['none']).join(' | ')}` }]);
     // The budget is the provider's token bucket: R/s sustained after a burst of R. In any second that allows
     // 2R, in any 10 s 11R; plus R/2 for requests granted on time that reach the simulator bunched together
@@ -505,7 +526,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const uidsWithInstances = new Set(records.map((r) => r.ownerUid));
     const figures: Array<[string, string]> = [
       ['duration (faults)', `${((faultsStoppedAt - t0) / 1000).toFixed(0)} s`],
-      ['agents', `${plan.length}: ${o.agents} planned + ${plan.length - o.agents} ECS churn (challenge ${count('good')}, out-of-scope ref ${count('scope')}, kbs ${count('kbs')}, hostile ${count('hostile')}, deny ${count('deny')}, ecs ${count('ecs')}, deleted-while-provisioning ${count('deleted')})`],
+      ['agents', `${plan.length}: ${o.agents} planned + ${plan.length - o.agents} ECS churn (challenge ${count('good')}, hardware ${count('hardware')}, out-of-scope ref ${count('scope')}, kbs ${count('kbs')}, hostile ${count('hostile')}, deny ${count('deny')}, ecs ${count('ecs')}, deleted-while-provisioning ${count('deleted')})`],
       ['faults injected', summarize(timeline)],
       ['instances ever created', `${records.length} for ${uidsWithInstances.size} agents; max per agent ${Math.max(0, ...countBy(records.map((r) => r.ownerUid)).values())} (bound 1)`],
       ['instances live without an agent', String(orphanInstances(records, uids, Date.now()).length)],
@@ -517,6 +538,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       ['operator /healthz latency p99 / max (event-loop lag bound)', `${healthzP99.toFixed(0)} / ${(sorted.at(-1) ?? 0).toFixed(0)} ms over ${sorted.length} samples (bound ${o.lagBoundMs} ms)`],
       ['soak process event-loop lag p99 / max', `${lagP99.toFixed(0)} / ${(lag.max / 1e6).toFixed(0)} ms (bound ${o.lagBoundMs} ms)`],
       ['ECS requests / peak in 1 s / peak in 10 s', `${ecs.requestLog.length} / ${ecsPeak} (bound ${bound1}) / ${ecsPeak10} (bound ${bound10}); budget --alibaba-rps ${o.ecsRps}`],
+      ...trust.figures(),
       ['ECS throttled / dropped answers', `${ecs.requestLog.filter((r) => r.code === 'Throttling.User').length} / ${ecs.requestLog.filter((r) => r.dropped).length}`],
       ['violations', String(violations.length)],
     ];
@@ -531,6 +553,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     }
     await cloud.close();
     await ecs.close();
+    await trust.close();
     await cp?.stop();
   }
 }
