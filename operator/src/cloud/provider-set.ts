@@ -28,3 +28,11 @@ export function createSpecOf(agent: ConfidentialAgent, manifest: string[], initD
 export function pollIntervalMs(provider: ProviderName): number {
   return provider === 'local' ? 500 : 5_000;
 }
+
+/**
+ * How often an attested agent's instance is described again to notice a reboot under the same id
+ * (InstanceInfo.startedAt): one describe per agent per interval, well inside the ECS request budget.
+ */
+export function instanceRecheckMs(provider: ProviderName): number {
+  return provider === 'local' ? 10_000 : 60_000;
+}

@@ -9,6 +9,13 @@ export interface TriggerInput {
   wasAttested: boolean;
   last: AttestationRecord | undefined;
   instanceId: string;
+  /** When the instance last booted, as the provider reports it (undefined: the provider does not say). */
+  instanceStartedAt?: string | undefined;
+  /**
+   * KBS mode: credentials recorded as fetched whose sealed value has changed since (rotated). The guest
+   * pulls its manifest once per attested bootstrap, so only a new attested bootstrap makes it fetch again.
+   */
+  rotatedKbsCredentials?: readonly string[];
   policyGeneration: number | undefined;
   /** Digest of the trust material the policy now publishes (reference values); see trustDigestOf. */
   trustDigest: string;
@@ -16,7 +23,7 @@ export interface TriggerInput {
 }
 
 export interface Trigger {
-  readonly name: 'NeverAttested' | 'InstanceChanged' | 'PolicyChanged' | 'TrustMaterialUpdated' | 'IntervalElapsed';
+  readonly name: 'NeverAttested' | 'InstanceChanged' | 'InstanceRestarted' | 'PolicyChanged' | 'CredentialRotated' | 'TrustMaterialUpdated' | 'IntervalElapsed';
   fires(i: TriggerInput): boolean;
   describe(i: TriggerInput): string;
 }
@@ -29,6 +36,13 @@ export const TRIGGERS: readonly Trigger[] = [
     describe: (i) => `instance changed from ${i.last?.instanceId ?? 'none'} to ${i.instanceId}`,
   },
   {
+    // Same instance id, later boot: the guest lost what it held and its TEE keys; an appraisal of the
+    // previous boot says nothing about this one. Only when both boots are known (older records lack it).
+    name: 'InstanceRestarted',
+    fires: (i) => i.instanceStartedAt !== undefined && i.last?.instanceStartedAt !== undefined && i.last.instanceStartedAt !== i.instanceStartedAt,
+    describe: (i) => `instance ${i.instanceId} rebooted (booted ${i.instanceStartedAt ?? '?'}, attested boot ${i.last?.instanceStartedAt ?? '?'})`,
+  },
+  {
     name: 'PolicyChanged',
     fires: (i) => i.last?.policyGeneration !== i.policyGeneration,
     describe: (i) => `policy generation changed from ${i.last?.policyGeneration ?? 'none'} to ${i.policyGeneration ?? 'none'}`,
@@ -38,6 +52,11 @@ export const TRIGGERS: readonly Trigger[] = [
     name: 'TrustMaterialUpdated',
     fires: (i) => i.last?.trustDigest !== undefined && i.last.trustDigest !== i.trustDigest,
     describe: () => 'the policy published new reference values',
+  },
+  {
+    name: 'CredentialRotated',
+    fires: (i) => (i.rotatedKbsCredentials?.length ?? 0) > 0,
+    describe: (i) => `credential(s) ${(i.rotatedKbsCredentials ?? []).join(', ')} rotated since the guest fetched them from the KBS`,
   },
   {
     name: 'IntervalElapsed',
