@@ -416,10 +416,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         name: 'credential-rotation',
         everyMs: 40_000,
         run: async () => {
-          // One challenge-mode credential (a group's) and one KBS agent's, each re-sealed with a new value.
-          const g = Math.floor(Math.random() * groups.size);
+          // One challenge-mode credential (a group's) and one KBS agent's, each re-sealed with a new value;
+          // preferably ones a guest already decrypted, so the new value has to replace an old one.
+          const pick = <T>(xs: T[]): T | undefined => xs[Math.floor(Math.random() * xs.length)];
+          const held = new Set(decrypts.map((d) => d.resourcePath));
+          const goodGroups = [...new Set(plan.filter((x) => x.kind === 'good').map((x) => x.group))];
+          const g = pick(goodGroups.filter((x) => held.has(credPath(x)))) ?? pick(goodGroups) ?? 0;
           const kbsAgents = plan.filter((x) => x.kind === 'kbs');
-          const k = kbsAgents[Math.floor(Math.random() * kbsAgents.length)];
+          const k = pick(kbsAgents.filter((x) => held.has(kbsPath(x.name)))) ?? pick(kbsAgents);
           const targets = [{ name: `cred-${g}`, prefix: `soak-secret-${g}`, path: credPath(g), members: groups.get(g) ?? [] }, ...(k ? [{ name: `cred-${k.name}`, prefix: `soak-secret-${k.name}`, path: kbsPath(k.name), members: [k.name] }] : [])];
           for (const t of targets) {
             const version = `v${Date.now()}`;
@@ -437,10 +441,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         // Guests killed and booted again under the same instance id (new guest process, new TEE keys):
         // the operator must notice the reboot and attest the new boot before anything reaches it.
         name: 'guest-reboot',
-        everyMs: 20_000,
-        startMs: 15_000,
+        everyMs: 18_000,
+        startMs: 12_000,
         run: async () => {
-          const running = cloud.instances().filter((r) => r.state === 'Running' && ['good', 'kbs'].includes(kindOf.get(r.owner.name) ?? ''));
+          const candidates = () => cloud.instances().filter((r) => r.state === 'Running' && ['good', 'kbs'].includes(kindOf.get(r.owner.name) ?? ''));
+          let running = candidates();
+          for (let wait = 0; running.length === 0 && wait < 10 && stopAt(0); wait++) {
+            await sleep(1000); // early in the run nothing may be up yet (the control plane is being restarted)
+            running = candidates();
+          }
+          if (running.length === 0) return fault('guest-reboot-skipped', `no running challenge/KBS guest among ${cloud.instances().length} local instances`);
           for (let n = Math.max(1, Math.floor(o.agents / 40)); n > 0 && running.length > 0; n--) {
             const [r] = running.splice(Math.floor(Math.random() * running.length), 1);
             const downMs = 300 + Math.floor(Math.random() * 1200);
