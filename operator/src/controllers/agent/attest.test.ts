@@ -41,7 +41,9 @@ describe('attest phase', () => {
     expect(bootstraps()).toBe(before + 1);
     expect(guest.resources().has(BOOTSTRAP_RESOURCE)).toBe(true);
     // Due in an hour, but the instance is looked at again within the recheck interval (a reboot shows there).
-    expect(r.requeueAfterMs).toBe(10_000);
+    expect(r.requeueAfterMs).toBe(30_000);
+    const quick = attestPhase({ policies: setup(readyPolicy()).policies, registry: defaultVerifierRegistry(), signer: EarSigner.generate(), instanceRecheckMs: 5_000 });
+    expect((await quick.reconcile(agent('a'), phaseContext({ instance }))).requeueAfterMs).toBe(5_000);
   });
 
   it('re-attests a rebooted guest (same instance id, later boot) and treats it as holding nothing', async () => {

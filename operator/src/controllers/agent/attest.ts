@@ -26,6 +26,8 @@ export interface AttestDeps {
   policies: SharedInformer<AttestationPolicy>;
   registry: VerifierRegistry;
   signer: EarSigner;
+  /** How often an attested agent's instance is looked at again for a reboot (default per provider: instanceRecheckMs). */
+  instanceRecheckMs?: number;
   /** KBS mode: a credential rotated after the guest fetched it makes the guest fetch again (CredentialRotated). */
   credentials?: SharedInformer<SealedCredential>;
   /** The KBS a KBS-mode guest is told to pull from (absent: the operator runs no KBS). */
@@ -112,7 +114,7 @@ export function attestPhase(deps: AttestDeps): Phase {
       }
       // Re-check the instance (provision describes it on every reconcile) at least every recheck interval,
       // so a reboot under the same id is noticed long before the re-attestation interval.
-      const nextDue = Math.min(instanceRecheckMs(providerNameOf(agent)), Math.max(1_000, Date.parse(attestation?.nextAttestationAt ?? '') - ctx.now.getTime()));
+      const nextDue = Math.min(deps.instanceRecheckMs ?? instanceRecheckMs(providerNameOf(agent)), Math.max(1_000, Date.parse(attestation?.nextAttestationAt ?? '') - ctx.now.getTime()));
       return {
         condition: {
           status: 'True',

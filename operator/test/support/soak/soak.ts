@@ -173,7 +173,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         '--leader-elect', 'true', '--identity', name, '--http-port', String(httpPort), '--operator-namespace', OPERATOR_NS,
         '--providers', 'local,alibaba', '--local-cloud-url', cloud.url,
         '--alibaba-endpoint', ecs.endpoint, '--alibaba-protocol', 'http', '--alibaba-rps', String(o.ecsRps),
-        '--gc-interval', '10', '--gc-min-age', '0', '--workers', '8', '--log-level', 'warn',
+        '--gc-interval', '10', '--gc-min-age', '0', '--workers', '8', '--log-level', 'warn', '--instance-recheck', '10',
       ]);
       const r: Replica = { name, httpPort, proc, killedByUs: false, ready: false };
       const readyPoll = setInterval(() => {
