@@ -1,4 +1,4 @@
-// The chaos soak, short: 60 s of overlapping faults (leader SIGKILL, kube-apiserver and etcd restarts, ECS
+// The chaos soak, short: 50 s of overlapping faults (leader SIGKILL, kube-apiserver and etcd restarts, ECS
 // throttling/5xx/lost RunInstances and DeleteInstance answers, policy edits, credential rotations,
 // agents deleted while provisioning, guests rebooted under the same instance id with new TEE keys, lost
 // local-cloud create/delete answers) over 40 agents of every kind (challenge and KBS delivery, hostile
@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { runSoak, timelineAround } from '../support/soak/soak.ts';
 
 describe('chaos soak (short)', () => {
-  it('40 agents, 60 s of overlapping faults: no duplicate or leaked instance, nothing released outside an attested scope, all converge', async () => {
+  it('40 agents, 50 s of overlapping faults: no duplicate or leaked instance, nothing released outside an attested scope, all converge', async () => {
     const lines: string[] = [];
-    const report = await runSoak({ durationMs: 60_000, agents: 40, convergeBoundMs: 90_000, ecsRps: 10, rssBoundMiB: 400, lagBoundMs: 1000, log: (l) => lines.push(l) });
+    const report = await runSoak({ durationMs: 50_000, agents: 40, convergeBoundMs: 90_000, ecsRps: 10, rssBoundMiB: 400, lagBoundMs: 1000, log: (l) => lines.push(l) });
     const figures = report.figures.map(([k, v]) => `${k}: ${v}`).join('\n');
     console.log(`soak (short)\n${figures}`);
     const failures = report.violations.map((v) => [`${v.invariant} ${v.agent}: ${v.detail}`, ...timelineAround(report.timeline, v.at, 30_000, report.startedAt)].join('\n'));
