@@ -75,13 +75,15 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * 3 KBS-mode, 2 hostile guests (challenge), 1 on a policy that refuses its TEE, 2 on the ECS
  * simulator, 2 deleted while provisioning.
  */
-export function planAgents(n: number, kbs = true): Array<{ name: string; kind: AgentKind; group: number; ecs?: boolean }> {
-  const out: Array<{ name: string; kind: AgentKind; group: number; ecs?: boolean }> = [];
+export function planAgents(n: number, kbs = true): Array<{ name: string; kind: AgentKind; group: number; ecs?: boolean; stablePolicy?: boolean }> {
+  const out: Array<{ name: string; kind: AgentKind; group: number; ecs?: boolean; stablePolicy?: boolean }> = [];
   for (let i = 0; i < n; i++) {
     const r = i % 20;
     const kind: AgentKind = r < 8 ? 'good' : r < 9 ? (kbs ? 'kbs-hostile' : 'good') : r < 10 ? 'scope' : r < 13 ? (kbs ? 'kbs' : 'good') : r < 15 ? 'hostile' : r < 16 ? 'deny' : r < 18 ? 'ecs' : 'deleted';
-    // Of the two deleted while provisioning per 20, one is on the local cloud and one on ECS.
-    out.push({ name: `${kind}-${i}`, kind, group: Math.floor(i / 10), ...(kind === 'ecs' || (kind === 'deleted' && r === 19) ? { ecs: true } : {}) });
+    // Of the two deleted while provisioning per 20, one is on the local cloud and one on ECS. One KBS agent
+    // in 3 is on a policy no fault edits: a policy edit re-attests (and re-fetches) everything, which would
+    // hide a rotated credential that never reaches a KBS guest on its own.
+    out.push({ name: `${kind}-${i}`, kind, group: Math.floor(i / 10), ...(kind === 'ecs' || (kind === 'deleted' && r === 19) ? { ecs: true } : {}), ...(kind === 'kbs' && r === 12 ? { stablePolicy: true } : {}) });
   }
   return out;
 }
@@ -206,6 +208,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
     // Policies: one that accepts the sample TEE (edited mid-flight), one that refuses it.
     await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'attestationpolicies', body: policyBody('dev', { allowSampleTee: true, minimumStatus: 'warning', reattestIntervalSeconds: 3600 }) });
+    await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'attestationpolicies', body: policyBody('dev-stable', { allowSampleTee: true, minimumStatus: 'warning', reattestIntervalSeconds: 3600 }) });
     await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'attestationpolicies', body: policyBody('hw-only', { tdx: {} }) });
 
     // Credentials: one per group of 10 agents, scoped to the group's agents; plus one scoped to nobody
@@ -252,7 +255,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     };
     for (const p of plan) plans.set(p.name, { name: p.name, kind: p.kind, allowed: new Set(allowedFor(p)) });
 
-    const agentBody = (p: { name: string; kind: AgentKind; group: number; ecs?: boolean }) => {
+    const agentBody = (p: { name: string; kind: AgentKind; group: number; ecs?: boolean; stablePolicy?: boolean }) => {
       const kbsMode = p.kind === 'kbs' || p.kind === 'kbs-hostile';
       const creds = [{ name: kbsMode ? `cred-${p.name}` : `cred-${p.group}` }, ...(p.kind === 'scope' ? [{ name: 'cred-nobody' }] : [])];
       const onEcs = p.ecs === true;
@@ -261,7 +264,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         apiVersion: `${GROUP}/${VERSION}`,
         kind: 'ConfidentialAgent',
         metadata: { name: p.name },
-        spec: { instance, attestationPolicyRef: { name: p.kind === 'deny' ? 'hw-only' : 'dev' }, credentials: creds, ...(kbsMode ? { delivery: { mode: 'KBS' } } : {}) },
+        spec: { instance, attestationPolicyRef: { name: p.kind === 'deny' ? 'hw-only' : p.stablePolicy ? 'dev-stable' : 'dev' }, credentials: creds, ...(kbsMode ? { delivery: { mode: 'KBS' } } : {}) },
       };
     };
 
@@ -427,7 +430,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           const goodGroups = [...new Set(plan.filter((x) => x.kind === 'good').map((x) => x.group))];
           const g = pick(goodGroups.filter((x) => held.has(credPath(x)))) ?? pick(goodGroups) ?? 0;
           const kbsAgents = plan.filter((x) => x.kind === 'kbs');
-          const k = pick(kbsAgents.filter((x) => held.has(kbsPath(x.name)))) ?? pick(kbsAgents);
+          const k = pick(kbsAgents.filter((x) => x.stablePolicy && held.has(kbsPath(x.name)))) ?? pick(kbsAgents.filter((x) => held.has(kbsPath(x.name)))) ?? pick(kbsAgents);
           const targets = [{ name: `cred-${g}`, prefix: `soak-secret-${g}`, path: credPath(g), members: groups.get(g) ?? [] }, ...(k ? [{ name: `cred-${k.name}`, prefix: `soak-secret-${k.name}`, path: kbsPath(k.name), members: [k.name] }] : [])];
           for (const t of targets) {
             const version = `v${Date.now()}`;
