@@ -59,6 +59,13 @@ describe('attest phase', () => {
     expect(rebooted.events?.[0]?.note).toMatch(/^InstanceRestarted: instance i-1 rebooted/);
     expect(rebooted.status?.attestation?.instanceStartedAt).toBe('2026-01-01T00:05:00.000Z');
     expect(bootstraps()).toBe(before + 1);
+    // A failed attempt in between (Attested=False: NeverAttested comes first) must not hide the reboot:
+    // the guest still holds nothing, so earlier deliveries do not count.
+    const failedMeanwhile = agent('a', {}, { status: { attestation: first.status!.attestation!, conditions: [{ type: 'Attested', status: 'False', reason: 'Transport', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] } });
+    const afterFailure = await phase.reconcile(failedMeanwhile, phaseContext({ instance: { ...booted, startedAt: '2026-01-01T00:05:00.000Z' } }));
+    expect(afterFailure.facts?.guest).toMatchObject({ attestedBecause: 'NeverAttested', newInstance: true });
+    // ... while a failed attempt on the same boot keeps them (the guest still holds what it got).
+    expect((await phase.reconcile(failedMeanwhile, phaseContext({ instance: booted }))).facts?.guest).toMatchObject({ attestedBecause: 'NeverAttested', newInstance: false });
   });
 
   it('KBS mode: a credential rotated after the guest fetched it re-attests, so the guest fetches again', async () => {

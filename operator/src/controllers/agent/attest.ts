@@ -19,7 +19,7 @@ import type { SharedInformer } from '../../runtime/manager.ts';
 import { agentKey, PhaseOrderError, RETRY_AFTER_FAILURE_MS, type Phase, type PhaseResult } from './phase.ts';
 import type { KbsDeliveries } from './release.ts';
 import { launchedInitData } from './sandbox-policy.ts';
-import { attestationDue, type AttestationRecord } from './triggers.ts';
+import { attestationDue, firesNamed, type AttestationRecord, type TriggerInput } from './triggers.ts';
 import { summarizeAppraisal } from './appraisal-summary.ts';
 
 export interface AttestDeps {
@@ -73,7 +73,7 @@ export function attestPhase(deps: AttestDeps): Phase {
       const push = guestChannel(deps, agent, instance, policy, tee, initData, ctx.signal, () => ctx.now);
       const last = agent.status?.attestation;
       const trustDigest = trustDigestOf(policy);
-      const due = attestationDue({
+      const input: TriggerInput = {
         wasAttested: agent.status?.conditions?.some((c) => c.type === AgentCondition.Attested && c.status === 'True') ?? false,
         last,
         instanceId: instance.id,
@@ -82,7 +82,12 @@ export function attestPhase(deps: AttestDeps): Phase {
         policyGeneration: policy.metadata.generation,
         trustDigest,
         nowMs: ctx.now.getTime(),
-      });
+      };
+      const due = attestationDue(input);
+      // Whether deliveries recorded before this attestation still say what the guest holds is decided apart
+      // from which trigger named the attestation: after a failed attempt NeverAttested comes first, yet the
+      // guest may have rebooted (holds nothing) or a KBS credential been rotated meanwhile.
+      const deliveriesStale = last?.instanceId !== instance.id || firesNamed('InstanceRestarted', input) || firesNamed('CredentialRotated', input);
 
       const events: NonNullable<PhaseResult['events']> = [];
       let attestation = last;
@@ -126,7 +131,7 @@ export function attestPhase(deps: AttestDeps): Phase {
         requeueAfterMs: Number.isFinite(nextDue) ? nextDue : RETRY_AFTER_FAILURE_MS,
         // A new instance, a rebooted guest, or a KBS guest told to fetch again: deliveries recorded before
         // this attestation no longer say what the guest holds.
-        facts: { guest: { push, ...(due ? { attestedBecause: due.trigger, newInstance: last?.instanceId !== instance.id || due.trigger === 'InstanceRestarted' || due.trigger === 'CredentialRotated' } : {}) } },
+        facts: { guest: { push, ...(due ? { attestedBecause: due.trigger, newInstance: deliveriesStale } : {}) } },
       };
     },
   };

@@ -70,3 +70,8 @@ export function attestationDue(input: TriggerInput, triggers: readonly Trigger[]
   const t = triggers.find((x) => x.fires(input));
   return t ? { trigger: t.name, message: t.describe(input) } : undefined;
 }
+
+/** Whether one named trigger fires, whatever precedes it (e.g. to tell a rebooted guest behind NeverAttested). */
+export function firesNamed(name: Trigger['name'], input: TriggerInput, triggers: readonly Trigger[] = TRIGGERS): boolean {
+  return triggers.find((t) => t.name === name)?.fires(input) ?? false;
+}
