@@ -202,6 +202,7 @@ export const AppraisalSummarySchema = z.object({
 
 export const AttestationStatusSchema = z.object({
   instanceId: z.string().max(256).optional().describe('Instance the evidence came from.'),
+  instanceStartedAt: z.string().max(64).optional().describe('When that instance had last booted, as its provider reported (a later boot re-attests: a rebooted guest has new TEE keys and holds nothing).'),
   teeType: z.string().describe('TEE type of the primary evidence (tdx, sample, ...).'),
   status: z.enum(EAR_STATUSES).describe('EAR status of the last appraisal.'),
   verifiedAt: z.string().describe('When the last evidence was verified (RFC 3339).'),

@@ -9,6 +9,12 @@ describe('parseOperatorConfig', () => {
     expect(c.watchNamespace).toBeUndefined();
     expect(c.nvidiaRimDir).toBeUndefined();
   });
+  it('--instance-recheck: unset means the per-provider default; a value must be 1-86400 seconds', () => {
+    expect(parseOperatorConfig([], {}).instanceRecheckSeconds).toBeUndefined();
+    expect(parseOperatorConfig(['--instance-recheck', '10'], {}).instanceRecheckSeconds).toBe(10);
+    expect(() => parseOperatorConfig(['--instance-recheck', '0'], {})).toThrow(ConfigError);
+    expect(() => parseOperatorConfig(['--instance-recheck', 'soon'], {})).toThrow(/instance-recheck/);
+  });
   it('takes flags over the environment', () => {
     const c = parseOperatorConfig(['--operator-namespace', 'ops', '--providers', 'local,alibaba', '--nvidia-rim-dir', '/rims'], { POD_NAMESPACE: 'env-ns', CAI_PROVIDERS: 'local', LOG_LEVEL: 'debug' });
     expect(c).toMatchObject({ operatorNamespace: 'ops', providers: ['local', 'alibaba'], nvidiaRimDir: '/rims', logLevel: 'debug' });

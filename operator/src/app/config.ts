@@ -41,6 +41,8 @@ export interface OperatorConfig {
   gcIntervalSeconds: number;
   /** Orphans younger than this are left alone (informer caches may lag their creation). */
   gcMinAgeSeconds: number;
+  /** How often an attested agent's instance is described again to notice a reboot (default per provider). */
+  instanceRecheckSeconds?: number;
   /** Air-gapped GPU attestation: read RIMs from this directory (a mounted volume) instead of the RIM service. */
   nvidiaRimDir?: string;
   /** URL prefixes a policy's spec.tdx.referenceValues.rekor.url must fall under (normalised, '/'-terminated). */
@@ -101,6 +103,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'gc-interval': { type: 'string' },
   'gc-min-age': { type: 'string' },
+  'instance-recheck': { type: 'string' },
   'nvidia-rim-dir': { type: 'string' },
   'allowed-rekor-urls': { type: 'string' },
   'allowed-pccs-urls': { type: 'string' },
@@ -141,6 +144,8 @@ export const OPERATOR_USAGE = `Usage: cai operator [options]
   --log-level LEVEL          pino level (default info)
   --gc-interval SECONDS      orphan garbage-collection interval (default 60)
   --gc-min-age SECONDS       leave orphans younger than this alone (default 30)
+  --instance-recheck SECONDS describe an attested agent's instance again this often to notice a reboot
+                             (default 30 local, 600 alibaba: one DescribeInstances per agent per interval)
   --nvidia-rim-dir DIR       read NVIDIA RIMs from this directory (a mounted volume) instead of the RIM service
   --allowed-rekor-urls LIST  comma list of URL prefixes a policy's rekor.url may use (default https://rekor.sigstore.dev/)
   --allowed-pccs-urls LIST   comma list of URL prefixes a policy's pccsUrl may use (default https://api.trustedservices.intel.com/)
@@ -264,6 +269,7 @@ export function parseOperatorConfig(args: string[], env: NodeJS.ProcessEnv): Ope
     logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
     gcIntervalSeconds: int('gc-interval', values['gc-interval'], 60, 1, 86400),
     gcMinAgeSeconds: int('gc-min-age', values['gc-min-age'], 30, 0, 86400),
+    ...(values['instance-recheck'] !== undefined ? { instanceRecheckSeconds: int('instance-recheck', values['instance-recheck'], 0, 1, 86400) } : {}),
     nvidiaRimDir: values['nvidia-rim-dir'],
     allowedRekorUrls: urlPrefixes('allowed-rekor-urls', values['allowed-rekor-urls'], DEFAULT_ALLOWED_REKOR_URLS),
     allowedPccsUrls: urlPrefixes('allowed-pccs-urls', values['allowed-pccs-urls'], DEFAULT_ALLOWED_PCCS_URLS),

@@ -150,6 +150,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
         providers,
         clusterId,
         manifestOf: credentialPaths,
+        ...(config.instanceRecheckSeconds !== undefined ? { instanceRecheckMs: config.instanceRecheckSeconds * 1000 } : {}),
         endpoint: { clients: manager.client, gateways, attestationService: endpointAs, ...(config.tngImage ? { tngImage: config.tngImage } : {}) },
       }),
     }),

@@ -28,3 +28,13 @@ export function createSpecOf(agent: ConfidentialAgent, manifest: string[], initD
 export function pollIntervalMs(provider: ProviderName): number {
   return provider === 'local' ? 500 : 5_000;
 }
+
+/**
+ * Default of how often an attested agent's instance is described again to notice a reboot under the same
+ * id (InstanceInfo.startedAt; `--instance-recheck` overrides). ECS describes are one request per agent
+ * per interval out of the account's budget (--alibaba-rps, default 5): 1,000 agents at 600 s take 1.7/s,
+ * the informer resync's own cadence; the local cloud is loopback.
+ */
+export function instanceRecheckMs(provider: ProviderName): number {
+  return provider === 'local' ? 30_000 : 600_000;
+}

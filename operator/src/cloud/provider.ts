@@ -34,6 +34,11 @@ export interface InstanceInfo {
   ports?: Record<number, number>;
   zone?: string;
   createdAt?: string;
+  /**
+   * When the instance last booted (ECS `StartTime`; the local cloud's `startedAt`). A change on the same
+   * instance id means the guest rebooted: its memory and TEE keys are gone, so it must be attested again.
+   */
+  startedAt?: string;
   owner?: InstanceOwner;
   token?: string;
   /** KBS `Tee` of the instance's evidence when the provider knows it (local: the simulated guest's). */

@@ -8,6 +8,8 @@ export interface EcsInstance {
   zoneId?: string;
   regionId?: string;
   creationTime?: string;
+  /** When the instance was last started (minute precision, like creationTime). */
+  startTime?: string;
   tags?: { tag?: Array<{ tagKey?: string; tagValue?: string }> };
   vpcAttributes?: { privateIpAddress?: { ipAddress?: string[] } };
   publicIpAddress?: { ipAddress?: string[] };
@@ -39,6 +41,8 @@ export function toInstanceInfo(inst: EcsInstance, preferPublicAddress: boolean):
   if (inst.zoneId) info.zone = inst.zoneId;
   const createdAt = rfc3339(inst.creationTime);
   if (createdAt) info.createdAt = createdAt;
+  const startedAt = rfc3339(inst.startTime);
+  if (startedAt) info.startedAt = startedAt;
   const owner = ownerFromTags(tags);
   if (owner) info.owner = owner;
   const token = tags.find((t) => t.key === TAG_CLIENT_TOKEN)?.value;

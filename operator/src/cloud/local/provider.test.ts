@@ -52,6 +52,44 @@ describe('local provider against the local cloud', () => {
     expect(await provider.findByToken('token-0001', { ...owner, uid: 'someone-else' })).toBeUndefined();
   });
 
+  it('a rebooted instance keeps its id, comes back with a new guest and a later startedAt', async () => {
+    const provider = createLocalProvider({ url: cloud.url });
+    const created = await provider.create({ token: 'token-reboot', owner: { ...owner, uid: 'uid-reboot' }, spec, labels: {} });
+    const running = (since?: string) =>
+      waitFor(async () => {
+        const i = await provider.describe(created.id);
+        return i?.state === 'Running' && i.startedAt !== since ? i : undefined;
+      }, 'Running');
+    const first = await running();
+    expect(first.startedAt).toBeDefined();
+    expect(cloud.reboot(created.id, 20)).toBe(true);
+    expect((await provider.describe(created.id))?.state).toBe('Starting');
+    await new Promise((r) => setTimeout(r, 5)); // startedAt has millisecond resolution
+    const again = await running(first.startedAt);
+    expect(again.id).toBe(first.id);
+    expect(Date.parse(again.startedAt!)).toBeGreaterThan(Date.parse(first.startedAt!));
+    expect(again.ports?.[8006]).not.toBe(first.ports?.[8006]); // a new guest process
+    expect(cloud.reboot('local-nonexistent')).toBe(false);
+  });
+
+  it('a lost create or delete answer: the request took effect, the client sees a transport error and recovers by token', async () => {
+    const provider = createLocalProvider({ url: cloud.url });
+    const lostOwner = { ...owner, uid: 'uid-lost' };
+    cloud.loseAnswers('create', 1);
+    const err = await provider.create({ token: 'token-lost-1', owner: lostOwner, spec, labels: {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).kind).toBe('Retryable');
+    const found = await provider.findByToken('token-lost-1', lostOwner);
+    expect(found).toBeDefined();
+    expect((await provider.create({ token: 'token-lost-1', owner: lostOwner, spec, labels: {} })).id).toBe(found!.id);
+    expect(cloud.history().filter((r) => r.owner.uid === 'uid-lost')).toHaveLength(1);
+    cloud.loseAnswers('delete', 1);
+    await expect(provider.delete(found!.id)).rejects.toBeInstanceOf(ProviderError);
+    await waitFor(async () => ((await provider.describe(found!.id)) === undefined ? true : undefined), 'deleted');
+    await provider.delete(found!.id); // already gone: success
+    expect(cloud.lostAnswers()).toEqual({ create: 1, delete: 1 });
+  });
+
   it('launches the guest with the init-data of the create request (its evidence then binds that digest)', async () => {
     const guests = localGuests();
     const own = await startLocalCloud({ launchGuest: guests.launch, pendingMs: 5 });

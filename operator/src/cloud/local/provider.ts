@@ -75,6 +75,7 @@ export function createLocalProvider(opts: LocalProviderOptions): InstanceProvide
     address: r.address,
     ports: r.ports,
     createdAt: r.createdAt,
+    ...(typeof r.startedAt === 'string' && r.startedAt.length <= 64 ? { startedAt: r.startedAt } : {}),
     owner: r.owner,
     token: r.token,
     ...(r.tee ? { tee: r.tee } : {}),

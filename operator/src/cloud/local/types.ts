@@ -11,6 +11,8 @@ export interface LocalInstanceRecord {
   /** guest port -> host port (8006 trustiflux API, workload port) once Running */
   ports: Record<number, number>;
   createdAt: string;
+  /** When the guest last booted (set on every boot: a reboot of the same instance changes it). */
+  startedAt?: string;
   bootDelaySeconds: number;
   /** KBS `Tee` of the guest's evidence once Running (the simulated "hardware": sample unless a test plugs in another). */
   tee?: string;

@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AttestationPolicy } from '../../api/attestation-policy.ts';
+import type { SealedCredential } from '../../api/sealed-credential.ts';
 import { EarSigner } from '../../attestation/policy/ear.ts';
 import { defaultVerifierRegistry } from '../../attestation/registry.ts';
 import type { InstanceInfo } from '../../cloud/provider.ts';
 import { BOOTSTRAP_RESOURCE } from '../../protocol/bootstrap.ts';
 import { startSimulatedGuest, type SimulatedGuest } from '../../sim/guest/guest.ts';
-import { agent, phaseContext, readyPolicy, T0 } from '../../../test/support/agent-fixtures.ts';
+import { agent, NS, phaseContext, readyPolicy, T0 } from '../../../test/support/agent-fixtures.ts';
 import { MemoryInformer } from '../../../test/support/memory-informer.ts';
 import { attestPhase } from './attest.ts';
 import { attestationDue, TRIGGERS, type TriggerInput } from './triggers.ts';
@@ -38,7 +40,52 @@ describe('attest phase', () => {
     expect(r.facts?.guest).toMatchObject({ attestedBecause: 'NeverAttested', newInstance: true });
     expect(bootstraps()).toBe(before + 1);
     expect(guest.resources().has(BOOTSTRAP_RESOURCE)).toBe(true);
-    expect(r.requeueAfterMs).toBe(3600_000);
+    // Due in an hour, but the instance is looked at again within the recheck interval (a reboot shows there).
+    expect(r.requeueAfterMs).toBe(30_000);
+    const quick = attestPhase({ policies: setup(readyPolicy()).policies, registry: defaultVerifierRegistry(), signer: EarSigner.generate(), instanceRecheckMs: 5_000 });
+    expect((await quick.reconcile(agent('a'), phaseContext({ instance }))).requeueAfterMs).toBe(5_000);
+  });
+
+  it('re-attests a rebooted guest (same instance id, later boot) and treats it as holding nothing', async () => {
+    const { phase } = setup(readyPolicy());
+    const booted = { ...instance, startedAt: '2026-01-01T00:00:00.000Z' };
+    const first = await phase.reconcile(agent('a'), phaseContext({ instance: booted }));
+    expect(first.status?.attestation?.instanceStartedAt).toBe('2026-01-01T00:00:00.000Z');
+    const attested = agent('a', {}, { status: { attestation: first.status!.attestation!, conditions: [{ type: 'Attested', status: 'True', reason: 'AcceptedByPolicy', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] } });
+    expect((await phase.reconcile(attested, phaseContext({ instance: booted }))).facts?.guest?.attestedBecause).toBeUndefined();
+    const before = bootstraps();
+    const rebooted = await phase.reconcile(attested, phaseContext({ instance: { ...booted, startedAt: '2026-01-01T00:05:00.000Z' } }));
+    expect(rebooted.facts?.guest).toMatchObject({ attestedBecause: 'InstanceRestarted', newInstance: true });
+    expect(rebooted.events?.[0]?.note).toMatch(/^InstanceRestarted: instance i-1 rebooted/);
+    expect(rebooted.status?.attestation?.instanceStartedAt).toBe('2026-01-01T00:05:00.000Z');
+    expect(bootstraps()).toBe(before + 1);
+    // A failed attempt in between (Attested=False: NeverAttested comes first) must not hide the reboot:
+    // the guest still holds nothing, so earlier deliveries do not count.
+    const failedMeanwhile = agent('a', {}, { status: { attestation: first.status!.attestation!, conditions: [{ type: 'Attested', status: 'False', reason: 'Transport', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] } });
+    const afterFailure = await phase.reconcile(failedMeanwhile, phaseContext({ instance: { ...booted, startedAt: '2026-01-01T00:05:00.000Z' } }));
+    expect(afterFailure.facts?.guest).toMatchObject({ attestedBecause: 'NeverAttested', newInstance: true });
+    // ... while a failed attempt on the same boot keeps them (the guest still holds what it got).
+    expect((await phase.reconcile(failedMeanwhile, phaseContext({ instance: booted }))).facts?.guest).toMatchObject({ attestedBecause: 'NeverAttested', newInstance: false });
+  });
+
+  it('KBS mode: a credential rotated after the guest fetched it re-attests, so the guest fetches again', async () => {
+    const policies = new MemoryInformer<AttestationPolicy>();
+    policies.set(readyPolicy());
+    const credentials = new MemoryInformer<SealedCredential>();
+    const cred = (data: string): SealedCredential => ({ apiVersion: 'confidential-agent.io/v1alpha1', kind: 'SealedCredential', metadata: { name: 'c', namespace: NS }, spec: { encryptedData: data, resourcePath: 'default/r/c', scope: { mode: 'Strict', agents: ['a'] } } });
+    credentials.set(cred('v1'));
+    const phase = attestPhase({ policies, credentials, registry: defaultVerifierRegistry(), signer: EarSigner.generate(), injectRetry: { attempts: 1 } });
+    const first = await phase.reconcile(agent('a', { delivery: { mode: 'KBS' } }), phaseContext({ instance }));
+    const fetched = (data: string) => [{ name: 'c', resourcePath: 'default/r/c', mode: 'KBS' as const, digest: createHash('sha256').update(data).digest('hex'), deliveredAt: '2026-01-01T00:00:01Z' }];
+    const status = (data: string) => ({ status: { attestation: first.status!.attestation!, credentials: fetched(data), conditions: [{ type: 'Attested', status: 'True' as const, reason: 'AcceptedByPolicy', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] } });
+    expect((await phase.reconcile(agent('a', { delivery: { mode: 'KBS' } }, status('v1')), phaseContext({ instance }))).facts?.guest?.attestedBecause).toBeUndefined();
+    credentials.set(cred('v2'));
+    const before = bootstraps();
+    const r = await phase.reconcile(agent('a', { delivery: { mode: 'KBS' } }, status('v1')), phaseContext({ instance }));
+    expect(r.facts?.guest).toMatchObject({ attestedBecause: 'CredentialRotated', newInstance: true });
+    expect(bootstraps()).toBe(before + 1);
+    // Challenge mode needs no re-attestation for it: the release phase pushes the new value itself.
+    expect((await phase.reconcile(agent('a', {}, status('v1')), phaseContext({ instance }))).facts?.guest?.attestedBecause).toBeUndefined();
   });
 
   it('does not attest again while the last attestation holds (same instance, policy, values, interval)', async () => {
@@ -76,8 +123,9 @@ describe('attest phase', () => {
 describe('re-attestation triggers', () => {
   const base: TriggerInput = {
     wasAttested: true,
-    last: { instanceId: 'i-1', teeType: 'sample', status: 'warning', verifiedAt: '2026-01-01T00:00:00Z', nextAttestationAt: '2026-01-01T01:00:00Z', policyGeneration: 1, trustDigest: 'd1' },
+    last: { instanceId: 'i-1', instanceStartedAt: '2026-01-01T00:00:00Z', teeType: 'sample', status: 'warning', verifiedAt: '2026-01-01T00:00:00Z', nextAttestationAt: '2026-01-01T01:00:00Z', policyGeneration: 1, trustDigest: 'd1' },
     instanceId: 'i-1',
+    instanceStartedAt: '2026-01-01T00:00:00Z',
     policyGeneration: 1,
     trustDigest: 'd1',
     nowMs: T0,
@@ -88,8 +136,10 @@ describe('re-attestation triggers', () => {
   it.each([
     ['NeverAttested', { wasAttested: false }],
     ['InstanceChanged', { instanceId: 'i-2' }],
+    ['InstanceRestarted', { instanceStartedAt: '2026-01-01T00:30:00Z' }],
     ['PolicyChanged', { policyGeneration: 2 }],
     ['TrustMaterialUpdated', { trustDigest: 'd2' }],
+    ['CredentialRotated', { rotatedKbsCredentials: ['c'] }],
     ['IntervalElapsed', { nowMs: T0 + 3600_000 }],
   ] as const)('%s fires on its own input', (name, change) => {
     expect(attestationDue({ ...base, ...change })?.trigger).toBe(name);
@@ -97,7 +147,11 @@ describe('re-attestation triggers', () => {
   it('a record without a trust digest (written before it existed) does not re-attest for it', () => {
     expect(attestationDue({ ...base, last: { ...base.last!, trustDigest: undefined } })).toBeUndefined();
   });
+  it('a boot time known on one side only (a record or provider without it) does not re-attest', () => {
+    expect(attestationDue({ ...base, last: { ...base.last!, instanceStartedAt: undefined } })).toBeUndefined();
+    expect(attestationDue({ ...base, instanceStartedAt: undefined })).toBeUndefined();
+  });
   it('lists the triggers in precedence order', () => {
-    expect(TRIGGERS.map((t) => t.name)).toEqual(['NeverAttested', 'InstanceChanged', 'PolicyChanged', 'TrustMaterialUpdated', 'IntervalElapsed']);
+    expect(TRIGGERS.map((t) => t.name)).toEqual(['NeverAttested', 'InstanceChanged', 'InstanceRestarted', 'PolicyChanged', 'TrustMaterialUpdated', 'CredentialRotated', 'IntervalElapsed']);
   });
 });

@@ -8,8 +8,10 @@ import canonicalize from 'canonicalize';
 import type { AttestationPolicy } from '../../api/attestation-policy.ts';
 import { AgentCondition, AgentReason, EventAction, isPolicyReady } from '../../api/conditions.ts';
 import type { ConfidentialAgent } from '../../api/confidential-agent.ts';
+import type { SealedCredential } from '../../api/sealed-credential.ts';
 import type { EarSigner } from '../../attestation/policy/ear.ts';
 import type { VerifierRegistry } from '../../attestation/registry.ts';
+import { instanceRecheckMs, providerNameOf } from '../../cloud/provider-set.ts';
 import type { InstanceInfo } from '../../cloud/provider.ts';
 import { BOOTSTRAP_RESOURCE, bootstrapPayload, type BootstrapConfig } from '../../protocol/bootstrap.ts';
 import { challengeVerifier, injectResource, type InjectResult } from '../../release/challenge.ts';
@@ -17,13 +19,17 @@ import type { SharedInformer } from '../../runtime/manager.ts';
 import { agentKey, PhaseOrderError, RETRY_AFTER_FAILURE_MS, type Phase, type PhaseResult } from './phase.ts';
 import type { KbsDeliveries } from './release.ts';
 import { launchedInitData } from './sandbox-policy.ts';
-import { attestationDue, type AttestationRecord } from './triggers.ts';
+import { attestationDue, firesNamed, type AttestationRecord, type TriggerInput } from './triggers.ts';
 import { summarizeAppraisal } from './appraisal-summary.ts';
 
 export interface AttestDeps {
   policies: SharedInformer<AttestationPolicy>;
   registry: VerifierRegistry;
   signer: EarSigner;
+  /** How often an attested agent's instance is looked at again for a reboot (default per provider: instanceRecheckMs). */
+  instanceRecheckMs?: number;
+  /** KBS mode: a credential rotated after the guest fetched it makes the guest fetch again (CredentialRotated). */
+  credentials?: SharedInformer<SealedCredential>;
   /** The KBS a KBS-mode guest is told to pull from (absent: the operator runs no KBS). */
   kbs?: Pick<KbsDeliveries, 'publicUrl' | 'kbsCert'>;
   /** Per-injection transport retries (the work queue retries whole reconciles on top). */
@@ -67,14 +73,21 @@ export function attestPhase(deps: AttestDeps): Phase {
       const push = guestChannel(deps, agent, instance, policy, tee, initData, ctx.signal, () => ctx.now);
       const last = agent.status?.attestation;
       const trustDigest = trustDigestOf(policy);
-      const due = attestationDue({
+      const input: TriggerInput = {
         wasAttested: agent.status?.conditions?.some((c) => c.type === AgentCondition.Attested && c.status === 'True') ?? false,
         last,
         instanceId: instance.id,
+        instanceStartedAt: instance.startedAt,
+        rotatedKbsCredentials: rotatedKbsCredentials(agent, deps),
         policyGeneration: policy.metadata.generation,
         trustDigest,
         nowMs: ctx.now.getTime(),
-      });
+      };
+      const due = attestationDue(input);
+      // Whether deliveries recorded before this attestation still say what the guest holds is decided apart
+      // from which trigger named the attestation: after a failed attempt NeverAttested comes first, yet the
+      // guest may have rebooted (holds nothing) or a KBS credential been rotated meanwhile.
+      const deliveriesStale = last?.instanceId !== instance.id || firesNamed('InstanceRestarted', input) || firesNamed('CredentialRotated', input);
 
       const events: NonNullable<PhaseResult['events']> = [];
       let attestation = last;
@@ -104,7 +117,9 @@ export function attestPhase(deps: AttestDeps): Phase {
           note: `${due.trigger}: ${due.message}; ${attestation.teeType} evidence appraised ${attestation.status} under ${policy.metadata.name}`,
         });
       }
-      const nextDue = Math.max(1_000, Date.parse(attestation?.nextAttestationAt ?? '') - ctx.now.getTime());
+      // Re-check the instance (provision describes it on every reconcile) at least every recheck interval,
+      // so a reboot under the same id is noticed long before the re-attestation interval.
+      const nextDue = Math.min(deps.instanceRecheckMs ?? instanceRecheckMs(providerNameOf(agent)), Math.max(1_000, Date.parse(attestation?.nextAttestationAt ?? '') - ctx.now.getTime()));
       return {
         condition: {
           status: 'True',
@@ -114,7 +129,9 @@ export function attestPhase(deps: AttestDeps): Phase {
         ...(attestation ? { status: { attestation } } : {}),
         events,
         requeueAfterMs: Number.isFinite(nextDue) ? nextDue : RETRY_AFTER_FAILURE_MS,
-        facts: { guest: { push, ...(due ? { attestedBecause: due.trigger, newInstance: last?.instanceId !== instance.id } : {}) } },
+        // A new instance, a rebooted guest, or a KBS guest told to fetch again: deliveries recorded before
+        // this attestation no longer say what the guest holds.
+        facts: { guest: { push, ...(due ? { attestedBecause: due.trigger, newInstance: deliveriesStale } : {}) } },
       };
     },
   };
@@ -143,6 +160,18 @@ function guestChannel(deps: AttestDeps, agent: ConfidentialAgent, instance: Inst
   };
 }
 
+/** KBS mode: recorded KBS deliveries whose credential's sealed value changed since (a rotation). */
+function rotatedKbsCredentials(agent: ConfidentialAgent, deps: AttestDeps): string[] {
+  if (agent.spec.delivery.mode !== 'KBS' || !deps.credentials) return [];
+  const out: string[] = [];
+  for (const d of agent.status?.credentials ?? []) {
+    if (d.mode !== 'KBS') continue;
+    const cred = deps.credentials.get(agent.metadata.namespace, d.name);
+    if (cred && sha256(cred.spec.encryptedData) !== d.digest) out.push(d.name);
+  }
+  return out;
+}
+
 /** Alibaba TDX instances present TDX evidence; a local instance presents what its simulated guest reports. */
 function teeOf(agent: ConfidentialAgent, instance: InstanceInfo): string {
   return agent.spec.instance.alibaba ? 'tdx' : (instance.tee ?? 'sample');
@@ -152,6 +181,7 @@ function attestationRecord(result: Extract<InjectResult, { ok: true }>, instance
   const status = result.appraisal.status === 'none' ? 'contraindicated' : result.appraisal.status;
   return {
     instanceId: instance.id,
+    ...(instance.startedAt ? { instanceStartedAt: instance.startedAt } : {}),
     teeType: result.appraisal.submods.find((s) => s.teeClass === 'cpu')?.tee ?? 'unknown',
     status,
     verifiedAt: at.toISOString(),

@@ -34,7 +34,10 @@ export interface AgentFacts {
     push(resourcePath: string, plaintext: Uint8Array): Promise<InjectResult>;
     /** Why the guest was attested in this reconcile; undefined when the last attestation still holds. */
     attestedBecause?: string;
-    /** Attested for the first time on this instance: it holds nothing delivered to an earlier one. */
+    /**
+     * Deliveries recorded before this attestation do not count: attested for the first time on this
+     * instance, after it rebooted (it holds nothing), or to make a KBS guest fetch rotated credentials.
+     */
     newInstance?: boolean;
   };
 }

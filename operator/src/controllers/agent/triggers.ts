@@ -9,6 +9,13 @@ export interface TriggerInput {
   wasAttested: boolean;
   last: AttestationRecord | undefined;
   instanceId: string;
+  /** When the instance last booted, as the provider reports it (undefined: the provider does not say). */
+  instanceStartedAt?: string | undefined;
+  /**
+   * KBS mode: credentials recorded as fetched whose sealed value has changed since (rotated). The guest
+   * pulls its manifest once per attested bootstrap, so only a new attested bootstrap makes it fetch again.
+   */
+  rotatedKbsCredentials?: readonly string[];
   policyGeneration: number | undefined;
   /** Digest of the trust material the policy now publishes (reference values); see trustDigestOf. */
   trustDigest: string;
@@ -16,7 +23,7 @@ export interface TriggerInput {
 }
 
 export interface Trigger {
-  readonly name: 'NeverAttested' | 'InstanceChanged' | 'PolicyChanged' | 'TrustMaterialUpdated' | 'IntervalElapsed';
+  readonly name: 'NeverAttested' | 'InstanceChanged' | 'InstanceRestarted' | 'PolicyChanged' | 'CredentialRotated' | 'TrustMaterialUpdated' | 'IntervalElapsed';
   fires(i: TriggerInput): boolean;
   describe(i: TriggerInput): string;
 }
@@ -27,6 +34,13 @@ export const TRIGGERS: readonly Trigger[] = [
     name: 'InstanceChanged',
     fires: (i) => i.last?.instanceId !== i.instanceId,
     describe: (i) => `instance changed from ${i.last?.instanceId ?? 'none'} to ${i.instanceId}`,
+  },
+  {
+    // Same instance id, later boot: the guest lost what it held and its TEE keys; an appraisal of the
+    // previous boot says nothing about this one. Only when both boots are known (older records lack it).
+    name: 'InstanceRestarted',
+    fires: (i) => i.instanceStartedAt !== undefined && i.last?.instanceStartedAt !== undefined && i.last.instanceStartedAt !== i.instanceStartedAt,
+    describe: (i) => `instance ${i.instanceId} rebooted (booted ${i.instanceStartedAt ?? '?'}, attested boot ${i.last?.instanceStartedAt ?? '?'})`,
   },
   {
     name: 'PolicyChanged',
@@ -40,6 +54,11 @@ export const TRIGGERS: readonly Trigger[] = [
     describe: () => 'the policy published new reference values',
   },
   {
+    name: 'CredentialRotated',
+    fires: (i) => (i.rotatedKbsCredentials?.length ?? 0) > 0,
+    describe: (i) => `credential(s) ${(i.rotatedKbsCredentials ?? []).join(', ')} rotated since the guest fetched them from the KBS`,
+  },
+  {
     name: 'IntervalElapsed',
     fires: (i) => !(Date.parse(i.last?.nextAttestationAt ?? '') > i.nowMs),
     describe: (i) => `re-attestation interval elapsed (due ${i.last?.nextAttestationAt ?? 'now'})`,
@@ -50,4 +69,9 @@ export const TRIGGERS: readonly Trigger[] = [
 export function attestationDue(input: TriggerInput, triggers: readonly Trigger[] = TRIGGERS): { trigger: Trigger['name']; message: string } | undefined {
   const t = triggers.find((x) => x.fires(input));
   return t ? { trigger: t.name, message: t.describe(input) } : undefined;
+}
+
+/** Whether one named trigger fires, whatever precedes it (e.g. to tell a rebooted guest behind NeverAttested). */
+export function firesNamed(name: Trigger['name'], input: TriggerInput, triggers: readonly Trigger[] = TRIGGERS): boolean {
+  return triggers.find((t) => t.name === name)?.fires(input) ?? false;
 }

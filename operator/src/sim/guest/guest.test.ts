@@ -30,8 +30,25 @@ describe('simulated guest', () => {
     g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [TEST_RESOURCE], kbsRetry: { attempts: 3, delayMs: 50 } });
     expect((await push(g, BOOTSTRAP_RESOURCE, JSON.stringify({ mode: 'kbs', kbs_url: kbs.url }))).ok).toBe(true);
     expect((await g.waitForResource(TEST_RESOURCE, 10_000)).toString()).toBe(TEST_SECRET);
-    expect(g.events.history.map((e) => e.type)).toEqual(['injected', 'bootstrap', 'fetched']);
+    expect(g.events.history.map((e) => e.type)).toEqual(['injected', 'bootstrap', 'kbs-attested', 'fetched']);
     expect(kbs.events.map((e) => e.type)).toEqual(['attested', 'released']);
+    // Each decrypt names the TEE key it was decrypted under; the fetch's is the key the KBS's EAR names.
+    const [injected, , attested, fetched] = g.events.history as Array<{ teeKey?: string; status?: string }>;
+    expect(injected?.teeKey).toMatch(/^[0-9a-f]{16}$/);
+    expect(attested).toMatchObject({ teeKey: fetched?.teeKey, status: 'warning' });
+    expect(fetched?.teeKey).not.toBe(injected?.teeKey);
+  });
+
+  it('KBS mode with hostile evidence (kbsEvidence): the KBS refuses it and nothing is fetched', async () => {
+    kbs = await startTestKbs();
+    const { sampleCompositeEvidence } = await import('./kbs-client.ts');
+    g = await startSimulatedGuest({ host: '127.0.0.1', manifest: [TEST_RESOURCE], kbsRetry: { attempts: 2, delayMs: 20 }, kbsEvidence: (nonce, key) => sampleCompositeEvidence(`${nonce}x`, key) });
+    const refused = new Promise<void>((resolve) => g!.events.on('event', (e: { type: string }) => e.type === 'kbs-error' && resolve()));
+    await push(g, BOOTSTRAP_RESOURCE, JSON.stringify({ mode: 'kbs', kbs_url: kbs.url }));
+    await refused;
+    expect(g.events.history.some((e) => e.type === 'kbs-error' && e.code === 'AttestationRefused')).toBe(true);
+    expect(g.events.history.filter((e) => e.type === 'fetched' || e.type === 'kbs-attested')).toEqual([]);
+    expect(kbs.events.some((e) => e.type === 'released')).toBe(false);
   });
 
   it('KBS mode over HTTPS with the CA handed over in the bootstrap config (KBS_CERT)', async () => {

@@ -3,15 +3,17 @@
 // prepare session, decrypts what is committed and keeps it in memory only. Like the real image, when the
 // bootstrap config arrives with {"mode":"kbs","kbs_url":...} it pulls its manifest from that KBS
 // (auth → attest → GET, 401 → re-attest, retries); with {"mode":"challenge"} it waits for pushes.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decryptKbsJwe, JweError } from '../../release/jwe.ts';
-import { generateTeeKeyPair, type TeeKeyPair } from '../../protocol/tee-key.ts';
+import { teePubkeyFromEar, type EarClaims } from '../../attestation/policy/ear.ts';
+import { generateTeeKeyPair, type TeeKeyPair, type TeePubKey } from '../../protocol/tee-key.ts';
 import { RESOURCE_PATH_PATTERN } from '../../api/sealed-credential.ts';
 import { compositeEvidence, sampleAttester, type GuestAttester } from './attester.ts';
-import { KbsClient, KbsClientError } from './kbs-client.ts';
+import { KbsClient, KbsClientError, type Evidence } from './kbs-client.ts';
 import { initDataDigestOf, initDataForPolicy, policyDigestFromInitData, SANDBOX_POLICY_RESOURCE } from '../../pep/attestation.ts';
 import { parsePolicy, policyDigest, PolicyError } from '../../pep/policy.ts';
 import { PepService } from '../../pep/server.ts';
@@ -19,9 +21,20 @@ import { PepService } from '../../pep/server.ts';
 import { BOOTSTRAP_RESOURCE } from '../../protocol/bootstrap.ts';
 export { BOOTSTRAP_RESOURCE };
 
+/** Public fingerprint of a TEE key (SHA-256 of its canonical JWK, 16 hex): names a key in logs, reveals nothing. */
+export function teeKeyId(key: TeePubKey): string {
+  return createHash('sha256').update(canonicalize(key) ?? '').digest('hex').slice(0, 16);
+}
+
+/**
+ * What a guest decrypted is logged by path and by the id of the TEE key it decrypted under (never the value).
+ * `kbs-attested`: the KBS issued this guest an EAR token; `teeKey` is the key the token names, `status` its
+ * CPU appraisal status (what the guest was told, for the soak's key-binding check).
+ */
 export type GuestEvent =
-  | { type: 'injected'; resourcePath: string; bytes: number }
-  | { type: 'fetched'; resourcePath: string; bytes: number }
+  | { type: 'injected'; resourcePath: string; bytes: number; teeKey: string }
+  | { type: 'fetched'; resourcePath: string; bytes: number; teeKey: string }
+  | { type: 'kbs-attested'; teeKey: string; status: string }
   | { type: 'bootstrap'; mode: string }
   | { type: 'rejected'; resourcePath: string; reason: string }
   | { type: 'kbs-error'; resourcePath: string; code: string; message: string };
@@ -55,6 +68,8 @@ export interface SimulatedGuestOptions {
   kbsRetry?: { attempts?: number; delayMs?: number };
   /** Evidence source for both push (prepare) and pull (KBS); default the sample TEE with `svn`. */
   attester?: GuestAttester;
+  /** KBS attestations only: evidence a hostile guest sends instead of its real evidence (tests). */
+  kbsEvidence?: (nonce: string, teePubkey: TeePubKey) => Evidence;
 }
 
 /** The guest's PEP once a sandbox policy matching the launched init-data arrived (audit lines kept in memory). */
@@ -130,7 +145,7 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
   };
 
   /** Stores a delivered resource; returns why it was rejected (nothing stored), or undefined. */
-  const received = (resourcePath: string, value: Buffer, via: 'injected' | 'fetched'): string | undefined => {
+  const received = (resourcePath: string, value: Buffer, via: 'injected' | 'fetched', teeKey: TeePubKey): string | undefined => {
     const reject = (reason: string) => {
       emit({ type: 'rejected', resourcePath, reason });
       return reason;
@@ -153,7 +168,7 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
       if (problem) return reject(problem);
     }
     store.set(resourcePath, value);
-    emit({ type: via, resourcePath, bytes: value.length });
+    emit({ type: via, resourcePath, bytes: value.length, teeKey: teeKeyId(teeKey) });
     if (cfg) onBootstrap(cfg);
     return undefined;
   };
@@ -195,12 +210,18 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
       handshakeRetryDelayMs: opts.kbsRetry?.delayMs ?? 1000,
       ...(ca ? { ca } : {}),
       ...(initData !== undefined ? { initData } : {}),
+      ...(opts.kbsEvidence ? { evidence: opts.kbsEvidence } : {}),
+      onAttested: (token) => {
+        const told = earKeyAndStatus(token);
+        emit({ type: 'kbs-attested', teeKey: told.key ? teeKeyId(told.key) : 'none', status: told.status });
+      },
     });
     const attempts = opts.kbsRetry?.attempts ?? 20;
     for (const path of opts.manifest) {
       for (let i = 1; i <= attempts && !closed; i++) {
         try {
-          received(path, await client.getResource(path), 'fetched');
+          const value = await client.getResource(path);
+          received(path, value, 'fetched', client.teeKey!.publicKey);
           break;
         } catch (err) {
           const e = err instanceof KbsClientError ? err : new KbsClientError('Transport', 'unexpected error');
@@ -250,7 +271,7 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
     sessions.delete(id as string);
     let rejected: string | undefined;
     try {
-      rejected = received(resourcePath, decryptKbsJwe(body['encrypted_resource'], session.key.privateKey), 'injected');
+      rejected = received(resourcePath, decryptKbsJwe(body['encrypted_resource'], session.key.privateKey), 'injected', session.key.publicKey);
     } catch (err) {
       const reason = err instanceof JweError ? `${err.code}: ${err.message}` : 'decryption failed';
       emit({ type: 'rejected', resourcePath, reason });
@@ -299,4 +320,16 @@ export async function startSimulatedGuest(opts: SimulatedGuestOptions): Promise<
       store.clear();
     },
   };
+}
+
+/** The TEE key and CPU status an EAR token states (payload only: the guest logs what it was told). */
+function earKeyAndStatus(token: string): { key?: TeePubKey; status: string } {
+  try {
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as EarClaims;
+    const status = claims.submods['cpu0']?.['ear.status'];
+    const key = teePubkeyFromEar(claims);
+    return { ...(key ? { key } : {}), status: typeof status === 'string' ? status : 'unknown' };
+  } catch {
+    return { status: 'unreadable' };
+  }
 }

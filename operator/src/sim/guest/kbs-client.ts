@@ -37,6 +37,8 @@ export interface KbsClientOptions {
   /** The guest's evidence source (TEE type and evidence); default the sample TEE per `svn`/`sampleDevice`. */
   attester?: GuestAttester;
   initData?: string;
+  /** Called after each successful handshake with the EAR token and the TEE key it was issued for. */
+  onAttested?: (token: string, teePubkey: TeePubKey) => void;
   /** Override the evidence (tests craft hostile evidence with it). */
   evidence?: (nonce: string, teePubkey: TeePubKey) => Evidence;
   agent?: Agent;
@@ -116,6 +118,7 @@ export class KbsClient {
     if (typeof token !== 'string') throw new KbsClientError('BadResponse', 'attest response has no token');
     this.#key = key;
     this.token = token;
+    this.#o.onAttested?.(token, key.publicKey);
     return token;
   }
 

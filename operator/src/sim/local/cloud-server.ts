@@ -28,6 +28,15 @@ export interface LocalCloud {
   instances(): LocalInstanceRecord[];
   /** Every instance ever created, deleted ones included (the simulator's own record, for leak/duplicate checks). */
   history(): LocalInstanceRecord[];
+  /**
+   * Kills a running instance's guest and boots it again under the same id (a new guest process: its
+   * memory and TEE keys are gone); `startedAt` changes when it is Running again. False when not Running.
+   */
+  reboot(id: string, downMs?: number): boolean;
+  /** Fault injection: the next `n` create / delete requests take effect but their answer is lost (connection reset). */
+  loseAnswers(op: 'create' | 'delete', n: number): void;
+  /** Answers lost so far, by operation. */
+  lostAnswers(): { create: number; delete: number };
   close(): Promise<void>;
 }
 
@@ -65,6 +74,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
                 entry.guest = guest;
                 record.ports = guest.ports;
                 if (guest.tee) record.tee = guest.tee;
+                record.startedAt = new Date().toISOString();
                 record.state = 'Running';
                 opts.logger?.debug({ instance: record.id }, 'local instance running');
               },
@@ -77,6 +87,25 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
         );
       }, pendingMs),
     );
+  }
+
+  function reboot(id: string, downMs: number): boolean {
+    const entry = entries.get(id);
+    if (!entry || entry.record.state !== 'Running') return false;
+    const guest = entry.guest;
+    delete entry.guest;
+    entry.record.state = 'Starting';
+    entry.record.ports = {};
+    void guest?.close().finally(() => {
+      entry.timers.push(
+        setTimeout(() => {
+          if (entry.record.state !== 'Starting') return;
+          entry.record.state = 'Pending';
+          boot(entry);
+        }, downMs),
+      );
+    });
+    return true;
   }
 
   async function terminate(entry: Entry): Promise<void> {
@@ -113,6 +142,17 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     return { status: 201, record };
   }
 
+  const toLose = { create: 0, delete: 0 };
+  const lost = { create: 0, delete: 0 };
+  /** The request took effect; its answer is lost on the way back (the client sees a reset connection). */
+  const loseAnswer = (op: 'create' | 'delete', res: ServerResponse): boolean => {
+    if (toLose[op] <= 0) return false;
+    toLose[op]--;
+    lost[op]++;
+    res.socket?.destroy();
+    return true;
+  };
+
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => send(res, 500, { code: 'Internal', message: String(err) }));
   });
@@ -128,6 +168,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       const problem = validateCreate(body);
       if (problem) return send(res, 400, err('InvalidParameter', problem));
       const { status, record } = create(body as CreateLocalInstanceBody);
+      if (loseAnswer('create', res)) return;
       return send(res, status, record);
     }
     if (req.method === 'GET' && !id) {
@@ -143,6 +184,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     if (req.method === 'GET') return send(res, 200, entry.record);
     if (req.method === 'DELETE') {
       void terminate(entry);
+      if (loseAnswer('delete', res)) return;
       return send(res, 202, entry.record);
     }
     return send(res, 405, err('MethodNotAllowed', `${req.method ?? ''} not allowed`));
@@ -157,6 +199,11 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     url: `http://${host}:${port}`,
     instances: () => [...entries.values()].map((e) => e.record),
     history: () => [...history],
+    reboot: (id, downMs = 500) => reboot(id, downMs),
+    loseAnswers: (op, n) => {
+      toLose[op] += n;
+    },
+    lostAnswers: () => ({ ...lost }),
     close: async () => {
       await Promise.all([...entries.values()].map(terminate));
       server.closeAllConnections();

@@ -9,10 +9,11 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { agentInitDataDigest } from '../../protocol/agent-init-data.ts';
 import { renderEgress } from '../../protocol/tng-config.ts';
 import type { GuestAttester } from '../guest/attester.ts';
+import type { LocalInstanceRecord, CreateLocalInstanceBody } from '../../cloud/local/types.ts';
 import { startAsr, type AsrServer } from '../guest/asr.ts';
 import { startOpenClaw, type OpenClawWorkload } from './openclaw-workload.ts';
 import { runTng, type TngRunner } from './tng-process.ts';
-import { startSimulatedGuest, type SimulatedGuest } from '../guest/guest.ts';
+import { startSimulatedGuest, type SimulatedGuest, type SimulatedGuestOptions } from '../guest/guest.ts';
 import type { GuestLauncher } from './cloud-server.ts';
 import { startWorkloadEndpoint } from './workload-endpoint.ts';
 
@@ -34,6 +35,8 @@ export interface LocalGuestOptions {
   tng?: { binary: string };
   /** 'openclaw': the real OpenClaw gateway (tens of seconds to start); default the model stub alone. */
   workload?: 'stub' | 'openclaw';
+  /** Per-instance guest behaviour (tests: e.g. hostile KBS evidence for some agents). */
+  perInstance?: (record: LocalInstanceRecord, request: CreateLocalInstanceBody) => Pick<SimulatedGuestOptions, 'kbsEvidence'> | undefined;
 }
 
 export function localGuests(host = '127.0.0.1', opts: LocalGuestOptions = {}): LocalGuests {
@@ -58,6 +61,7 @@ export function localGuests(host = '127.0.0.1', opts: LocalGuestOptions = {}): L
           ...(request.initData !== undefined ? { initData: request.initData } : {}),
           ...(opts.attester ? { attester: opts.attester } : {}),
           ...(opts.pepWorkspace ? { pepWorkspace: opts.pepWorkspace } : {}),
+          ...opts.perInstance?.(record, request),
         });
         closers.push(() => guest.close());
         let egressPort: number | undefined;

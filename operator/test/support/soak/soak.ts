@@ -21,7 +21,8 @@ import { startLocalCloud, type LocalCloud } from '../../../src/sim/local/cloud-s
 import { localGuests } from '../../../src/sim/local/guest-launcher.ts';
 import { spawnOperator, type SpawnedOperator } from '../operator.ts';
 import { tamperingLauncher, type Tampering } from '../tampering-guest.ts';
-import { decryptViolations, duplicateInstances, orphanInstances, type AgentKind, type AgentPlan, type DecryptRecord, type InstanceRecord, type Violation } from './invariants.ts';
+import { appraisalObserver, hostileKbsEvidence, KBS_HOSTILE, sha256Hex, type KbsTampering } from './guest-faults.ts';
+import { decryptsUnderAppraisedKey, decryptViolations, duplicateInstances, orphanInstances, staleHoldings, type AgentKind, type AgentPlan, type AppraisalRecord, type DecryptRecord, type Holding, type InstanceRecord, type Violation } from './invariants.ts';
 import { startTrustFaults, type TrustContext } from './trust-faults.ts';
 
 export interface SoakOptions {
@@ -42,6 +43,8 @@ export interface SoakOptions {
 export interface SoakReport {
   ok: boolean;
   figures: Array<[string, string]>;
+  /** What the guest-side faults really did (the short variant asserts each happened). */
+  counts: { guestReboots: number; localAnswersLost: number; localCreateAnswersLost: number; kbsHostileRefused: number; kbsHostileAgents: number; rotatedChecked: { Challenge: number; KBS: number }; decryptsKeyChecked: number };
   violations: Violation[];
   timeline: FaultEntry[];
   startedAt: number;
@@ -68,17 +71,21 @@ const HOSTILE: Tampering[] = ['wrong-nonce', 'other-tee-key', 'replay'];
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * The mix of agent kinds for n agents (every kind present from n = 20 on): per 20, 1 hardware
- * (TDX evidence re-signed by a test PKI, trust-faults.ts; first, so the short soak has it early), 8 challenge-mode, 1 that also references a credential
- * not sealed for it, 3 KBS-mode, 2 hostile guests, 1 on a policy that refuses its TEE, 2 on the ECS
+ * The mix of agent kinds for n agents (every kind present from n = 20 on): per 20, 1 hardware (TDX
+ * evidence re-signed by a test PKI, trust-faults.ts; first, so the short soak has it early), 7 challenge-mode,
+ * 1 KBS-mode guest hostile towards the KBS, 1 that also references a credential not sealed for it,
+ * 3 KBS-mode, 2 hostile guests (challenge), 1 on a policy that refuses its TEE, 2 on the ECS
  * simulator, 2 deleted while provisioning.
  */
-export function planAgents(n: number, kbs = true): Array<{ name: string; kind: AgentKind; group: number }> {
-  const out: Array<{ name: string; kind: AgentKind; group: number }> = [];
+export function planAgents(n: number, kbs = true): Array<{ name: string; kind: AgentKind; group: number; ecs?: boolean; stablePolicy?: boolean }> {
+  const out: Array<{ name: string; kind: AgentKind; group: number; ecs?: boolean; stablePolicy?: boolean }> = [];
   for (let i = 0; i < n; i++) {
     const r = i % 20;
-    const kind: AgentKind = r < 1 ? 'hardware' : r < 9 ? 'good' : r < 10 ? 'scope' : r < 13 ? (kbs ? 'kbs' : 'good') : r < 15 ? 'hostile' : r < 16 ? 'deny' : r < 18 ? 'ecs' : 'deleted';
-    out.push({ name: `${kind}-${i}`, kind, group: Math.floor(i / 10) });
+    const kind: AgentKind = r < 1 ? 'hardware' : r < 8 ? 'good' : r < 9 ? (kbs ? 'kbs-hostile' : 'good') : r < 10 ? 'scope' : r < 13 ? (kbs ? 'kbs' : 'good') : r < 15 ? 'hostile' : r < 16 ? 'deny' : r < 18 ? 'ecs' : 'deleted';
+    // Of the two deleted while provisioning per 20, one is on the local cloud and one on ECS. One KBS agent
+    // in 3 is on a policy no fault edits: a policy edit re-attests (and re-fetches) everything, which would
+    // hide a rotated credential that never reaches a KBS guest on its own.
+    out.push({ name: `${kind}-${i}`, kind, group: Math.floor(i / 10), ...(kind === 'ecs' || (kind === 'deleted' && r === 19) ? { ecs: true } : {}), ...(kind === 'kbs' && r === 12 ? { stablePolicy: true } : {}) });
   }
   return out;
 }
@@ -112,7 +119,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET = FAKE_AK.secret;
   const decrypts: DecryptRecord[] = [];
   const guestEvents = new Map<string, string[]>();
-  const guests = localGuests();
   const plan = planAgents(o.agents, o.kbs ?? true);
   // Hardware agents: their PCCS and Rekor logs (and the faults on them) live here, outliving operator kills.
   const trust = await startTrustFaults({ durationMs: o.durationMs });
@@ -120,17 +126,37 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const kindOf = new Map(plan.map((p) => [p.name, p.kind]));
   let hostileIdx = 0;
   const hostileMode = new Map(plan.filter((p) => p.kind === 'hostile').map((p) => [p.name, HOSTILE[hostileIdx++ % HOSTILE.length] as Tampering]));
-  // Record every decrypt of every guest (the guests log resource paths, never values).
-  const launch = tamperingLauncher(guests.launch, (agent) => hostileMode.get(agent));
+  let kbsHostileIdx = 0;
+  const kbsHostileMode = new Map(plan.filter((p) => p.kind === 'kbs-hostile').map((p) => [p.name, KBS_HOSTILE[kbsHostileIdx++ % KBS_HOSTILE.length] as KbsTampering]));
+  const guests = localGuests('127.0.0.1', {
+    perInstance: (record, req) => {
+      const how = kbsHostileMode.get(record.owner.name);
+      return how ? { kbsEvidence: hostileKbsEvidence(how, req.initData) } : undefined;
+    },
+  });
+  // Passing appraisals seen from outside the operator (the keys they bound) and each guest's boots.
+  const appraisals: AppraisalRecord[] = [];
+  const boots = new Map<string, number[]>();
+  const kbsRefused = new Set<string>();
+  // Record every decrypt of every guest (the guests log resource paths and TEE key ids, never values).
+  const launch = appraisalObserver(
+    tamperingLauncher(guests.launch, (agent) => hostileMode.get(agent)),
+    (a) => appraisals.push(a),
+  );
   const cloud: LocalCloud = await startLocalCloud({
     pendingMs: 20,
     launchGuest: async (record, req) => {
-      const launched = await (trust.launcher(record.owner.name) ?? launch)(record, req);
-      (trust.guest(record.id) ?? guests.guest(record.id))?.events.on('event', (e: { type: string; resourcePath?: string; code?: string; reason?: string }) => {
+      boots.set(record.id, [...(boots.get(record.id) ?? []), Date.now()]);
+      // Hardware guests (trust-faults.ts) are observed like the others: every decrypt needs a bound, passing appraisal.
+      const hardware = trust.launcher(record.owner.name);
+      const launched = await (hardware ? appraisalObserver(hardware, (a) => appraisals.push(a)) : launch)(record, req);
+      (trust.guest(record.id) ?? guests.guest(record.id))?.events.on('event', (e: { type: string; resourcePath?: string; code?: string; reason?: string; teeKey?: string; status?: string }) => {
         const recent = guestEvents.get(record.owner.name) ?? [];
         recent.push(`${rel(Date.now())} ${record.id} ${e.type} ${e.resourcePath ?? ''} ${e.code ?? ''}${e.reason ?? ''}`.trim());
         guestEvents.set(record.owner.name, recent.slice(-4));
-        if (e.type === 'injected' || e.type === 'fetched') decrypts.push({ at: Date.now(), instanceId: record.id, agent: record.owner.name, agentUid: record.owner.uid, resourcePath: e.resourcePath ?? '', via: e.type });
+        if (e.type === 'injected' || e.type === 'fetched') decrypts.push({ at: Date.now(), instanceId: record.id, agent: record.owner.name, agentUid: record.owner.uid, resourcePath: e.resourcePath ?? '', via: e.type, ...(e.teeKey ? { teeKey: e.teeKey } : {}) });
+        if (e.type === 'kbs-attested') appraisals.push({ at: Date.now(), instanceId: record.id, agent: record.owner.name, teeKey: e.teeKey ?? 'none', via: 'kbs', passed: e.status === 'affirming' || e.status === 'warning', bound: e.teeKey !== undefined && e.teeKey !== 'none' });
+        if (e.type === 'kbs-error' && e.code === 'AttestationRefused' && kbsHostileMode.has(record.owner.name)) kbsRefused.add(record.owner.name);
       });
       return launched;
     },
@@ -156,7 +182,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         '--leader-elect', 'true', '--identity', name, '--http-port', String(httpPort), '--operator-namespace', OPERATOR_NS,
         '--providers', 'local,alibaba', '--local-cloud-url', cloud.url,
         '--alibaba-endpoint', ecs.endpoint, '--alibaba-protocol', 'http', '--alibaba-rps', String(o.ecsRps),
-        '--gc-interval', '10', '--gc-min-age', '0', '--workers', '8', '--log-level', 'warn', ...trust.operatorArgs,
+        '--gc-interval', '10', '--gc-min-age', '0', '--workers', '8', '--log-level', 'warn', '--instance-recheck', '10', ...trust.operatorArgs,
       ], trust.spawn);
       const r: Replica = { name, httpPort, proc, killedByUs: false, ready: false };
       const readyPoll = setInterval(() => {
@@ -189,6 +215,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
     // Policies: one that accepts the sample TEE (edited mid-flight), one that refuses it.
     await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'attestationpolicies', body: policyBody('dev', { allowSampleTee: true, minimumStatus: 'warning', reattestIntervalSeconds: 3600 }) });
+    await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'attestationpolicies', body: policyBody('dev-stable', { allowSampleTee: true, minimumStatus: 'warning', reattestIntervalSeconds: 3600 }) });
     await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'attestationpolicies', body: policyBody('hw-only', { tdx: {} }) });
     await trust.createPolicies(crd, core, NS);
 
@@ -200,18 +227,30 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const groups = new Map<number, string[]>();
     for (const p of plan) groups.set(p.group, [...(groups.get(p.group) ?? []), p.name]);
     const credPath = (g: number) => `default/local-resources/soak_group_${g}`;
+    // The latest value sealed per credential (in memory only): its version tag and digest, and the tag of
+    // every digest ever sealed, so a stale guest is reported by version, never by value.
+    const latest = new Map<string, { tag: string; digest: string }>();
+    const tagOfDigest = new Map<string, string>();
+    const rotated = new Set<string>();
     const seal = async (name: string, value: string, path: string, agents: string[]) => {
       const body = await sealCli(certFile, ['--from-literal', value, '--name', name, '--namespace', NS, '--resource-path', path, ...agents.flatMap((a) => ['--agent', a])]);
       return body;
     };
+    const sealed = (name: string, tag: string, value: string) => {
+      tagOfDigest.set(sha256Hex(value), tag);
+      latest.set(name, { tag, digest: sha256Hex(value) });
+    };
     for (const [g, members] of groups) {
       await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'sealedcredentials', body: await seal(`cred-${g}`, `soak-secret-${g}-v1`, credPath(g), members) });
+      sealed(`cred-${g}`, 'v1', `soak-secret-${g}-v1`);
     }
     // KBS-mode agents get a credential of their own: on the local provider every guest is 127.0.0.1, so
     // the KBS cannot tell which of several agents sharing a credential fetched it (docs/architecture.md).
     const kbsPath = (name: string) => `default/local-resources/soak_${name.replaceAll('-', '_')}`;
-    for (const p of plan.filter((x) => x.kind === 'kbs')) {
-      await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'sealedcredentials', body: await seal(`cred-${p.name}`, `soak-secret-${p.name}`, kbsPath(p.name), [p.name]) });
+    // A hostile KBS guest's credential is sealed for it too: only its refused attestation keeps it back.
+    for (const p of plan.filter((x) => x.kind === 'kbs' || x.kind === 'kbs-hostile')) {
+      await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'sealedcredentials', body: await seal(`cred-${p.name}`, `soak-secret-${p.name}-v1`, kbsPath(p.name), [p.name]) });
+      sealed(`cred-${p.name}`, 'v1', `soak-secret-${p.name}-v1`);
     }
     await crd.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'sealedcredentials', body: await seal('cred-nobody', 'never-released', 'default/local-resources/soak_nobody', ['nobody']) });
 
@@ -219,24 +258,29 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const allowedFor = (p: { name: string; kind: AgentKind; group: number }): string[] => {
       if (p.kind === 'deny') return [];
       if (p.kind === 'hostile') return hostileMode.get(p.name) === 'replay' ? [BOOTSTRAP_RESOURCE] : [];
+      if (p.kind === 'kbs-hostile') return [BOOTSTRAP_RESOURCE]; // its challenge-mode bootstrap push is genuine
       return [BOOTSTRAP_RESOURCE, p.kind === 'kbs' ? kbsPath(p.name) : credPath(p.group)];
     };
     for (const p of plan) plans.set(p.name, { name: p.name, kind: p.kind, allowed: new Set(allowedFor(p)) });
 
-    const agentBody = (p: { name: string; kind: AgentKind; group: number }) => {
-      const creds = [{ name: p.kind === 'kbs' ? `cred-${p.name}` : `cred-${p.group}` }, ...(p.kind === 'scope' ? [{ name: 'cred-nobody' }] : [])];
-      const onEcs = p.kind === 'ecs' || (p.kind === 'deleted' && p.group % 2 === 1);
+    const agentBody = (p: { name: string; kind: AgentKind; group: number; ecs?: boolean; stablePolicy?: boolean }) => {
+      const kbsMode = p.kind === 'kbs' || p.kind === 'kbs-hostile';
+      const creds = [{ name: kbsMode ? `cred-${p.name}` : `cred-${p.group}` }, ...(p.kind === 'scope' ? [{ name: 'cred-nobody' }] : [])];
+      const onEcs = p.ecs === true;
       const instance = onEcs ? { alibaba: { imageId: 'm-trusted0001', vSwitchId: 'vsw-soak0001', securityGroupId: 'sg-soak0001' } } : { local: { bootDelaySeconds: p.kind === 'deleted' ? 3 : 0 } };
       return {
         apiVersion: `${GROUP}/${VERSION}`,
         kind: 'ConfidentialAgent',
         metadata: { name: p.name, ...(trust.labels(p.name) ? { labels: trust.labels(p.name) } : {}) },
-        spec: { instance, attestationPolicyRef: { name: p.kind === 'deny' ? 'hw-only' : (trust.policyFor(p.name) ?? 'dev') }, credentials: creds, ...(p.kind === 'kbs' ? { delivery: { mode: 'KBS' } } : {}) },
+        spec: { instance, attestationPolicyRef: { name: p.kind === 'deny' ? 'hw-only' : (trust.policyFor(p.name) ?? (p.stablePolicy ? 'dev-stable' : 'dev')) }, credentials: creds, ...(kbsMode ? { delivery: { mode: 'KBS' } } : {}) },
       };
     };
 
     // --- fault schedule, overlapping, until durationMs ---
-    const faultsEnd = t0 + o.durationMs;
+    // The fault window starts once the cluster, operators and credentials are up (setup takes 7-30 s on a
+    // loaded machine; counting it in would leave the short variant a fraction of its faults).
+    const scheduleStart = Date.now();
+    const faultsEnd = scheduleStart + o.durationMs;
     const stopAt = (ms: number) => Date.now() + ms < faultsEnd;
     const created = new Set<string>();
     const deleted = new Set<string>();
@@ -286,7 +330,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       return undefined;
     };
 
-    const schedule: Array<{ name: string; everyMs: number; run: () => Promise<void> }> = [
+    const rebootedAgents = new Set<string>();
+    const schedule: Array<{ name: string; everyMs: number; startMs?: number; run: () => Promise<void> }> = [
       {
         name: 'leader-sigkill',
         everyMs: 45_000,
@@ -358,8 +403,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         everyMs: 12_000,
         run: async () => {
           const k = churnSeq++;
-          const fresh = { name: `ecs-churn-${k}`, kind: 'ecs' as const, group: 0 };
-          const doomed = { name: `deleted-churn-${k}`, kind: 'deleted' as const, group: 1 };
+          const fresh = { name: `ecs-churn-${k}`, kind: 'ecs' as const, group: 0, ecs: true };
+          const doomed = { name: `deleted-churn-${k}`, kind: 'deleted' as const, group: 1, ecs: true };
           for (const p of [fresh, doomed]) {
             plan.push(p);
             plans.set(p.name, { name: p.name, kind: p.kind, allowed: new Set(allowedFor(p)) });
@@ -383,19 +428,68 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       },
       {
         name: 'credential-rotation',
-        everyMs: 40_000,
+        everyMs: 25_000,
+        startMs: 15_000,
         run: async () => {
-          const g = Math.floor(Math.random() * groups.size);
-          const members = groups.get(g) ?? [];
-          const version = `v${Date.now()}`;
-          fault('credential-rotation', `cred-${g} → ${version}`);
-          const body = (await seal(`cred-${g}`, `soak-secret-${g}-${version}`, credPath(g), members)) as { spec: unknown };
-          await apiRetry('rotate', () => crd.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'sealedcredentials', name: `cred-${g}`, body: [{ op: 'replace', path: '/spec', value: body.spec }] }));
+          // One challenge-mode credential (a group's) and one KBS agent's, each re-sealed with a new value;
+          // preferably ones a guest already decrypted, so the new value has to replace an old one.
+          const pick = <T>(xs: T[]): T | undefined => xs[Math.floor(Math.random() * xs.length)];
+          const held = new Set(decrypts.map((d) => d.resourcePath));
+          const goodGroups = [...new Set(plan.filter((x) => x.kind === 'good').map((x) => x.group))];
+          const g = pick(goodGroups.filter((x) => held.has(credPath(x)))) ?? pick(goodGroups) ?? 0;
+          const kbsAgents = plan.filter((x) => x.kind === 'kbs');
+          const k = pick(kbsAgents.filter((x) => x.stablePolicy && held.has(kbsPath(x.name)))) ?? pick(kbsAgents.filter((x) => held.has(kbsPath(x.name)))) ?? pick(kbsAgents);
+          const targets = [{ name: `cred-${g}`, prefix: `soak-secret-${g}`, path: credPath(g), members: groups.get(g) ?? [] }, ...(k ? [{ name: `cred-${k.name}`, prefix: `soak-secret-${k.name}`, path: kbsPath(k.name), members: [k.name] }] : [])];
+          for (const t of targets) {
+            const version = `v${Date.now()}`;
+            fault('credential-rotation', `${t.name} → ${version}`);
+            const body = (await seal(t.name, `${t.prefix}-${version}`, t.path, t.members)) as { spec: unknown };
+            const done = await apiRetry('rotate', () => crd.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: 'sealedcredentials', name: t.name, body: [{ op: 'replace', path: '/spec', value: body.spec }] }));
+            if (done !== undefined) {
+              sealed(t.name, version, `${t.prefix}-${version}`);
+              rotated.add(t.name);
+            }
+          }
+        },
+      },
+      {
+        // Guests killed and booted again under the same instance id (new guest process, new TEE keys):
+        // the operator must notice the reboot and attest the new boot before anything reaches it.
+        name: 'guest-reboot',
+        everyMs: 18_000,
+        startMs: 12_000,
+        run: async () => {
+          const candidates = () => cloud.instances().filter((r) => r.state === 'Running' && ['good', 'kbs'].includes(kindOf.get(r.owner.name) ?? ''));
+          let running = candidates();
+          for (let wait = 0; running.length === 0 && wait < 10 && stopAt(0); wait++) {
+            await sleep(1000); // early in the run nothing may be up yet (the control plane is being restarted)
+            running = candidates();
+          }
+          if (running.length === 0) return fault('guest-reboot-skipped', `no running challenge/KBS guest among ${cloud.instances().length} local instances`);
+          for (let n = Math.max(1, Math.floor(o.agents / 40)); n > 0 && running.length > 0; n--) {
+            const [r] = running.splice(Math.floor(Math.random() * running.length), 1);
+            const downMs = 300 + Math.floor(Math.random() * 1200);
+            if (r && cloud.reboot(r.id, downMs)) {
+              rebootedAgents.add(r.owner.name);
+              fault('guest-reboot', `${r.owner.name} ${r.id} (${kindOf.get(r.owner.name) ?? '?'}) down ${downMs} ms`);
+            }
+          }
+        },
+      },
+      {
+        // The local cloud's answers lost after the request took effect (connection reset), like ECS's.
+        name: 'local-lost-answers',
+        everyMs: 15_000,
+        startMs: 2_000,
+        run: async () => {
+          fault('local-lost-answers', 'next 2 create, 1 delete answers of the local cloud lost after taking effect');
+          cloud.loseAnswers('create', 2);
+          cloud.loseAnswers('delete', 1);
         },
       },
     ];
     const loops = schedule.map(async (s, i) => {
-      await sleep(3000 + i * 2500); // staggered so faults overlap rather than line up
+      await sleep(s.startMs ?? 3000 + i * 2500); // staggered so faults overlap rather than line up
       while (stopAt(s.everyMs / 3)) {
         try {
           await s.run();
@@ -437,6 +531,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         violate(duplicateInstances(instanceRecords()));
         violate(decryptViolations(decrypts, plans));
         await trust.poll(trustCtx);
+        violate(decryptsUnderAppraisedKey(decrypts, appraisals, boots));
         for (const r of replicas.filter((x) => !x.killedByUs && x.proc.proc.pid)) {
           // The operators' responsiveness: /healthz answers from the event loop, so its latency bounds
           // the loop's lag (plus loopback HTTP); sampled every 2 s on every live, ready replica.
@@ -476,11 +571,33 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       if (kind === 'good' || kind === 'kbs' || kind === 'hardware') return cond('Ready')?.status === 'True' ? undefined : `Ready=${cond('Ready')?.status ?? '?'} ${cond('Ready')?.reason ?? ''}`;
       if (kind === 'scope') return cond('CredentialsReleased')?.status === 'False' && cond('CredentialsReleased')?.reason === 'NotInScope' && cond('Ready')?.status !== 'True' ? undefined : `CredentialsReleased=${cond('CredentialsReleased')?.status ?? '?'} ${cond('CredentialsReleased')?.reason ?? ''} (want False NotInScope)`;
       if (kind === 'ecs') return cond('Provisioned')?.status === 'True' ? undefined : `Provisioned=${cond('Provisioned')?.status ?? '?'} ${cond('Provisioned')?.reason ?? ''}`;
+      if (kind === 'kbs-hostile') {
+        // Its bootstrap push was genuine; the KBS refuses its forged evidence, so it waits for a fetch.
+        const cr = cond('CredentialsReleased');
+        if (cond('Ready')?.status === 'True') return 'Ready=True for a guest the KBS must refuse';
+        if (cr?.status === 'False' && cr.reason === 'WaitingForGuestFetch' && kbsRefused.has(name)) return undefined;
+        return `CredentialsReleased=${cr?.status ?? '?'} ${cr?.reason ?? ''}, guest saw a KBS refusal: ${String(kbsRefused.has(name))} (want False WaitingForGuestFetch after a refusal)`;
+      }
       // hostile and deny: an honest refusal naming the forged part, never Ready.
       if (cond('Ready')?.status === 'True') return 'Ready=True for an agent whose appraisal must fail';
       const [types, reason] = kind === 'deny' ? [['Attested'], 'SampleTeeNotAllowed'] : refusal[hostileMode.get(name) ?? 'wrong-nonce'];
       if (types.some((t) => cond(t)?.status === 'False' && cond(t)?.reason === reason)) return undefined;
       return `${types.map((t) => `${t}=${cond(t)?.status ?? '?'} ${cond(t)?.reason ?? ''}`).join(', ')} (want False ${reason})`;
+    };
+    // What each Ready-bound guest holds of its credential, against the latest value sealed (rotations).
+    const holdings = (): Holding[] => {
+      const live = new Map(cloud.instances().map((r) => [r.owner.name, r]));
+      return plan
+        .filter((p) => p.kind === 'good' || p.kind === 'kbs')
+        .map((p) => {
+          const credential = p.kind === 'kbs' ? `cred-${p.name}` : `cred-${p.group}`;
+          const resourcePath = p.kind === 'kbs' ? kbsPath(p.name) : credPath(p.group);
+          const want = latest.get(credential) ?? { tag: '?', digest: '?' };
+          const inst = live.get(p.name);
+          const value = inst ? guests.guest(inst.id)?.resources().get(resourcePath) : undefined;
+          const gotDigest = value ? sha256Hex(value) : undefined;
+          return { agent: p.name, mode: p.kind === 'kbs' ? ('KBS' as const) : ('Challenge' as const), credential, resourcePath, wantTag: want.tag, wantDigest: want.digest, gotDigest, gotTag: gotDigest ? tagOfDigest.get(gotDigest) : undefined };
+        });
     };
     let pending: Array<[string, string]> = [];
     let convergedAt = 0;
@@ -491,7 +608,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       // Orphans: every live instance belongs to an existing agent (GC runs every 10 s on the leader).
       const uids = new Set((list?.items ?? []).map((a) => a.metadata.uid ?? ''));
       const orphans = orphanInstances(instanceRecords(), uids, Date.now());
-      if (pending.length === 0 && orphans.length === 0) {
+      if (pending.length === 0 && orphans.length === 0 && staleHoldings(holdings(), Date.now()).length === 0) {
         convergedAt = Date.now();
         break;
       }
@@ -505,6 +622,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     violate(orphanInstances(instanceRecords(), uids, Date.now()));
     violate(decryptViolations(decrypts, plans));
     violate(trust.finalChecks(decrypts));
+    violate(decryptsUnderAppraisedKey(decrypts, appraisals, boots));
+    const held = holdings();
+    violate(staleHoldings(held, Date.now()));
     for (const [agent, why] of pending) violate([{ invariant: 'converges', agent, at: Date.now(), detail: `not converged ${(o.convergeBoundMs / 1000).toFixed(0)} s after the faults stopped: ${why}; guest's last events: ${(guestEvents.get(agent) ?? ['none']).join(' | ')}` }]);
     // The budget is the provider's token bucket: R/s sustained after a burst of R. In any second that allows
     // 2R, in any 10 s 11R; plus R/2 for requests granted on time that reach the simulator bunched together
@@ -522,16 +642,44 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     if (lagP99 > o.lagBoundMs) violate([{ invariant: 'event-loop-lag', agent: '-', at: Date.now(), detail: `soak process p99 lag ${lagP99.toFixed(0)} ms > ${o.lagBoundMs} ms` }]);
 
     const count = (k: AgentKind) => plan.filter((p) => p.kind === k).length;
+    const lost = cloud.lostAnswers();
+    const rotatedHeld = (mode: Holding['mode']) => held.filter((h) => h.mode === mode && rotated.has(h.credential) && h.gotDigest === h.wantDigest).length;
+    const counts: SoakReport['counts'] = {
+      guestReboots: timeline.filter((f) => f.fault === 'guest-reboot').length,
+      localAnswersLost: lost.create + lost.delete,
+      localCreateAnswersLost: lost.create,
+      kbsHostileRefused: kbsRefused.size,
+      kbsHostileAgents: count('kbs-hostile'),
+      rotatedChecked: { Challenge: rotatedHeld('Challenge'), KBS: rotatedHeld('KBS') },
+      decryptsKeyChecked: decrypts.length,
+    };
+    const guestFigures = (): Array<[string, string]> => {
+      const reattested = [...rebootedAgents].filter((a) => {
+        const inst = cloud.instances().find((r) => r.owner.name === a);
+        const lastBoot = Math.max(0, ...(boots.get(inst?.id ?? '') ?? []));
+        return decrypts.some((d) => d.agent === a && d.instanceId === inst?.id && d.resourcePath === BOOTSTRAP_RESOURCE && d.at >= lastBoot);
+      }).length;
+      const kbsHostileReleased = decrypts.filter((d) => kindOf.get(d.agent) === 'kbs-hostile' && d.resourcePath !== BOOTSTRAP_RESOURCE).length;
+      const rotatedStale = held.filter((h) => rotated.has(h.credential) && h.gotDigest !== h.wantDigest).length;
+      return [
+        ['guest reboots (same instance id, new guest + TEE keys)', `${counts.guestReboots} reboots of ${rebootedAgents.size} agents; attested again and re-delivered after their last boot: ${reattested}`],
+        ['decrypts under a key a passing appraisal bound (current boot)', `${decrypts.length} checked (${decrypts.filter((d) => d.teeKey).length} with a key id) against ${appraisals.filter((a) => a.via === 'challenge').length} challenge commits + ${appraisals.filter((a) => a.via === 'kbs').length} KBS EARs; violations ${violations.filter((v) => v.invariant === 'decrypt-under-appraised-key').length}`],
+        ['local cloud answers lost (create / delete)', `${lost.create} / ${lost.delete}`],
+        ['hostile KBS guests: refused / released', `${counts.kbsHostileAgents} agents (${[...countBy([...kbsHostileMode.values()]).entries()].map(([k, v]) => `${k} ${v}`).join(', ')}); KBS refusal seen by ${kbsRefused.size}; resources released to them ${kbsHostileReleased} (bound 0)`],
+        ['rotated credentials: latest value held by the guest', `${rotated.size} credentials rotated; agents holding the latest value: challenge ${counts.rotatedChecked.Challenge}, KBS ${counts.rotatedChecked.KBS}; stale ${rotatedStale}; all ${held.length} Ready-bound guests checked, stale ${held.filter((h) => h.gotDigest !== h.wantDigest).length}`],
+      ];
+    };
     const records = instanceRecords();
     const uidsWithInstances = new Set(records.map((r) => r.ownerUid));
     const figures: Array<[string, string]> = [
-      ['duration (faults)', `${((faultsStoppedAt - t0) / 1000).toFixed(0)} s`],
-      ['agents', `${plan.length}: ${o.agents} planned + ${plan.length - o.agents} ECS churn (challenge ${count('good')}, hardware ${count('hardware')}, out-of-scope ref ${count('scope')}, kbs ${count('kbs')}, hostile ${count('hostile')}, deny ${count('deny')}, ecs ${count('ecs')}, deleted-while-provisioning ${count('deleted')})`],
+      ['duration (faults)', `${((faultsStoppedAt - scheduleStart) / 1000).toFixed(0)} s after ${((scheduleStart - t0) / 1000).toFixed(0)} s of setup`],
+      ['agents', `${plan.length}: ${o.agents} planned + ${plan.length - o.agents} ECS churn (challenge ${count('good')}, hardware ${count('hardware')}, out-of-scope ref ${count('scope')}, kbs ${count('kbs')}, hostile ${count('hostile')}, kbs-hostile ${count('kbs-hostile')}, deny ${count('deny')}, ecs ${count('ecs')}, deleted-while-provisioning ${count('deleted')})`],
       ['faults injected', summarize(timeline)],
       ['instances ever created', `${records.length} for ${uidsWithInstances.size} agents; max per agent ${Math.max(0, ...countBy(records.map((r) => r.ownerUid)).values())} (bound 1)`],
       ['instances live without an agent', String(orphanInstances(records, uids, Date.now()).length)],
       ['guest decrypts checked', `${decrypts.length} (${decrypts.filter((d) => d.resourcePath !== BOOTSTRAP_RESOURCE).length} credentials); violations ${violations.filter((v) => v.invariant === 'release-only-to-attested-in-scope').length}`],
       ['hostile/deny guests: decrypts (allowed: replay bootstrap)', `${decrypts.filter((d) => ['hostile', 'deny'].includes(kindOf.get(d.agent) ?? '')).length} (${decrypts.filter((d) => ['hostile', 'deny'].includes(kindOf.get(d.agent) ?? '') && !plans.get(d.agent)?.allowed.has(d.resourcePath)).length} not allowed)`],
+      ...guestFigures(),
       ['converged after faults stopped', convergedAt ? `${((convergedAt - faultsStoppedAt) / 1000).toFixed(1)} s (bound ${(o.convergeBoundMs / 1000).toFixed(0)} s)` : `no: ${pending.length} pending`],
       ['operator replicas started / killed by the soak', `${replicas.length} / ${replicas.filter((r) => r.killedByUs).length - startupExits}; exits before ready (API server down; restarted) ${startupExits}; crashes ${violations.filter((v) => v.invariant === 'no-crash').length}`],
       ['operator peak RSS (sampled)', `${(peakRss.kib / 1024).toFixed(0)} MiB (bound ${o.rssBoundMiB} MiB)`],
@@ -542,7 +690,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       ['ECS throttled / dropped answers', `${ecs.requestLog.filter((r) => r.code === 'Throttling.User').length} / ${ecs.requestLog.filter((r) => r.dropped).length}`],
       ['violations', String(violations.length)],
     ];
-    return { ok: violations.length === 0, figures, violations, timeline, startedAt: t0 };
+    return { ok: violations.length === 0, figures, violations, timeline, startedAt: t0, counts };
   } finally {
     stopping = true;
     process.off('unhandledRejection', unhandled);
