@@ -145,7 +145,7 @@ export const OPERATOR_USAGE = `Usage: cai operator [options]
   --gc-interval SECONDS      orphan garbage-collection interval (default 60)
   --gc-min-age SECONDS       leave orphans younger than this alone (default 30)
   --instance-recheck SECONDS describe an attested agent's instance again this often to notice a reboot
-                             (default 30 local, 600 alibaba: one DescribeInstances per agent per interval)
+                             (default 30 local, 600 alibaba; on a wall-clock grid, describes batched 100 per call)
   --nvidia-rim-dir DIR       read NVIDIA RIMs from this directory (a mounted volume) instead of the RIM service
   --allowed-rekor-urls LIST  comma list of URL prefixes a policy's rekor.url may use (default https://rekor.sigstore.dev/)
   --allowed-pccs-urls LIST   comma list of URL prefixes a policy's pccsUrl may use (default https://api.trustedservices.intel.com/)

@@ -31,9 +31,10 @@ export function pollIntervalMs(provider: ProviderName): number {
 
 /**
  * Default of how often an attested agent's instance is described again to notice a reboot under the same
- * id (InstanceInfo.startedAt; `--instance-recheck` overrides). ECS describes are one request per agent
- * per interval out of the account's budget (--alibaba-rps, default 5): 1,000 agents at 600 s take 1.7/s,
- * the informer resync's own cadence; the local cloud is loopback.
+ * id (InstanceInfo.startedAt; `--instance-recheck` overrides). Rechecks fall on a wall-clock grid of this
+ * interval (attest.ts untilRecheck) and concurrent ECS describes share DescribeInstances calls of up to 100
+ * ids, so 1,000 agents cost about 63 calls per interval (16 workers at a time) out of the account's budget
+ * (--alibaba-rps, default 5), not 1,000; the local cloud is loopback.
  */
 export function instanceRecheckMs(provider: ProviderName): number {
   return provider === 'local' ? 30_000 : 600_000;

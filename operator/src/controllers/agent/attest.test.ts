@@ -9,7 +9,7 @@ import { BOOTSTRAP_RESOURCE } from '../../protocol/bootstrap.ts';
 import { startSimulatedGuest, type SimulatedGuest } from '../../sim/guest/guest.ts';
 import { agent, NS, phaseContext, readyPolicy, T0 } from '../../../test/support/agent-fixtures.ts';
 import { MemoryInformer } from '../../../test/support/memory-informer.ts';
-import { attestPhase } from './attest.ts';
+import { attestPhase, untilRecheck } from './attest.ts';
 import { attestationDue, TRIGGERS, type TriggerInput } from './triggers.ts';
 
 let guest: SimulatedGuest;
@@ -44,6 +44,16 @@ describe('attest phase', () => {
     expect(r.requeueAfterMs).toBe(30_000);
     const quick = attestPhase({ policies: setup(readyPolicy()).policies, registry: defaultVerifierRegistry(), signer: EarSigner.generate(), instanceRecheckMs: 5_000 });
     expect((await quick.reconcile(agent('a'), phaseContext({ instance }))).requeueAfterMs).toBe(5_000);
+  });
+
+  it('rechecks on a wall-clock grid, so a fleet\'s describes fall on the same instants and share provider calls', () => {
+    const grid = 600_000;
+    const base = 1_800_000_000_000; // a multiple of 10 minutes
+    // Agents reconciled at different moments are due at the same instant.
+    for (const offset of [7_000, 123_456, 599_000]) expect(base + offset + untilRecheck(grid, base + offset)).toBe(base + grid);
+    expect(untilRecheck(grid, base)).toBe(grid);
+    // Within a second of the line: the next one, not an immediate requeue.
+    expect(untilRecheck(grid, base + grid - 400)).toBe(grid + 400);
   });
 
   it('re-attests a rebooted guest (same instance id, later boot) and treats it as holding nothing', async () => {

@@ -119,7 +119,7 @@ export function attestPhase(deps: AttestDeps): Phase {
       }
       // Re-check the instance (provision describes it on every reconcile) at least every recheck interval,
       // so a reboot under the same id is noticed long before the re-attestation interval.
-      const nextDue = Math.min(deps.instanceRecheckMs ?? instanceRecheckMs(providerNameOf(agent)), Math.max(1_000, Date.parse(attestation?.nextAttestationAt ?? '') - ctx.now.getTime()));
+      const nextDue = Math.min(untilRecheck(deps.instanceRecheckMs ?? instanceRecheckMs(providerNameOf(agent)), ctx.now.getTime()), Math.max(1_000, Date.parse(attestation?.nextAttestationAt ?? '') - ctx.now.getTime()));
       return {
         condition: {
           status: 'True',
@@ -158,6 +158,17 @@ function guestChannel(deps: AttestDeps, agent: ConfidentialAgent, instance: Inst
     else if (result.verification) deps.metrics?.attestation(tee, 'fail', result.verification.code);
     return result;
   };
+}
+
+/**
+ * Time to the next recheck on a wall-clock grid of `intervalMs`: every agent's recheck falls on the same
+ * instants, so the provider's describes of a whole fleet coalesce (ECS: up to 100 instances per
+ * DescribeInstances, cloud/alibaba/describe-batcher.ts) instead of one request per agent spread over the
+ * interval. At least 1 s, so a reconcile on the grid line does not requeue itself at once.
+ */
+export function untilRecheck(intervalMs: number, nowMs: number): number {
+  const left = intervalMs - (nowMs % intervalMs);
+  return left < 1_000 ? left + intervalMs : left;
 }
 
 /** KBS mode: recorded KBS deliveries whose credential's sealed value changed since (a rotation). */
