@@ -16,6 +16,13 @@ describe('KBS delivery receipts', () => {
     expect([...readReceipts(agentWith(jws), trusted)]).toEqual([['db', receipt]]);
   });
 
+  it('carries which sealed value went out (its digest); a digest that is not 64 hex characters is dropped, the receipt kept', () => {
+    const withDigest: Receipt = { ...receipt, digest: 'ab'.repeat(32) };
+    expect([...readReceipts(agentWith(signReceipts(signer, 'uid-1', new Map([['db', withDigest]]))), trusted)]).toEqual([['db', withDigest]]);
+    const odd = signer.signJson({ profile: 'tag:confidential-agent.io,2026:kbs-receipts', uid: 'uid-1', d: { db: [receipt.resourcePath, receipt.at, 'AB'.repeat(40)] } });
+    expect([...readReceipts(agentWith(odd), trusted)]).toEqual([['db', receipt]]);
+  });
+
   it('reads nothing from a receipt for another agent (UID), another key, a tampered payload, an EAR, garbage or an oversized value', () => {
     const jws = signReceipts(signer, 'uid-1', new Map([['db', receipt]]));
     const [h, , s] = jws.split('.');

@@ -22,18 +22,22 @@ const MAX_ENTRIES = 256;
 export interface Receipt {
   resourcePath: string;
   at: string;
+  /** Hex SHA-256 of the sealed envelope released (status.credentials' digest); absent in older receipts. */
+  digest?: string;
 }
+
+const DIGEST = /^[0-9a-f]{64}$/;
 
 interface Payload {
   profile: string;
   uid: string;
-  /** credential name → [resourcePath, ISO time] */
-  d: Record<string, [string, string]>;
+  /** credential name → [resourcePath, ISO time, envelope SHA-256] */
+  d: Record<string, [string, string] | [string, string, string]>;
 }
 
 export function signReceipts(signer: EarSigner, uid: string, receipts: ReadonlyMap<string, Receipt>): string {
-  const d: Record<string, [string, string]> = {};
-  for (const [name, r] of [...receipts].slice(-MAX_ENTRIES)) d[name] = [r.resourcePath, r.at];
+  const d: Payload['d'] = {};
+  for (const [name, r] of [...receipts].slice(-MAX_ENTRIES)) d[name] = r.digest ? [r.resourcePath, r.at, r.digest] : [r.resourcePath, r.at];
   return signer.signJson({ profile: PROFILE, uid, d } satisfies Payload);
 }
 
@@ -63,7 +67,9 @@ export function readReceipts(agent: ConfidentialAgent | undefined, trusted: read
   const p = payload as Partial<Payload>;
   if (p.profile !== PROFILE || p.uid !== agent.metadata.uid || typeof p.d !== 'object' || p.d === null) return out;
   for (const [name, v] of Object.entries(p.d).slice(0, MAX_ENTRIES)) {
-    if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string' && !Number.isNaN(Date.parse(v[1]))) out.set(name, { resourcePath: v[0], at: v[1] });
+    if (!Array.isArray(v) || typeof v[0] !== 'string' || typeof v[1] !== 'string' || Number.isNaN(Date.parse(v[1]))) continue;
+    const digest: unknown = v[2];
+    out.set(name, { resourcePath: v[0], at: v[1], ...(typeof digest === 'string' && DIGEST.test(digest) ? { digest } : {}) });
   }
   return out;
 }

@@ -73,7 +73,7 @@ export interface KbsServiceDeps {
   metrics?: MetricsRecorder;
 }
 
-type Released = Map<string, { resourcePath: string; at: string }>;
+type Released = Map<string, Receipt>;
 
 const EVENT_INTERVAL_MS = 10_000;
 // Sources run as .ts (type stripping), the image runs tsc's .js output: the worker file follows suit.
@@ -107,9 +107,9 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
       else metrics.release('KBS', e.type === 'released' ? 'delivered' : 'refused');
     }
     if (e.type === 'released') {
-      const byCredential = released.get(e.agent) ?? new Map<string, { resourcePath: string; at: string }>();
+      const byCredential: Released = released.get(e.agent) ?? new Map();
       const name = e.credential.split('/').pop() ?? e.credential;
-      const receipt = { resourcePath: e.resourcePath, at: new Date().toISOString() };
+      const receipt: Receipt = { resourcePath: e.resourcePath, at: new Date().toISOString(), digest: e.credentialDigest };
       byCredential.set(name, receipt);
       released.set(e.agent, byCredential);
       // Recorded on the agent too, so the leader sees releases this replica served (app/kbs-receipts.ts).

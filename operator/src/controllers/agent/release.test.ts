@@ -37,7 +37,7 @@ async function attestedGuest(): Promise<AgentFacts['guest']> {
 }
 
 /** A KBS delivery buffer as app/kbs-service.ts keeps it. */
-function kbsBuffer(entries: Record<string, { resourcePath: string; at: string }> = {}): KbsDeliveries {
+function kbsBuffer(entries: Record<string, { resourcePath: string; at: string; digest?: string }> = {}): KbsDeliveries {
   const m = new Map(Object.entries(entries));
   return { publicUrl: 'http://127.0.0.1:1', delivered: () => m, forget: () => m.clear() };
 }
@@ -109,6 +109,18 @@ describe('release phase, KBS mode (level-triggered)', () => {
     const stale: Delivery = { name: 'cred', resourcePath: PATH, mode: 'KBS', digest: '0'.repeat(64), deliveredAt: new Date(T0).toISOString() };
     const r = await releasePhase({ credentials, keyring: () => keyring, kbs: kbsBuffer() }).reconcile(kbsAgent({ credentials: [stale] }), phaseContext({ instance, guest: notAttestedNow }));
     expect(r.condition).toMatchObject({ status: 'False', reason: 'WaitingForGuestFetch' });
+  });
+
+  it('a release of the value before a rotation is recorded with that value\'s digest, not the current one, and waits for the new value', async () => {
+    const at = new Date(T0 + 1000).toISOString();
+    const before = 'a'.repeat(64); // the envelope the KBS released (its receipt says so); the credential has been re-sealed since
+    const r = await releasePhase({ credentials, keyring: () => keyring, kbs: kbsBuffer({ cred: { resourcePath: PATH, at, digest: before } }) }).reconcile(kbsAgent(), phaseContext({ instance, guest: notAttestedNow }));
+    expect(r.status?.credentials).toEqual([expect.objectContaining({ name: 'cred', mode: 'KBS', digest: before, deliveredAt: at })]);
+    expect(r.condition).toMatchObject({ status: 'False', reason: 'WaitingForGuestFetch' });
+    // The same receipt carrying the current digest is a delivery of the current value.
+    const current = (await releasePhase({ credentials, keyring: () => keyring, kbs: kbsBuffer({ cred: { resourcePath: PATH, at } }) }).reconcile(kbsAgent(), phaseContext({ instance, guest: notAttestedNow }))).status!.credentials![0]!.digest;
+    const fresh = await releasePhase({ credentials, keyring: () => keyring, kbs: kbsBuffer({ cred: { resourcePath: PATH, at, digest: current } }) }).reconcile(kbsAgent(), phaseContext({ instance, guest: notAttestedNow }));
+    expect(fresh.condition).toMatchObject({ status: 'True', reason: 'Delivered' });
   });
 
   it('finalize forgets the KBS buffer of the agent', async () => {

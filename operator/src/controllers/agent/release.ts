@@ -20,7 +20,8 @@ export interface KbsDeliveries {
   publicUrl: string;
   /** PEM the guest must trust the KBS with (HTTPS); sent as kbs_cert in the attested bootstrap push. */
   kbsCert?(): string | undefined;
-  delivered(agentKey: string): Map<string, { resourcePath: string; at: string }>;
+  /** Releases to the agent by credential; `digest`: which sealed value went out (absent in older receipts). */
+  delivered(agentKey: string): Map<string, { resourcePath: string; at: string; digest?: string }>;
   forget(agentKey: string): void;
 }
 
@@ -138,10 +139,14 @@ export function releasePhase(deps: ReleaseDeps): Phase {
       const digest = sha256(cred.spec.encryptedData);
       const got = buffered.get(ref.name);
       const recorded = previous.get(ref.name);
-      if (got && !(since && Date.parse(got.at) < since.getTime()) && !(recorded?.digest === digest && recorded.deliveredAt === got.at)) {
-        const d: Delivery = { name: ref.name, resourcePath: got.resourcePath, mode: 'KBS', digest, deliveredAt: got.at };
+      // The receipt says which value went out: one fetched before a rotation is recorded with the old digest,
+      // so the attest phase sees the rotation (CredentialRotated) and the guest fetches again.
+      const releasedDigest = got?.digest ?? digest;
+      if (got && !(since && Date.parse(got.at) < since.getTime()) && !(recorded?.digest === releasedDigest && recorded.deliveredAt === got.at)) {
+        const d: Delivery = { name: ref.name, resourcePath: got.resourcePath, mode: 'KBS', digest: releasedDigest, deliveredAt: got.at };
         deliveries.push(d);
         newlyDelivered.push(d);
+        if (releasedDigest !== digest) waiting.push(ref.name); // the guest holds an older value
       } else if (recorded && recorded.digest === digest) {
         deliveries.push(recorded);
       } else {

@@ -62,7 +62,7 @@ export type ReleaseRefusal =
   | 'Malformed';
 
 export type ReleaseDecision =
-  | { ok: true; plaintext: Buffer; credential: string; agent: string; appraisal: Appraisal }
+  | { ok: true; plaintext: Buffer; credential: string; agent: string; appraisal: Appraisal; credentialDigest: string }
   | { ok: false; code: ReleaseRefusal; reason: string; agent?: string };
 
 const STAGE: Record<ReleaseRefusal, number> = {
@@ -139,7 +139,10 @@ export function decideRelease(inputs: ReleaseInputs): ReleaseDecision {
         refuse(opened.code, `SealedCredential ${credName}: ${opened.message}`, agentName);
         continue;
       }
-      return { ok: true, plaintext: opened.plaintext, credential: credName, agent: agentName, appraisal };
+      // Which sealed value went out (hex SHA-256 of the envelope, as status.credentials records it): a receipt
+      // read after a rotation must not pass for a delivery of the new value.
+      const credentialDigest = createHash('sha256').update(cred.encryptedData).digest('hex');
+      return { ok: true, plaintext: opened.plaintext, credential: credName, agent: agentName, appraisal, credentialDigest };
     }
   }
   return { ok: false, ...refusal };
@@ -185,7 +188,7 @@ export function entitlementsFromLists(source: {
         at: source.now?.() ?? new Date(),
         unseal: cachedUnseal,
       });
-      return Promise.resolve(d.ok ? { ok: true, plaintext: d.plaintext, credential: d.credential, agent: d.agent } : { ok: false, code: d.code, reason: d.reason, ...(d.agent ? { agent: d.agent } : {}) });
+      return Promise.resolve(d.ok ? { ok: true, plaintext: d.plaintext, credential: d.credential, agent: d.agent, credentialDigest: d.credentialDigest } : { ok: false, code: d.code, reason: d.reason, ...(d.agent ? { agent: d.agent } : {}) });
     },
   };
 }

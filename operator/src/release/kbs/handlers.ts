@@ -232,7 +232,7 @@ export async function handleResource(
   }
   try {
     const jwe = encryptToTeeKey(requester.teePubkey, decision.plaintext);
-    deps.emit({ type: 'released', resourcePath, credential: decision.credential, agent: decision.agent, peerAddress });
+    deps.emit({ type: 'released', resourcePath, credential: decision.credential, agent: decision.agent, peerAddress, credentialDigest: decision.credentialDigest });
     return json(200, jwe);
   } catch (e) {
     return err(kbsError('JweError', e instanceof JweError ? e.message : 'failed to encrypt the resource to the TEE key'));

@@ -32,7 +32,7 @@ export interface AttestedRequester {
 }
 
 /** A refusal's `agent` is the agent the requester claimed to be (its Events get the reason). */
-export type AuthorizeResult = { ok: true; plaintext: Buffer; credential: string; agent: string } | { ok: false; reason: string; code?: string; agent?: string };
+export type AuthorizeResult = { ok: true; plaintext: Buffer; credential: string; agent: string; credentialDigest: string } | { ok: false; reason: string; code?: string; agent?: string };
 
 export interface Entitlements {
   authorize(resourcePath: string, attested: AttestedRequester): Promise<AuthorizeResult>;
@@ -42,7 +42,7 @@ export type KbsEvent =
   | { type: 'attested'; tee: string; status: string; policyId: string; tokenDigest: string; peerAddress: string; sampleTee: boolean }
   /** `tee`: the TEE type the requester declared at /auth (absent when the session is unknown). */
   | { type: 'attestation-refused'; code: string; message: string; peerAddress: string; tee?: string }
-  | { type: 'released'; resourcePath: string; credential: string; agent: string; peerAddress: string }
+  | { type: 'released'; resourcePath: string; credential: string; agent: string; peerAddress: string; credentialDigest: string }
   | { type: 'release-refused'; resourcePath: string; code: string; reason: string; peerAddress: string; agent?: string };
 
 /** pino-compatible subset; the server logs codes and resource paths, never values, tokens or session ids. */

@@ -316,10 +316,16 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
         // A policy that never verified a checkpoint has nothing to compare with (trust on first use): fork only after.
         for (let i = 0; i < 25 && !lastPolicies.get('hw-fork')?.hasValues; i++) await sleep(1000);
         if (!lastPolicies.get('hw-fork')?.hasValues) return ctx.fault('rekor-fork-skipped', 'hw-fork has no verified checkpoint yet');
-        const smaller = counts.forks % 2 === 1 && genuine.entries.length >= 4;
+        // Rewrite history the operator has verified: a leaf below its published checkpoint (or show a tree smaller
+        // than it). A different view of leaves it has not seen yet is a split view no consistency proof reveals
+        // (TOFU without witnesses, docs/reference-values.md): the operator would rightly accept it, then refuse the
+        // genuine log when it returns (the 10-minute soak once forked the newest leaf that way).
+        const verified = Math.max(0, ...checkpoints.filter((c) => c.policy === 'hw-fork').map((c) => c.treeSize));
+        if (verified < 2) return ctx.fault('rekor-fork-skipped', 'hw-fork has no verified checkpoint of 2 or more entries yet');
+        const smaller = counts.forks % 2 === 1 && verified >= 4;
         const size = genuine.entries.length;
-        const forked = genuine.copy(smaller ? size - 2 : size);
-        forked.fork(forked.entries.length - 1, Buffer.from(JSON.stringify({ rewritten: `soak fork ${counts.forks}` })));
+        const forked = genuine.copy(smaller ? verified - 2 : size);
+        forked.fork(smaller ? forked.entries.length - 1 : verified - 1, Buffer.from(JSON.stringify({ rewritten: `soak fork ${counts.forks}` })));
         // The agents that must be refused: those Ready on it now (others are still provisioning).
         const mustRefuse = new Set(lastAgents.filter((a) => a.policy === 'hw-fork' && a.ready === 'True').map((a) => a.name));
         const w = window('rekor-fork');
