@@ -160,6 +160,7 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
   const outages: OutageRecord[] = [];
   const forkIntervals: Array<{ from: number; to: number }> = [];
   const forkDetectMs: number[] = [];
+  const forkRefuseMs: number[] = [];
   const seenPass = new Set<string>();
   const seenRefusal = new Set<string>();
   const seenCheckpoint = new Set<string>();
@@ -348,13 +349,17 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
         } else {
           counts.forksDetected++;
           forkDetectMs.push(detected - w.from);
-          // Every agent of the policy is refused (a leader that just died may take a while to say so).
+          // Every agent of the policy is refused. The agents wait in the work queue like any other: behind a
+          // policy edit that re-attests hundreds of agents, or a leader that just died, that takes a while
+          // (15 s in the short soak, 60 s in the long one; nothing may be appraised or released meanwhile,
+          // which attestedUnderFork/releasesUnderFork check separately). The time is reported.
           let v: Violation[] = [];
-          for (let i = 0; i < 15; i++) {
+          for (let i = 0; i < (short ? 15 : 60); i++) {
             await sleep(1000);
             v = forkRefusals(lastPolicies.get('hw-fork') ?? { name: 'hw-fork', hasValues: false }, lastAgents, mustRefuse, Date.now());
             if (v.length === 0) break;
           }
+          if (v.length === 0) forkRefuseMs.push(Date.now() - detected);
           ctx.violate(v);
         }
         server.log = genuine;
@@ -495,7 +500,7 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
         ['PCCS', `${pccs.requests().total} requests, ${pccs.requests().refusedInOutage} refused during outages; ${pccs.served.length} collateral parts served, ${expiredServed} of them expired; fresh collateral valid ${validityMs / 1000} s`],
         ['PCCS outages (warm+stable leader) / leader TDX passes / collateral refusals during them', `${counts.outages} (${counts.warmOutages}) / ${counts.outagePasses} / ${counts.outageCollateralFailures}; outages where the leader served cached collateral ${counts.staleServed}`],
         ['collateral-expiry windows / refusals with an expiry code', `${counts.expiries} / ${refusals.filter((r) => ['TcbInfoExpired', 'QeIdentityExpired', 'CrlExpired'].includes(r.reason)).length}`],
-        ['Rekor forks of hw-fork / detected (LogInconsistent) / time to detect', `${counts.forks} / ${counts.forksDetected} / ${forkDetectMs.map((m) => `${(m / 1000).toFixed(1)} s`).join(', ') || '-'}; checkpoints published ${checkpoints.length}, all genuine unless a violation says so; log growth ${counts.growth} entries`],
+        ['Rekor forks of hw-fork / detected (LogInconsistent) / time to detect', `${counts.forks} / ${counts.forksDetected} / ${forkDetectMs.map((m) => `${(m / 1000).toFixed(1)} s`).join(', ') || '-'}; its agents refused ${forkRefuseMs.map((m) => `${(m / 1000).toFixed(0)} s`).join(', ') || '-'} after; checkpoints published ${checkpoints.length}, all genuine unless a violation says so; log growth ${counts.growth} entries`],
       ];
     },
 
