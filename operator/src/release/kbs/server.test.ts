@@ -6,9 +6,9 @@ import { verifyEar } from '../../attestation/policy/ear.ts';
 import { sampleEvidence } from '../../attestation/sample/verifier.ts';
 import { KbsClient, KbsClientError, sampleCompositeEvidence } from '../../sim/guest/kbs-client.ts';
 import { httpCall } from '../../sim/guest/http.ts';
-import { primaryReportData } from '../../protocol/runtime-data.ts';
+import { deviceReportData, primaryReportData } from '../../protocol/runtime-data.ts';
 import { generateTeeKeyPair } from '../../protocol/tee-key.ts';
-import { GENERIC_RELEASE_REFUSAL } from './handlers.ts';
+import { GENERIC_RELEASE_REFUSAL, MAX_INLINE_EAR } from './handlers.ts';
 import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../test/support/kbs-harness.ts';
 import { endpointOf } from './server.ts';
 
@@ -187,5 +187,57 @@ describe('request metrics labels', () => {
     expect(endpointOf('/kbs/v0/attest?x=1')).toBe('attest');
     expect(endpointOf('/kbs/v0/resource/default/key/1')).toBe('resource');
     for (const hostile of [undefined, '', '/', '/kbs/v0/authx', '/kbs/v0/resource-policy', '/kbs/v1/auth', `/kbs/v0/${'a'.repeat(5000)}`, '/../kbs/v0/auth']) expect(endpointOf(hostile)).toBe('other');
+  });
+});
+
+describe('protocol errors, each with its KBS type, status and specific detail', () => {
+  it('/auth: malformed JSON, wrong shape, unknown TEE, TEE without a verifier; 404 only for paths and plugins', async () => {
+    kbs = await startTestKbs();
+    const call = async (method: string, path: string, opts: { body?: unknown; rawBody?: string } = {}) => {
+      const r = await httpCall(method, `${kbs!.url}${path}`, opts);
+      return [r.status, errorType(r.body), detail(r.body)];
+    };
+    expect(await call('POST', '/kbs/v0/auth', { rawBody: '{"version":' })).toEqual([401, 'SerdeError', 'request body is not valid JSON']);
+    expect(await call('POST', '/kbs/v0/auth', { body: {} })).toEqual([401, 'AttestationError', 'RCAR handshake Auth failed: Request.version must be a string']);
+    expect(await call('POST', '/kbs/v0/auth', { body: { version: '0.4.0', tee: 'bogus', 'extra-params': '' } })).toEqual([401, 'AttestationError', 'RCAR handshake Auth failed: unknown TEE type']);
+    // a kbs-types TEE this KBS has no verifier for (the test registry has only the sample verifiers)
+    expect(await call('POST', '/kbs/v0/auth', { body: { version: '0.4.0', tee: 'tdx', 'extra-params': '' } })).toEqual([
+      401,
+      'AttestationError',
+      'RCAR handshake Auth failed: TEE type tdx is not supported by this KBS',
+    ]);
+    expect(kbs.kbs.sessions.size).toBe(0);
+    expect(await call('GET', '/kbs/v0/nothing')).toEqual([404, 'PluginNotFound', 'unknown KBS plugin']);
+    expect(await call('GET', '/other')).toEqual([404, 'PluginNotFound', 'not a KBS v0 endpoint']);
+    expect((await call('GET', '/kbs/v0/resource/a/b'))[0]).toBe(404);
+    expect((await call('GET', '/kbs/v0/resource/a/b'))[1]).toBe('InvalidRequestPath');
+    expect((await call('GET', '/kbs/v0/attestation-policy'))[0]).toBe(401);
+  });
+});
+
+describe('attested cookie size', () => {
+  it('an EAR over MAX_INLINE_EAR is left out of the cookie (the session is served from this replica)', async () => {
+    kbs = await startTestKbs();
+    const attest = async (padding: number) => {
+      const auth = await httpCall('POST', `${kbs!.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+      const cookie = String(auth.headers['set-cookie']).split(';')[0]!;
+      const nonce = (JSON.parse(auth.body.toString()) as { nonce: string }).nonce;
+      const tee = generateTeeKeyPair();
+      // The EAR carries additional_evidence verbatim, so JSON whitespace after the device evidence grows it.
+      const additional = JSON.stringify({ sampledevice: sampleEvidence(deviceReportData(nonce, tee.publicKey), '2') }) + ' '.repeat(padding);
+      const body = { 'runtime-data': { nonce, 'tee-pubkey': tee.publicKey }, 'tee-evidence': { primary_evidence: sampleEvidence(primaryReportData(nonce, tee.publicKey, additional)), additional_evidence: additional } };
+      const r = await httpCall('POST', `${kbs!.url}/kbs/v0/attest`, { body, headers: { cookie } });
+      expect(r.status).toBe(200);
+      const token = (JSON.parse(r.body.toString()) as { token: string }).token;
+      return { token, attestedCookie: String(r.headers['set-cookie']).split(';')[0]! };
+    };
+    const small = await attest(0);
+    expect(small.token.length).toBeLessThanOrEqual(MAX_INLINE_EAR);
+    expect(small.attestedCookie.length).toBeGreaterThan(small.token.length);
+    const big = await attest(MAX_INLINE_EAR);
+    expect(big.token.length).toBeGreaterThan(MAX_INLINE_EAR);
+    expect(big.attestedCookie.length).toBeLessThan(512);
+    const r = await httpCall('GET', `${kbs.url}/kbs/v0/resource/${TEST_RESOURCE}`, { headers: { cookie: big.attestedCookie } });
+    expect(r.status).toBe(200);
   });
 });
