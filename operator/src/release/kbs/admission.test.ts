@@ -51,6 +51,7 @@ describe('KBS session admission', () => {
     const stranger = await auth('127.0.0.2');
     expect([stranger.r.status, detail(stranger.r.body)]).toEqual([401, 'RCAR handshake Auth failed: UnknownRequester: the attestation was not accepted']);
     expect(stranger.r.headers['set-cookie']).toBeUndefined();
+    expect(JSON.parse(stranger.r.body.toString())).toMatchObject({ type: 'https://github.com/confidential-containers/kbs/errors/AttestationError' });
     expect(kbs.kbs.sessions.size).toBe(0);
     expect(kbs.events.at(-1)).toMatchObject({ type: 'attestation-refused', code: 'UnknownRequester', peerAddress: '127.0.0.2' });
     expect((await auth('127.0.0.1')).r.status).toBe(200);
@@ -88,6 +89,17 @@ describe('KBS session admission', () => {
     expect(decryptKbsJwe(JSON.parse(res.body.toString()), tee.privateKey).toString()).toBe(TEST_SECRET);
   });
 
+  it('an address over its allowance of unauthenticated sessions is refused with its own code and event', async () => {
+    kbs = await startTestKbs({ server: { maxPendingSessionsPerAddress: 1 } });
+    expect((await auth()).r.status).toBe(200);
+    const over = await auth();
+    expect([over.r.status, JSON.parse(over.r.body.toString())]).toEqual([
+      401,
+      { type: 'https://github.com/confidential-containers/kbs/errors/AttestationError', detail: 'RCAR handshake Auth failed: TooManyPendingSessions: try again later' },
+    ]);
+    expect(kbs.events.at(-1)).toMatchObject({ type: 'attestation-refused', code: 'TooManyPendingSessions', message: 'too many unauthenticated sessions from this address', peerAddress: '127.0.0.1', tee: 'sample' });
+  });
+
   it('an init-data that matches no agent is refused before any evidence is verified', async () => {
     kbs = await startTestKbs();
     const initData = 'algorithm = "sha384"\nversion = "0.1.0"\n';
@@ -110,6 +122,8 @@ describe('KBS session admission', () => {
     for (const c of clients) await c.handshake();
     const third = await auth();
     expect(detail(third.r.body)).toBe('RCAR handshake Auth failed: SessionTableFull: try again later');
+    expect(JSON.parse(third.r.body.toString())).toMatchObject({ type: 'https://github.com/confidential-containers/kbs/errors/AttestationError' });
+    expect(kbs.events.at(-1)).toMatchObject({ type: 'attestation-refused', code: 'SessionTableFull', message: 'the session table is full of attested sessions' });
     for (const c of clients) expect((await c.getResource(TEST_RESOURCE)).toString()).toBe(TEST_SECRET);
   });
 
