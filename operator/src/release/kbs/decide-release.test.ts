@@ -170,3 +170,24 @@ describe('release identity checks (mutation survivors)', () => {
     expect((await policyFor({ tee: 'nvidia', peerAddress: '10.0.0.1' }))?.id).toBe('team-a/strict');
   });
 });
+
+describe('release refusal reasons (for logs and the claimed agent’s Events)', () => {
+  const reason = (mutate: (i: ReleaseInputs) => void) => {
+    const i = base();
+    mutate(i);
+    const d = decideRelease(i);
+    return d.ok ? `released ${d.credential} to ${d.agent}` : `${d.code}: ${d.reason}`;
+  };
+
+  it('names the check, the credential and the agent', () => {
+    expect(reason(() => {})).toBe('released team-a/token to team-a/bot');
+    expect(reason((i) => (i.request.resourcePath = 'r/t/none'))).toBe('ResourceNotFound: no SealedCredential has resourcePath r/t/none');
+    expect(reason((i) => (i.agents = []))).toBe('NotEntitled: no ConfidentialAgent in team-b references SealedCredential token');
+    expect(reason((i) => (i.credentials[0]!.scope.agents = ['someone-else']))).toBe('NotEntitled: SealedCredential team-a/token scope does not include agent bot');
+    expect(reason((i) => (i.policies = []))).toBe('PolicyNotFound: AttestationPolicy team-a/dev of agent bot does not exist');
+    const onlyTeamA = (i: ReleaseInputs) => ((i.credentials = i.credentials.slice(0, 1)), (i.agents = i.agents.slice(0, 1)));
+    expect(reason((i) => (onlyTeamA(i), (i.agents[0]!.identity = { initDataDigest: 'ab'.repeat(48) })))).toBe("IdentityMismatch: requester init-data is not agent team-a/bot's");
+    expect(reason((i) => (i.policies[0]!.spec = AttestationPolicySpecSchema.parse({ minimumStatus: 'warning' })))).toMatch(/^SampleTeeNotAllowed: agent team-a\/bot: \S/);
+    expect(reason((i) => (i.credentials[0]!.encryptedData = i.credentials[0]!.encryptedData.slice(0, 60)))).toMatch(/^Malformed: SealedCredential team-a\/token: \S/);
+  });
+});
