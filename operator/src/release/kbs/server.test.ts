@@ -10,7 +10,9 @@ import { deviceReportData, primaryReportData } from '../../protocol/runtime-data
 import { generateTeeKeyPair } from '../../protocol/tee-key.ts';
 import { GENERIC_RELEASE_REFUSAL, MAX_INLINE_EAR } from './handlers.ts';
 import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../test/support/kbs-harness.ts';
-import { endpointOf } from './server.ts';
+import { endpointOf, LogLimiter } from './server.ts';
+import { MAX_COOKIE_CHARS } from './session-cookie.ts';
+import { Agent } from 'node:http';
 
 const fixtures = join(import.meta.dirname, '../../../test/fixtures/kbs');
 let kbs: TestKbs | undefined;
@@ -215,29 +217,76 @@ describe('protocol errors, each with its KBS type, status and specific detail', 
   });
 });
 
+/** /auth then /attest with sample evidence; `padding` grows additional_evidence (and so the EAR) by JSON whitespace. */
+async function attestedSession(padding = 0): Promise<{ token: string; attestedCookie: string }> {
+  const auth = await httpCall('POST', `${kbs!.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+  const cookie = String(auth.headers['set-cookie']).split(';')[0]!;
+  const nonce = (JSON.parse(auth.body.toString()) as { nonce: string }).nonce;
+  const tee = generateTeeKeyPair();
+  // The EAR carries additional_evidence verbatim, so JSON whitespace after the device evidence grows it.
+  const additional = JSON.stringify({ sampledevice: sampleEvidence(deviceReportData(nonce, tee.publicKey), '2') }) + ' '.repeat(padding);
+  const body = { 'runtime-data': { nonce, 'tee-pubkey': tee.publicKey }, 'tee-evidence': { primary_evidence: sampleEvidence(primaryReportData(nonce, tee.publicKey, additional)), additional_evidence: additional } };
+  const r = await httpCall('POST', `${kbs!.url}/kbs/v0/attest`, { body, headers: { cookie } });
+  expect(r.status).toBe(200);
+  const token = (JSON.parse(r.body.toString()) as { token: string }).token;
+  return { token, attestedCookie: String(r.headers['set-cookie']).split(';')[0]! };
+}
+
 describe('attested cookie size', () => {
   it('an EAR over MAX_INLINE_EAR is left out of the cookie (the session is served from this replica)', async () => {
     kbs = await startTestKbs();
-    const attest = async (padding: number) => {
-      const auth = await httpCall('POST', `${kbs!.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
-      const cookie = String(auth.headers['set-cookie']).split(';')[0]!;
-      const nonce = (JSON.parse(auth.body.toString()) as { nonce: string }).nonce;
-      const tee = generateTeeKeyPair();
-      // The EAR carries additional_evidence verbatim, so JSON whitespace after the device evidence grows it.
-      const additional = JSON.stringify({ sampledevice: sampleEvidence(deviceReportData(nonce, tee.publicKey), '2') }) + ' '.repeat(padding);
-      const body = { 'runtime-data': { nonce, 'tee-pubkey': tee.publicKey }, 'tee-evidence': { primary_evidence: sampleEvidence(primaryReportData(nonce, tee.publicKey, additional)), additional_evidence: additional } };
-      const r = await httpCall('POST', `${kbs!.url}/kbs/v0/attest`, { body, headers: { cookie } });
-      expect(r.status).toBe(200);
-      const token = (JSON.parse(r.body.toString()) as { token: string }).token;
-      return { token, attestedCookie: String(r.headers['set-cookie']).split(';')[0]! };
-    };
-    const small = await attest(0);
+    const small = await attestedSession(0);
     expect(small.token.length).toBeLessThanOrEqual(MAX_INLINE_EAR);
     expect(small.attestedCookie.length).toBeGreaterThan(small.token.length);
-    const big = await attest(MAX_INLINE_EAR);
+    const big = await attestedSession(MAX_INLINE_EAR);
     expect(big.token.length).toBeGreaterThan(MAX_INLINE_EAR);
     expect(big.attestedCookie.length).toBeLessThan(512);
     const r = await httpCall('GET', `${kbs.url}/kbs/v0/resource/${TEST_RESOURCE}`, { headers: { cookie: big.attestedCookie } });
     expect(r.status).toBe(200);
+  });
+});
+
+describe('Cookie header', () => {
+  it('finds kbs-session-id among other cookies, and ignores a Cookie header over MAX_COOKIE_CHARS + 1024', async () => {
+    kbs = await startTestKbs();
+    const { attestedCookie } = await attestedSession();
+    const get = (cookie: string) => httpCall('GET', `${kbs!.url}/kbs/v0/resource/${TEST_RESOURCE}`, { headers: { cookie } }).then((r) => [r.status, r.status === 200 ? 'released' : errorType(r.body)]);
+    expect(await get(`theme=dark; ${attestedCookie}`)).toEqual([200, 'released']);
+    // another cookie first, whose value is not ours: only the named one is used
+    expect(await get(`other=v1.x.y;${attestedCookie}`)).toEqual([200, 'released']);
+    const cap = MAX_COOKIE_CHARS + 1024;
+    const filler = (n: number) => `pad=${'p'.repeat(n - attestedCookie.length - '; pad='.length)}; ${attestedCookie}`;
+    expect(filler(cap)).toHaveLength(cap);
+    expect(await get(filler(cap))).toEqual([200, 'released']);
+    expect(await get(filler(cap + 1))).toEqual([401, 'TokenNotFound']);
+  });
+});
+
+describe('connection handling', () => {
+  it('keeps answered connections alive, and closes the one whose body was over the limit', async () => {
+    kbs = await startTestKbs({ server: { maxAuthBodyBytes: 1024 } });
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const ok = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' }, agent });
+      expect([ok.status, ok.headers.connection]).toEqual([200, 'keep-alive']);
+      const refused = await httpCall('GET', `${kbs.url}/kbs/v0/nothing`, { agent });
+      expect([refused.status, refused.headers.connection]).toEqual([404, 'keep-alive']);
+      const over = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { rawBody: 'x'.repeat(1025), agent });
+      expect([over.status, over.headers.connection]).toEqual([401, 'close']);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
+describe('LogLimiter memory', () => {
+  it('forgets every window once more than 1000 keys are tracked', () => {
+    const l = new LogLimiter(1, 10_000);
+    expect([l.admit('a', 0), l.admit('a', 1)]).toEqual([0, undefined]);
+    for (let i = 0; i < 999; i++) l.admit(`k${i}`, 2); // 1000 keys: nothing forgotten yet
+    l.admit('k999', 2); // 1001st key: the table had 1000 (not more), so it is kept
+    expect(l.admit('a', 3)).toBeUndefined();
+    l.admit('k1000', 4); // now more than 1000: all windows are dropped
+    expect(l.admit('a', 5)).toBe(0);
   });
 });
