@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
 import { verifyEar } from '../../attestation/policy/ear.ts';
+import { defaultVerifierRegistry } from '../../attestation/registry.ts';
 import { sampleEvidence } from '../../attestation/sample/verifier.ts';
 import { KbsClient, KbsClientError, sampleCompositeEvidence } from '../../sim/guest/kbs-client.ts';
 import { httpCall } from '../../sim/guest/http.ts';
@@ -10,7 +11,10 @@ import { deviceReportData, primaryReportData } from '../../protocol/runtime-data
 import { generateTeeKeyPair } from '../../protocol/tee-key.ts';
 import { GENERIC_RELEASE_REFUSAL, MAX_INLINE_EAR } from './handlers.ts';
 import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../test/support/kbs-harness.ts';
-import { endpointOf, LogLimiter } from './server.ts';
+import { createKbsServer, endpointOf, LogLimiter, type KbsEndpoint } from './server.ts';
+import { generateKbsTls } from './tls.ts';
+import { generateSessionKey } from './session-cookie.ts';
+import { connect } from 'node:net';
 import { MAX_COOKIE_CHARS } from './session-cookie.ts';
 import { Agent } from 'node:http';
 
@@ -288,5 +292,112 @@ describe('LogLimiter memory', () => {
     expect(l.admit('a', 3)).toBeUndefined();
     l.admit('k1000', 4); // now more than 1000: all windows are dropped
     expect(l.admit('a', 5)).toBe(0);
+  });
+});
+
+describe('routing', () => {
+  it('answers each endpoint only for its method and exact path; the admin API is disabled', async () => {
+    kbs = await startTestKbs();
+    const call = async (method: string, path: string, body?: unknown) => {
+      const r = await httpCall(method, `${kbs!.url}${path}`, body === undefined ? {} : { body });
+      return [r.status, errorType(r.body), detail(r.body)];
+    };
+    expect(await call('GET', '/kbs/v0/auth')).toEqual([404, 'InvalidRequestPath', '/auth accepts POST only']);
+    expect(await call('GET', '/kbs/v0/attest')).toEqual([404, 'InvalidRequestPath', '/attest accepts POST only']);
+    expect(await call('POST', '/kbs/v0/auth/extra', { version: '0.4.0', tee: 'sample', 'extra-params': '' })).toEqual([404, 'PluginNotFound', 'unknown KBS plugin']);
+    expect(await call('POST', '/kbs/v0/attest/extra', {})).toEqual([404, 'PluginNotFound', 'unknown KBS plugin']);
+    expect(await call('POST', `/kbs/v0/resource/${TEST_RESOURCE}`, {})).toEqual([401, 'AdminAuthAccess', 'the admin API is disabled: resources come from SealedCredentials']);
+    expect(await call('GET', '/kbs/v0/resource/a/b/c/d')).toEqual([404, 'InvalidRequestPath', 'resource path must be <repo>/<type>/<tag> of [A-Za-z0-9_.-] segments']);
+    for (const admin of ['attestation-policy', 'resource-policy', 'reference-value']) {
+      expect(await call('POST', `/kbs/v0/${admin}`, {})).toEqual([401, 'AdminAuthAccess', 'the admin API is disabled: policies and reference values come from AttestationPolicies']);
+    }
+    expect(kbs.kbs.sessions.size).toBe(0);
+  });
+
+  it('answers malformed HTTP with a KBS SerdeError and closes the connection', async () => {
+    kbs = await startTestKbs();
+    const { port } = new URL(kbs.url);
+    const reply = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString()));
+      socket.on('close', () => resolve(got));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*connection: close[\s\S]*\r\n\r\n\{"type":"https:\/\/github\.com\/confidential-containers\/kbs\/errors\/SerdeError","detail":"malformed HTTP request"\}$/);
+  });
+
+  it('a failing hook becomes a 401 PluginInternalError, not a hung request', async () => {
+    kbs = await startTestKbs({ server: { entitlements: { authorize: () => Promise.reject(new Error('informer cache unavailable')) } } });
+    const client = new KbsClient({ baseUrl: kbs.url, ...fast });
+    await client.handshake();
+    const r = await httpCall('GET', `${kbs.url}/kbs/v0/resource/${TEST_RESOURCE}`, { headers: { authorization: `Bearer ${client.token!}` } });
+    expect([r.status, errorType(r.body), detail(r.body)]).toEqual([401, 'PluginInternalError', 'internal error']);
+  });
+});
+
+describe('server options and lifecycle', () => {
+  it('reports each request to the observer with its endpoint label, status and the session count', async () => {
+    const seen: [KbsEndpoint, number, number][] = [];
+    let sessions = 0;
+    kbs = await startTestKbs({ server: { observer: { kbsRequest: (e, code) => void seen.push([e, code, -1]), kbsSessions: (n) => void (sessions = n) } } });
+    await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+    await httpCall('GET', `${kbs.url}/kbs/v0/nothing`);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen.map(([e, c]) => [e, c])).toEqual([
+      ['auth', 200],
+      ['other', 404],
+    ]);
+    expect(sessions).toBe(1);
+  });
+
+  it('logs refusals at warn (rate-limited per code), sample-TEE attestations at warn, the rest at info; works without onEvent', async () => {
+    const lines: [string, string, object][] = [];
+    const logger = { info: (o: object, m: string) => void lines.push(['info', m, o]), warn: (o: object, m: string) => void lines.push(['warn', m, o]) };
+    kbs = await startTestKbs({ server: { logger, refusalLogsPerWindow: 2, onEvent: undefined } });
+    for (let i = 0; i < 3; i++) await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' }, localAddress: '127.0.0.2' });
+    const client = new KbsClient({ baseUrl: kbs.url, ...fast });
+    await client.getResource(TEST_RESOURCE);
+    await httpCall('GET', `${kbs.url}/kbs/v0/resource/${TEST_RESOURCE}`, { headers: { authorization: 'Bearer x' } });
+    expect(lines.map(([level, msg]) => `${level} ${msg}`)).toEqual([
+      'warn kbs attestation-refused',
+      'warn kbs attestation-refused', // the third UnknownRequester in this window is counted, not logged
+      'warn kbs attested a sample TEE (no hardware security; development only)',
+      'info kbs released',
+      'warn kbs release-refused',
+    ]);
+    expect(lines[0]![2]).toMatchObject({ code: 'UnknownRequester', peerAddress: '127.0.0.2' });
+  });
+
+  it('listen rejects on a port in use; setTls only on an HTTPS server; the URL names the scheme', async () => {
+    kbs = await startTestKbs();
+    const second = createKbsServer({ registry: defaultVerifierRegistry(), signer: kbs.signer, policyFor: () => Promise.resolve(undefined), entitlements: { authorize: () => Promise.resolve({ ok: false, reason: 'none' }) } });
+    await expect(second.listen(Number(new URL(kbs.url).port))).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    expect(() => kbs!.kbs.setTls({ key: '', cert: '' })).toThrow('setTls on a plain HTTP KBS server');
+    expect(kbs.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const tls = await generateKbsTls(['127.0.0.1']);
+    const secure = await startTestKbs({ server: { tls: { key: tls.key, cert: tls.cert } } });
+    try {
+      expect(secure.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    } finally {
+      await secure.close();
+    }
+  });
+
+  it('setSessionKeys: cookies sealed with a key that is neither current nor previous stop opening', async () => {
+    const first = generateSessionKey();
+    kbs = await startTestKbs({ server: { sessionKeys: { current: first } } });
+    const auth = async () => {
+      const r = await httpCall('POST', `${kbs!.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+      return String(r.headers['set-cookie']).split(';')[0]!;
+    };
+    const old = await auth();
+    kbs.kbs.setSessionKeys({ current: generateSessionKey(), previous: first });
+    const attest = (cookie: string) => httpCall('POST', `${kbs!.url}/kbs/v0/attest`, { body: {}, headers: { cookie } }).then((r) => detail(r.body));
+    // still opens with the previous key: the session is found and the (empty) attestation is what fails
+    expect(await attest(old)).toBe('Attestation.runtime-data must be an object {nonce, tee-pubkey}');
+    kbs.kbs.setSessionKeys({ current: generateSessionKey() });
+    const older = await auth();
+    kbs.kbs.setSessionKeys({ current: generateSessionKey() });
+    expect(await attest(older)).toBe('RCAR handshake Attest failed: UnknownSession: the attestation was not accepted');
   });
 });
