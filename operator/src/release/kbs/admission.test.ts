@@ -151,6 +151,7 @@ describe('KBS body limits', () => {
     expect((await httpCall('POST', url, { rawBody: padded(AUTH, 8192) })).status).toBe(200);
     const declared = await httpCall('POST', url, { rawBody: padded(AUTH, 8193) });
     expect([declared.status, detail(declared.body)]).toEqual([401, 'request body exceeds 8192 bytes']);
+    expect(JSON.parse(declared.body.toString())).toMatchObject({ type: 'https://github.com/confidential-containers/kbs/errors/SerdeError' });
     const body = padded(AUTH, 8193);
     const streamed = await postChunked(url, [body.subarray(0, 4000), body.subarray(4000)]);
     expect([streamed.status, detail(streamed.body)]).toEqual([401, 'request body exceeds 8192 bytes']);
