@@ -152,5 +152,7 @@ describe('chain checks one by one (test PKI)', () => {
     expect(failure(() => parsePemChain(`${pki.deviceRoot.pem}junk\n${pki.deviceRoot.pem}`, 'device chain')).message).toBe('device chain has non-PEM content between certificates');
     const bad = failure(() => parsePemChain('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', 'device chain'));
     expect([bad.code, bad.message]).toEqual(['CertificateMalformed', expect.stringMatching(/^device chain certificate 0 is not a valid X\.509 certificate \(/)]);
+    const notBase64 = failure(() => parsePemChain('-----BEGIN CERTIFICATE-----\nAA!A\n-----END CERTIFICATE-----', 'device chain'));
+    expect([notBase64.code, notBase64.message]).toEqual(['CertificateMalformed', 'device chain certificate 0 is not valid base64']);
   });
 });
