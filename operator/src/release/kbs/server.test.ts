@@ -392,12 +392,12 @@ describe('server options and lifecycle', () => {
     };
     const old = await auth();
     kbs.kbs.setSessionKeys({ current: generateSessionKey(), previous: first });
-    const attest = (cookie: string) => httpCall('POST', `${kbs!.url}/kbs/v0/attest`, { body: {}, headers: { cookie } }).then((r) => detail(r.body));
+    const attest = (cookie: string) => httpCall('POST', `${kbs!.url}/kbs/v0/attest`, { body: {}, headers: { cookie } }).then((r) => `${errorType(r.body)}: ${detail(r.body)}`);
     // still opens with the previous key: the session is found and the (empty) attestation is what fails
-    expect(await attest(old)).toBe('Attestation.runtime-data must be an object {nonce, tee-pubkey}');
+    expect(await attest(old)).toBe('SerdeError: Attestation.runtime-data must be an object {nonce, tee-pubkey}');
     kbs.kbs.setSessionKeys({ current: generateSessionKey() });
     const older = await auth();
     kbs.kbs.setSessionKeys({ current: generateSessionKey() });
-    expect(await attest(older)).toBe('RCAR handshake Attest failed: UnknownSession: the attestation was not accepted');
+    expect(await attest(older)).toBe('AttestationError: RCAR handshake Attest failed: UnknownSession: the attestation was not accepted');
   });
 });
