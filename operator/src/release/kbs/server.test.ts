@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
-import { verifyEar } from '../../attestation/policy/ear.ts';
+import { EarSigner, verifyEar } from '../../attestation/policy/ear.ts';
 import { defaultVerifierRegistry } from '../../attestation/registry.ts';
 import { sampleEvidence } from '../../attestation/sample/verifier.ts';
 import { KbsClient, KbsClientError, sampleCompositeEvidence } from '../../sim/guest/kbs-client.ts';
@@ -381,6 +381,22 @@ describe('server options and lifecycle', () => {
     } finally {
       await secure.close();
     }
+  });
+
+  it('admits any address by default, and close() ends open connections and releases the port', async () => {
+    const server = createKbsServer({ registry: defaultVerifierRegistry(), signer: EarSigner.generate(), policyFor: () => Promise.resolve(undefined), entitlements: { authorize: () => Promise.resolve({ ok: false, reason: 'none' }) } });
+    const { url, port } = await server.listen(0);
+    const agent = new Agent({ keepAlive: true });
+    const r = await httpCall('POST', `${url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' }, agent, localAddress: '127.0.0.2' });
+    expect(r.status).toBe(200);
+    await server.close();
+    agent.destroy();
+    const refused = await new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('connect', () => (socket.destroy(), resolve('connected')));
+      socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
   });
 
   it('setSessionKeys: cookies sealed with a key that is neither current nor previous stop opening', async () => {
