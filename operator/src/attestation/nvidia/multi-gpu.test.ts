@@ -81,6 +81,14 @@ describe('multi-GPU appraisal (8 GPUs, local RIM service and OCSP responder)', (
     expect((r.verified.claims.gpus as { uuid: string }[]).map((g) => g.uuid)).toEqual(leaves.map((_, i) => `GPU-${i}`));
   });
 
+  it('does not ask OCSP about the device leaf (per-boot key, unknown to NVIDIA OCSP), as NVIDIA does not', async () => {
+    status.clear();
+    for (const leaf of leaves) status.set(serialHex(leaf), 'unknown');
+    const r = await verifier().verify({ evidence: evidence(), expectedReportData: reportData, at, policy: policy('Require') });
+    expect(r.ok).toBe(true);
+    status.clear();
+  });
+
   it('fails the whole set when one GPU’s provisioning CA is revoked, naming that GPU', async () => {
     status.clear();
     status.set(serialHex(provisionerB), 'revoked');

@@ -7,6 +7,7 @@ import { sampleEvidence } from '../../attestation/sample/verifier.ts';
 import { httpCall } from '../../sim/guest/http.ts';
 import { KbsClient } from '../../sim/guest/kbs-client.ts';
 import { decryptKbsJwe } from '../jwe.ts';
+import { parseResourcePath } from './handlers.ts';
 import { primaryReportData } from '../../protocol/runtime-data.ts';
 import { generateTeeKeyPair, type TeeKeyPair } from '../../protocol/tee-key.ts';
 import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../test/support/kbs-harness.ts';
@@ -51,6 +52,7 @@ describe('KBS session admission', () => {
     const stranger = await auth('127.0.0.2');
     expect([stranger.r.status, detail(stranger.r.body)]).toEqual([401, 'RCAR handshake Auth failed: UnknownRequester: the attestation was not accepted']);
     expect(stranger.r.headers['set-cookie']).toBeUndefined();
+    expect(JSON.parse(stranger.r.body.toString())).toMatchObject({ type: 'https://github.com/confidential-containers/kbs/errors/AttestationError' });
     expect(kbs.kbs.sessions.size).toBe(0);
     expect(kbs.events.at(-1)).toMatchObject({ type: 'attestation-refused', code: 'UnknownRequester', peerAddress: '127.0.0.2' });
     expect((await auth('127.0.0.1')).r.status).toBe(200);
@@ -88,6 +90,17 @@ describe('KBS session admission', () => {
     expect(decryptKbsJwe(JSON.parse(res.body.toString()), tee.privateKey).toString()).toBe(TEST_SECRET);
   });
 
+  it('an address over its allowance of unauthenticated sessions is refused with its own code and event', async () => {
+    kbs = await startTestKbs({ server: { maxPendingSessionsPerAddress: 1 } });
+    expect((await auth()).r.status).toBe(200);
+    const over = await auth();
+    expect([over.r.status, JSON.parse(over.r.body.toString())]).toEqual([
+      401,
+      { type: 'https://github.com/confidential-containers/kbs/errors/AttestationError', detail: 'RCAR handshake Auth failed: TooManyPendingSessions: try again later' },
+    ]);
+    expect(kbs.events.at(-1)).toMatchObject({ type: 'attestation-refused', code: 'TooManyPendingSessions', message: 'too many unauthenticated sessions from this address', peerAddress: '127.0.0.1', tee: 'sample' });
+  });
+
   it('an init-data that matches no agent is refused before any evidence is verified', async () => {
     kbs = await startTestKbs();
     const initData = 'algorithm = "sha384"\nversion = "0.1.0"\n';
@@ -110,6 +123,8 @@ describe('KBS session admission', () => {
     for (const c of clients) await c.handshake();
     const third = await auth();
     expect(detail(third.r.body)).toBe('RCAR handshake Auth failed: SessionTableFull: try again later');
+    expect(JSON.parse(third.r.body.toString())).toMatchObject({ type: 'https://github.com/confidential-containers/kbs/errors/AttestationError' });
+    expect(kbs.events.at(-1)).toMatchObject({ type: 'attestation-refused', code: 'SessionTableFull', message: 'the session table is full of attested sessions' });
     for (const c of clients) expect((await c.getResource(TEST_RESOURCE)).toString()).toBe(TEST_SECRET);
   });
 
@@ -137,6 +152,7 @@ describe('KBS body limits', () => {
     expect((await httpCall('POST', url, { rawBody: padded(AUTH, 8192) })).status).toBe(200);
     const declared = await httpCall('POST', url, { rawBody: padded(AUTH, 8193) });
     expect([declared.status, detail(declared.body)]).toEqual([401, 'request body exceeds 8192 bytes']);
+    expect(JSON.parse(declared.body.toString())).toMatchObject({ type: 'https://github.com/confidential-containers/kbs/errors/SerdeError' });
     const body = padded(AUTH, 8193);
     const streamed = await postChunked(url, [body.subarray(0, 4000), body.subarray(4000)]);
     expect([streamed.status, detail(streamed.body)]).toEqual([401, 'request body exceeds 8192 bytes']);
@@ -199,5 +215,77 @@ describe('init-data denial of service (issue 10 item 1)', () => {
     // Trustee's encoding: init_data is the standard base64 of the digest (it was hex here before issue 13).
     expect(claims.submods.cpu0['ear.veraison.annotated-evidence'].init_data).toBe(createHash('sha384').update('\n'.repeat(60_000)).digest('base64'));
     expect(claims.submods.cpu0['ear.veraison.annotated-evidence'].init_data_claims).toEqual({});
+  });
+});
+
+describe('KBS handler checks (mutation survivors)', () => {
+  const errorOf = (r: { status: number; body: Buffer }) => [r.status, (JSON.parse(r.body.toString()) as { type: string }).type.split('/').pop(), detail(r.body)];
+
+  it('a refused /attest frees its address allowance; /attest needs a cookie and a JSON body', async () => {
+    kbs = await startTestKbs({ server: { maxPendingSessionsPerAddress: 1 } });
+    const tee = generateTeeKeyPair();
+    const s = await auth();
+    const noCookie = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body: attestation(s.nonce, tee) });
+    expect(errorOf(noCookie)).toEqual([401, 'AttestationError', 'RCAR handshake Attest failed: NoCookie: the attestation was not accepted']);
+    const garbage = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { rawBody: '{"runtime-data":', headers: { cookie: s.cookie } });
+    expect(errorOf(garbage)).toEqual([401, 'SerdeError', 'request body is not valid JSON']);
+    // that session is used up and failed: the address may open another one
+    const again = await auth();
+    expect(again.r.status).toBe(200);
+    const ok = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body: attestation(again.nonce, tee), headers: { cookie: again.cookie } });
+    expect(ok.status).toBe(200);
+    const attested = kbs.events.find((e) => e.type === 'attested');
+    expect(attested && 'tokenDigest' in attested && attested.tokenDigest).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('init-data is checked against the evidence, and an agent identified by it gets its resource through the session cookie', async () => {
+    kbs = await startTestKbs();
+    const tee = generateTeeKeyPair();
+    const initData = 'algorithm = "sha384"\nversion = "0.1.0"\n';
+    const digest = createHash('sha384').update(initData).digest();
+    const other = createHash('sha384').update('launched with something else').digest();
+    const withInit = (nonce: string, measured: Buffer) => ({ ...attestation(nonce, tee, nonce, measured), 'init-data': { format: 'toml', body: initData } });
+    const s1 = await auth();
+    const lie = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body: withInit(s1.nonce, other), headers: { cookie: s1.cookie } });
+    expect(detail(lie.body)).toBe('RCAR handshake Attest failed: InitDataMismatch: the attestation was not accepted');
+    kbs.lists.agents[0]!.identity = { peerAddress: '127.0.0.1', initDataDigest: digest.toString('hex') };
+    const s2 = await auth();
+    const att = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body: withInit(s2.nonce, digest), headers: { cookie: s2.cookie } });
+    expect(att.status).toBe(200);
+    const res = await httpCall('GET', `${kbs.url}/kbs/v0/resource/${TEST_RESOURCE}`, { headers: { cookie: cookieOf(att) } });
+    expect(res.status).toBe(200);
+    expect(decryptKbsJwe(JSON.parse(res.body.toString()), tee.privateKey).toString()).toBe(TEST_SECRET);
+  });
+
+  it('Authorization must be exactly "Bearer <token>"', async () => {
+    kbs = await startTestKbs();
+    const client = new KbsClient({ baseUrl: kbs.url, handshakeAttempts: 1 });
+    const token = await client.handshake();
+    const get = (authorization: string) => httpCall('GET', `${kbs!.url}/kbs/v0/resource/${TEST_RESOURCE}`, { headers: { authorization } });
+    expect((await get(`Bearer ${token}`)).status).toBe(200);
+    for (const bad of [`xBearer ${token}`, `Bearer ${token} trailing`, `Basic ${token}`]) {
+      expect(errorOf(await get(bad)), bad.slice(0, 20)).toEqual([401, 'TokenVerifierError', 'TokenVerifierError: the token was not accepted']);
+    }
+    expect(kbs.events.at(-1)).toMatchObject({ type: 'release-refused', code: 'TokenVerifierError', reason: 'Authorization header must be "Bearer <EAR token>"' });
+  });
+
+  it('a session cookie is refused from its expiry instant on', async () => {
+    const t0 = Date.now();
+    let t = t0;
+    kbs = await startTestKbs({ now: () => t });
+    const tee = generateTeeKeyPair();
+    const s = await auth();
+    const att = await httpCall('POST', `${kbs.url}/kbs/v0/attest`, { body: attestation(s.nonce, tee), headers: { cookie: s.cookie } });
+    const get = () => httpCall('GET', `${kbs!.url}/kbs/v0/resource/${TEST_RESOURCE}`, { headers: { cookie: cookieOf(att) } });
+    t = t0 + 300_000 - 1; // sessions live 300 s from /auth
+    expect((await get()).status).toBe(200);
+    t = t0 + 300_000;
+    expect(errorOf(await get())).toEqual([401, 'TokenNotFound', 'Attestation Token not found']);
+  });
+
+  it('parseResourcePath: three segments of 1..128 allowed characters, none starting with a dot', () => {
+    const seg = 'a'.repeat(128);
+    expect(parseResourcePath(`r/${seg}/t`)).toBe(`r/${seg}/t`);
+    for (const bad of [`r/${seg}a/t`, 'r/t/.hidden', 'r/.x/t', '.x/t/t', 'r/t', 'r/t/x/y', 'r//t', 'r/t/a b']) expect(parseResourcePath(bad), bad).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
 import type { VerifiedEvidence } from '../../attestation/verifier.ts';
 import { seal } from '../sealing/envelope.ts';
 import { createKeyring, type SealingKeyring } from '../sealing/keyring.ts';
-import { admitsFromLists, decideRelease, memoizedUnseal, policyForFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord, type ReleaseInputs } from './decide-release.ts';
+import { admitsFromLists, decideRelease, memoizedUnseal, normalizeAddress, policyForFromLists, type AgentRecord, type CredentialRecord, type PolicyRecord, type ReleaseInputs } from './decide-release.ts';
 
 const at = new Date('2026-11-21T12:00:00Z');
 const sample: VerifiedEvidence = { tee: 'sample', teeClass: 'cpu', claims: { svn: '1', report_data: 'x', launch_digest: 'abcde', debug: false }, warnings: [] };
@@ -109,5 +109,85 @@ describe('decideRelease', () => {
     i.request.peerAddress = '10.9.9.9';
     const d = decideRelease(i);
     expect(!d.ok && [d.code, d.agent]).toEqual(['IdentityMismatch', 'team-b/bot']);
+  });
+});
+
+describe('release identity checks (mutation survivors)', () => {
+  it('an identity that names neither address nor init-data matches nobody', () => {
+    expect(decide((i) => (i.agents[0]!.identity = {}))).toBe('IdentityMismatch');
+    // and an agent known by address refuses a requester that sent no address (no throw)
+    expect(decide((i) => delete i.request.peerAddress)).toBe('IdentityMismatch');
+  });
+
+  it('an agent identified by init-data alone is matched by its digest from any address, case-insensitively', () => {
+    const digest = 'AB'.repeat(48);
+    const byInitData = (i: ReleaseInputs) => {
+      i.agents[0]!.identity = { initDataDigest: digest };
+      i.request.peerAddress = '10.7.7.7';
+    };
+    expect(decide((i) => (byInitData(i), (i.request.initDataDigest = digest.toLowerCase())))).toBe('ok:team-a/bot:A-value');
+    expect(decide((i) => (byInitData(i), (i.request.initDataDigest = 'cd'.repeat(48))))).toBe('IdentityMismatch');
+    // no init-data presented: refused, not a TypeError
+    expect(decide((i) => byInitData(i))).toBe('IdentityMismatch');
+  });
+
+  it("uses the policy of the agent's own namespace and name, not a namesake elsewhere or a neighbour in its namespace", () => {
+    const lenient = AttestationPolicySpecSchema.parse({ allowSampleTee: true, minimumStatus: 'warning' });
+    const strict = AttestationPolicySpecSchema.parse({ minimumStatus: 'warning' });
+    // team-a/dev is strict; a lenient namesake in team-c and a lenient neighbour team-a/other come first
+    const arrange = (i: ReleaseInputs) => {
+      i.policies = [
+        { namespace: 'team-c', name: 'dev', spec: lenient, referenceValues: [] },
+        { namespace: 'team-a', name: 'other', spec: lenient, referenceValues: [] },
+        { namespace: 'team-a', name: 'dev', spec: strict, referenceValues: [] },
+      ];
+    };
+    expect(decide(arrange)).toBe('SampleTeeNotAllowed');
+    expect(decide((i) => (arrange(i), (i.policies = i.policies.slice(0, 2))))).toBe('PolicyNotFound');
+  });
+
+  it('normalizeAddress strips only a leading IPv4-mapped prefix', () => {
+    expect(normalizeAddress('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    expect(normalizeAddress('2001:db8::ffff:a00:1')).toBe('2001:db8::ffff:a00:1');
+    expect(normalizeAddress(undefined)).toBeUndefined();
+  });
+
+  it('admitsFromLists ignores agents with no recorded identity (no address, no init-data)', () => {
+    const i = base();
+    const admits = admitsFromLists({ snapshot: () => i });
+    i.agents = [{ namespace: 'team-a', name: 'new', policyName: 'dev', credentials: [] }, { namespace: 'team-a', name: 'empty', policyName: 'dev', credentials: [], identity: {} }];
+    expect(admits({ peerAddress: '10.0.0.1' })).toBe(false);
+  });
+
+  it('policyForFromLists skips an agent whose policy is missing and treats sampledevice like sample', async () => {
+    const i = base();
+    i.agents.unshift({ namespace: 'team-a', name: 'orphan', policyName: 'gone', credentials: [], identity: { peerAddress: '10.0.0.1' } });
+    const policyFor = policyForFromLists({ snapshot: () => i });
+    expect((await policyFor({ tee: 'tdx', peerAddress: '10.0.0.1' }))?.id).toBe('team-a/dev');
+    i.policies.unshift({ namespace: 'team-a', name: 'strict', spec: AttestationPolicySpecSchema.parse({}), referenceValues: [] });
+    i.agents.unshift({ namespace: 'team-a', name: 'prod', policyName: 'strict', credentials: [], identity: { peerAddress: '10.0.0.1' } });
+    expect((await policyFor({ tee: 'sampledevice', peerAddress: '10.0.0.1' }))?.id).toBe('team-a/dev');
+    expect((await policyFor({ tee: 'nvidia', peerAddress: '10.0.0.1' }))?.id).toBe('team-a/strict');
+  });
+});
+
+describe('release refusal reasons (for logs and the claimed agent’s Events)', () => {
+  const reason = (mutate: (i: ReleaseInputs) => void) => {
+    const i = base();
+    mutate(i);
+    const d = decideRelease(i);
+    return d.ok ? `released ${d.credential} to ${d.agent}` : `${d.code}: ${d.reason}`;
+  };
+
+  it('names the check, the credential and the agent', () => {
+    expect(reason(() => {})).toBe('released team-a/token to team-a/bot');
+    expect(reason((i) => (i.request.resourcePath = 'r/t/none'))).toBe('ResourceNotFound: no SealedCredential has resourcePath r/t/none');
+    expect(reason((i) => (i.agents = []))).toBe('NotEntitled: no ConfidentialAgent in team-b references SealedCredential token');
+    expect(reason((i) => (i.credentials[0]!.scope.agents = ['someone-else']))).toBe('NotEntitled: SealedCredential team-a/token scope does not include agent bot');
+    expect(reason((i) => (i.policies = []))).toBe('PolicyNotFound: AttestationPolicy team-a/dev of agent bot does not exist');
+    const onlyTeamA = (i: ReleaseInputs) => ((i.credentials = i.credentials.slice(0, 1)), (i.agents = i.agents.slice(0, 1)));
+    expect(reason((i) => (onlyTeamA(i), (i.agents[0]!.identity = { initDataDigest: 'ab'.repeat(48) })))).toBe("IdentityMismatch: requester init-data is not agent team-a/bot's");
+    expect(reason((i) => (i.policies[0]!.spec = AttestationPolicySpecSchema.parse({ minimumStatus: 'warning' })))).toMatch(/^SampleTeeNotAllowed: agent team-a\/bot: \S/);
+    expect(reason((i) => (i.credentials[0]!.encryptedData = i.credentials[0]!.encryptedData.slice(0, 60)))).toMatch(/^Malformed: SealedCredential team-a\/token: \S/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateTeeKeyPair, parseTeePubKey } from '../../protocol/tee-key.ts';
-import { initDataAlgorithm, jsonDepth, jsonShape, KBS_LIMITS, parseAttestation, parseAuthRequest, parseJson } from './messages.ts';
+import { initDataAlgorithm, jsonDepth, jsonShape, jsonSizeAtMost, KBS_LIMITS, parseAttestation, parseAuthRequest, parseJson } from './messages.ts';
 
 const key = generateTeeKeyPair().publicKey;
 const valid = { 'runtime-data': { nonce: 'N', 'tee-pubkey': key }, 'tee-evidence': { primary_evidence: { svn: '1' }, additional_evidence: '' } };
@@ -122,5 +122,72 @@ describe('caps on client-supplied fields (each named, checked before hashing)', 
     expect(initDataAlgorithm('algorithms = "sha512"')).toBeUndefined();
     const a = parseAttestation({ ...valid, 'init-data': { format: 'toml', body: '\n[data]\nalgorithm = "md5"' } });
     expect(a.ok && a.value.initData?.digest.length).toBe(48);
+  });
+});
+
+describe('KBS message parsers at their limits (mutation survivors)', () => {
+  it('every cap admits exactly its limit and refuses one more', () => {
+    const auth = (over: object) => msg(parseAuthRequest({ version: '0.4.0', tee: 'sample', 'extra-params': '', ...over }));
+    expect(auth({ version: 'v'.repeat(KBS_LIMITS.version) })).toBe('ok');
+    expect(auth({ version: 'v'.repeat(KBS_LIMITS.version + 1) })).toBe('Request.version is 33 characters; the limit is 32');
+    expect(auth({ tee: 't'.repeat(KBS_LIMITS.tee) })).toBe('ok');
+    expect(auth({ tee: 't'.repeat(KBS_LIMITS.tee + 1) })).toBe('Request.tee is 33 characters; the limit is 32');
+    // a string costs its length + 2 (quotes)
+    expect(auth({ 'extra-params': 'p'.repeat(KBS_LIMITS.extraParams - 2) })).toBe('ok');
+    expect(auth({ 'extra-params': 'p'.repeat(KBS_LIMITS.extraParams - 1) })).toBe('Request.extra-params exceeds 49152 characters of JSON');
+    const att = (over: object) => msg(parseAttestation({ ...valid, ...over }));
+    expect(att({ 'runtime-data': { nonce: 'n'.repeat(KBS_LIMITS.nonce), 'tee-pubkey': key } })).toBe('ok');
+    expect(att({ 'runtime-data': { nonce: 'n'.repeat(KBS_LIMITS.nonce + 1), 'tee-pubkey': key } })).toBe('runtime-data.nonce is 257 characters; the limit is 256');
+    const primary = (n: number) => ({ 'tee-evidence': { primary_evidence: 'e'.repeat(n - 2), additional_evidence: '' } });
+    expect(att(primary(KBS_LIMITS.primaryEvidence))).toBe('ok');
+    expect(att(primary(KBS_LIMITS.primaryEvidence + 1))).toBe('tee-evidence.primary_evidence exceeds 1048576 characters of JSON');
+    const nested = (depth: number) => ({ 'tee-evidence': { primary_evidence: {}, additional_evidence: '['.repeat(depth) + ']'.repeat(depth) } });
+    expect(att(nested(KBS_LIMITS.jsonDepth))).toBe('ok');
+    expect(att(nested(KBS_LIMITS.jsonDepth + 1))).toBe('tee-evidence.additional_evidence nests JSON deeper than 32 levels');
+    const values = (n: number) => ({ 'tee-evidence': { primary_evidence: {}, additional_evidence: `[${'0,'.repeat(n - 1)}0]` } });
+    expect(att(values(KBS_LIMITS.jsonElements))).toBe('ok');
+    expect(att(values(KBS_LIMITS.jsonElements + 1))).toBe('tee-evidence.additional_evidence has more than 65536 JSON values');
+    const init = (format: string) => ({ 'init-data': { format, body: 'version = "0.1.0"\n' } });
+    expect(att(init('toml'))).toBe('ok');
+    expect(att(init('t'.repeat(KBS_LIMITS.initDataFormat)))).toBe(`init-data format ${'t'.repeat(16)} is not supported (only toml)`);
+    expect(att(init('t'.repeat(KBS_LIMITS.initDataFormat + 1)))).toBe('init-data.format is 17 characters; the limit is 16');
+  });
+
+  it('refuse null and other non-objects by name instead of throwing', () => {
+    expect(msg(parseAuthRequest(null))).toBe('Request must be a JSON object {version, tee, extra-params}');
+    expect(msg(parseAttestation(null))).toBe('Attestation must be a JSON object');
+    expect(msg(parseAttestation({ ...valid, 'runtime-data': { nonce: 'N', 'tee-pubkey': {} } }))).toMatch(/^runtime-data\.\S/);
+    expect(msg(parseAttestation({ ...valid, 'tee-evidence': null }))).toBe('Attestation.tee-evidence must be an object {primary_evidence, additional_evidence}');
+    expect(msg(parseAttestation({ ...valid, 'tee-evidence': { primary_evidence: null, additional_evidence: '' } }))).toBe('tee-evidence.primary_evidence is missing');
+    expect(msg(parseAttestation({ ...valid, 'init-data': null }))).toBe('ok');
+    for (const bad of ['x', [], { format: 1, body: '' }, { format: 'toml', body: 1 }, { format: 'toml' }, { body: '' }]) {
+      expect(msg(parseAttestation({ ...valid, 'init-data': bad })), JSON.stringify(bad)).toBe('init-data must be {format, body} strings');
+    }
+    const ok = parseAttestation({ ...valid, 'init-data': { format: 'toml', body: '' } });
+    expect(ok.ok && ok.value.initData?.format).toBe('toml');
+  });
+
+  it('jsonSizeAtMost counts strings with quotes, containers, keys and scalars, and stops past the cap', () => {
+    expect(jsonSizeAtMost('abc', 100)).toBe(5);
+    expect(jsonSizeAtMost([1, 22], 100)).toBe(2 + 1 + 2);
+    expect(jsonSizeAtMost({ ab: 'c' }, 100)).toBe(2 + (2 + 4) + 3);
+    expect(jsonSizeAtMost({ a: [null, true] }, 100)).toBe(2 + (1 + 4) + 2 + 4 + 4);
+    // past the cap it stops walking: ["123456", "a"] is 13, but once 10 (= cap) is reached it keeps going only while ≤ cap
+    expect(jsonSizeAtMost(['123456', 'a'], 10)).toBe(13);
+    expect(jsonSizeAtMost(['1234567', 'a', 'b'], 10)).toBe(11);
+  });
+
+  it('jsonShape skips strings whatever their escapes, and jsonDepth stops one past its cap', () => {
+    expect(jsonShape(String.raw`["\\", [[1]]]`, { depth: 99, elements: 99 })).toEqual({ depth: 3, elements: 2 });
+    expect(jsonShape(String.raw`["\"[", [1]]`, { depth: 99, elements: 99 })).toEqual({ depth: 2, elements: 2 });
+    expect(jsonShape(String.raw`["a\\\"[,{", [1]]`, { depth: 99, elements: 99 })).toEqual({ depth: 2, elements: 2 });
+    expect(jsonShape(String.raw`["x", "\\\\", {"k": [1, 2]}]`, { depth: 99, elements: 99 })).toEqual({ depth: 3, elements: 4 });
+    expect(jsonDepth('[[[[]]]]', 1)).toBe(2);
+    expect(jsonDepth('[[[[]]]]', 9)).toBe(4);
+  });
+
+  it('initDataAlgorithm finds the key after a leading empty line', () => {
+    expect(initDataAlgorithm('\nalgorithm = "sha256"\n')).toBe('sha256');
+    expect(initDataAlgorithm('version = "0.1.0"\n\n  algorithm="sha512"')).toBe('sha512');
   });
 });

@@ -107,6 +107,38 @@ describe('KBS sessions across replicas', () => {
   });
 });
 
+describe('cookies another replica sealed (mutation survivors)', () => {
+  it('an attested cookie is served by a replica that did not attest it, and refused by one that does not trust its EAR signer', async () => {
+    const [a, b] = (await replicas()) as [TestKbs, TestKbs];
+    const tee = generateTeeKeyPair();
+    const s = await auth(a);
+    const att = await attest(a, s.cookie, attestation(s.nonce, tee));
+    expect((await resource(b, cookieOf(att))).status).toBe(200);
+    // same session keys, another EAR signer: the cookie opens but its token is not trusted
+    const keys = { current: generateSessionKey() };
+    const c = await startTestKbs({ server: { sessionKeys: keys } });
+    const d = await startTestKbs({ server: { sessionKeys: keys } }); // shares c's session keys, not its signer
+    open.push(c, d);
+    const s2 = await auth(c);
+    const att2 = await attest(c, s2.cookie, attestation(s2.nonce, tee));
+    const r = await resource(d, cookieOf(att2));
+    expect([r.status, detail(r.body)]).toEqual([401, 'Attestation Token not found']);
+  });
+
+  it('an /auth cookie adopted into a full table of attested sessions is refused with SessionTableFull', async () => {
+    const keys = { current: generateSessionKey() };
+    const a = await startTestKbs({ server: { sessionKeys: keys } });
+    const b = await startTestKbs({ shared: { keyring: a.keyring, signer: a.signer, lists: a.lists }, server: { sessionKeys: keys, maxSessions: 1 } });
+    open.push(a, b);
+    const tee = generateTeeKeyPair();
+    const own = await auth(b);
+    expect((await attest(b, own.cookie, attestation(own.nonce, tee))).status).toBe(200);
+    const s = await auth(a);
+    const r = await attest(b, s.cookie, attestation(s.nonce, tee));
+    expect(detail(r.body)).toBe('RCAR handshake Attest failed: SessionTableFull: the attestation was not accepted');
+  });
+});
+
 describe('SessionCookies', () => {
   it('opens what it sealed, refuses tampering and unknown keys, and keeps the previous key for one rotation', () => {
     const k1 = generateSessionKey();
@@ -118,10 +150,12 @@ describe('SessionCookies', () => {
     expect(sealed).toMatch(/^v1\.[\w-]{10}\.[\w-]+$/);
     expect(cookies.open(sealed)).toEqual({ ok: true, claims });
     // every bit of the ciphertext, tag and header is authenticated
-    const body = sealed.split('.')[2]!;
-    for (let i = 0; i < body.length; i += 7) {
-      const flipped = body.slice(0, i) + (body[i] === 'A' ? 'B' : 'A') + body.slice(i + 1);
-      expect(cookies.open(`v1.${sealed.split('.')[1]}.${flipped}`).ok, `char ${i}`).toBe(false);
+    // (bytes, not base64url characters: the last character's unused low bits are not part of the ciphertext)
+    const raw = Buffer.from(sealed.split('.')[2]!, 'base64url');
+    for (let i = 0; i < raw.length; i += 3) {
+      const flipped = Buffer.from(raw);
+      flipped[i]! ^= 1 << i % 8;
+      expect(cookies.open(`v1.${sealed.split('.')[1]}.${flipped.toString('base64url')}`).ok, `byte ${i}`).toBe(false);
     }
     expect(cookies.open(sealed.replace(/^v1/, 'v2'))).toEqual({ ok: false, code: 'CookieMalformed' });
     expect(cookies.open('f'.repeat(32))).toEqual({ ok: false, code: 'CookieMalformed' });

@@ -2,15 +2,21 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttestationPolicySpecSchema } from '../../api/attestation-policy.ts';
-import { verifyEar } from '../../attestation/policy/ear.ts';
+import { EarSigner, verifyEar } from '../../attestation/policy/ear.ts';
+import { defaultVerifierRegistry } from '../../attestation/registry.ts';
 import { sampleEvidence } from '../../attestation/sample/verifier.ts';
 import { KbsClient, KbsClientError, sampleCompositeEvidence } from '../../sim/guest/kbs-client.ts';
 import { httpCall } from '../../sim/guest/http.ts';
-import { primaryReportData } from '../../protocol/runtime-data.ts';
+import { deviceReportData, primaryReportData } from '../../protocol/runtime-data.ts';
 import { generateTeeKeyPair } from '../../protocol/tee-key.ts';
-import { GENERIC_RELEASE_REFUSAL } from './handlers.ts';
+import { GENERIC_RELEASE_REFUSAL, MAX_INLINE_EAR } from './handlers.ts';
 import { startTestKbs, TEST_RESOURCE, TEST_SECRET, type TestKbs } from '../../../test/support/kbs-harness.ts';
-import { endpointOf } from './server.ts';
+import { createKbsServer, endpointOf, LogLimiter, type KbsEndpoint } from './server.ts';
+import { generateKbsTls } from './tls.ts';
+import { generateSessionKey } from './session-cookie.ts';
+import { connect } from 'node:net';
+import { MAX_COOKIE_CHARS } from './session-cookie.ts';
+import { Agent } from 'node:http';
 
 const fixtures = join(import.meta.dirname, '../../../test/fixtures/kbs');
 let kbs: TestKbs | undefined;
@@ -187,5 +193,227 @@ describe('request metrics labels', () => {
     expect(endpointOf('/kbs/v0/attest?x=1')).toBe('attest');
     expect(endpointOf('/kbs/v0/resource/default/key/1')).toBe('resource');
     for (const hostile of [undefined, '', '/', '/kbs/v0/authx', '/kbs/v0/resource-policy', '/kbs/v1/auth', `/kbs/v0/${'a'.repeat(5000)}`, '/../kbs/v0/auth']) expect(endpointOf(hostile)).toBe('other');
+  });
+});
+
+describe('protocol errors, each with its KBS type, status and specific detail', () => {
+  it('/auth: malformed JSON, wrong shape, unknown TEE, TEE without a verifier; 404 only for paths and plugins', async () => {
+    kbs = await startTestKbs();
+    const call = async (method: string, path: string, opts: { body?: unknown; rawBody?: string } = {}) => {
+      const r = await httpCall(method, `${kbs!.url}${path}`, opts);
+      return [r.status, errorType(r.body), detail(r.body)];
+    };
+    expect(await call('POST', '/kbs/v0/auth', { rawBody: '{"version":' })).toEqual([401, 'SerdeError', 'request body is not valid JSON']);
+    expect(await call('POST', '/kbs/v0/auth', { body: {} })).toEqual([401, 'AttestationError', 'RCAR handshake Auth failed: Request.version must be a string']);
+    expect(await call('POST', '/kbs/v0/auth', { body: { version: '0.4.0', tee: 'bogus', 'extra-params': '' } })).toEqual([401, 'AttestationError', 'RCAR handshake Auth failed: unknown TEE type']);
+    // a kbs-types TEE this KBS has no verifier for (the test registry has only the sample verifiers)
+    expect(await call('POST', '/kbs/v0/auth', { body: { version: '0.4.0', tee: 'tdx', 'extra-params': '' } })).toEqual([
+      401,
+      'AttestationError',
+      'RCAR handshake Auth failed: TEE type tdx is not supported by this KBS',
+    ]);
+    expect(kbs.kbs.sessions.size).toBe(0);
+    expect(await call('GET', '/kbs/v0/nothing')).toEqual([404, 'PluginNotFound', 'unknown KBS plugin']);
+    expect(await call('GET', '/other')).toEqual([404, 'PluginNotFound', 'not a KBS v0 endpoint']);
+    expect((await call('GET', '/kbs/v0/resource/a/b'))[0]).toBe(404);
+    expect((await call('GET', '/kbs/v0/resource/a/b'))[1]).toBe('InvalidRequestPath');
+    expect((await call('GET', '/kbs/v0/attestation-policy'))[0]).toBe(401);
+  });
+});
+
+/** /auth then /attest with sample evidence; `padding` grows additional_evidence (and so the EAR) by JSON whitespace. */
+async function attestedSession(padding = 0): Promise<{ token: string; attestedCookie: string }> {
+  const auth = await httpCall('POST', `${kbs!.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+  const cookie = String(auth.headers['set-cookie']).split(';')[0]!;
+  const nonce = (JSON.parse(auth.body.toString()) as { nonce: string }).nonce;
+  const tee = generateTeeKeyPair();
+  // The EAR carries additional_evidence verbatim, so JSON whitespace after the device evidence grows it.
+  const additional = JSON.stringify({ sampledevice: sampleEvidence(deviceReportData(nonce, tee.publicKey), '2') }) + ' '.repeat(padding);
+  const body = { 'runtime-data': { nonce, 'tee-pubkey': tee.publicKey }, 'tee-evidence': { primary_evidence: sampleEvidence(primaryReportData(nonce, tee.publicKey, additional)), additional_evidence: additional } };
+  const r = await httpCall('POST', `${kbs!.url}/kbs/v0/attest`, { body, headers: { cookie } });
+  expect(r.status).toBe(200);
+  const token = (JSON.parse(r.body.toString()) as { token: string }).token;
+  return { token, attestedCookie: String(r.headers['set-cookie']).split(';')[0]! };
+}
+
+describe('attested cookie size', () => {
+  it('an EAR over MAX_INLINE_EAR is left out of the cookie (the session is served from this replica)', async () => {
+    kbs = await startTestKbs();
+    const small = await attestedSession(0);
+    expect(small.token.length).toBeLessThanOrEqual(MAX_INLINE_EAR);
+    expect(small.attestedCookie.length).toBeGreaterThan(small.token.length);
+    const big = await attestedSession(MAX_INLINE_EAR);
+    expect(big.token.length).toBeGreaterThan(MAX_INLINE_EAR);
+    expect(big.attestedCookie.length).toBeLessThan(512);
+    const r = await httpCall('GET', `${kbs.url}/kbs/v0/resource/${TEST_RESOURCE}`, { headers: { cookie: big.attestedCookie } });
+    expect(r.status).toBe(200);
+  });
+});
+
+describe('Cookie header', () => {
+  it('finds kbs-session-id among other cookies, and ignores a Cookie header over MAX_COOKIE_CHARS + 1024', async () => {
+    kbs = await startTestKbs();
+    const { attestedCookie } = await attestedSession();
+    const get = (cookie: string) => httpCall('GET', `${kbs!.url}/kbs/v0/resource/${TEST_RESOURCE}`, { headers: { cookie } }).then((r) => [r.status, r.status === 200 ? 'released' : errorType(r.body)]);
+    expect(await get(`theme=dark; ${attestedCookie}`)).toEqual([200, 'released']);
+    // another cookie first, whose value is not ours: only the named one is used
+    expect(await get(`other=v1.x.y;${attestedCookie}`)).toEqual([200, 'released']);
+    const cap = MAX_COOKIE_CHARS + 1024;
+    const filler = (n: number) => `pad=${'p'.repeat(n - attestedCookie.length - '; pad='.length)}; ${attestedCookie}`;
+    expect(filler(cap)).toHaveLength(cap);
+    expect(await get(filler(cap))).toEqual([200, 'released']);
+    expect(await get(filler(cap + 1))).toEqual([401, 'TokenNotFound']);
+  });
+});
+
+describe('connection handling', () => {
+  it('keeps answered connections alive, and closes the one whose body was over the limit', async () => {
+    kbs = await startTestKbs({ server: { maxAuthBodyBytes: 1024 } });
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const ok = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' }, agent });
+      expect([ok.status, ok.headers.connection]).toEqual([200, 'keep-alive']);
+      const refused = await httpCall('GET', `${kbs.url}/kbs/v0/nothing`, { agent });
+      expect([refused.status, refused.headers.connection]).toEqual([404, 'keep-alive']);
+      const over = await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { rawBody: 'x'.repeat(1025), agent });
+      expect([over.status, over.headers.connection]).toEqual([401, 'close']);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
+describe('LogLimiter memory', () => {
+  it('forgets every window once more than 1000 keys are tracked', () => {
+    const l = new LogLimiter(1, 10_000);
+    expect([l.admit('a', 0), l.admit('a', 1)]).toEqual([0, undefined]);
+    for (let i = 0; i < 999; i++) l.admit(`k${i}`, 2); // 1000 keys: nothing forgotten yet
+    l.admit('k999', 2); // 1001st key: the table had 1000 (not more), so it is kept
+    expect(l.admit('a', 3)).toBeUndefined();
+    l.admit('k1000', 4); // now more than 1000: all windows are dropped
+    expect(l.admit('a', 5)).toBe(0);
+  });
+});
+
+describe('routing', () => {
+  it('answers each endpoint only for its method and exact path; the admin API is disabled', async () => {
+    kbs = await startTestKbs();
+    const call = async (method: string, path: string, body?: unknown) => {
+      const r = await httpCall(method, `${kbs!.url}${path}`, body === undefined ? {} : { body });
+      return [r.status, errorType(r.body), detail(r.body)];
+    };
+    expect(await call('GET', '/kbs/v0/auth')).toEqual([404, 'InvalidRequestPath', '/auth accepts POST only']);
+    expect(await call('GET', '/kbs/v0/attest')).toEqual([404, 'InvalidRequestPath', '/attest accepts POST only']);
+    expect(await call('POST', '/kbs/v0/auth/extra', { version: '0.4.0', tee: 'sample', 'extra-params': '' })).toEqual([404, 'PluginNotFound', 'unknown KBS plugin']);
+    expect(await call('POST', '/kbs/v0/attest/extra', {})).toEqual([404, 'PluginNotFound', 'unknown KBS plugin']);
+    expect(await call('POST', `/kbs/v0/resource/${TEST_RESOURCE}`, {})).toEqual([401, 'AdminAuthAccess', 'the admin API is disabled: resources come from SealedCredentials']);
+    expect(await call('GET', '/kbs/v0/resource/a/b/c/d')).toEqual([404, 'InvalidRequestPath', 'resource path must be <repo>/<type>/<tag> of [A-Za-z0-9_.-] segments']);
+    for (const admin of ['attestation-policy', 'resource-policy', 'reference-value']) {
+      expect(await call('POST', `/kbs/v0/${admin}`, {})).toEqual([401, 'AdminAuthAccess', 'the admin API is disabled: policies and reference values come from AttestationPolicies']);
+    }
+    expect(kbs.kbs.sessions.size).toBe(0);
+  });
+
+  it('answers malformed HTTP with a KBS SerdeError and closes the connection', async () => {
+    kbs = await startTestKbs();
+    const { port } = new URL(kbs.url);
+    const reply = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString()));
+      socket.on('close', () => resolve(got));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*connection: close[\s\S]*\r\n\r\n\{"type":"https:\/\/github\.com\/confidential-containers\/kbs\/errors\/SerdeError","detail":"malformed HTTP request"\}$/);
+  });
+
+  it('a failing hook becomes a 401 PluginInternalError, not a hung request', async () => {
+    kbs = await startTestKbs({ server: { entitlements: { authorize: () => Promise.reject(new Error('informer cache unavailable')) } } });
+    const client = new KbsClient({ baseUrl: kbs.url, ...fast });
+    await client.handshake();
+    const r = await httpCall('GET', `${kbs.url}/kbs/v0/resource/${TEST_RESOURCE}`, { headers: { authorization: `Bearer ${client.token!}` } });
+    expect([r.status, errorType(r.body), detail(r.body)]).toEqual([401, 'PluginInternalError', 'internal error']);
+  });
+});
+
+describe('server options and lifecycle', () => {
+  it('reports each request to the observer with its endpoint label, status and the session count', async () => {
+    const seen: [KbsEndpoint, number, number][] = [];
+    let sessions = 0;
+    kbs = await startTestKbs({ server: { observer: { kbsRequest: (e, code) => void seen.push([e, code, -1]), kbsSessions: (n) => void (sessions = n) } } });
+    await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+    await httpCall('GET', `${kbs.url}/kbs/v0/nothing`);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen.map(([e, c]) => [e, c])).toEqual([
+      ['auth', 200],
+      ['other', 404],
+    ]);
+    expect(sessions).toBe(1);
+  });
+
+  it('logs refusals at warn (rate-limited per code), sample-TEE attestations at warn, the rest at info; works without onEvent', async () => {
+    const lines: [string, string, object][] = [];
+    const logger = { info: (o: object, m: string) => void lines.push(['info', m, o]), warn: (o: object, m: string) => void lines.push(['warn', m, o]) };
+    kbs = await startTestKbs({ server: { logger, refusalLogsPerWindow: 2, onEvent: undefined } });
+    for (let i = 0; i < 3; i++) await httpCall('POST', `${kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' }, localAddress: '127.0.0.2' });
+    const client = new KbsClient({ baseUrl: kbs.url, ...fast });
+    await client.getResource(TEST_RESOURCE);
+    await httpCall('GET', `${kbs.url}/kbs/v0/resource/${TEST_RESOURCE}`, { headers: { authorization: 'Bearer x' } });
+    expect(lines.map(([level, msg]) => `${level} ${msg}`)).toEqual([
+      'warn kbs attestation-refused',
+      'warn kbs attestation-refused', // the third UnknownRequester in this window is counted, not logged
+      'warn kbs attested a sample TEE (no hardware security; development only)',
+      'info kbs released',
+      'warn kbs release-refused',
+    ]);
+    expect(lines[0]![2]).toMatchObject({ code: 'UnknownRequester', peerAddress: '127.0.0.2' });
+  });
+
+  it('listen rejects on a port in use; setTls only on an HTTPS server; the URL names the scheme', async () => {
+    kbs = await startTestKbs();
+    const second = createKbsServer({ registry: defaultVerifierRegistry(), signer: kbs.signer, policyFor: () => Promise.resolve(undefined), entitlements: { authorize: () => Promise.resolve({ ok: false, reason: 'none' }) } });
+    await expect(second.listen(Number(new URL(kbs.url).port))).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    expect(() => kbs!.kbs.setTls({ key: '', cert: '' })).toThrow('setTls on a plain HTTP KBS server');
+    expect(kbs.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const tls = await generateKbsTls(['127.0.0.1']);
+    const secure = await startTestKbs({ server: { tls: { key: tls.key, cert: tls.cert } } });
+    try {
+      expect(secure.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    } finally {
+      await secure.close();
+    }
+  });
+
+  it('admits any address by default, and close() ends open connections and releases the port', async () => {
+    const server = createKbsServer({ registry: defaultVerifierRegistry(), signer: EarSigner.generate(), policyFor: () => Promise.resolve(undefined), entitlements: { authorize: () => Promise.resolve({ ok: false, reason: 'none' }) } });
+    const { url, port } = await server.listen(0);
+    const agent = new Agent({ keepAlive: true });
+    const r = await httpCall('POST', `${url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' }, agent, localAddress: '127.0.0.2' });
+    expect(r.status).toBe(200);
+    await server.close();
+    agent.destroy();
+    const refused = await new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('connect', () => (socket.destroy(), resolve('connected')));
+      socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+  });
+
+  it('setSessionKeys: cookies sealed with a key that is neither current nor previous stop opening', async () => {
+    const first = generateSessionKey();
+    kbs = await startTestKbs({ server: { sessionKeys: { current: first } } });
+    const auth = async () => {
+      const r = await httpCall('POST', `${kbs!.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' } });
+      return String(r.headers['set-cookie']).split(';')[0]!;
+    };
+    const old = await auth();
+    kbs.kbs.setSessionKeys({ current: generateSessionKey(), previous: first });
+    const attest = (cookie: string) => httpCall('POST', `${kbs!.url}/kbs/v0/attest`, { body: {}, headers: { cookie } }).then((r) => `${errorType(r.body)}: ${detail(r.body)}`);
+    // still opens with the previous key: the session is found and the (empty) attestation is what fails
+    expect(await attest(old)).toBe('SerdeError: Attestation.runtime-data must be an object {nonce, tee-pubkey}');
+    kbs.kbs.setSessionKeys({ current: generateSessionKey() });
+    const older = await auth();
+    kbs.kbs.setSessionKeys({ current: generateSessionKey() });
+    expect(await attest(older)).toBe('AttestationError: RCAR handshake Attest failed: UnknownSession: the attestation was not accepted');
   });
 });
