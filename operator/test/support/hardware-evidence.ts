@@ -22,6 +22,16 @@ import { CCEL_FIXTURES, TDX_FIXTURES } from '../fixtures/tdx/fixtures.ts';
 import { tdxResigner, type TdxResigner } from '../fixtures/tdx/test-pki.ts';
 
 export const GPU_COUNT = 8;
+
+/** TDX primary evidence over `reportData`: the captured quote re-signed by the test PKI, with its event log. */
+export function resignedTdxEvidence(tdx: TdxResigner, ccel: string, reportData: Uint8Array): { cc_eventlog: string; quote: string } {
+  // REPORTDATA (body offset 520, 64 bytes) = the 48-byte runtime-data hash, zero-padded.
+  const quote = tdx.quote((region, body) => {
+    region.fill(0, body + 520, body + 584);
+    region.set(reportData, body + 520);
+  });
+  return { cc_eventlog: ccel, quote: Buffer.from(quote).toString('base64') };
+}
 const DAY = 86_400_000;
 type Json = Record<string, unknown>;
 
@@ -156,12 +166,7 @@ export async function startHardwareEvidence(opts: { now?: Date; collateralValidF
       tee: 'tdx',
       primary: (reportData) => {
         quotes++;
-        // REPORTDATA (body offset 520, 64 bytes) = the 48-byte runtime-data hash, zero-padded.
-        const quote = tdx.quote((region, body) => {
-          region.fill(0, body + 520, body + 584);
-          region.set(reportData, body + 520);
-        });
-        return { cc_eventlog: ccel, quote: Buffer.from(quote).toString('base64') };
+        return resignedTdxEvidence(tdx, ccel, reportData);
       },
       ...(gpus > 0
         ? {

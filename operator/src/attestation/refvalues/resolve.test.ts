@@ -134,15 +134,22 @@ describe('publish -> resolve through the test log', () => {
   });
 });
 
+/** A Rekor test server of its own (its trusted root in ConfigMap `<root>/trusted_root.json`), stopped afterwards. */
+async function withOwnLog(root: string, fn: (srv: TestRekorServer, c: RekorClient, t: ReturnType<typeof parseTrustedRoot>) => Promise<void>): Promise<void> {
+  const srv = new TestRekorServer();
+  srv.log.now = server.log.now;
+  await srv.start();
+  try {
+    configMaps.set(`${root}/trusted_root.json`, srv.trustedRootJson());
+    await fn(srv, new RekorClient({ url: srv.url, retries: 0 }), parseTrustedRoot(srv.trustedRootJson()));
+  } finally {
+    await srv.stop();
+  }
+}
+
 describe('a Rekor v1 shard rotation', () => {
   it('proves the last checkpoint against the frozen shard (by treeID), then detects a rewrite of that shard', async () => {
-    const srv = new TestRekorServer();
-    srv.log.now = server.log.now;
-    await srv.start();
-    try {
-      const c = new RekorClient({ url: srv.url, retries: 0 });
-      const t = parseTrustedRoot(srv.trustedRootJson());
-      configMaps.set('roots2/trusted_root.json', srv.trustedRootJson());
+    await withOwnLog('roots2', async (srv, c, t) => {
       const spec = (versions: string[]): ReferenceValuesSpec => ({ rekor: { ...rekorSpec().rekor!, url: srv.url, trustedRootRef: { name: 'roots2', key: 'trusted_root.json' }, allowedVersions: versions } });
       const pub = (v: string, d: string, id = ID) => publishReferenceValues({ sha384: d, artifactId: id, artifactVersion: v, signingKey: key, client: c, trust: t, at: NOW });
       await pub(V1, UKI1);
@@ -160,21 +167,13 @@ describe('a Rekor v1 shard rotation', () => {
       expect(srv.requests).toContain(`GET /api/v1/log/proof?firstSize=1&lastSize=2&treeID=${frozenTree}`);
       srv.inactive[0]!.fork(0, Buffer.from('rewritten'));
       expect(await resolveReferenceValues(spec([V2]), deps, previous, NOW)).toMatchObject({ ok: false, reason: 'LogInconsistent' });
-    } finally {
-      await srv.stop();
-    }
+    });
   });
 });
 
 describe('a log that shows a smaller tree than the last verified checkpoint', () => {
   it('is LogInconsistent (a transparency log only grows), whether the smaller tree is a rewrite or a genuine prefix', async () => {
-    const srv = new TestRekorServer();
-    srv.log.now = server.log.now;
-    await srv.start();
-    try {
-      const c = new RekorClient({ url: srv.url, retries: 0 });
-      const t = parseTrustedRoot(srv.trustedRootJson());
-      configMaps.set('roots3/trusted_root.json', srv.trustedRootJson());
+    await withOwnLog('roots3', async (srv, c, t) => {
       const spec: ReferenceValuesSpec = { rekor: { ...rekorSpec().rekor!, url: srv.url, trustedRootRef: { name: 'roots3', key: 'trusted_root.json' } } };
       await publishReferenceValues({ sha384: UKI1, artifactId: ID, artifactVersion: V1, signingKey: key, client: c, trust: t, at: NOW });
       for (let i = 0; i < 4; i++) await publishReferenceValues({ sha384: '66'.repeat(48), artifactId: `filler-${i}`, artifactVersion: '1', signingKey: key, client: c, trust: t, at: NOW });
@@ -197,9 +196,7 @@ describe('a log that shows a smaller tree than the last verified checkpoint', ()
       srv.log = honest;
       const back = await resolveReferenceValues(spec, deps, previous, NOW);
       expect(back.ok && back.checkpoint).toEqual(previous);
-    } finally {
-      await srv.stop();
-    }
+    });
   });
 });
 

@@ -27,6 +27,7 @@ import { localGuests, type LocalGuests } from '../../../src/sim/local/guest-laun
 import type { SimulatedGuest } from '../../../src/sim/guest/guest.ts';
 import { CCEL_FIXTURES, TDX_FIXTURES } from '../../fixtures/tdx/fixtures.ts';
 import { tdxResigner, type TdxResigner } from '../../fixtures/tdx/test-pki.ts';
+import { resignedTdxEvidence } from '../hardware-evidence.ts';
 import { startSoakPccs, type SoakPccs } from './trust-pccs.ts';
 import { TestRekorServer } from '../rekor-log/server.ts';
 import type { RekorLogState } from '../rekor-log/log-state.ts';
@@ -141,12 +142,7 @@ export async function startTrustFaults(o: TrustFaultsOptions) {
       tee: 'tdx',
       primary: (reportData) => {
         quotes++;
-        // REPORTDATA (body offset 520, 64 bytes) = the 48-byte runtime-data hash, zero-padded.
-        const quote = tdx.quote((region, body) => {
-          region.fill(0, body + 520, body + 584);
-          region.set(reportData, body + 520);
-        });
-        return { cc_eventlog: ccel, quote: Buffer.from(quote).toString('base64') };
+        return resignedTdxEvidence(tdx, ccel, reportData);
       },
     },
   });
