@@ -7,7 +7,6 @@
 // (runtime-compare.ts; BENCH_ONLY=compare
 // stops after it, BENCH_COMPARE=0 skips it, BENCH_CPU_PROF=dir writes the TypeScript side's --cpu-prof).
 import { readFileSync } from 'node:fs';
-import * as https from 'node:https';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../src/api/common.ts';
@@ -17,7 +16,8 @@ import { startControlPlane } from '../src/envtest/control-plane.ts';
 import { freePort } from '../src/envtest/ports.ts';
 import { shareDispatcher } from '../src/runtime/shared-dispatcher.ts';
 import { spawnOperator } from '../test/support/operator.ts';
-import { apiServerRequestCounts, compareRuntimes, printComparison, type CompareRound } from './runtime-compare.ts';
+import { apiServerRequestCounts } from '../test/support/apiserver-metrics.ts';
+import { compareRuntimes, printComparison, type CompareRound } from './runtime-compare.ts';
 
 const N = Number(process.env.BENCH_AGENTS ?? 1000);
 const CONCURRENCY = 16;
@@ -176,20 +176,9 @@ async function waitMetrics(port: number): Promise<void> {
 
 /** Mutating requests the API server has served so far (its own apiserver_request_total counter). */
 async function apiServerWrites(kc: KubeConfig): Promise<number> {
-  const server = kc.getCurrentCluster()?.server ?? '';
-  const opts: https.RequestOptions = {};
-  await kc.applyToHTTPSOptions(opts);
-  const text = await new Promise<string>((resolve, reject) => {
-    https.get(`${server}/metrics`, opts, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('apiserver_request_total{') && /verb="(POST|PATCH|PUT|DELETE)"/.test(l))
-    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+  let sum = 0;
+  for (const [key, n] of await apiServerRequestCounts(kc)) if (/^(POST|PATCH|PUT|DELETE) /.test(key)) sum += n;
+  return sum;
 }
 
 async function scrapeText(port: number): Promise<string> {

@@ -6,11 +6,11 @@
 // CPU over the same window, and API requests the API server counted.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import * as https from 'node:https';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../src/api/common.ts';
 import { OPERATOR_NODE_FLAGS } from '../src/app/node-flags.ts';
+import { apiServerRequestCounts } from '../test/support/apiserver-metrics.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const TICKS_PER_SEC = 100;
@@ -45,28 +45,6 @@ export function procStat(pid: number): { cpuTicks: number; peakRssKiB: number; r
 export function crReferenceBinary(): string {
   const out = execFileSync(join(REPO, 'hack', 'cr-reference', 'build.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   return out.trim().split('\n').pop() ?? '';
-}
-
-/** Requests the API server has served so far, by "VERB resource code", from its own apiserver_request_total. */
-export async function apiServerRequestCounts(kc: KubeConfig): Promise<Map<string, number>> {
-  const server = kc.getCurrentCluster()?.server ?? '';
-  const opts: https.RequestOptions = {};
-  await kc.applyToHTTPSOptions(opts);
-  const text = await new Promise<string>((resolve, reject) => {
-    https.get(`${server}/metrics`, opts, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-  const counts = new Map<string, number>();
-  for (const l of text.split('\n')) {
-    if (!l.startsWith('apiserver_request_total{')) continue;
-    const label = (k: string) => new RegExp(`[{,]${k}="([^"]*)"`).exec(l)?.[1] ?? '';
-    const key = `${label('verb')} ${label('resource')}${label('subresource') ? '/' + label('subresource') : ''} ${label('code')}`;
-    counts.set(key, (counts.get(key) ?? 0) + Number(l.split(' ').pop()));
-  }
-  return counts;
 }
 
 function delta(after: Map<string, number>, before: Map<string, number>, filter: (key: string) => boolean): Map<string, number> {

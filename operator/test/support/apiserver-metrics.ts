@@ -1,5 +1,5 @@
-// Requests the kube-apiserver itself counted (its apiserver_request_total series), so a test can show
-// what a reconcile sent without instrumenting the client.
+// Requests the kube-apiserver itself counted (its apiserver_request_total series), so a test or a bench can
+// show what a reconcile sent without instrumenting the client.
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -9,8 +9,16 @@ export interface RequestFilter {
   subresource?: string;
 }
 
-/** Sum of apiserver_request_total over every series matching verb, resource and (if given) subresource. */
-export async function apiServerRequests(kc: KubeConfig, f: RequestFilter): Promise<number> {
+interface RequestSeries {
+  verb: string;
+  resource: string;
+  subresource: string;
+  code: string;
+  value: number;
+}
+
+/** Every apiserver_request_total series the API server exposes now, with its labels. */
+async function requestSeries(kc: KubeConfig): Promise<RequestSeries[]> {
   const server = kc.getCurrentCluster()?.server ?? '';
   const opts: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(opts);
@@ -27,6 +35,22 @@ export async function apiServerRequests(kc: KubeConfig, f: RequestFilter): Promi
   return text
     .split('\n')
     .filter((l) => l.startsWith('apiserver_request_total{'))
-    .filter((l) => label(l, 'verb') === f.verb && label(l, 'resource') === f.resource && (f.subresource === undefined || label(l, 'subresource') === f.subresource))
-    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+    .map((l) => ({ verb: label(l, 'verb'), resource: label(l, 'resource'), subresource: label(l, 'subresource'), code: label(l, 'code'), value: Number(l.split(' ').pop()) }));
+}
+
+/** Sum of apiserver_request_total over every series matching verb, resource and (if given) subresource. */
+export async function apiServerRequests(kc: KubeConfig, f: RequestFilter): Promise<number> {
+  return (await requestSeries(kc))
+    .filter((s) => s.verb === f.verb && s.resource === f.resource && (f.subresource === undefined || s.subresource === f.subresource))
+    .reduce((sum, s) => sum + s.value, 0);
+}
+
+/** Requests served so far, by "VERB resource[/subresource] code". */
+export async function apiServerRequestCounts(kc: KubeConfig): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const s of await requestSeries(kc)) {
+    const key = `${s.verb} ${s.resource}${s.subresource ? `/${s.subresource}` : ''} ${s.code}`;
+    counts.set(key, (counts.get(key) ?? 0) + s.value);
+  }
+  return counts;
 }
