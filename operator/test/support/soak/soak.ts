@@ -331,6 +331,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     };
 
     const rebootedAgents = new Set<string>();
+    // A control-plane process stopped by SIGKILL or SIGTERM, down 2 s + up to `jitterMs`, started again.
+    const restart = async (what: string, stop: (signal: 'SIGKILL' | 'SIGTERM') => Promise<void>, start: () => Promise<void>, jitterMs: number) => {
+      const signal = Math.random() < 0.5 ? 'SIGKILL' : 'SIGTERM';
+      fault(`${what}-stop`, signal);
+      await stop(signal);
+      await sleep(2000 + Math.random() * jitterMs);
+      await start();
+      fault(`${what}-started`);
+    };
     const schedule: Array<{ name: string; everyMs: number; startMs?: number; run: () => Promise<void> }> = [
       {
         name: 'leader-sigkill',
@@ -344,30 +353,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           await startReplica();
         },
       },
-      {
-        name: 'apiserver-restart',
-        everyMs: 60_000,
-        run: async () => {
-          const signal = Math.random() < 0.5 ? 'SIGKILL' : 'SIGTERM';
-          fault('apiserver-stop', signal);
-          await cp!.stopApiServer({ signal });
-          await sleep(2000 + Math.random() * 3000);
-          await cp!.startApiServer();
-          fault('apiserver-started');
-        },
-      },
-      {
-        name: 'etcd-restart',
-        everyMs: 75_000,
-        run: async () => {
-          const signal = Math.random() < 0.5 ? 'SIGKILL' : 'SIGTERM';
-          fault('etcd-stop', signal);
-          await cp!.stopEtcd({ signal });
-          await sleep(2000 + Math.random() * 2000);
-          await cp!.startEtcd();
-          fault('etcd-started');
-        },
-      },
+      { name: 'apiserver-restart', everyMs: 60_000, run: () => restart('apiserver', (signal) => cp!.stopApiServer({ signal }), () => cp!.startApiServer(), 3000) },
+      { name: 'etcd-restart', everyMs: 75_000, run: () => restart('etcd', (signal) => cp!.stopEtcd({ signal }), () => cp!.startEtcd(), 2000) },
       {
         name: 'ecs-throttle-storm',
         everyMs: 30_000,
