@@ -6,7 +6,6 @@
 // controller-runtime reference doing the same work per object, BENCH_ROUNDS (default 3) alternating rounds
 // (runtime-compare.ts; BENCH_ONLY=compare
 // stops after it, BENCH_COMPARE=0 skips it, BENCH_CPU_PROF=dir writes the TypeScript side's --cpu-prof).
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../src/api/common.ts';
@@ -17,7 +16,7 @@ import { freePort } from '../src/envtest/ports.ts';
 import { shareDispatcher } from '../src/runtime/shared-dispatcher.ts';
 import { spawnOperator } from '../test/support/operator.ts';
 import { apiServerRequestCounts } from '../test/support/apiserver-metrics.ts';
-import { compareRuntimes, printComparison, type CompareRound } from './runtime-compare.ts';
+import { compareRuntimes, printComparison, procStat, type CompareRound } from './runtime-compare.ts';
 
 const N = Number(process.env.BENCH_AGENTS ?? 1000);
 const CONCURRENCY = 16;
@@ -29,15 +28,6 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < items.length) await fn(items[next++] as T);
   }));
-}
-
-function procStat(pid: number): { cpuTicks: number; peakRssKiB: number; rssKiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuTicks = Number(fields[11]) + Number(fields[12]); // utime + stime
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string) => Number(/(\d+) kB/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '')?.[1] ?? 0);
-  return { cpuTicks, peakRssKiB: kib('VmHWM'), rssKiB: kib('VmRSS') };
 }
 
 const agentBody = (name: string) => ({
