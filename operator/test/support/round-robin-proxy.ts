@@ -2,8 +2,9 @@
 // the client's own source address (any 127.0.0.0/8 address can be bound), so the backends see the guest's
 // address as they would behind a Service that preserves client IPs. A backend that refuses the connection
 // is skipped (health-checked load balancers stop sending to a dead pod); one that dies mid-request drops
-// the client connection, as a dead pod would. Plain HTTP only: it logs each connection's request line and
-// response status (one request per connection: the guests in these tests do not keep connections alive).
+// the client connection, as a dead pod would. It logs each connection's request line and response status
+// when the traffic is plain HTTP (one request per connection: the guests in these tests do not keep
+// connections alive); TLS passes through unread, as through a Service.
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 export interface ProxiedRequest {
@@ -23,10 +24,13 @@ export interface RoundRobinProxy {
   /** Hold new connections (they wait, unrouted) until resume(): how a balancer stops routing to a pod it saw die. */
   pause(): void;
   resume(): void;
+  /** Replace the backends (pods came and went); connections already routed stay where they are. */
+  setBackends(ports: number[]): void;
   close(): Promise<void>;
 }
 
-export async function startRoundRobinProxy(backends: number[]): Promise<RoundRobinProxy> {
+export async function startRoundRobinProxy(initialBackends: number[]): Promise<RoundRobinProxy> {
+  let backends = [...initialBackends];
   const log: ProxiedRequest[] = [];
   let next = 0;
   const sockets = new Set<Socket>();
@@ -34,6 +38,10 @@ export async function startRoundRobinProxy(backends: number[]): Promise<RoundRob
   let held: Array<() => void> | undefined;
 
   const connect = (client: Socket, first: Buffer, entry: ProxiedRequest, tries: number) => {
+    if (backends.length === 0) {
+      routing.delete(entry.client);
+      return void client.destroy();
+    }
     const index = next++ % backends.length;
     const upstream = createConnection({ host: '127.0.0.1', port: backends[index]!, localAddress: client.remoteAddress! });
     sockets.add(upstream);
@@ -89,6 +97,7 @@ export async function startRoundRobinProxy(backends: number[]): Promise<RoundRob
       held = undefined;
       for (const go of waiting) go();
     },
+    setBackends: (ports) => void (backends = [...ports]),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

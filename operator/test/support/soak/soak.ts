@@ -19,7 +19,9 @@ import { BOOTSTRAP_RESOURCE } from '../../../src/protocol/bootstrap.ts';
 import { startEcsSimulator, type EcsSimulator } from '../../../src/sim/ecs/index.ts';
 import { startLocalCloud, type LocalCloud } from '../../../src/sim/local/cloud-server.ts';
 import { localGuests } from '../../../src/sim/local/guest-launcher.ts';
+import { generateKbsTls } from '../../../src/release/kbs/tls.ts';
 import { spawnOperator, type SpawnedOperator } from '../operator.ts';
+import { startRoundRobinProxy } from '../round-robin-proxy.ts';
 import { tamperingLauncher, type Tampering } from '../tampering-guest.ts';
 import { appraisalObserver, hostileKbsEvidence, KBS_HOSTILE, sha256Hex, type KbsTampering } from './guest-faults.ts';
 import { decryptsUnderAppraisedKey, decryptViolations, duplicateInstances, orphanInstances, staleHoldings, type AgentKind, type AgentPlan, type AppraisalRecord, type DecryptRecord, type Holding, type InstanceRecord, type Violation } from './invariants.ts';
@@ -59,6 +61,7 @@ export interface FaultEntry {
 interface Replica {
   name: string;
   httpPort: number;
+  kbsPort: number;
   proc: SpawnedOperator;
   killedByUs: boolean;
   ready: boolean;
@@ -162,6 +165,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     },
   });
   const ecs: EcsSimulator = await startEcsSimulator({ timings: { pendingMs: 300, startingMs: 300, stoppingMs: 300 } });
+  // The KBS as the chart deploys it: one Service in front of every replica's KBS, one serving certificate
+  // (a Secret) for all of them. Guests are told the Service's URL, so a replica killed after it pushed a
+  // bootstrap does not strand the guest's fetch.
+  const kbsService = await startRoundRobinProxy([]);
+  const kbsTlsArgs = await kbsServingCertificate();
   let cp: ControlPlane | undefined;
   const replicas: Replica[] = [];
   const peakRss = { kib: 0 };
@@ -177,14 +185,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     let replicaSeq = 0;
     const startReplica = async () => {
       const httpPort = await freePort();
+      const kbsPort = await freePort();
       const name = `replica-${replicaSeq++}`;
       const proc = spawnOperator(cp!.kubeconfigPath, [
         '--leader-elect', 'true', '--identity', name, '--http-port', String(httpPort), '--operator-namespace', OPERATOR_NS,
         '--providers', 'local,alibaba', '--local-cloud-url', cloud.url,
         '--alibaba-endpoint', ecs.endpoint, '--alibaba-protocol', 'http', '--alibaba-rps', String(o.ecsRps),
         '--gc-interval', '10', '--gc-min-age', '0', '--workers', '8', '--log-level', 'warn', '--instance-recheck', '10', ...trust.operatorArgs,
+        '--kbs-host', '127.0.0.1', '--kbs-port', String(kbsPort), '--kbs-public-url', `https://127.0.0.1:${kbsService.port}`, ...kbsTlsArgs,
       ], trust.spawn);
-      const r: Replica = { name, httpPort, proc, killedByUs: false, ready: false };
+      const r: Replica = { name, httpPort, kbsPort, proc, killedByUs: false, ready: false };
+      const kbsEndpoints = () => kbsService.setBackends(replicas.filter((x) => x.proc.proc.exitCode === null && x.proc.proc.signalCode === null).map((x) => x.kbsPort));
       const readyPoll = setInterval(() => {
         fetch(`http://127.0.0.1:${httpPort}/readyz`, { signal: AbortSignal.timeout(1000) }).then((res) => {
           if (res.ok) {
@@ -195,6 +206,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       }, 500);
       proc.proc.once('exit', (code, signal) => {
         clearInterval(readyPoll);
+        kbsEndpoints();
         if (r.killedByUs || stopping) return;
         if (!r.ready && code !== 0 && code !== null) {
           // Like kubelet: a replica that could not start (API server down) is restarted after a backoff.
@@ -207,6 +219,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         violate([{ invariant: 'no-crash', agent: '-', at: Date.now(), detail: `${name} exited (code ${String(code)}, signal ${String(signal)})\n${proc.output().slice(-3000)}` }]);
       });
       replicas.push(r);
+      kbsEndpoints();
       log(`[${rel(Date.now())}] started ${name} (pid ${String(proc.proc.pid)})`);
       return r;
     };
@@ -674,6 +687,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       ['soak process event-loop lag p99 / max', `${lagP99.toFixed(0)} / ${(lag.max / 1e6).toFixed(0)} ms (bound ${o.lagBoundMs} ms)`],
       ['ECS requests / peak in 1 s / peak in 10 s', `${ecs.requestLog.length} / ${ecsPeak} (bound ${bound1}) / ${ecsPeak10} (bound ${bound10}); budget --alibaba-rps ${o.ecsRps}`],
       ...trust.figures(),
+      ['KBS Service (one URL, every live replica behind it): guest connections', `${kbsService.log.length}`],
       ['ECS throttled / dropped answers', `${ecs.requestLog.filter((r) => r.code === 'Throttling.User').length} / ${ecs.requestLog.filter((r) => r.dropped).length}`],
       ['violations', String(violations.length)],
     ];
@@ -686,11 +700,23 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       r.killedByUs = true;
       await r.proc.kill('SIGTERM');
     }
+    await kbsService.close();
     await cloud.close();
     await ecs.close();
     await trust.close();
     await cp?.stop();
   }
+}
+
+/** One KBS serving certificate for every replica (the chart mounts one Secret), as operator flags. */
+async function kbsServingCertificate(): Promise<string[]> {
+  const tls = await generateKbsTls(['127.0.0.1']);
+  const dir = mkdtempSync(join(tmpdir(), 'cai-soak-kbs-'));
+  const files = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), ca: join(dir, 'ca.crt') };
+  writeFileSync(files.cert, tls.cert);
+  writeFileSync(files.key, tls.key, { mode: 0o600 });
+  writeFileSync(files.ca, tls.guestTrust);
+  return ['--kbs-tls-cert', files.cert, '--kbs-tls-key', files.key, '--kbs-tls-ca', files.ca];
 }
 
 function policyBody(name: string, spec: Record<string, unknown>) {
