@@ -55,6 +55,8 @@ export const AgentReason = {
   WaitingForInstance: 'WaitingForInstance',
   PolicyNotFound: 'PolicyNotFound',
   PolicyNotReady: 'PolicyNotReady',
+  /** The policy as the API server has it could not be read, or differs from the cached copy: nothing released. */
+  PolicyUnconfirmed: 'PolicyUnconfirmed',
   Affirming: 'Affirming',
   AcceptedByPolicy: 'AcceptedByPolicy',
   AttestationFailed: 'AttestationFailed',

@@ -20,7 +20,9 @@ import { liveSessionKeys, loadOrCreateSessionKeys } from './kbs-session-keys.ts'
 import { externalKbs, kbsTlsMode, startKbsService } from './kbs-service.ts';
 import { receiptWriter } from './kbs-receipts.ts';
 import { defaultAsPublicUrl, startAsService, type AsService } from './as-service.ts';
-import { CONFIGMAPS, scoped } from '../controllers/resources.ts';
+import { CONFIGMAPS, POLICIES, scoped } from '../controllers/resources.ts';
+import { isNotFound } from '../runtime/errors.ts';
+import { getJson } from '../runtime/rest.ts';
 import { egressPolicy } from './egress-policy.ts';
 import { egressListsOf, hardwareVerifiers, verificationObserver, type TrustAnchors } from './verifiers.ts';
 import type { DomainMetrics } from '../metrics/domain.ts';
@@ -94,6 +96,8 @@ export function referenceValueResolver(deps: ServiceDeps): ReferenceValueResolve
   };
 }
 
+const POLICY_READ_TIMEOUT_MS = 10_000;
+
 export async function buildServices(deps: ServiceDeps): Promise<Services> {
   const { config, manager, logger } = deps;
   const core = manager.client.core;
@@ -158,6 +162,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       // spec.sandboxPolicy ConfigMaps: a GET in the agent's namespace (rbac.yaml: configmaps get).
       configMaps: deps.manager.client.core,
       policies: deps.policies,
+      readPolicy: policyReader(deps.manager),
       credentials: deps.credentials,
       keyring,
       registry,
@@ -176,6 +181,19 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       await kbs.server.close();
       await as?.close();
     },
+  };
+}
+
+/** The agent's policy as the API server has it now (a quorum GET; undefined when it does not exist). */
+function policyReader(manager: Manager): (namespace: string, name: string) => Promise<AttestationPolicy | undefined> {
+  return async (namespace, name) => {
+    const path = `/apis/${POLICIES.group}/${POLICIES.version}/namespaces/${encodeURIComponent(namespace)}/${POLICIES.plural}/${encodeURIComponent(name)}`;
+    try {
+      return (await getJson(manager.client.kubeConfig, path, {}, AbortSignal.timeout(POLICY_READ_TIMEOUT_MS), POLICY_READ_TIMEOUT_MS)) as AttestationPolicy;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   };
 }
 

@@ -9,6 +9,7 @@ import { BOOTSTRAP_RESOURCE } from '../../protocol/bootstrap.ts';
 import { startSimulatedGuest, type SimulatedGuest } from '../../sim/guest/guest.ts';
 import { agent, NS, phaseContext, readyPolicy, T0 } from '../../../test/support/agent-fixtures.ts';
 import { MemoryInformer } from '../../../test/support/memory-informer.ts';
+import { RuntimeError } from '../../runtime/errors.ts';
 import { attestPhase, untilRecheck } from './attest.ts';
 import { attestationDue, TRIGGERS, type TriggerInput } from './triggers.ts';
 
@@ -119,6 +120,43 @@ describe('attest phase', () => {
     const stale = readyPolicy();
     stale.metadata.generation = 2; // edited, not yet re-validated
     expect((await setup(stale).phase.reconcile(agent('a'), phaseContext({ instance }))).condition).toMatchObject({ status: 'False', reason: 'PolicyNotReady' });
+  });
+
+  it('confirms the policy with the API server once the evidence passed: a cache still behind a revoked policy releases nothing', async () => {
+    const cached = readyPolicy();
+    const revoked = readyPolicy();
+    revoked.status!.conditions = [{ type: 'Ready', status: 'False', reason: 'LogInconsistent', message: 'fork', lastTransitionTime: '2026-01-01T00:01:00Z', observedGeneration: 1 }];
+    const edited = readyPolicy('dev', { allowSampleTee: true, minimumStatus: 'warning' }, 2);
+    const otherValues = readyPolicy();
+    otherValues.status!.referenceValues = [{ name: 'uki', digest: 'sha256:' + '00'.repeat(32) }];
+    const cases: Array<[string, () => Promise<AttestationPolicy | undefined>, RegExp]> = [
+      ['revoked', async () => revoked, /is not ready on the API server \(LogInconsistent\)/],
+      ['deleted', async () => undefined, /no longer exists on the API server/],
+      ['unreachable', async () => Promise.reject(new RuntimeError('API_ERROR', 'GET …: etcdserver: leader changed', { status: 503 })), /could not be read from the API server to confirm it \(HTTP 503\)/],
+      ['edited', async () => edited, /changed on the API server .*generation 1 → 2, reference values unchanged/],
+      ['new reference values', async () => otherValues, /generation 1 → 1, reference values changed/],
+    ];
+    for (const [what, read, message] of cases) {
+      const policies = new MemoryInformer<AttestationPolicy>();
+      policies.set(cached);
+      const phase = attestPhase({ policies, registry: defaultVerifierRegistry(), signer: EarSigner.generate(), injectRetry: { attempts: 1 }, readPolicy: read });
+      const before = bootstraps();
+      const r = await phase.reconcile(agent('a'), phaseContext({ instance }));
+      expect(r.condition, what).toMatchObject({ status: 'False', reason: 'PolicyUnconfirmed' });
+      expect(r.condition.message, what).toMatch(message);
+      expect(r.condition.message, what).not.toContain('etcdserver'); // the API server's words stay out of status
+      expect(r.requeueAfterMs, what).toBe(2_000);
+      expect(bootstraps(), `${what}: nothing was encrypted to the guest`).toBe(before);
+    }
+    // The same policy on both sides: attested, with one read for every push of the reconcile.
+    let reads = 0;
+    const policies = new MemoryInformer<AttestationPolicy>();
+    policies.set(cached);
+    const phase = attestPhase({ policies, registry: defaultVerifierRegistry(), signer: EarSigner.generate(), injectRetry: { attempts: 1 }, readPolicy: async (ns, name) => (reads++, expect([ns, name]).toEqual([NS, 'dev']), readyPolicy()) });
+    const r = await phase.reconcile(agent('a'), phaseContext({ instance }));
+    expect(r.condition).toMatchObject({ status: 'True' });
+    expect((await r.facts!.guest!.push('default/cred/x', new TextEncoder().encode('v'))).ok).toBe(true);
+    expect(reads).toBe(1);
   });
 
   it('reports the verifier code when the evidence is refused (sample TEE not allowed)', async () => {

@@ -15,6 +15,7 @@ import { instanceRecheckMs, providerNameOf } from '../../cloud/provider-set.ts';
 import type { InstanceInfo } from '../../cloud/provider.ts';
 import { BOOTSTRAP_RESOURCE, bootstrapPayload, type BootstrapConfig } from '../../protocol/bootstrap.ts';
 import { challengeVerifier, injectResource, type InjectResult } from '../../release/challenge.ts';
+import { httpStatusOf } from '../../runtime/errors.ts';
 import type { SharedInformer } from '../../runtime/manager.ts';
 import { agentKey, PhaseOrderError, RETRY_AFTER_FAILURE_MS, type Phase, type PhaseResult } from './phase.ts';
 import type { KbsDeliveries } from './release.ts';
@@ -36,6 +37,12 @@ export interface AttestDeps {
   injectRetry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   /** Counts each appraisal of a push (the operator's DomainMetrics; controllers import no metrics library). */
   metrics?: AttestationRecorder;
+  /**
+   * Reads the policy from the API server (a quorum GET), not the cache. After a watch outage the cache can
+   * trail the API server by the informer's reconnect backoff (up to 30 s); a release decision must not rest
+   * on a policy already revoked there (e.g. LogInconsistent). Absent: the cached copy is trusted (unit tests).
+   */
+  readPolicy?: (namespace: string, name: string) => Promise<AttestationPolicy | undefined>;
 }
 
 export interface AttestationRecorder {
@@ -43,6 +50,7 @@ export interface AttestationRecorder {
 }
 
 const POLICY_NOT_READY_RETRY_MS = 2_000;
+const POLICY_REFUSALS: readonly string[] = [AgentReason.PolicyUnconfirmed];
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Digest of the trust material a policy publishes (its resolved reference values). */
@@ -106,7 +114,7 @@ export function attestPhase(deps: AttestDeps): Phase {
           const reason = result.verification?.code ?? result.code;
           const message = result.verification?.message ?? result.message;
           ctx.logger.warn({ reason, trigger: due.trigger, agent: agentKey(agent) }, 'attestation failed; nothing released');
-          return { ...refused(reason, message), events: [{ type: 'Warning', reason: AgentReason.AttestationFailed, action: EventAction.Attest, note: `${reason}: ${message}` }] };
+          return { ...refused(reason, message, POLICY_REFUSALS.includes(reason) ? POLICY_NOT_READY_RETRY_MS : RETRY_AFTER_FAILURE_MS), events: [{ type: 'Warning', reason: AgentReason.AttestationFailed, action: EventAction.Attest, note: `${reason}: ${message}` }] };
         }
         attestation = attestationRecord(result, instance, policy, trustDigest, ctx.now);
         if (result.appraisal.sampleTee) ctx.logger.warn({ agent: agentKey(agent) }, 'agent attested with the sample TEE: no hardware protection (development policy)');
@@ -141,7 +149,7 @@ export function attestPhase(deps: AttestDeps): Phase {
 function guestChannel(deps: AttestDeps, agent: ConfidentialAgent, instance: InstanceInfo, policy: AttestationPolicy, tee: string, initData: string | undefined, signal: AbortSignal, now: () => Date) {
   const port = agent.spec.delivery.guestApiPort;
   const baseUrl = `http://${(instance.address ?? '').replace(/:\d+$/, '')}:${instance.ports?.[port] ?? port}`;
-  const verify = challengeVerifier({
+  const appraise = challengeVerifier({
     registry: deps.registry,
     policy: policy.spec,
     policyId: `${policy.metadata.namespace ?? ''}/${policy.metadata.name}`,
@@ -150,6 +158,15 @@ function guestChannel(deps: AttestDeps, agent: ConfidentialAgent, instance: Inst
     now,
     ...(initData !== undefined ? { initData } : {}),
   });
+  // After the evidence passed and before anything is encrypted to its key: the policy must be, on the API
+  // server, what the appraisal used. One read per reconcile, at the first passing appraisal.
+  let confirmed: Promise<string | undefined> | undefined;
+  const verify: typeof appraise = async (evidence, nonce, teePubkey) => {
+    const verdict = await appraise(evidence, nonce, teePubkey);
+    if (!verdict.ok || !deps.readPolicy) return verdict;
+    const problem = await (confirmed ??= confirmPolicy(deps.readPolicy, policy));
+    return problem === undefined ? verdict : { ok: false, code: AgentReason.PolicyUnconfirmed, message: problem };
+  };
   return async (resourcePath: string, plaintext: Uint8Array): Promise<InjectResult> => {
     signal.throwIfAborted();
     const result = await injectResource({ baseUrl, resourcePath, plaintext, tee, verify, signal, ...(deps.injectRetry ? { retry: deps.injectRetry } : {}) });
@@ -158,6 +175,30 @@ function guestChannel(deps: AttestDeps, agent: ConfidentialAgent, instance: Inst
     else if (result.verification) deps.metrics?.attestation(tee, 'fail', result.verification.code);
     return result;
   };
+}
+
+/**
+ * Why the cached policy may not be used for a release (undefined: the API server has the same, Ready policy).
+ * Messages name the policy and the check, never the API server's response body.
+ */
+export async function confirmPolicy(read: NonNullable<AttestDeps['readPolicy']>, cached: AttestationPolicy): Promise<string | undefined> {
+  const name = cached.metadata.name ?? '';
+  let live: AttestationPolicy | undefined;
+  try {
+    live = await read(cached.metadata.namespace ?? '', name);
+  } catch (err) {
+    const status = httpStatusOf(err);
+    return `AttestationPolicy ${name} could not be read from the API server to confirm it${status !== undefined ? ` (HTTP ${status})` : ''}; nothing released until it can be`;
+  }
+  if (!live) return `AttestationPolicy ${name} no longer exists on the API server; nothing released`;
+  if (!isPolicyReady(live)) {
+    const ready = live.status?.conditions?.find((c) => c.type === 'Ready');
+    return `AttestationPolicy ${name} is not ready on the API server (${ready?.reason ?? 'not reconciled'}); the operator's cached copy was behind; nothing released`;
+  }
+  if (live.metadata.generation !== cached.metadata.generation || trustDigestOf(live) !== trustDigestOf(cached)) {
+    return `AttestationPolicy ${name} changed on the API server since the operator's cached copy (generation ${String(cached.metadata.generation)} → ${String(live.metadata.generation)}, reference values ${trustDigestOf(live) === trustDigestOf(cached) ? 'unchanged' : 'changed'}); nothing released, retrying with the current one`;
+  }
+  return undefined;
 }
 
 /**
