@@ -309,7 +309,14 @@ export function checkChain(chain: Cert[], root: Cert, what: string, crlFor: (iss
     const issuer = chain[i + 1] as Cert;
     if (!issuer.ca) throw new TdxError('CertificateChainInvalid', `${what}: issuer "${issuer.subjectCn}" is not a CA certificate`);
     if (scope?.signedBy.get(cert) !== issuer) {
-      if (!issuedAndSignedBy(cert, issuer)) {
+      let issued: boolean;
+      try {
+        issued = issuedAndSignedBy(cert, issuer);
+      } catch (err) {
+        // The key identifier and key usage extensions are read only here; a DerError must not escape uncoded.
+        throw asTdxError(err, 'CertificateMalformed', `${what}: certificate "${cert.subjectCn}" or its issuer "${issuer.subjectCn}" has a malformed key identifier or key usage`);
+      }
+      if (!issued) {
         throw new TdxError('CertificateChainInvalid', `${what}: certificate "${cert.subjectCn}" is not signed by "${issuer.subjectCn}"`);
       }
       scope?.signedBy.set(cert, issuer);
