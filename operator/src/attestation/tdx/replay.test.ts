@@ -26,13 +26,13 @@ function thrown(fn: () => unknown): unknown {
 }
 
 describe('replayCcel', () => {
-  const base = replayCcel(log);
-
+  // Replayed inside each test, not at collection time, so that the code under test runs in the test.
   it('one replayed event per log event, in order', () => {
-    expect(base.events.map((e) => e.index)).toEqual(log.events.map((e) => e.index));
+    expect(replayCcel(log).events.map((e) => e.index)).toEqual(log.events.map((e) => e.index));
   });
 
   it('MRTD (index 0) and EV_NO_ACTION events are listed but extend no RTMR', () => {
+    const base = replayCcel(log);
     const r = replayCcel(withEvents(event({ mrIndex: 0 }), event({ index: log.events.length + 2, mrIndex: 2, eventType: 0x3 })));
     expect(r.rtmrs.map(hex)).toEqual(base.rtmrs.map(hex));
     expect(r.events.slice(-2).map((e) => [e.register, e.type])).toEqual([['MRTD', 'EV_EFI_PLATFORM_FIRMWARE_BLOB'], ['RTMR1', 'EV_NO_ACTION']]);
