@@ -1,6 +1,6 @@
 // Byte helpers and event decoding details that the fixture logs do not pin down on their own.
 import { describe, expect, it } from 'vitest';
-import { ByteReader, fromHex, isAllZero } from './bytes.ts';
+import { ByteReader, bytesEqual, fromHex, isAllZero } from './bytes.ts';
 import { TdxError } from './errors.ts';
 import { decodeEvent } from './ccel-events.ts';
 
@@ -56,5 +56,13 @@ describe('UEFI variable events', () => {
     const guid = Buffer.from('61dfe48bca93d211aa0d00e098032b8c', 'hex');
     const data = Buffer.concat([guid, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('A\0', 'latin1'), Buffer.from([7])]);
     expect(decodeEvent(0x80000001, new Uint8Array(data))).toEqual({ kind: 'uefi_variable', guid: '8be4df61-93ca-11d2-aa0d-00e098032b8c', name: 'A', dataLength: 1 });
+  });
+});
+
+describe('bytesEqual', () => {
+  it('a prefix is not equal, in either order', () => {
+    expect(bytesEqual(new Uint8Array([1]), new Uint8Array([1, 2]))).toBe(false);
+    expect(bytesEqual(new Uint8Array([1, 2]), new Uint8Array([1]))).toBe(false);
+    expect(bytesEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2]))).toBe(true);
   });
 });

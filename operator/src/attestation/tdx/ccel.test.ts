@@ -151,3 +151,82 @@ describe('CCEL parser negative cases', () => {
     expect((thrownBy(() => parseCcel(bytes)) as TdxError).message).toMatch(/CC MR index 9/);
   });
 });
+
+// Offsets in the captured logs (all four share this header): the Spec ID header event is 32 + 33 bytes and
+// declares SHA-384 only; event 1 starts at 65 with one SHA-384 digest.
+describe('CCEL parser: every check names the field or event', () => {
+  const full = read('logs-without-quote', 'trustee_CCEL_AAEL_alibabacloud.bin');
+  const fullLog = parseCcel(full);
+  const used = full.subarray(0, fullLog.length);
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
+  };
+  const splice = (at: number, remove: number, ...insert: (Uint8Array | number[])[]) =>
+    new Uint8Array(Buffer.concat([full.subarray(0, at), ...insert.map((i) => Buffer.from(i)), full.subarray(at + remove)]));
+  const failure = (bytes: Uint8Array, opts?: { tpm?: boolean }) => {
+    const err = thrownBy(() => parseCcel(bytes, opts));
+    return err instanceof TdxError ? { code: err.code, message: err.message } : err;
+  };
+  const malformed = (message: string) => ({ code: 'EventLogMalformed', message });
+  const truncated = (what: string, field: string, n: number, at: number, remain = 0) =>
+    malformed(`${what} is truncated: field ${field} needs ${n} bytes at offset ${at}, only ${remain} remain`);
+
+  it('header fields, cut one by one', () => {
+    const fields: [number, string, number][] = [[0, 'header.pcr_index', 4], [4, 'header.event_type', 4], [8, 'header.sha1_digest', 20], [28, 'header.event_size', 4], [32, 'header.event', 33]];
+    for (const [at, field, n] of fields) expect(failure(full.subarray(0, at)), field).toEqual(truncated('event log', field, n, at));
+  });
+
+  it('Spec ID event fields, cut by a smaller event_size', () => {
+    const fields: [number, string, number][] = [
+      [0, 'signature', 16], [16, 'platform_class', 4], [20, 'spec_version_and_uintn_size', 4], [24, 'number_of_algorithms', 4], [28, 'algorithm_id', 2], [30, 'digest_size', 2],
+    ];
+    for (const [at, field, n] of fields) expect(failure(splice(28, 4, u32(at))), field).toEqual(truncated('Spec ID event', field, n, at));
+  });
+
+  it('Spec ID header: event type, signature, algorithm count and SHA-384', () => {
+    expect(failure(splice(4, 4, u32(4)))).toEqual(malformed('event log header has event type 4, expected EV_NO_ACTION (Spec ID event)'));
+    expect(failure(splice(32 + 15, 1, [0x20]))).toEqual(malformed('event log header is not a "Spec ID Event03" (crypto-agile) header'));
+    expect(failure(splice(56, 4, u32(0)))).toEqual(malformed('event log header declares 0 digest algorithms'));
+    expect(failure(splice(56, 4, u32(17)))).toEqual(malformed('event log header declares 17 digest algorithms'));
+    // 16 is allowed; this header then runs out of algorithm entries.
+    expect(failure(splice(56, 4, u32(16)))).toEqual(truncated('Spec ID event', 'algorithm_id', 2, 32, 1));
+    expect(failure(splice(60, 2, [0x0b, 0]))).toEqual(malformed('event log header does not declare SHA-384'));
+  });
+
+  it('event fields, cut one by one, name the event', () => {
+    expect(failure(full.subarray(0, 67))).toEqual(truncated('event log', 'event 1 mr_index', 4, 65, 2));
+    const size = new DataView(full.buffer, full.byteOffset).getUint32(127, true);
+    const fields: [number, string, number][] = [[69, 'event 1 event_type', 4], [73, 'event 1 digest_count', 4], [77, 'event 1 digest algorithm', 2], [79, 'event 1 digest', 48], [127, 'event 1 event_size', 4], [131, 'event 1 event data', size]];
+    for (const [at, field, n] of fields) expect(failure(full.subarray(0, at)), field).toEqual(truncated('event log', field, n, at));
+  });
+
+  it('digest count and algorithms of an event', () => {
+    expect(failure(splice(73, 4, u32(0)))).toEqual(malformed('event 1 has 0 digests; the header declares 1 algorithms'));
+    expect(failure(splice(73, 4, u32(2)))).toEqual(malformed('event 1 has 2 digests; the header declares 1 algorithms'));
+    expect(failure(splice(77, 2, [0x0b, 0]))).toEqual(malformed('event 1 has an undeclared or repeated digest algorithm 0xb'));
+    // A header declaring SHA-256 too (event size 33 + 4), and event 1 carrying its SHA-384 digest twice.
+    const twoAlgs = new Uint8Array(Buffer.concat([full.subarray(0, 28), u32(37), full.subarray(32, 56), u32(2), full.subarray(60, 64), Buffer.from([0x0b, 0, 32, 0]), full.subarray(64, 73), u32(2), full.subarray(77, 127), full.subarray(77)]));
+    expect(failure(twoAlgs)).toEqual(malformed('event 1 has an undeclared or repeated digest algorithm 0xc'));
+  });
+
+  it('MR index range: 0..4 for a CCEL, 0..23 for a TPM log', () => {
+    expect(failure(splice(65, 4, u32(5)))).toEqual(malformed('event 1 has CC MR index 5; TDX has 0 (MRTD) to 4 (RTMR3)'));
+    expect(parseCcel(splice(65, 4, u32(23)), { tpm: true }).events[0]?.mrIndex).toBe(23);
+    expect(failure(splice(65, 4, u32(24)), { tpm: true })).toEqual(malformed('event 1 has PCR index 24; a TPM has 0 to 23'));
+  });
+
+  it('ends at the end of the data, at 0xFF fill of any length, or at 8 zero bytes', () => {
+    const count = fullLog.events.length;
+    expect(parseCcel(used).events).toHaveLength(count);
+    expect(parseCcel(Buffer.concat([used, Buffer.from([0xff, 0xff, 0xff])])).events).toHaveLength(count);
+    expect(parseCcel(Buffer.concat([used, Buffer.alloc(8), Buffer.from('junk')])).events).toHaveLength(count);
+    // Fewer than 8 zero bytes are not a terminator: they start an event that is cut short.
+    expect(failure(Buffer.concat([used, Buffer.alloc(4)]))).toEqual(truncated('event log', `event ${count + 1} event_type`, 4, fullLog.length + 4));
+    // An event whose first bytes include 0xFF (an unknown event type) is an event, not fill.
+    const odd = parseCcel(splice(69, 4, u32(0xff)));
+    expect(odd.events).toHaveLength(count);
+    expect(odd.events[0]?.eventType).toBe(0xff);
+  });
+});

@@ -8,6 +8,10 @@ import { staticCollateralSource } from './collateral-source.ts';
 import { createTdxVerifier } from './verifier.ts';
 import { parseCcel } from './ccel.ts';
 import type { EvidenceToVerify } from '../verifier.ts';
+import { TdxError } from './errors.ts';
+import { createTdxMemo } from './memo.ts';
+import { parseTdxQuote } from './quote.ts';
+import type { TdxCollateralSource } from './collateral-source.ts';
 
 // GCP COS 113 quote (FMSPC 00806F050000) and the CCEL of the same boot, with Intel collateral of June 2025.
 const quote = readFileSync(join(CCEL_FIXTURES, 'gcp-cos113-go-tdx-guest', 'quote.bin'));
@@ -129,5 +133,84 @@ describe('createTdxVerifier', () => {
   it('rejects at a time outside the collateral window', async () => {
     const r = await (await verifierWith()).verify(input(wire(quote, ccel), { at: new Date('2025-08-01T00:00:00Z') }));
     expect(r.ok ? 'ok' : r.failure.code).toMatch(/Expired$/);
+  });
+
+  it('rejects malformed evidence before decoding it, with the exact reason', async () => {
+    const v = await verifierWith();
+    const notB64 = (field: string) => ({ code: 'EvidenceMalformed', message: `TDX evidence field "${field}" is not standard base64` });
+    const cases: [EvidenceToVerify['evidence'], { code: string; message: string }][] = [
+      [null, { code: 'EvidenceMalformed', message: 'TDX evidence must be a JSON object {"cc_eventlog", "quote"}' }],
+      [{}, notB64('quote')],
+      [{ quote: '' }, notB64('quote')],
+      // Decodes (Node ignores the extra bits) but is not the canonical encoding of its bytes.
+      [{ quote: 'AB==' }, notB64('quote')],
+      // Array-like: Buffer.from would allocate `length` bytes if the type were not checked first.
+      [{ quote: { length: 2 ** 53 } }, notB64('quote')],
+      [{ quote: quote.toString('base64'), cc_eventlog: '' }, notB64('cc_eventlog')],
+    ];
+    for (const [evidence, failure] of cases) {
+      const r = await v.verify(input(evidence));
+      expect(r.ok ? 'ok' : r.failure, JSON.stringify(evidence)).toEqual(failure);
+    }
+  });
+
+  it('a missing cc_eventlog is the same as null', async () => {
+    const r = await (await verifierWith()).verify(input({ quote: quote.toString('base64') }, {}, { requireEventLog: false }));
+    expect(r.ok ? r.verified.claims.event_log : r.failure).toBe('absent');
+  });
+
+  it('expected report data must be 48 bytes, and REPORTDATA must be it zero-padded', async () => {
+    const v = await verifierWith();
+    // The quote's REPORTDATA is 64 zero bytes, so only the length check refuses 32 or 64 zero bytes.
+    for (const n of [32, 64]) {
+      const r = await v.verify(input(wire(quote, ccel), { expectedReportData: new Uint8Array(n) }));
+      expect(r.ok ? 'ok' : r.failure).toEqual({ code: 'ReportDataMismatch', message: `expected report data must be 48 bytes (SHA-384), got ${n}` });
+    }
+    const r = await v.verify(input(wire(quote, ccel), { expectedReportData: new Uint8Array(48).fill(1) }));
+    expect(r.ok ? 'ok' : r.failure).toEqual({ code: 'ReportDataMismatch', message: 'quote REPORTDATA is not the runtime-data digest zero-padded to 64 bytes' });
+  });
+
+  it('init-data digest: zero-padded to MRCONFIGID, at most 48 bytes', async () => {
+    const v = await verifierWith();
+    const mrConfigId = parseTdxQuote(new Uint8Array(quote)).body.mrConfigId;
+    expect(Buffer.from(mrConfigId).toString('hex')).toBe('0'.repeat(96));
+    for (const n of [32, 48]) {
+      const r = await v.verify(input(wire(quote, ccel), { initDataDigest: new Uint8Array(n) }));
+      expect(r.ok ? 'ok' : r.failure, `${n} bytes`).toBe('ok');
+    }
+    const long = await v.verify(input(wire(quote, ccel), { initDataDigest: new Uint8Array(49) }));
+    expect(long.ok ? 'ok' : long.failure).toEqual({ code: 'InitDataMismatch', message: 'init-data digest is longer than MRCONFIGID (48 bytes)' });
+    const other = await v.verify(input(wire(quote, ccel), { initDataDigest: new Uint8Array(48).fill(7) }));
+    expect(other.ok ? 'ok' : other.failure).toEqual({ code: 'InitDataMismatch', message: `MRCONFIGID ${'0'.repeat(96)} is not the init-data digest zero-padded to 48 bytes` });
+  });
+
+  it('lists every ignored field and reports tee "tdx"', async () => {
+    const r = await (await verifierWith()).verify(input({ ...wire(quote, ccel), aa_eventlog: 'x', extra: 1 }));
+    if (!r.ok) throw new Error(r.failure.message);
+    expect(r.verified.tee).toBe('tdx');
+    expect(r.verified.warnings).toContain('TDX evidence fields ignored (not verified): aa_eventlog, extra');
+  });
+
+  it('a TdxError from the collateral source keeps its code and message', async () => {
+    const v = createTdxVerifier({ collateralFor: () => ({ get: () => Promise.reject(new TdxError('TcbInfoMalformed', 'TCB Info from PCCS has no tcbLevels')) }) });
+    const r = await v.verify(input(wire(quote, ccel)));
+    expect(r.ok ? 'ok' : r.failure).toEqual({ code: 'TcbInfoMalformed', message: 'TCB Info from PCCS has no tcbLevels' });
+  });
+
+  it('uses the memo it is given', async () => {
+    const collateral = await loadCollateralDir(collateralDir);
+    const memo = createTdxMemo();
+    const r = await createTdxVerifier({ collateralFor: () => staticCollateralSource(collateral), memo }).verify(input(wire(quote, ccel)));
+    expect(r.ok ? 'ok' : r.failure).toBe('ok');
+    expect([memo.collateral.size, memo.pckChains.size]).toEqual([1, 1]);
+  });
+
+  it('an unexpected exception becomes VerifierError, never a throw', async () => {
+    const collateral = await loadCollateralDir(collateralDir);
+    // A source that breaks its contract (no warnings array) makes the adapter itself fail.
+    const broken = { get: () => Promise.resolve({ collateral }) } as unknown as TdxCollateralSource;
+    const r = await createTdxVerifier({ collateralFor: () => broken }).verify(input(wire(quote, ccel)));
+    expect(r.ok ? 'ok' : r.failure.code).toBe('VerifierError');
+    if (!r.ok) expect(r.failure.message).toMatch(/^TDX verification failed unexpectedly: .*iterable/);
   });
 });

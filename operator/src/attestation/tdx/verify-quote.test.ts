@@ -6,6 +6,8 @@ import { loadCollateralDir } from './collateral-dir.ts';
 import { verifyTdxQuote } from './verify-quote.ts';
 import { createTdxMemo } from './memo.ts';
 import { INTEL_SGX_ROOT_CA_PEM } from './intel-root-ca.ts';
+import { resignFixture } from '../../../test/fixtures/tdx/test-pki.ts';
+import type { ResignOptions } from '../../../test/fixtures/tdx/test-pki.ts';
 
 // Where we deliberately differ from dcap-qvl-js 0.3.9 (recorded in expected.json) because we follow Intel's QVL:
 // Intel skips TEE_TCB_SVN[0..1] when comparing tdxtcbcomponents if TEE_TCB_SVN[1] > 0 (the TDX module is judged by
@@ -104,5 +106,107 @@ describe('verifyTdxQuote time and trust checks', () => {
 
   it('the pinned root is the fixture Intel SGX Root CA', () => {
     expect(INTEL_SGX_ROOT_CA_PEM.trim()).toBe(readFileSync(join(TDX_FIXTURES, 'common', 'intel_sgx_root_ca.pem'), 'utf8').trim());
+  });
+});
+
+// v4 B0C06F000000 quote: signature data at 636 (signature, attestation key, type 6 and size), QE report at 770,
+// its signature at 1154, QE auth data at 1220.
+describe('verifyTdxQuote signature and binding checks', () => {
+  const dir = join(TDX_FIXTURES, 'v4-b0c06f000000-phala', 'collateral-2025-06');
+  const quote = new Uint8Array(readFileSync(join(TDX_FIXTURES, 'v4-b0c06f000000-phala', 'quote.bin')));
+  const at = new Date('2025-07-01T00:00:00Z');
+  const flipped = (offset: number) => {
+    const q = new Uint8Array(quote);
+    q[offset] = (q[offset] ?? 0) ^ 0x01;
+    return q;
+  };
+  const failure = async (q: Uint8Array) => {
+    const v = verifyTdxQuote({ quote: q, collateral: await loadCollateralDir(dir), at });
+    return v.ok ? 'verified' : v.failure;
+  };
+
+  it('a QE report signature that does not verify', async () => {
+    expect(await failure(flipped(1154 + 10))).toEqual({ code: 'QeReportSignatureInvalid', message: 'the QE report signature does not verify with the PCK leaf key' });
+  });
+
+  it('QE auth data that the QE report does not bind', async () => {
+    expect(await failure(flipped(1220))).toEqual({
+      code: 'QeReportDataMismatch',
+      message: 'QE report REPORTDATA is not SHA-256(attestation key ‖ QE auth data) followed by 32 zero bytes',
+    });
+  });
+
+  it('a quote signature that does not verify over the TD report', async () => {
+    const want = { code: 'QuoteSignatureInvalid', message: 'the quote signature over header and TD report does not verify with the attestation key' };
+    expect(await failure(flipped(636 + 5))).toEqual(want);
+    expect(await failure(flipped(568))).toEqual(want);
+  });
+
+  it('warns about trailing bytes only when there are some', async () => {
+    const v = verifyTdxQuote({ quote: quote.subarray(0, quote.length - 70), collateral: await loadCollateralDir(dir), at });
+    expect(v.ok ? v.report.warnings : v.failure).toEqual([]);
+  });
+
+  it('the pinned root must be exactly one PEM certificate', async () => {
+    const root = readFileSync(join(TDX_FIXTURES, 'common', 'intel_sgx_root_ca.pem'), 'utf8');
+    const collateral = await loadCollateralDir(dir);
+    const two = verifyTdxQuote({ quote, collateral, at, rootCaPem: `${root}\n${root}` });
+    expect(two.ok ? 'verified' : two.failure).toEqual({ code: 'CertificateMalformed', message: 'the pinned root CA must be exactly one certificate' });
+    const none = verifyTdxQuote({ quote, collateral, at, rootCaPem: '' });
+    expect(none.ok ? 'verified' : none.failure).toEqual({ code: 'CertificateMalformed', message: 'pinned root CA is not a PEM certificate list' });
+  });
+
+  it('a warm memo reuses its entries (same objects) instead of re-verifying', async () => {
+    const memo = createTdxMemo();
+    const collateral = await loadCollateralDir(dir);
+    expect(verifyTdxQuote({ quote, collateral, at, memo }).ok).toBe(true);
+    const snapshot = () => {
+      const perCollateral = [...memo.pckChains.values()][0];
+      return [...memo.roots.values(), ...memo.collateral.values(), perCollateral, ...(perCollateral?.values() ?? []), ...memo.attestationKeys.values()];
+    };
+    const first = snapshot();
+    expect(first).toHaveLength(5);
+    expect(verifyTdxQuote({ quote, collateral, at, memo }).ok).toBe(true);
+    const second = snapshot();
+    expect(second).toHaveLength(5);
+    second.forEach((entry, i) => expect(entry, `entry ${i}`).toBe(first[i]));
+  });
+});
+
+describe('verifyTdxQuote on a re-signed quote (test PKI)', () => {
+  const set = join(TDX_FIXTURES, 'v4-b0c06f000000-phala');
+  const base = { quote: new Uint8Array(readFileSync(join(set, 'quote.bin'))), collateralDir: join(set, 'collateral-2025-06'), validFrom: new Date('2025-01-01T00:00:00Z'), validTo: new Date('2026-01-01T00:00:00Z') };
+  const at = new Date('2025-07-01T00:00:00Z');
+  const verify = async (over: Partial<ResignOptions>) => {
+    const r = await resignFixture({ ...base, ...over });
+    const v = verifyTdxQuote({ quote: r.quote, collateral: r.collateral, at, rootCaPem: r.rootPem });
+    return v.ok ? 'verified' : v.failure;
+  };
+
+  it('memoized collateral is keyed by the root it was verified under', async () => {
+    const r = await resignFixture(base);
+    const memo = createTdxMemo();
+    expect(verifyTdxQuote({ quote: r.quote, collateral: r.collateral, at, rootCaPem: r.rootPem, memo }).ok).toBe(true);
+    const pinned = verifyTdxQuote({ quote: r.quote, collateral: r.collateral, at, memo });
+    expect(pinned.ok ? 'verified' : pinned.failure.code).toBe('RootCaMismatch');
+  });
+
+  it('a QE report whose REPORTDATA binds the key but is not zero-padded', async () => {
+    expect(await verify({ editBoundQeReport: (report) => void (report[383] = 1) })).toEqual({
+      code: 'QeReportDataMismatch',
+      message: 'QE report REPORTDATA is not SHA-256(attestation key ‖ QE auth data) followed by 32 zero bytes',
+    });
+  });
+
+  it('an attestation key that is not a P-256 point, even when the QE report binds it', async () => {
+    expect(await verify({ attestationKeyBytes: new Uint8Array(64).fill(1) })).toEqual({ code: 'QuoteSignatureInvalid', message: 'the quote attestation key is not a valid P-256 point' });
+  });
+
+  it('a Revoked TCB level names what was revoked', async () => {
+    const levels = (t: Record<string, unknown>) => t.tcbLevels as Record<string, unknown>[];
+    expect(await verify({ editTcbInfo: (t) => Object.assign(levels(t)[0] as Record<string, unknown>, { tcbStatus: 'Revoked' }) })).toEqual({
+      code: 'TcbRevoked',
+      message: 'the platform TCB level (or the TDX module / QE level) is Revoked',
+    });
   });
 });
