@@ -7,6 +7,7 @@ import { TDX_FIXTURES } from '../../../test/fixtures/tdx/fixtures.ts';
 import { loadCollateralDir } from './collateral-dir.ts';
 import { collateralExpiry, verifyCollateral } from './collateral.ts';
 import type { TdxCollateral } from './collateral.ts';
+import type { Cert } from './x509.ts';
 import { parsePemChain } from './x509.ts';
 import { parseTdxQuote } from './quote.ts';
 import { TdxError } from './errors.ts';
@@ -14,12 +15,13 @@ import { TdxError } from './errors.ts';
 const set = join(TDX_FIXTURES, 'v4-b0c06f000000-phala');
 const real = await loadCollateralDir(join(set, 'collateral-2025-06'));
 const rootPem = readFileSync(join(TDX_FIXTURES, 'common', 'intel_sgx_root_ca.pem'), 'utf8');
-const root = parsePemChain(rootPem, 'root')[0];
-if (!root) throw new Error('no root');
+const pinnedRoot = parsePemChain(rootPem, 'root')[0];
+if (!pinnedRoot) throw new Error('no root');
+const root: Cert = pinnedRoot;
 // The quote's own PCK chain (leaf, PCK Platform CA, root): a real chain with an intermediate CA in it.
 const pckChainPem = parseTdxQuote(new Uint8Array(readFileSync(join(set, 'quote.bin')))).pckChainPem;
 
-function failure(c: Partial<TdxCollateral>, anchor = root): { code: string; message: string } | 'ok' {
+function failure(c: Partial<TdxCollateral>, anchor?: Cert): { code: string; message: string } | 'ok' {
   try {
     verifyCollateral({ ...real, ...c }, anchor ?? root);
     return 'ok';
