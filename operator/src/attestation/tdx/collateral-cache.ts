@@ -67,9 +67,10 @@ export function createCachingCollateralSource(opts: CachingCollateralSourceOptio
     }
     const tcbFmspc = verified.tcbInfo.fmspc.toLowerCase();
     if (tcbFmspc !== fmspc.toLowerCase()) throw new TdxError('FmspcMismatch', `${opts.sourceName} returned TCB Info for FMSPC ${tcbFmspc}, asked for ${fmspc}`);
-    // The signed documents' own validity windows (the chains' certificate windows are not "collateral").
+    // The signed documents' own validity windows. The chains' certificate windows are not "collateral": they are
+    // named `… certificate "<CN>"`, which is no key of KIND_OF.
     const nextUpdates = verified.windows.flatMap((w) => {
-      const kind = w.code === 'CertificateExpired' ? undefined : KIND_OF[w.what];
+      const kind = KIND_OF[w.what];
       return kind ? [{ kind, at: w.notAfter }] : [];
     });
     return { collateral, expiresAt: collateralExpiry(verified).getTime(), fetchedAt: opts.now(), nextUpdates };
