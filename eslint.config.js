@@ -15,4 +15,17 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    files: ['**/*.test.ts'],
+    rules: {
+      // vitest's toMatchObject/objectContaining compare a RegExp as an object with no own keys: any value passes.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name=/^(toMatchObject|objectContaining)$/] Property > Literal[regex]",
+          message: 'A RegExp inside toMatchObject/objectContaining matches anything; use expect.stringMatching(/…/).',
+        },
+      ],
+    },
+  },
 );

@@ -163,7 +163,7 @@ describe('caching collateral source', () => {
     expect(s.unreachableSince()?.getTime()).toBe(clock.t);
     // Past expiry nothing can be served.
     clock.t = expiry + 1000;
-    await expect(s.get(req(clock.t))).rejects.toMatchObject({ code: 'CollateralUnavailable', message: /cached collateral expired at 2025-07-19T10:00:35.000Z/ });
+    await expect(s.get(req(clock.t))).rejects.toMatchObject({ code: 'CollateralUnavailable', message: expect.stringMatching(/cached collateral expired at 2025-07-19T10:00:35\.000Z/) });
     mode = 'ok';
   });
 
@@ -185,7 +185,7 @@ describe('caching collateral source', () => {
   it('does not serve collateral fetched while expired', async () => {
     mode = 'ok';
     const clock = { t: expiry + 3600_000 };
-    await expect(source(clock).get(req(clock.t))).rejects.toMatchObject({ message: /not valid at/ });
+    await expect(source(clock).get(req(clock.t))).rejects.toMatchObject({ message: expect.stringMatching(/not valid at/) });
   });
 });
 
