@@ -67,6 +67,10 @@ describe('enveloped XML-DSig verification (captured NVIDIA-signed RIM)', () => {
   it('accepts only C14N 1.0/1.1, ECDSA-SHA384, URI="", enveloped-signature [+ C14N] and SHA-384', () => {
     const alg = (from: string, to: string) => refused(replaceOnce(RIM, `Algorithm="${from}"/><ds:SignatureMethod`, `Algorithm="${to}"/><ds:SignatureMethod`));
     expect(alg(C14N_11, EXC_C14N)).toBe(`RIM signature: canonicalization ${EXC_C14N} is not supported`);
+    // A method without an Algorithm attribute names the empty algorithm.
+    expect(refused(replaceOnce(RIM, `<ds:CanonicalizationMethod Algorithm="${C14N_11}"/>`, '<ds:CanonicalizationMethod/>'))).toBe(
+      'RIM signature: canonicalization  is not supported',
+    );
     expect(refused(replaceOnce(RIM, 'xmldsig-more#ecdsa-sha384', 'xmldsig-more#ecdsa-sha256'))).toBe(
       'RIM signature: signature method http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256 is not ecdsa-sha384',
     );
