@@ -84,10 +84,26 @@ describe('Canonical XML 1.1: the rules an RIM signature depends on', () => {
     expect(subset('<r xmlns="u:r"><q xmlns=""><s/></q></r>', '', 's')).toBe('<s></s>');
   });
 
+  it('inherits only attributes in the XML namespace, and lets an apex attribute in another namespace not stop it', () => {
+    // Plain `lang`, `space` and `base` attributes are not xml:lang/xml:space/xml:base.
+    expect(subset('<r lang="en" space="preserve" base="x"><s/></r>', '', 's')).toBe('<s></s>');
+    expect(subset('<r xml:lang="en"><s lang="x"/></r>', '', 's')).toBe('<s lang="x" xml:lang="en"></s>');
+  });
+
+  it('puts attributes without a namespace before namespaced ones, whatever the namespace URI', () => {
+    const doc = parse('<a xmlns:p="A:first" p:x="1" y="2"/>');
+    expect(canonicalizeDocument(doc)).toBe('<a xmlns:p="A:first" y="2" p:x="1"></a>');
+  });
+
   it('refuses xml:base on any ancestor of a subset, naming it', () => {
     const doc = parse('<r xml:base="http://x/"><m><s/></m></r>');
-    expect(() => canonicalizeSubtree(doc.getElementsByTagName('s').item(0) as Element)).toThrow(
-      'xml:base on an ancestor of a document subset is not supported',
-    );
+    let err: unknown;
+    try {
+      canonicalizeSubtree(doc.getElementsByTagName('s').item(0) as Element);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(C14nUnsupportedError);
+    expect(err).toMatchObject({ name: 'C14nUnsupportedError', message: 'xml:base on an ancestor of a document subset is not supported' });
   });
 });
