@@ -2,6 +2,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import { describe, expect, it } from 'vitest';
 import { checkTls, generateKbsTls, KbsTlsError, loadKbsTls, watchKbsTls, type KbsTlsMaterial } from './tls.ts';
 
@@ -35,6 +37,20 @@ describe('KBS TLS material', () => {
     checkTls(m);
   });
 
+  it('marks the constraints and key usages critical, the EKU and SANs not, and keeps serials positive', async () => {
+    const m = await generateKbsTls(['127.0.0.1', 'kbs.local']);
+    const flags = (pem: string) =>
+      new x509.X509Certificate(pem).extensions.map((e) => {
+        const detail = e instanceof x509.BasicConstraintsExtension ? `:ca=${e.ca}:path=${e.pathLength ?? '-'}` : e instanceof x509.KeyUsagesExtension ? `:usages=${e.usages}` : '';
+        return `${e.type}:${e.critical}${detail}`;
+      });
+    expect(flags(m.guestTrust)).toEqual(['2.5.29.19:true:ca=true:path=0', `2.5.29.15:true:usages=${x509.KeyUsageFlags.keyCertSign}`]);
+    expect(flags(m.cert)).toEqual(['2.5.29.19:true:ca=false:path=-', `2.5.29.15:true:usages=${x509.KeyUsageFlags.digitalSignature}`, '2.5.29.37:false', '2.5.29.17:false']);
+    // A serial with a leading 8-f nibble would be negative in DER: generateKbsTls makes it start with 1 instead.
+    const serials = (await Promise.all(Array.from({ length: 6 }, () => generateKbsTls(['127.0.0.1'])))).flatMap((g) => [g.cert, g.guestTrust].map((p) => new X509Certificate(p).serialNumber));
+    for (const serial of serials) expect(serial).toMatch(/^[0-7][0-9A-F]{31}$/);
+  });
+
   it('defaults to 30 days from now', async () => {
     const before = Date.now();
     const leaf = new X509Certificate((await generateKbsTls(['127.0.0.1'])).cert);
@@ -64,6 +80,16 @@ describe('KBS TLS material', () => {
     await expect(loadKbsTls({ ...files, keyFile: join(dir, 'big.key') })).rejects.toMatchObject({
       code: 'TlsFileTooLarge',
       message: `--kbs-tls-key ${join(dir, 'big.key')} is 262145 bytes; the limit is 262144`,
+    });
+    await expect(loadKbsTls({ ...files, certFile: join(dir, 'none.crt') })).rejects.toMatchObject({
+      name: 'KbsTlsError',
+      code: 'TlsFileUnreadable',
+      message: `--kbs-tls-cert ${join(dir, 'none.crt')} cannot be read: ENOENT`,
+    });
+    writeFileSync(join(dir, 'key-as-ca.pem'), m.key);
+    await expect(loadKbsTls({ ...files, caFile: join(dir, 'key-as-ca.pem') })).rejects.toMatchObject({
+      code: 'TlsMaterialInvalid',
+      message: `--kbs-tls-ca ${join(dir, 'key-as-ca.pem')} holds no PEM certificate`,
     });
     await expect(loadKbsTls({ ...files, caFile: join(dir, 'none.crt') })).rejects.toMatchObject({
       code: 'TlsFileUnreadable',
@@ -96,11 +122,18 @@ describe('KBS TLS material', () => {
       expect(changes[1]).toEqual(b);
       await new Promise((r) => setTimeout(r, 100));
       expect(changes).toHaveLength(2);
+      // Only the key text changes (same key), then only the certificate text: each is a change.
+      writeFileSync(files.keyFile, `${b.key}\n`);
+      await expect.poll(() => changes.length, { timeout: 5000 }).toBe(3);
+      expect(changes[2]?.key).toBe(`${b.key}\n`);
+      writeFileSync(files.certFile, `${b.cert}\n`);
+      await expect.poll(() => changes.length, { timeout: 5000 }).toBe(4);
+      expect(changes[3]?.cert).toBe(`${b.cert}\n`);
       writeFileSync(files.keyFile, a.key);
       await expect.poll(() => errors.length, { timeout: 5000 }).toBeGreaterThan(0);
       expect(errors[0]).toBeInstanceOf(KbsTlsError);
       expect(errors[0]?.code).toBe('TlsMaterialInvalid');
-      expect(changes).toHaveLength(2);
+      expect(changes).toHaveLength(4);
     } finally {
       stop();
     }
