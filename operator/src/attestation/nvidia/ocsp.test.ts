@@ -216,3 +216,48 @@ describe('OCSP response verification', () => {
     expect(invalid(answer({ thisUpdate: t(-25 * 60 * min), nextUpdate: null }))).toBe(`OCSP response: response expired at ${t(-60 * min).toISOString()}`);
   });
 });
+
+describe('OCSP: v1 certificates, extra embedded certificates and unparsable ones', () => {
+  /** A version-1 certificate (no [0] version field, no extensions), self-signed, P-384. */
+  function v1Cert(cn: string): TestCert {
+    const t = makeCert({ cn, keyUsage: null });
+    const cert = pkijs.Certificate.fromBER(t.der);
+    cert.version = 0;
+    delete cert.extensions;
+    const tbs = new Uint8Array(cert.encodeTBS().toBER(false));
+    cert.signatureValue = new asn1js.BitString({ valueHex: sign('sha384', tbs, t.key) });
+    const der = new Uint8Array(cert.toSchema(true).toBER(false));
+    return { ...t, der, pem: `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64')}\n-----END CERTIFICATE-----\n` };
+  }
+
+  it('hashes the subject of a version-1 issuer (no version field) correctly', () => {
+    const issuer = parsed(v1Cert('V1 issuer'));
+    expect(pkijs.Certificate.fromBER(issuer.der).version).toBe(0);
+    const id = certIdFor(parsed(pki.deviceProvisioner), issuer);
+    const subject = pkijs.Certificate.fromBER(issuer.der).subject.toSchema().toBER(false);
+    expect(Buffer.from(id.issuerNameHash).toString('hex')).toBe(createHash('sha384').update(new Uint8Array(subject)).digest('hex'));
+  });
+
+  it('refuses a responder certificate without extensions as lacking OCSPSigning', () => {
+    const v1 = v1Cert('V1 responder');
+    expect(invalid(answer({ responder: v1 }))).toBe("OCSP response: responder 'V1 responder' lacks the OCSPSigning extended key usage");
+  });
+
+  it('builds the responder path through the issuer, skipping unrelated embedded certificates', () => {
+    const delegated = makeCert({ cn: 'Delegated responder', issuer: pki.deviceIdentity, ca: false, eku: ['1.3.6.1.5.5.7.3.9'] });
+    const unrelated = makeCert({ cn: 'Unrelated', issuer: pki.deviceRoot, ca: true });
+    const der = rebuild(answer({ responder: delegated }), (b) => {
+      b.certs = [...(b.certs ?? []), pkijs.Certificate.fromBER(unrelated.der)];
+    });
+    expect(verifyOcspResponse(der, expectation()).status).toBe('good');
+  });
+
+  it('refuses an embedded certificate that does not parse as X.509 (an invalid public key point)', () => {
+    const broken = pkijs.Certificate.fromBER(pki.deviceResponder.der);
+    broken.subjectPublicKeyInfo.subjectPublicKey = new asn1js.BitString({ valueHex: Uint8Array.from([4, ...new Uint8Array(96).fill(1)]) });
+    const der = rebuild(answer(), (b) => {
+      b.certs = [pkijs.Certificate.fromBER(broken.toSchema(true).toBER(false))];
+    });
+    expect(invalid(der)).toBe('OCSP response: embedded responder certificate does not parse');
+  });
+});
