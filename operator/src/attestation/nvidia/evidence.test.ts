@@ -95,6 +95,7 @@ describe('GPU evidence: each refusal names its field and bound', () => {
       `device_evidence_list[0].arch '${'x'.repeat(32)}' is not a supported GPU architecture (HOPPER, BLACKWELL)`,
     );
     expect(msg(kbs({ ...entry, certificate: '*' }))).toBe('device_evidence_list[0].certificate is not valid base64');
+    expect(msg(kbs({ ...entry, evidence: 'not base64!' }))).toBe('device_evidence_list[0].evidence is not valid base64');
     expect(msg(kbs({ ...entry, certificate: Buffer.from('-----BEGIN X-----').toString('base64') }))).toBe(
       'device_evidence_list[0].certificate does not decode to a PEM certificate chain',
     );
