@@ -20,6 +20,7 @@ describe('one GPU report: parse, signature, nonce, FWID and claimed versions', (
     expect(r.chain.map((c) => c.name)[0]).toBe('GH100 A01 GSP FMC LF');
     expect(r.info.driverVersion).toBe('545.00');
     expect(refusal(() => parseGpuReport(item(), () => { throw new Error('boom'); }), 'SpdmMalformed')).toBe('GPU report: boom');
+    expect(refusal(() => parseGpuReport({ ...item(), certChainPem: 'no PEM here' }), 'CertificateMalformed')).toBe('device certificate chain contains no PEM certificate');
     expect(refusal(() => parseGpuReport(item(H100_2023.report.subarray(0, 10))), 'SpdmMalformed')).toMatch(/^truncated at request nonce/);
   });
 
