@@ -228,9 +228,29 @@ describe('HttpOcspClient: requests, outages, cache and sharing', () => {
     const other = await responder({ nextUpdate: new Date('2024-06-01T06:00:00Z') });
     expect(await client.check({ ...query(), url: other.url })).toMatchObject({ cached: false });
     expect(earliest.at(-1)).toEqual(new Date('2024-06-01T06:00:00Z'));
+    // A later-expiring answer leaves the earliest expiry where it was.
+    const later = await responder({ nextUpdate: new Date('2024-06-03T00:00:00Z') });
+    expect(await client.check({ ...query(), url: later.url })).toMatchObject({ cached: false });
+    expect(earliest.at(-1)).toEqual(new Date('2024-06-01T06:00:00Z'));
     // Another certificate under the same issuer is another cache entry too.
     expect(await client.check(query(pki.deviceResponder, pki.deviceRoot))).toMatchObject({ cached: false });
     expect(await client.check(query(pki.deviceResponder, pki.deviceRoot))).toMatchObject({ cached: true });
+  });
+
+  it('uses the injected fetch and honours the cache size', async () => {
+    const s = await responder();
+    let calls = 0;
+    const counting: typeof fetch = (input, init) => {
+      calls++;
+      return fetch(input, init);
+    };
+    const client = new HttpOcspClient({ url: s.url, fetch: counting, cacheSize: 1 });
+    await client.check(query());
+    await client.check(query(pki.deviceIdentity, pki.deviceRoot));
+    // The second answer pushed the first out of a one-entry cache.
+    expect(await client.check(query())).toMatchObject({ status: 'good', cached: false });
+    expect(calls).toBe(3);
+    expect(s.requests).toBe(3);
   });
 
   it('shares one request between concurrent checks of the same certificate, and not after it finished', async () => {
