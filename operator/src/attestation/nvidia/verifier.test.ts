@@ -176,6 +176,14 @@ describe('nvidia Verifier: claims, OCSP outcome and failure messages', () => {
     });
   });
 
+  it('is the nvidia verifier, and a policy without a gpu section means OCSP Prefer', async () => {
+    const v = createNvidiaVerifier({ rims: rims() });
+    expect(v.tee).toBe('nvidia');
+    const { gpu: _, ...noGpu } = policy();
+    const r = await v.verify({ ...base, evidence: evidence2023, policy: noGpu });
+    expect(r).toMatchObject({ ok: true, verified: { claims: { ocsp: 'unavailable' }, warnings: ['GPU 0: OCSP not checked: no OCSP client is configured'] } });
+  });
+
   it('names the first failing GPU, and how many failed when more than one did', async () => {
     const v = createNvidiaVerifier({ rims: rims() });
     const dup = await v.verify({ ...base, evidence: two, policy: policy() });
