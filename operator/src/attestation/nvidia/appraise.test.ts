@@ -6,13 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { H100_2023, H100_550 } from '../../../test/fixtures/nvidia/support/fixtures.ts';
 import { resignReport, resignRim } from '../../../test/fixtures/nvidia/support/synthetic.ts';
 import { startOcspResponder } from '../../../test/fixtures/nvidia/support/servers.ts';
-import { makeDeviceLeaf, makeOcspResponse, makeTestPki, requestedSerial, serialHex } from '../../../test/fixtures/nvidia/support/test-pki.ts';
+import { makeCert, makeDeviceLeaf, makeOcspResponse, makeTestPki, requestedSerial, serialHex } from '../../../test/fixtures/nvidia/support/test-pki.ts';
 import { appraiseGpu, appraiseGpus, type GpuAppraisal, type GpuAppraisalOptions } from './appraise.ts';
 import { HASH_NS } from './rim.ts';
 import { HttpOcspClient } from './ocsp-client.ts';
 import type { GpuEvidenceItem } from './evidence.ts';
 import { SWID_NS } from './rim.ts';
-import { MapRimSource } from './rim-source.ts';
+import { MapRimSource, type RimSource } from './rim-source.ts';
 import { loadTrustAnchors } from './roots.ts';
 
 const pki = makeTestPki();
@@ -149,5 +149,73 @@ describe('appraiseGpu: RIM lookup, golden values, OCSP targets and duplicate GPU
     expect(distinct.ok).toBe(true);
     const bothBad = await appraiseGpus([item(), second], options({ expectedNonce: new Uint8Array(32) }));
     expect(bothBad.gpus.map((g) => (g.ok ? 'ok' : g.code))).toEqual(['NonceMismatch', 'NonceMismatch']);
+  });
+});
+
+describe('appraiseGpu: labels, expiry of differently signed RIMs, and failures outside the checks (test PKI)', () => {
+  it('labels a RIM failure with its kind and id, and names a VBIOS the policy does not allow', async () => {
+    const broken = new MapRimSource(
+      new Map([
+        [H100_2023.driverRimId, resignRim(H100_2023.driverRim, pki.rimSigner, rimChain)],
+        [H100_2023.vbiosRimId, resignRim(H100_2023.vbiosRim, pki.rimSigner, rimChain).replace('<ds:DigestValue>', '<ds:DigestValue>AAAA')],
+      ]),
+    );
+    expect(outcome(await appraiseGpu(item(), options({ rims: broken })))).toMatch(new RegExp(`^RimSignatureInvalid: VBIOS RIM ${H100_2023.vbiosRimId}: RIM signature: `));
+    expect(outcome(await appraiseGpu(item(), options({ allowedVbiosVersions: ['96.00.AA.00.01'] })))).toBe(
+      "VbiosVersionNotAllowed: VBIOS 96.00.5E.00.01 is not in the policy's allowedVbiosVersions",
+    );
+  });
+
+  it('expires with the earlier RIM chain, and asks OCSP about each RIM signer when the two RIMs have different ones', async () => {
+    const driverSigner = makeCert({ cn: 'Test Driver RIM Signer', issuer: pki.rimCa, ca: false, notAfter: new Date('2030-01-01T00:00:00Z') });
+    const twoSigners = new MapRimSource(
+      new Map([
+        [H100_2023.driverRimId, resignRim(H100_2023.driverRim, driverSigner, [driverSigner, pki.rimCa, pki.rimRoot])],
+        [H100_2023.vbiosRimId, resignRim(H100_2023.vbiosRim, pki.rimSigner, rimChain)],
+      ]),
+    );
+    const a = await appraiseGpu(item(), options({ rims: twoSigners }));
+    expect(a).toMatchObject({ ok: true, rimExpiresAt: new Date('2030-01-01T00:00:00Z') });
+    // The other way round: the VBIOS RIM's chain expires first.
+    const swapped = new MapRimSource(
+      new Map([
+        [H100_2023.driverRimId, resignRim(H100_2023.driverRim, pki.rimSigner, rimChain)],
+        [H100_2023.vbiosRimId, resignRim(H100_2023.vbiosRim, driverSigner, [driverSigner, pki.rimCa, pki.rimRoot])],
+      ]),
+    );
+    expect(await appraiseGpu(item(), options({ rims: swapped }))).toMatchObject({ ok: true, rimExpiresAt: new Date('2030-01-01T00:00:00Z') });
+
+    const asked: string[] = [];
+    const rimSide = new Set([serialHex(pki.rimSigner), serialHex(pki.rimCa), serialHex(driverSigner)]);
+    const server = await startOcspResponder((req) => {
+      const serial = requestedSerial(req);
+      asked.push(serial);
+      return makeOcspResponse({
+        requestDer: req,
+        responder: rimSide.has(serial) ? pki.rimResponder : pki.deviceResponder,
+        statusOf: () => 'good',
+        thisUpdate: new Date('2024-05-31T00:00:00Z'),
+        nextUpdate: new Date('2024-06-08T00:00:00Z'),
+      });
+    });
+    try {
+      const ok = await appraiseGpu(item(), options({ rims: twoSigners, ocsp: new HttpOcspClient({ url: server.url }), ocspPolicy: 'Require' }));
+      expect(ok).toMatchObject({ ok: true, ocsp: 'good' });
+      expect(asked).toContain(serialHex(driverSigner));
+      expect(asked).toContain(serialHex(pki.rimSigner));
+      expect(asked).toHaveLength(5);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('turns an error that is not an NvidiaError into EvidenceMalformed, labelled with the GPU', async () => {
+    const failing: RimSource = { getRim: () => Promise.reject(new Error('RIM directory unreadable')) };
+    expect(outcome(await appraiseGpu(item({ position: 3 }), options({ rims: failing })))).toBe('EvidenceMalformed: GPU 3: RIM directory unreadable');
+  });
+
+  it('reports a GPU whose chain holds no PEM certificate as failed, without breaking the duplicate check', async () => {
+    const r = await appraiseGpus([item({ certChainPem: 'no certificate here' }), item({ position: 1 })], options());
+    expect(r.gpus.map(outcome)).toEqual(['CertificateMalformed: device certificate chain contains no PEM certificate', 'ok:32']);
   });
 });
