@@ -121,6 +121,11 @@ describe('OCSP response verification', () => {
       single.certStatus = new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 1 }, value: [new asn1js.GeneralizedTime({ valueDate: at })] });
     });
     expect(verifyOcspResponse(bare, expectation())).toEqual({ status: 'revoked', revokedAt: at, thisUpdate, validUntil: nextUpdate });
+    const noTime = resigned((b) => {
+      (b.tbsResponseData.responses[0] as pkijs.SingleResponse).certStatus = new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 1 }, value: [] });
+    });
+    // RevokedInfo needs revocationTime: pkijs's schema refuses the response without it.
+    expect(invalid(noTime)).toBe('OCSP response: not a DER OCSPResponse');
   });
 
   it('refuses certStatus outside the three context-tagged choices (pkijs already refuses the structure)', () => {
