@@ -1,5 +1,5 @@
-// Pure checks on one GPU's signed report: parse, device chain, SPDM signature, nonce binding, FWID,
-// and the SDK's claimed versions. Bytes + trust anchors + time in; facts or a typed error out.
+// Pure checks on one GPU's signed report: parse, SPDM signature, nonce binding, FWID and the SDK's claimed
+// versions (the device chain is verified through VerificationCache). Bytes in; facts or a typed error out.
 import { verifyRawEcdsa } from '../../protocol/ecdsa-signature.ts';
 import { bytesEqual, toHex } from './bytes.ts';
 import { NvidiaError, asNvidiaError } from './errors.ts';
@@ -7,7 +7,7 @@ import type { GpuEvidenceItem } from './evidence.ts';
 import { leafFwids } from './fwid.ts';
 import { decodeOpaque, type GpuOpaqueInfo } from './opaque.ts';
 import { parseSpdmEvidence, type SpdmMeasurementsEvidence } from './spdm.ts';
-import { parsePemChain, verifyChain, type ChainWindow, type ParsedCert } from './x509-chain.ts';
+import { parsePemChain, type ParsedCert } from './x509-chain.ts';
 
 export interface ParsedGpuReport {
   item: GpuEvidenceItem;
@@ -74,9 +74,4 @@ export function checkClaimedVersions(report: ParsedGpuReport): void {
   if (vbiosVersion !== undefined && vbiosVersion.toUpperCase() !== report.info.vbiosVersion) {
     throw new NvidiaError('ReportVersionMismatch', `evidence says VBIOS ${vbiosVersion} but the signed report says ${report.info.vbiosVersion}`);
   }
-}
-
-/** Device chain to the pinned Device Identity root at `at`. */
-export function verifyDeviceChain(report: ParsedGpuReport, deviceRoot: ParsedCert, at: Date): ChainWindow {
-  return verifyChain(report.chain, deviceRoot, at, 'device');
 }

@@ -99,7 +99,7 @@ export function parseSpdmEvidence(bytes: Uint8Array): SpdmMeasurementsEvidence {
   const slotId = r.u8('request SlotID');
   if ((param1 & 0x01) === 0) throw new NvidiaError('SpdmMalformed', 'request Param1 does not ask for a signature');
 
-  const respStart = r.offset;
+  // The request fields above are fixed-size, so the response always starts at REQUEST_LENGTH (37).
   const version = r.u8('response SPDMVersion');
   const code = r.u8('response code');
   if (version !== SPDM_VERSION_1_1) {
@@ -121,7 +121,6 @@ export function parseSpdmEvidence(bytes: Uint8Array): SpdmMeasurementsEvidence {
   if (r.remaining !== 0) {
     throw new NvidiaError('SpdmMalformed', `${r.remaining} unexpected bytes after the response signature`);
   }
-  if (respStart !== REQUEST_LENGTH) throw new NvidiaError('SpdmMalformed', 'request is not 37 bytes');
   return {
     request: { version: reqVersion, param1, param2, nonce, slotId },
     response: {

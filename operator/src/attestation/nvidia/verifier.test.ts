@@ -150,3 +150,67 @@ describe('nvidia Verifier on the captured H100 set', () => {
     }
   });
 });
+
+describe('nvidia Verifier: claims, OCSP outcome and failure messages', () => {
+  const base = { expectedReportData: reportDataFor(H100_2023.nonceHex), at: H100_2023.pinnedTime };
+  const two = { device_evidence_list: [kbsEntry(H100_2023.report, H100_2023.chainPem, 'GPU-a'), kbsEntry(H100_2023.report, H100_2023.chainPem, 'GPU-b')] };
+
+  it('reports the earlier RIM chain expiry and, without an OCSP client under Prefer, ocsp=unavailable with a warning per GPU', async () => {
+    const v = createNvidiaVerifier({ rims: rims() });
+    const noMode = { ...policy(), gpu: { required: true } } as AttestationPolicySpec;
+    const r = await v.verify({ ...base, evidence: evidence2023, policy: noMode });
+    expect(r).toMatchObject({
+      ok: true,
+      verified: {
+        // The VBIOS RIM's signer expires 2025-06-22, before the driver RIM's (2025-06-26).
+        claims: { ocsp: 'unavailable', gpus: [{ rim_expires_at: '2025-06-22T09:38:54.000Z' }] },
+        warnings: ['GPU 0: OCSP not checked: no OCSP client is configured'],
+      },
+    });
+    const skip = await v.verify({ ...base, evidence: evidence2023, policy: policy({ ocsp: 'Skip' }) });
+    expect(skip).toMatchObject({ ok: true, verified: { claims: { ocsp: 'skipped' }, warnings: [] } });
+    const required = await v.verify({ ...base, evidence: evidence2023, policy: policy({ ocsp: 'Require' }) });
+    expect(required).toEqual({
+      ok: false,
+      failure: { code: 'OcspUnavailable', message: 'GPU 0 (GPU-h100): OCSP is required by policy but no OCSP client is configured' },
+    });
+  });
+
+  it('is the nvidia verifier, and a policy without a gpu section means OCSP Prefer', async () => {
+    const v = createNvidiaVerifier({ rims: rims() });
+    expect(v.tee).toBe('nvidia');
+    const { gpu: _, ...noGpu } = policy();
+    const r = await v.verify({ ...base, evidence: evidence2023, policy: noGpu });
+    expect(r).toMatchObject({ ok: true, verified: { claims: { ocsp: 'unavailable' }, warnings: ['GPU 0: OCSP not checked: no OCSP client is configured'] } });
+  });
+
+  it('names the first failing GPU, and how many failed when more than one did', async () => {
+    const v = createNvidiaVerifier({ rims: rims() });
+    const dup = await v.verify({ ...base, evidence: two, policy: policy() });
+    expect(dup).toEqual({
+      ok: false,
+      failure: { code: 'EvidenceMalformed', message: 'GPU 1 (GPU-b): GPU 1 repeats the device certificate of GPU 0; each GPU must attest itself' },
+    });
+    const stale = await v.verify({ ...base, evidence: two, expectedReportData: new Uint8Array(48).fill(1), policy: policy() });
+    expect(stale).toMatchObject({ ok: false, failure: { code: 'NonceMismatch', message: expect.stringMatching(/^GPU 0 \(GPU-a\): SPDM request nonce .* \(2 of 2 GPUs failed\)$/) } });
+  });
+
+  it('returns the parser’s and the nonce-length failure as they are', async () => {
+    const v = createNvidiaVerifier({ rims: rims() });
+    expect(await v.verify({ ...base, evidence: [], policy: policy() })).toEqual({ ok: false, failure: { code: 'EvidenceMalformed', message: 'GPU evidence lists no devices' } });
+    expect(await v.verify({ ...base, evidence: evidence2023, expectedReportData: new Uint8Array(31), policy: policy() })).toEqual({
+      ok: false,
+      failure: { code: 'NonceMismatch', message: 'expected report data is shorter than the 32-byte SPDM nonce' },
+    });
+    expect((await v.verify({ ...base, evidence: evidence2023, expectedReportData: reportDataFor(H100_2023.nonceHex).subarray(0, 32), policy: policy() })).ok).toBe(true);
+  });
+
+  it('applies the policy allow-lists', async () => {
+    const v = createNvidiaVerifier({ rims: rims() });
+    const r = await v.verify({ ...base, evidence: evidence2023, policy: policy({ allowedDriverVersions: ['550.90.07'] }) });
+    expect(r).toMatchObject({ ok: false, failure: { code: 'DriverVersionNotAllowed' } });
+    const vb = await v.verify({ ...base, evidence: evidence2023, policy: policy({ allowedVbiosVersions: ['96.00.9F.00.01'] }) });
+    expect(vb).toMatchObject({ ok: false, failure: { code: 'VbiosVersionNotAllowed' } });
+    expect((await v.verify({ ...base, evidence: evidence2023, policy: policy({ allowedDriverVersions: ['545.00'], allowedVbiosVersions: ['96.00.5E.00.01'] }) })).ok).toBe(true);
+  });
+});
