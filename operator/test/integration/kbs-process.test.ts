@@ -99,22 +99,34 @@ describe('cai kbs as its own process', () => {
   });
 
   it('opens no session for an address where no agent runs', async () => {
+    // Counted as a delta: the guest of the test above may itself have met a 401 when its first /auth beat
+    // the separate KBS's watch to the agent's address (it retries), so the totals are not ours alone.
+    const before = await kbsMetrics();
     const r = await httpCall('POST', `${kbs.kbs.url}/kbs/v0/auth`, { body: { version: '0.4.0', tee: 'sample', 'extra-params': '' }, ca, localAddress: '127.0.0.9', agent: new Agent({ keepAlive: false, ca }) });
     expect([r.status, (JSON.parse(r.body.toString()) as { detail: string }).detail]).toEqual([401, 'RCAR handshake Auth failed: UnknownRequester: the attestation was not accepted']);
+    const after = await kbsMetrics();
+    expect(after.value(METRIC.kbsRequests, { endpoint: 'auth', code: '401' }) - before.value(METRIC.kbsRequests, { endpoint: 'auth', code: '401' })).toBe(1);
+    expect(after.value(METRIC.attestationFailures, { tee: 'sample', reason: 'UnknownRequester' }) - before.value(METRIC.attestationFailures, { tee: 'sample', reason: 'UnknownRequester' })).toBe(1);
   });
 
   it('exposes the KBS domain families on its own /metrics', async () => {
-    const { host, port } = await kbs.manager.httpAddress;
-    const text = await (await fetch(`http://${host}:${port}/metrics`)).text();
-    const value = (name: string, labels: Record<string, string> = {}) =>
-      series(text, name).filter((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v)).reduce((n, x) => n + x.value, 0);
+    const { value } = await kbsMetrics();
     for (const endpoint of ['auth', 'attest', 'resource']) expect(value(METRIC.kbsRequests, { endpoint, code: '200' }), endpoint).toBeGreaterThanOrEqual(1);
-    expect(value(METRIC.kbsRequests, { endpoint: 'auth', code: '401' })).toBe(1);
+    expect(value(METRIC.kbsRequests, { endpoint: 'auth', code: '401' })).toBeGreaterThanOrEqual(1);
     expect(value(METRIC.attestations, { tee: 'sample', result: 'pass' })).toBeGreaterThanOrEqual(1);
-    expect(value(METRIC.attestationFailures, { tee: 'sample', reason: 'UnknownRequester' })).toBe(1);
+    expect(value(METRIC.attestationFailures, { tee: 'sample', reason: 'UnknownRequester' })).toBeGreaterThanOrEqual(1);
     expect(value(METRIC.releases, { mode: 'KBS', result: 'delivered' })).toBeGreaterThanOrEqual(1);
     expect(value(`${METRIC.verificationDuration}_count`, { verifier: 'sample' })).toBeGreaterThanOrEqual(1);
     expect(value(METRIC.sealingKeys)).toBe(1);
     expect(value(METRIC.earKeyCreated)).toBeGreaterThan(0);
   });
+
+  /** The separate KBS's /metrics, summed over the series that carry the given labels. */
+  async function kbsMetrics() {
+    const { host, port } = await kbs.manager.httpAddress;
+    const text = await (await fetch(`http://${host}:${port}/metrics`)).text();
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      series(text, name).filter((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v)).reduce((n, x) => n + x.value, 0);
+    return { value };
+  }
 });
