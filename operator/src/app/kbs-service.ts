@@ -69,6 +69,12 @@ export interface KbsServiceDeps {
   isolation?: 'worker' | 'inline';
   /** How long changes are batched before a snapshot is sent (default 50 ms). */
   snapshotDebounceMs?: number;
+  /**
+   * The longest the KBS decides on a policy view no watch confirms (default 60 s). Past it the KBS knows no
+   * policy, so it attests and releases nothing, until the policies informer's watch is back: a replica cut
+   * off from the API server must not keep serving under a policy that was revoked there (docs/trust-model.md).
+   */
+  maxPolicyStalenessMs?: number;
   /** Attestations, releases, requests, sessions and trust-material health of the KBS. */
   metrics?: MetricsRecorder;
 }
@@ -96,8 +102,10 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
   const log = deps.logger;
   const released = new Map<string, Released>();
   const listeners: Array<(agentKey: string) => void> = [];
+  const maxStale = deps.maxPolicyStalenessMs ?? 60_000;
+  let policiesWithheld = false;
   const snapshot = () =>
-    kbsSnapshot({ agents: deps.agents.list(), policies: deps.policies.list(), credentials: deps.credentials.list(), ...(deps.configMaps ? { configMaps: deps.configMaps.list() } : {}) });
+    kbsSnapshot({ agents: deps.agents.list(), policies: policiesWithheld ? [] : deps.policies.list(), credentials: deps.credentials.list(), ...(deps.configMaps ? { configMaps: deps.configMaps.list() } : {}) });
 
   const metrics = deps.metrics;
   const onEvent = (e: KbsEvent) => {
@@ -173,7 +181,18 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
     inf.on('update', schedule);
     inf.on('delete', schedule);
   }
-  const keyringBeat = setInterval(() => (deps.keyring() !== lastKeyring || deps.sessionKeys?.() !== lastSessionKeys) && schedule(), 1000);
+  const checkPolicyView = () => {
+    const unconfirmedMs = deps.policies.unconfirmedForMs?.() ?? 0;
+    if (unconfirmedMs > maxStale === policiesWithheld) return;
+    policiesWithheld = !policiesWithheld;
+    if (policiesWithheld) log.warn({ unconfirmedMs, maxPolicyStalenessMs: maxStale }, 'kbs: no watch has confirmed the AttestationPolicies for too long; attesting and releasing nothing until it is back');
+    else log.info({}, 'kbs: the AttestationPolicies are confirmed by a watch again; serving');
+    schedule();
+  };
+  const keyringBeat = setInterval(() => {
+    checkPolicyView();
+    if (deps.keyring() !== lastKeyring || deps.sessionKeys?.() !== lastSessionKeys) schedule();
+  }, 1000);
   keyringBeat.unref();
   log.info({ url: host.url, tls: host.guestTrust() !== undefined, isolation: deps.isolation ?? 'worker' }, 'kbs listening');
 

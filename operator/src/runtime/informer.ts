@@ -26,6 +26,11 @@ export interface SharedInformer<T> {
   list(namespace?: string): T[];
   hasSynced(): boolean;
   on(ev: InformerEvent, fn: InformerHandler<T>): void;
+  /**
+   * How long the cache has gone without a connected watch (0 while one is open): what it shows may trail
+   * the API server by that much. Absent: never behind (in-memory test informers).
+   */
+  unconfirmedForMs?(): number;
 }
 
 export interface InformerOptions {
@@ -67,6 +72,8 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
   #store = new Map<string, T>();
   #rv = '';
   #synced = false;
+  /** When the watch was last lost (or the informer started), undefined while a watch is connected. */
+  #lostAt: number | undefined;
   #syncWaiters: Array<() => void> = [];
   #running = false;
   #stop = new AbortController();
@@ -85,6 +92,11 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
     this.#log = opts.logger.child({ informer: this.#name() });
     this.#watch = new Watch(opts.kubeConfig);
     this.#stats = { lists: 0, watches: 0, errors: 0, gone: 0, watchdogAborts: 0, resourceVersion: '', lastProgressAt: this.#clock.now() };
+    this.#lostAt = this.#clock.now();
+  }
+
+  unconfirmedForMs(): number {
+    return this.#lostAt === undefined ? 0 : Math.max(0, this.#clock.now() - this.#lostAt);
   }
 
   on(ev: InformerEvent, fn: InformerHandler<T>): void {
@@ -174,7 +186,7 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
       const startedAt = this.#clock.now();
       try {
         if (!this.#rv) await this.#relist(attempt.signal);
-        const outcome = await this.#watchOnce(attempt.signal);
+        const outcome = await this.#watchOnce(attempt.signal).finally(() => (this.#lostAt ??= this.#clock.now()));
         if (outcome === 'gone') {
           this.#stats.gone++;
           this.#o.metrics?.informerRestarts.inc({ resource: this.#name(), reason: 'gone' });
@@ -277,7 +289,10 @@ export class Informer<T extends KubernetesObject> implements SharedInformer<T> {
         this.#progress();
         return this.#onWatchEvent(type, obj);
       },
-      onConnected: () => this.#progress(),
+      onConnected: () => {
+        this.#progress();
+        this.#lostAt = undefined;
+      },
     });
   }
 

@@ -40,7 +40,7 @@ function mirrorController(mgr: Manager, kc: KubeConfig, ns: string) {
       else if (JSON.stringify(existing.data ?? {}) !== JSON.stringify(src.data ?? {})) await core.replaceNamespacedConfigMap({ namespace, name: mirror, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion ?? '' } } });
     },
   });
-  return { reconciled };
+  return { reconciled, cms };
 }
 
 async function mirrorData(core: CoreV1Api, ns: string, name: string): Promise<Record<string, string> | 'absent'> {
@@ -59,9 +59,11 @@ describe('runtime: API server restart', () => {
     const ns = await createNamespace(kc, 'restart');
     const core = kc.makeApiClient(CoreV1Api);
     const mgr = new Manager({ kubeConfig: kc, logger: log, leaderElection: false, informerBackoff: { initialMs: 2_000, maxMs: 4_000 } });
-    const { reconciled } = mirrorController(mgr, kc, ns);
+    const { reconciled, cms } = mirrorController(mgr, kc, ns);
     await mgr.start();
     try {
+      // A connected watch: the cache is confirmed (what the KBS's staleness bound reads, app/kbs-service.ts).
+      await waitFor('the watch to connect', () => cms.unconfirmedForMs?.() === 0);
       await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'a' }, data: { v: '1' } } });
       await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'c' }, data: { v: '1' } } });
       await waitFor('mirrors of a and c', async () => (await mirrorData(core, ns, 'a')) !== 'absent' && (await mirrorData(core, ns, 'c')) !== 'absent');
@@ -70,6 +72,10 @@ describe('runtime: API server restart', () => {
 
       await cp.stopApiServer();
       await waitFor('the informer to notice the outage', () => (mgr.informerStats()[statsKey]?.errors ?? 0) > (before?.errors ?? 0), { timeoutMs: 60_000 });
+      // No watch: how long the cache has gone unconfirmed grows with the outage.
+      const lost = cms.unconfirmedForMs?.() ?? 0;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(cms.unconfirmedForMs?.()).toBeGreaterThanOrEqual(lost + 250);
       await cp.startApiServer();
       // Changes right after the restart, before the informer's backoff lets it reconnect.
       await core.replaceNamespacedConfigMap({ namespace: ns, name: 'a', body: { metadata: { name: 'a', namespace: ns }, data: { v: '2' } } });
@@ -84,6 +90,7 @@ describe('runtime: API server restart', () => {
       // The watch is live again (not just one relist): a new change is picked up promptly.
       await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'd' }, data: { v: '1' } } });
       await waitFor('d-mirror', async () => (await mirrorData(core, ns, 'd')) !== 'absent', { timeoutMs: 20_000 });
+      expect(cms.unconfirmedForMs?.()).toBe(0);
 
       const after = mgr.informerStats()[statsKey];
       expect(after?.errors).toBeGreaterThan(before?.errors ?? 0);
