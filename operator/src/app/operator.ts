@@ -21,6 +21,7 @@ import { credentialReconciler } from '../controllers/sealed-credential.ts';
 import { DomainMetrics } from '../metrics/domain.ts';
 import { registerStateMetrics } from '../metrics/state.ts';
 import { Manager, type ObjectKey } from '../runtime/manager.ts';
+import { getObject } from '../runtime/rest.ts';
 import { shareDispatcher } from '../runtime/shared-dispatcher.ts';
 import type { OperatorConfig } from './config.ts';
 import { defaultAsPublicUrl } from './as-service.ts';
@@ -177,6 +178,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions):
 
   const gc = startGarbageCollector({
     agents,
+    readAgent: (namespace, name) => getObject<ConfidentialAgent>(manager.client.kubeConfig, AGENTS, namespace, name),
     providers,
     clusterId,
     logger: logger.child({ component: 'garbage-collector' }),

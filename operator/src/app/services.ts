@@ -21,8 +21,7 @@ import { externalKbs, kbsTlsMode, startKbsService } from './kbs-service.ts';
 import { receiptWriter } from './kbs-receipts.ts';
 import { defaultAsPublicUrl, startAsService, type AsService } from './as-service.ts';
 import { CONFIGMAPS, POLICIES, scoped } from '../controllers/resources.ts';
-import { isNotFound } from '../runtime/errors.ts';
-import { getJson } from '../runtime/rest.ts';
+import { getObject } from '../runtime/rest.ts';
 import { egressPolicy } from './egress-policy.ts';
 import { egressListsOf, hardwareVerifiers, verificationObserver, type TrustAnchors } from './verifiers.ts';
 import type { DomainMetrics } from '../metrics/domain.ts';
@@ -95,8 +94,6 @@ export function referenceValueResolver(deps: ServiceDeps): ReferenceValueResolve
     return resolved.ok ? resolved : { ok: false, code: resolved.reason, message: resolved.message };
   };
 }
-
-const POLICY_READ_TIMEOUT_MS = 10_000;
 
 export async function buildServices(deps: ServiceDeps): Promise<Services> {
   const { config, manager, logger } = deps;
@@ -186,15 +183,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
 
 /** The agent's policy as the API server has it now (a quorum GET; undefined when it does not exist). */
 function policyReader(manager: Manager): (namespace: string, name: string) => Promise<AttestationPolicy | undefined> {
-  return async (namespace, name) => {
-    const path = `/apis/${POLICIES.group}/${POLICIES.version}/namespaces/${encodeURIComponent(namespace)}/${POLICIES.plural}/${encodeURIComponent(name)}`;
-    try {
-      return (await getJson(manager.client.kubeConfig, path, {}, AbortSignal.timeout(POLICY_READ_TIMEOUT_MS), POLICY_READ_TIMEOUT_MS)) as AttestationPolicy;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  };
+  return (namespace, name) => getObject<AttestationPolicy>(manager.client.kubeConfig, POLICIES, namespace, name);
 }
 
 async function ensureNamespace(deps: ServiceDeps): Promise<void> {

@@ -21,6 +21,12 @@ export interface GarbageCollectorOptions {
    * so instances owned from other namespaces are not its to judge (another shard's, say).
    */
   namespace?: string;
+  /**
+   * The owner as the API server has it now (a quorum GET). An instance is deleted only when this confirms
+   * its agent is gone: a cache that misses a live agent (behind, or relisted from a server that had just
+   * restarted) must never cost that agent its running instance. Absent: the cache's word is taken (unit tests).
+   */
+  readAgent?: (namespace: string, name: string) => Promise<ConfidentialAgent | undefined>;
   now?: () => number;
 }
 
@@ -36,6 +42,18 @@ export function findOrphans(instances: InstanceInfo[], liveUids: ReadonlySet<str
 export function startGarbageCollector(opts: GarbageCollectorOptions): { sweep(): Promise<number>; stop(): void } {
   const now = opts.now ?? Date.now;
   let running = false;
+  async function ownerConfirmedGone(orphan: InstanceInfo): Promise<boolean> {
+    const owner = orphan.owner!;
+    if (!opts.readAgent) return true;
+    try {
+      const live = await opts.readAgent(owner.namespace, owner.name);
+      if (live?.metadata.uid !== owner.uid) return true;
+      opts.logger.warn({ instance: orphan.id, owner }, 'the cache missed a live agent; its instance is kept');
+    } catch (err) {
+      opts.logger.warn({ instance: orphan.id, owner, err: String(err) }, 'could not confirm the owner is gone; instance kept until the next sweep');
+    }
+    return false;
+  }
   async function sweep(): Promise<number> {
     if (running || !opts.isLeader() || !opts.agents.hasSynced()) return 0;
     running = true;
@@ -47,6 +65,7 @@ export function startGarbageCollector(opts: GarbageCollectorOptions): { sweep():
         try {
           const orphans = findOrphans(await provider.listOwned(opts.clusterId), live, opts.minAgeMs ?? 30_000, now(), opts.namespace);
           for (const orphan of orphans) {
+            if (!(await ownerConfirmedGone(orphan))) continue;
             opts.logger.warn({ provider: name, instance: orphan.id, owner: orphan.owner }, 'deleting orphaned instance');
             await provider.delete(orphan.id);
             deleted++;

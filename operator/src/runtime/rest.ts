@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { RuntimeError } from './errors.ts';
-import type { KubernetesObject } from './types.ts';
+import { collectionPath, type KubernetesObject, type ResourceRef } from './types.ts';
 
 export interface ListPage<T> {
   items: T[];
@@ -59,6 +59,19 @@ export async function getJson(kc: KubeConfig, path: string, query: Record<string
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * One object as the API server has it now (a quorum read, never a cache); undefined when it does not exist.
+ * For decisions a stale informer must not make: a release, a deletion.
+ */
+export async function getObject<T extends KubernetesObject>(kc: KubeConfig, ref: ResourceRef, namespace: string, name: string, timeoutMs = 10_000): Promise<T | undefined> {
+  try {
+    return (await getJson(kc, `${collectionPath(ref, namespace)}/${encodeURIComponent(name)}`, {}, AbortSignal.timeout(timeoutMs), timeoutMs)) as T;
+  } catch (err) {
+    if (err instanceof RuntimeError && err.code === 'NOT_FOUND') return undefined;
+    throw err;
+  }
 }
 
 /** One page of a list call; checks the shape the informer relies on. */

@@ -111,6 +111,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       seen.add(key);
       violations.push(x);
       log(`[${rel(x.at)}] VIOLATION ${x.invariant} ${x.agent}: ${x.detail}`);
+      // Who touched the instances: every replica's log lines naming them (a GC deletion, a replacement).
+      if (x.invariant === 'instances-per-agent') {
+        const ids = x.detail.match(/\b(?:local-[0-9a-f]+|i-[0-9a-z]+)\b/g) ?? [];
+        for (const r of replicas) for (const line of r.proc.output().split('\n')) if (ids.some((id) => line.includes(id))) log(`  ${r.name}: ${line.slice(0, 600)}`);
+      }
     }
   };
   const unhandled = (err: unknown) => violate([{ invariant: 'no-unhandled-rejection', agent: '-', at: Date.now(), detail: String(err) }]);
