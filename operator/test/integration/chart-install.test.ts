@@ -212,7 +212,10 @@ describe('Helm chart: install into a real API server under the chart ServiceAcco
     const token = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ name: SA, namespace: NS, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
     const saKubeconfig = join(work, 'sa.kubeconfig');
     writeFileSync(saKubeconfig, kubeconfigWithToken(kc, token.status?.token ?? ''), { mode: 0o600 });
-    const deployment = ofKind<PodTemplateOwner>(render({ values: [DEV_VALUES], namespace: NS, release: RELEASE }), 'Deployment')[0]!;
+    // A quick orphan sweep (the chart's extraArgs), so the GC's owner check runs under the chart's RBAC below.
+    const gcValues = join(work, 'gc-values.yaml');
+    writeFileSync(gcValues, 'extraArgs: ["--gc-interval=2", "--gc-min-age=0"]\n');
+    const deployment = ofKind<PodTemplateOwner>(render({ values: [DEV_VALUES, gcValues], namespace: NS, release: RELEASE }), 'Deployment')[0]!;
     operator = runAsDeployment(deployment, saKubeconfig);
 
     const core = kc.makeApiClient(CoreV1Api);
@@ -229,6 +232,8 @@ describe('Helm chart: install into a real API server under the chart ServiceAcco
       // Event repeats and is patched (the Event patch RBAC grants).
       { apiVersion: `${GROUP}/${VERSION}`, kind: 'AttestationPolicy', metadata: { name: 'hw-only', namespace: 'default' }, spec: { tdx: {} } },
       { apiVersion: `${GROUP}/${VERSION}`, kind: 'ConfidentialAgent', metadata: { name: 'refused', namespace: 'default' }, spec: { instance: { local: {} }, attestationPolicyRef: { name: 'hw-only' } } },
+      // Force-deleted below, leaving its instance to the orphan GC.
+      { apiVersion: `${GROUP}/${VERSION}`, kind: 'ConfidentialAgent', metadata: { name: 'abandoned', namespace: 'default' }, spec: { instance: { local: {} }, attestationPolicyRef: { name: 'hw-only' } } },
       // A policy whose reference values come from a ConfigMap bundle (the ConfigMap read RBAC grants).
       {
         apiVersion: `${GROUP}/${VERSION}`,
@@ -267,6 +272,20 @@ describe('Helm chart: install into a real API server under the chart ServiceAcco
     );
     await waitFor('demo-agent endpoint removed', async () => conditionOf(await getAgent(kc, 'default', 'demo-agent'), 'EndpointReady')?.reason === 'EndpointDisabled');
     await waitFor('gateway Service deleted', async () => !(await core.listNamespacedService({ namespace: 'default' })).items.some((s) => s.metadata?.name === 'demo-agent'));
+    // An agent removed without its finalizer (as a forced delete does) leaves its instance behind: the GC
+    // reads the owner from the API server (the agents get RBAC grants), finds it gone, and deletes it. The
+    // operator is paused meanwhile, or it would add its finalizer back before the delete.
+    await waitFor('the abandoned agent\'s instance', async () => (await getAgent(kc, 'default', 'abandoned'))?.status?.instance?.id);
+    operator.proc.kill('SIGSTOP');
+    await customObjects(kc).patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace: 'default', plural: 'confidentialagents', name: 'abandoned', body: { metadata: { finalizers: null } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await customObjects(kc).deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'default', plural: 'confidentialagents', name: 'abandoned' });
+    operator.proc.kill('SIGCONT');
+    await waitFor('the orphaned instance of the force-deleted agent collected', () => /deleting orphaned instance/.test(operator!.output()) || undefined, { timeoutMs: 30_000 }).catch((err: unknown) => {
+      throw new Error(`${String(err)}\noperator output:\n${operator?.output().split('\n').filter((l) => /garbage|orphan|refused|gc/i.test(l)).slice(-20).join('\n')}`);
+    });
     // The operator's only refused request is the optional namespace create (it then uses the existing one).
     expect(operator.output()).not.toMatch(/forbidden/i);
   });
