@@ -157,7 +157,8 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
   const init = { ...deps, tls: tls.mode === 'generated' ? ({ mode: 'material', ...(await generateKbsTls(tls.hosts)) } as const) : tls };
   const host = deps.isolation === 'inline' ? await inlineHost(init, snapshot, onEvent) : await workerHost(init, snapshot, onEvent);
 
-  // Batch informer changes into one snapshot; the keyring is checked on the same beat and once a second.
+  // Batch informer changes into one snapshot; once a second a beat also checks the keyring, the session keys
+  // and how long the policy view has gone unconfirmed.
   let timer: NodeJS.Timeout | undefined;
   let lastKeyring = deps.keyring();
   let lastSessionKeys = deps.sessionKeys?.();
@@ -189,11 +190,11 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
     else log.info({}, 'kbs: the AttestationPolicies are confirmed by a watch again; serving');
     schedule();
   };
-  const keyringBeat = setInterval(() => {
+  const beat = setInterval(() => {
     checkPolicyView();
     if (deps.keyring() !== lastKeyring || deps.sessionKeys?.() !== lastSessionKeys) schedule();
   }, 1000);
-  keyringBeat.unref();
+  beat.unref();
   log.info({ url: host.url, tls: host.guestTrust() !== undefined, isolation: deps.isolation ?? 'worker' }, 'kbs listening');
 
   return {
@@ -201,7 +202,7 @@ export async function startKbsService(deps: KbsServiceDeps): Promise<KbsService>
     guestTrust: host.guestTrust,
     server: {
       async close() {
-        clearInterval(keyringBeat);
+        clearInterval(beat);
         if (timer) clearTimeout(timer);
         await host.close();
       },

@@ -23,6 +23,8 @@ export interface LocalPccs {
   base: string;
   requests: { path: string; headers: IncomingHttpHeaders }[];
   behavior: LocalPccsBehavior;
+  /** Back to plain answers, with no requests recorded (between tests). */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,10 @@ export async function startLocalPccs(dir: string, fmspc: string): Promise<LocalP
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
     behavior,
+    reset: () => {
+      for (const k of Object.keys(behavior)) delete behavior[k as keyof LocalPccsBehavior];
+      requests.length = 0;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -9,7 +9,7 @@ import { parseTdxQuote } from './quote.ts';
 import { collateralRequestFor, staticCollateralSource } from './collateral-source.ts';
 import { createTdxMemo } from './memo.ts';
 import { loadCollateralDir } from './collateral-dir.ts';
-import { TdxError } from './errors.ts';
+import { tdxFailure } from '../../../test/support/tdx-failure.ts';
 
 const set = join(TDX_FIXTURES, 'v4-b0c06f000000-phala');
 const quoteBytes = new Uint8Array(readFileSync(join(set, 'quote.bin')));
@@ -17,15 +17,7 @@ const quote = parseTdxQuote(quoteBytes);
 const at = new Date('2025-07-01T00:00:00Z');
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g;
 
-function failure(fn: () => unknown): { code: string; message: string } | 'ok' {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    if (!(err instanceof TdxError)) throw err;
-    return { code: err.code, message: err.message };
-  }
-}
+const failure = tdxFailure;
 
 describe('collateralRequestFor', () => {
   it('reads FMSPC and CA type from the PCK chain without a memo', () => {

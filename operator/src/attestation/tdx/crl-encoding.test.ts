@@ -2,8 +2,8 @@
 // DER. The PEM and hex forms are made here from a captured Root CA CRL, so every form must give back its bytes.
 import { describe, expect, it } from 'vitest';
 import { crlBytes } from './crl-encoding.ts';
-import { TdxError } from './errors.ts';
 import { readFixture } from '../../../test/fixtures/tdx/fixtures.ts';
+import { tdxFailureText } from '../../../test/support/tdx-failure.ts';
 
 const der = readFixture('v4-b0c06f000000-phala', 'collateral-2025-06', 'root_ca_crl.der');
 const enc = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
@@ -11,14 +11,7 @@ const b64Lines = Buffer.from(der).toString('base64').match(/.{1,64}/g)?.join('\n
 const pem = `-----BEGIN X509 CRL-----\n${b64Lines}\n-----END X509 CRL-----\n`;
 const hex = Buffer.from(der).toString('hex');
 
-const failure = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof TdxError ? `${err.code}: ${err.message}` : `not a TdxError: ${String(err)}`;
-  }
-  return 'no error';
-};
+const failure = tdxFailureText;
 
 describe('crlBytes', () => {
   it('passes DER through unchanged', () => {

@@ -6,27 +6,16 @@ import { TDX_FIXTURES } from '../../../test/fixtures/tdx/fixtures.ts';
 import { startLocalPccs } from '../../../test/support/local-pccs.ts';
 import type { LocalPccs } from '../../../test/support/local-pccs.ts';
 import { fetchTdxCollateral, pccsEndpoints } from './pccs-client.ts';
-import { TdxError } from './errors.ts';
+import { tdxFailure } from '../../../test/support/tdx-failure.ts';
 
 let pccs: LocalPccs;
 beforeAll(async () => {
   pccs = await startLocalPccs(join(TDX_FIXTURES, 'v4-b0c06f000000-phala', 'collateral-2025-06'), 'B0C06F000000');
 });
 afterAll(() => pccs.close());
-beforeEach(() => {
-  for (const k of Object.keys(pccs.behavior)) delete pccs.behavior[k as keyof typeof pccs.behavior];
-  pccs.requests.length = 0;
-});
+beforeEach(() => pccs.reset());
 
-function failure(fn: () => unknown): { code: string; message: string } | 'ok' {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    if (!(err instanceof TdxError)) throw err;
-    return { code: err.code, message: err.message };
-  }
-}
+const failure = tdxFailure;
 const unavailable = (message: string) => ({ code: 'CollateralUnavailable', message });
 const fetchB0C0 = (opts: Partial<Parameters<typeof fetchTdxCollateral>[0]> = {}) => fetchTdxCollateral({ baseUrl: pccs.base, ...opts }, 'b0c06f000000', 'platform');
 

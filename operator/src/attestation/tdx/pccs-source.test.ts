@@ -13,10 +13,7 @@ beforeAll(async () => {
   pccs = await startLocalPccs(join(TDX_FIXTURES, 'v4-b0c06f000000-phala', 'collateral-2025-06'), 'B0C06F000000');
 });
 afterAll(() => pccs.close());
-beforeEach(() => {
-  for (const k of Object.keys(pccs.behavior)) delete pccs.behavior[k as keyof typeof pccs.behavior];
-  pccs.requests.length = 0;
-});
+beforeEach(() => pccs.reset());
 
 const pinned = Date.parse('2025-07-01T00:00:00Z');
 const expiry = Date.parse('2025-07-19T10:00:35Z');

@@ -5,9 +5,9 @@ import { parsePckExtension } from './pck-extension.ts';
 import { parseTdxQuote } from './quote.ts';
 import { parsePemChain } from './x509.ts';
 import type { Cert } from './x509.ts';
-import { TdxError } from './errors.ts';
 import { readFixture } from '../../../test/fixtures/tdx/fixtures.ts';
 import { bytes, int, octets, oid, parts, seq, set, tlv } from '../../../test/support/der-build.ts';
+import { tdxFailureText } from '../../../test/support/tdx-failure.ts';
 
 const X = '1.2.840.113741.1.13.1';
 const leaf = parsePemChain(parseTdxQuote(readFixture('v4-b0c06f000000-phala', 'quote.bin')).pckChainPem, 'PCK chain')[0] as Cert;
@@ -35,14 +35,7 @@ const withExtension = (value: Uint8Array | undefined): Cert => {
   else extensions.delete(X);
   return { ...leaf, extensions };
 };
-const failure = (value: Uint8Array | undefined) => {
-  try {
-    parsePckExtension(withExtension(value));
-  } catch (err) {
-    return err instanceof TdxError ? `${err.code}: ${err.message}` : `not a TdxError: ${String(err)}`;
-  }
-  return 'no error';
-};
+const failure = (value: Uint8Array | undefined) => tdxFailureText(() => parsePckExtension(withExtension(value)));
 const refused = (detail: string) => `PckExtensionMalformed: PCK certificate SGX extension: ${detail}`;
 
 describe('parsePckExtension', () => {

@@ -9,22 +9,15 @@ import type { Cert } from './x509.ts';
 import { verifyCollateral } from './collateral.ts';
 import { loadCollateralDir } from './collateral-dir.ts';
 import { INTEL_SGX_ROOT_CA_PEM } from './intel-root-ca.ts';
-import { TdxError } from './errors.ts';
 import { TDX_FIXTURES, readFixture } from '../../../test/fixtures/tdx/fixtures.ts';
+import { tdxFailureText } from '../../../test/support/tdx-failure.ts';
 
 const SET = 'v4-b0c06f000000-phala';
 const pem = parseTdxQuote(readFixture(SET, 'quote.bin')).pckChainPem;
 const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
 const collateral = async () => verifyCollateral(await loadCollateralDir(join(TDX_FIXTURES, SET, 'collateral-2025-06')), parsePemChain(INTEL_SGX_ROOT_CA_PEM, 'root')[0] as Cert);
 
-const failure = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof TdxError ? `${err.code}: ${err.message}` : `not a TdxError: ${String(err)}`;
-  }
-  return 'no error';
-};
+const failure = tdxFailureText;
 
 describe('verifyPckChain', () => {
   it('verifies the captured leaf → PCK Platform CA → Intel root chain and reads its SGX extension', async () => {

@@ -5,20 +5,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TDX_FIXTURES } from '../../../test/fixtures/tdx/fixtures.ts';
 import { extractSignedJson, topLevelSpans } from './signed-json.ts';
-import { TdxError } from './errors.ts';
+import { tdxFailure } from '../../../test/support/tdx-failure.ts';
 
 const enc = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
 const sig = 'ab'.repeat(64);
 
-function failure(fn: () => unknown): { code: string; message: string } | 'ok' {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    if (!(err instanceof TdxError)) throw err;
-    return { code: err.code, message: err.message };
-  }
-}
+const failure = tdxFailure;
 const extract = (text: string | Uint8Array) => extractSignedJson(typeof text === 'string' ? enc(text) : text, 'tcbInfo', 'TCB Info', 'TcbInfoMalformed');
 const malformed = (message: string) => ({ code: 'TcbInfoMalformed', message });
 

@@ -13,7 +13,7 @@ import type { PckExtension } from './pck-extension.ts';
 import { TdQeIdentitySchema, TdxTcbInfoSchema } from './collateral-schemas.ts';
 import type { IsvsvnLevel, TdQeIdentity, TdxTcbInfo } from './collateral-schemas.ts';
 import { evaluateQeIdentity, evaluateTcb } from './tcb-evaluation.ts';
-import { TdxError } from './errors.ts';
+import { tdxFailure } from '../../../test/support/tdx-failure.ts';
 
 interface Fixture {
   body: TdReport;
@@ -57,15 +57,7 @@ const module01 = (info: TdxTcbInfo) => {
 const level = (isvsvn: number, tcbStatus: IsvsvnLevel['tcbStatus'], advisoryIDs?: string[]): IsvsvnLevel => ({ tcb: { isvsvn }, tcbDate: '2025-01-01T00:00:00Z', tcbStatus, ...(advisoryIDs ? { advisoryIDs } : {}) });
 const qeLevel = level(4, 'UpToDate');
 
-function failure(fn: () => unknown): { code: string; message: string } | 'ok' {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    if (!(err instanceof TdxError)) throw err;
-    return { code: err.code, message: err.message };
-  }
-}
+const failure = tdxFailure;
 
 describe('evaluateQeIdentity', () => {
   it('the fixture QE matches its identity at level isvsvn 4', () => {

@@ -50,7 +50,6 @@ export interface AttestationRecorder {
 }
 
 const POLICY_NOT_READY_RETRY_MS = 2_000;
-const POLICY_REFUSALS: readonly string[] = [AgentReason.PolicyUnconfirmed];
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Digest of the trust material a policy publishes (its resolved reference values). */
@@ -114,7 +113,7 @@ export function attestPhase(deps: AttestDeps): Phase {
           const reason = result.verification?.code ?? result.code;
           const message = result.verification?.message ?? result.message;
           ctx.logger.warn({ reason, trigger: due.trigger, agent: agentKey(agent) }, 'attestation failed; nothing released');
-          return { ...refused(reason, message, POLICY_REFUSALS.includes(reason) ? POLICY_NOT_READY_RETRY_MS : RETRY_AFTER_FAILURE_MS), events: [{ type: 'Warning', reason: AgentReason.AttestationFailed, action: EventAction.Attest, note: `${reason}: ${message}` }] };
+          return { ...refused(reason, message, reason === AgentReason.PolicyUnconfirmed ? POLICY_NOT_READY_RETRY_MS : RETRY_AFTER_FAILURE_MS), events: [{ type: 'Warning', reason: AgentReason.AttestationFailed, action: EventAction.Attest, note: `${reason}: ${message}` }] };
         }
         attestation = attestationRecord(result, instance, policy, trustDigest, ctx.now);
         if (result.appraisal.sampleTee) ctx.logger.warn({ agent: agentKey(agent) }, 'agent attested with the sample TEE: no hardware protection (development policy)');
@@ -181,7 +180,7 @@ function guestChannel(deps: AttestDeps, agent: ConfidentialAgent, instance: Inst
  * Why the cached policy may not be used for a release (undefined: the API server has the same, Ready policy).
  * Messages name the policy and the check, never the API server's response body.
  */
-export async function confirmPolicy(read: NonNullable<AttestDeps['readPolicy']>, cached: AttestationPolicy): Promise<string | undefined> {
+async function confirmPolicy(read: NonNullable<AttestDeps['readPolicy']>, cached: AttestationPolicy): Promise<string | undefined> {
   const name = cached.metadata.name ?? '';
   let live: AttestationPolicy | undefined;
   try {
