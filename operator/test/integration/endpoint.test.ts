@@ -116,9 +116,12 @@ describe('EndpointReady (real API server)', () => {
     const apps = kc.makeApiClient(AppsV1Api);
     // Sample evidence appraises below "affirming": demanding it makes the running instance fail.
     await patchMerge('attestationpolicies', ns, 'dev', { spec: { minimumStatus: 'affirming' } });
+    // A reconcile whose cache still held the old policy stops at PolicyUnconfirmed (no verdict on the instance,
+    // nothing revoked yet); the refusal of the evidence under the edited policy follows within 2 s.
     const failed = await waitFor('attestation refused', async () => {
       const a = await getAgent(kc, ns, 'r');
-      return conditionOf(a, 'Attested')?.status === 'False' ? a : undefined;
+      const attested = conditionOf(a, 'Attested');
+      return attested?.status === 'False' && attested.reason !== 'PolicyUnconfirmed' ? a : undefined;
     }, { timeoutMs: 30_000 });
     // The same status write that records the refusal records the revocation, which was applied before it.
     expect(conditionOf(failed, 'EndpointReady')).toMatchObject({ status: 'False', reason: 'Revoked' });
